@@ -1,0 +1,324 @@
+import { and, desc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
+import type {
+  AuthenticatorAssurance,
+  RefreshTokenGrant,
+  RevokeReason,
+  SessionView,
+  Store,
+  StoredRefreshToken,
+} from '../../ports/store.js';
+import { type Database, rowsOf } from './database.js';
+import { refreshTokens, securityEvents, signingKeys, users } from './schema.js';
+
+type Executor = Pick<Database, 'execute' | 'update' | 'select'>;
+
+const userColumns = {
+  id: users.id,
+  email: users.email,
+  name: users.name,
+  passwordHash: users.passwordHash,
+  mfaEnabled: users.mfaEnabled,
+  createdAt: users.createdAt,
+};
+
+const liveHead = (now: Date) =>
+  and(isNull(refreshTokens.rotatedAt), isNull(refreshTokens.revokedAt), gt(refreshTokens.expiresAt, now));
+
+/** Serialises the signing-key changes of every instance on one database. */
+const SIGNING_KEY_LOCK = 0x4c4b_0001;
+
+/**
+ * Revokes every unrevoked token matching `scope` until none is left. One UPDATE cannot see
+ * a successor that a concurrent rotation inserted after the UPDATE's snapshot was taken (it
+ * only waits for the rotated row's lock), so it runs again until it changes nothing: a
+ * rotation that starts after a pass finds its token revoked and inserts nothing.
+ * Returns the sessions whose live head was revoked.
+ */
+async function revokeUntilNone(
+  db: Executor,
+  scope: ReturnType<typeof and>,
+  now: Date,
+  reason: RevokeReason,
+): Promise<Set<string>> {
+  const revokedLive = new Set<string>();
+  for (let pass = 0; pass < 50; pass++) {
+    const rows = await db
+      .update(refreshTokens)
+      .set({ revokedAt: now, revokedReason: reason })
+      .where(and(scope, isNull(refreshTokens.revokedAt)))
+      .returning({
+        sessionId: refreshTokens.sessionId,
+        rotatedAt: refreshTokens.rotatedAt,
+        expiresAt: refreshTokens.expiresAt,
+      });
+    if (rows.length === 0) return revokedLive;
+    for (const row of rows) {
+      if (row.rotatedAt === null && row.expiresAt > now) revokedLive.add(row.sessionId);
+    }
+  }
+  throw new Error('revocation did not settle after 50 passes');
+}
+
+interface RotatedRow {
+  session_id: string;
+  user_id: string;
+  client_id: string;
+  acr: AuthenticatorAssurance;
+  amr: string[] | string;
+  remembered: boolean;
+  auth_time_ms: number | string;
+  expires_at_ms: number | string;
+}
+
+/** `text[]` arrives parsed from PGlite and as `{a,b}` text from postgres.js under drizzle. */
+const parseTextArray = (value: string[] | string): string[] =>
+  Array.isArray(value)
+    ? value
+    : value
+        .replace(/^\{|\}$/g, '')
+        .split(',')
+        .filter((item) => item.length > 0);
+
+export function createDrizzleStore(db: Database): Store {
+  return {
+    async ping() {
+      await db.execute(sql`SELECT 1`);
+    },
+
+    async createUser({ id, email, name, passwordHash, now }) {
+      const [row] = await db
+        .insert(users)
+        .values({ id, email, name, passwordHash, createdAt: now })
+        .onConflictDoNothing({ target: users.email })
+        .returning(userColumns);
+      return row ?? 'email_taken';
+    },
+
+    async findUserByEmail(email) {
+      const [row] = await db.select(userColumns).from(users).where(eq(users.email, email)).limit(1);
+      return row;
+    },
+
+    async findUserById(id) {
+      const [row] = await db.select(userColumns).from(users).where(eq(users.id, id)).limit(1);
+      return row;
+    },
+
+    async replacePasswordHash(userId, expectedHash, newHash) {
+      const rows = await db
+        .update(users)
+        .set({ passwordHash: newHash })
+        .where(and(eq(users.id, userId), eq(users.passwordHash, expectedHash)))
+        .returning({ id: users.id });
+      return rows.length === 1;
+    },
+
+    async openSession(session, { maxSessions, verifiedPasswordHash }) {
+      return db.transaction(async (tx) => {
+        // NO KEY UPDATE serialises logins of one user without blocking the KEY SHARE lock that
+        // a concurrent rotation's foreign-key check takes on the same row (no deadlock).
+        const [user] = await tx
+          .select({ passwordHash: users.passwordHash })
+          .from(users)
+          .where(eq(users.id, session.userId))
+          .for('no key update');
+        if (!user || user.passwordHash !== verifiedPasswordHash) return 'credentials_changed' as const;
+
+        const live = await tx
+          .select({ sessionId: refreshTokens.sessionId })
+          .from(refreshTokens)
+          .where(and(eq(refreshTokens.userId, session.userId), liveHead(session.createdAt)))
+          .orderBy(desc(refreshTokens.issuedAt), desc(refreshTokens.sessionId));
+        const evictedSessionIds = live.slice(Math.max(0, maxSessions - 1)).map((row) => row.sessionId);
+        if (evictedSessionIds.length > 0) {
+          await revokeUntilNone(
+            tx,
+            and(inArray(refreshTokens.sessionId, evictedSessionIds)),
+            session.createdAt,
+            'session_limit',
+          );
+        }
+
+        await tx.insert(refreshTokens).values({
+          id: crypto.randomUUID(),
+          tokenHash: session.tokenHash,
+          sessionId: session.sessionId,
+          userId: session.userId,
+          clientId: session.clientId,
+          deviceName: session.deviceName,
+          ipAddress: session.ipAddress,
+          userAgent: session.userAgent,
+          location: session.location,
+          remembered: session.remembered,
+          acr: session.acr,
+          amr: session.amr,
+          authTime: session.authTime,
+          sessionCreatedAt: session.createdAt,
+          sessionExpiresAt: session.sessionExpiresAt,
+          issuedAt: session.createdAt,
+          expiresAt: session.tokenExpiresAt,
+        });
+        return { evictedSessionIds };
+      });
+    },
+
+    async rotateRefreshToken({ presentedHash, successorHash, clientId, now, refreshTokenTtlMs, device }) {
+      // One statement, so one round trip and atomic: the conditional UPDATE claims the token
+      // (a concurrent claim waits for the row lock, re-checks the WHERE and gets nothing),
+      // and the INSERT only happens for a claimed token. RFC 9700 §4.14.2.
+      const result = await db.execute(sql`
+        WITH claimed AS (
+          UPDATE refresh_tokens SET rotated_at = ${now}
+          WHERE token_hash = ${presentedHash}
+            AND rotated_at IS NULL AND revoked_at IS NULL
+            AND expires_at > ${now} AND client_id = ${clientId}
+          RETURNING *
+        )
+        INSERT INTO refresh_tokens (
+          id, token_hash, session_id, user_id, client_id, device_name, ip_address, user_agent,
+          location, remembered, acr, amr, auth_time, session_created_at, session_expires_at,
+          issued_at, expires_at
+        )
+        SELECT ${crypto.randomUUID()}, ${successorHash}, session_id, user_id, client_id, device_name,
+          COALESCE(${device.ipAddress}::inet, ip_address), COALESCE(${device.userAgent}, user_agent),
+          COALESCE(${device.location}, location), remembered, acr, amr, auth_time,
+          session_created_at, session_expires_at, ${now},
+          LEAST(${now}::timestamptz + make_interval(secs => ${refreshTokenTtlMs / 1000}), session_expires_at)
+        FROM claimed
+        RETURNING session_id, user_id, client_id, acr, amr, remembered,
+          (extract(epoch FROM auth_time) * 1000)::float8 AS auth_time_ms,
+          (extract(epoch FROM expires_at) * 1000)::float8 AS expires_at_ms
+      `);
+      const [row] = rowsOf<RotatedRow>(result);
+      if (!row) return undefined;
+      const grant: RefreshTokenGrant = {
+        sessionId: row.session_id,
+        userId: row.user_id,
+        clientId: row.client_id,
+        acr: row.acr,
+        amr: parseTextArray(row.amr),
+        remembered: row.remembered,
+        authTime: new Date(Number(row.auth_time_ms)),
+        expiresAt: new Date(Number(row.expires_at_ms)),
+      };
+      return grant;
+    },
+
+    async findRefreshTokens(tokenHashes) {
+      if (tokenHashes.length === 0) return [];
+      const rows = await db
+        .select({
+          tokenHash: refreshTokens.tokenHash,
+          sessionId: refreshTokens.sessionId,
+          userId: refreshTokens.userId,
+          clientId: refreshTokens.clientId,
+          acr: refreshTokens.acr,
+          amr: refreshTokens.amr,
+          authTime: refreshTokens.authTime,
+          remembered: refreshTokens.remembered,
+          expiresAt: refreshTokens.expiresAt,
+          rotatedAt: refreshTokens.rotatedAt,
+          revokedAt: refreshTokens.revokedAt,
+        })
+        .from(refreshTokens)
+        .where(inArray(refreshTokens.tokenHash, tokenHashes));
+      return rows.map((row): StoredRefreshToken => ({ ...row, acr: row.acr as AuthenticatorAssurance }));
+    },
+
+    async isSessionLive(sessionId, userId, now) {
+      const rows = await db
+        .select({ one: sql`1` })
+        .from(refreshTokens)
+        .where(and(eq(refreshTokens.sessionId, sessionId), eq(refreshTokens.userId, userId), liveHead(now)))
+        .limit(1);
+      return rows.length === 1;
+    },
+
+    async listSessions(userId, now) {
+      const rows = await db
+        .select({
+          id: refreshTokens.sessionId,
+          deviceName: refreshTokens.deviceName,
+          ipAddress: refreshTokens.ipAddress,
+          userAgent: refreshTokens.userAgent,
+          location: refreshTokens.location,
+          createdAt: refreshTokens.sessionCreatedAt,
+          lastActiveAt: refreshTokens.issuedAt,
+          expiresAt: refreshTokens.expiresAt,
+          remembered: refreshTokens.remembered,
+          acr: refreshTokens.acr,
+        })
+        .from(refreshTokens)
+        .where(and(eq(refreshTokens.userId, userId), liveHead(now)))
+        .orderBy(desc(refreshTokens.issuedAt), desc(refreshTokens.sessionId));
+      return rows.map((row): SessionView => ({ ...row, acr: row.acr as AuthenticatorAssurance }));
+    },
+
+    async revokeSession({ sessionId, userId, now, reason }) {
+      const scope = userId
+        ? and(eq(refreshTokens.sessionId, sessionId), eq(refreshTokens.userId, userId))
+        : and(eq(refreshTokens.sessionId, sessionId));
+      const revoked = await revokeUntilNone(db, scope, now, reason);
+      return revoked.has(sessionId);
+    },
+
+    async revokeUserSessions({ userId, now, reason, exceptSessionId }) {
+      const scope = exceptSessionId
+        ? and(eq(refreshTokens.userId, userId), ne(refreshTokens.sessionId, exceptSessionId))
+        : and(eq(refreshTokens.userId, userId));
+      return (await revokeUntilNone(db, scope, now, reason)).size;
+    },
+
+    async changePassword({ userId, expectedHash, newHash, now, keepSessionId }) {
+      return db.transaction(async (tx) => {
+        const [user] = await tx
+          .update(users)
+          .set({ passwordHash: newHash, passwordChangedAt: now })
+          .where(and(eq(users.id, userId), eq(users.passwordHash, expectedHash)))
+          .returning({ id: users.id });
+        if (!user) return 'credentials_changed' as const;
+        const revoked = await revokeUntilNone(
+          tx,
+          and(eq(refreshTokens.userId, userId), ne(refreshTokens.sessionId, keepSessionId)),
+          now,
+          'password_changed',
+        );
+        return { revoked: revoked.size };
+      });
+    },
+
+    async recordSecurityEvent(event) {
+      await db.insert(securityEvents).values({
+        id: crypto.randomUUID(),
+        userId: event.userId,
+        sessionId: event.sessionId ?? null,
+        type: event.type,
+        ipAddress: event.ipAddress ?? null,
+        userAgent: event.userAgent ?? null,
+        details: event.details ?? null,
+        createdAt: event.at,
+      });
+    },
+
+    async listSigningKeys() {
+      return db.select().from(signingKeys).orderBy(desc(signingKeys.createdAt), desc(signingKeys.kid));
+    },
+
+    async addSigningKey(key, { onlyIfNone }) {
+      return db.transaction(async (tx) => {
+        await tx.execute(sql`SELECT pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
+        if (onlyIfNone) {
+          const current = await tx
+            .select({ kid: signingKeys.kid })
+            .from(signingKeys)
+            .where(and(isNull(signingKeys.retiredAt), eq(signingKeys.alg, key.alg)))
+            .limit(1);
+          if (current.length > 0) return false;
+        }
+        await tx.update(signingKeys).set({ retiredAt: key.createdAt }).where(isNull(signingKeys.retiredAt));
+        await tx.insert(signingKeys).values(key);
+        return true;
+      });
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import type { Database } from './database.js';
+import type { OpenedDatabase } from './pglite.js';
+import { schema } from './schema.js';
+
+/** Any fixed number shared by every instance; it guards the migrations table. */
+const MIGRATION_LOCK = 0x4c4b_0000;
+
+export function openPostgres(url: string, options: { max?: number } = {}): OpenedDatabase {
+  const client = postgres(url, { max: options.max ?? 10, onnotice: () => {} });
+  const db = drizzle(client, { schema }) as unknown as Database;
+  return { db, close: () => client.end({ timeout: 5 }) };
+}
+
+/**
+ * Applies the migrations in `drizzle/`. Many instances may start at once against one
+ * database, so the whole run holds a session advisory lock on its own connection.
+ */
+export async function migratePostgres(url: string, migrationsFolder: string): Promise<void> {
+  const client = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await client`SELECT pg_advisory_lock(${MIGRATION_LOCK})`;
+    try {
+      await migrate(drizzle(client), { migrationsFolder });
+    } finally {
+      await client`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`;
+    }
+  } finally {
+    await client.end({ timeout: 5 });
+  }
+}

@@ -1,0 +1,196 @@
+import { z } from 'zod';
+
+/**
+ * Configuration comes from the environment only through `parseConfig`, which checks every
+ * variable at once and reports each bad one on its own line, so a misconfigured deploy
+ * fails at start with a message that says what to fix.
+ */
+
+const seconds = (fallback: number, min = 1) =>
+  z.coerce
+    .number({ error: 'must be a whole number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(min, `must be at least ${min}`)
+    .default(fallback);
+
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(fallback);
+
+const list = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  );
+
+const headerName = /^[A-Za-z0-9-]+$/;
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: integer(3000, 1, 65535),
+  HOST: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATABASE_POOL_MAX: integer(10, 1, 1000),
+  MIGRATE_ON_START: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  ISSUER: z.url('must be an absolute URL').optional(),
+  AUDIENCE: z.string().min(1).optional(),
+  MASTER_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters (try: openssl rand -base64 48)')
+    .optional(),
+  SIGNING_ALG: z.enum(['EdDSA', 'ES256']).default('EdDSA'),
+  ACCESS_TOKEN_TTL: seconds(900, 60),
+  REFRESH_TOKEN_TTL: seconds(30 * 24 * 3600, 60),
+  SESSION_TTL: seconds(24 * 3600, 60),
+  SESSION_REMEMBER_TTL: seconds(90 * 24 * 3600, 60),
+  REFRESH_REUSE_GRACE: seconds(10, 0),
+  MAX_SESSIONS_PER_USER: integer(15, 1, 1000),
+  ARGON2_MEMORY_KIB: integer(19456, 1024, 4 * 1024 * 1024),
+  ARGON2_TIME_COST: integer(2, 1, 100),
+  ARGON2_PARALLELISM: integer(1, 1, 16),
+  ALLOWED_ORIGINS: list,
+  TRUSTED_IP_HEADER: z
+    .string()
+    .regex(headerName, 'must be a header name such as cf-connecting-ip or x-forwarded-for')
+    .optional(),
+  LOCATION_HEADERS: list,
+  REFRESH_COOKIE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be a cookie name (letters, digits, _ and -)')
+    .default('latchkey_refresh'),
+});
+
+export type SigningAlgorithm = 'EdDSA' | 'ES256';
+
+export interface Config {
+  env: 'development' | 'test' | 'production';
+  port: number;
+  host: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  databaseUrl: string | undefined;
+  databasePoolMax: number;
+  migrateOnStart: boolean;
+  dataDir: string;
+  issuer: string;
+  audience: string;
+  /** Absent only in development, where the entry point keeps a generated one in DATA_DIR. */
+  masterSecret: string | undefined;
+  signingAlg: SigningAlgorithm;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  sessionTtlSeconds: number;
+  sessionRememberTtlSeconds: number;
+  refreshReuseGraceSeconds: number;
+  maxSessionsPerUser: number;
+  argon2: { memoryKib: number; timeCost: number; parallelism: number };
+  allowedOrigins: string[];
+  trustedIpHeader: string | undefined;
+  locationHeaders: string[];
+  refreshCookieName: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const isLocalHost = (hostname: string) =>
+  hostname === 'localhost' ||
+  hostname === '127.0.0.1' ||
+  hostname === '[::1]' ||
+  hostname.endsWith('.localhost');
+
+/** Parses and checks the environment; throws `ConfigError` listing every problem. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings mean "not set", as they do in most .env files.
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+
+  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  const issuerUrl = new URL(issuer);
+  if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
+
+  const allowedOrigins = e.ALLOWED_ORIGINS.length > 0 ? e.ALLOWED_ORIGINS : [issuerUrl.origin];
+  for (const origin of allowedOrigins) {
+    if (origin === '*') {
+      problems.push('ALLOWED_ORIGINS: "*" is not allowed; list the exact origins of your apps');
+      continue;
+    }
+    try {
+      if (new URL(origin).origin !== origin) throw new Error('not an origin');
+    } catch {
+      problems.push(`ALLOWED_ORIGINS: "${origin}" is not an origin like https://app.example.com`);
+    }
+  }
+
+  if (e.SESSION_REMEMBER_TTL < e.SESSION_TTL) {
+    problems.push('SESSION_REMEMBER_TTL: must not be shorter than SESSION_TTL');
+  }
+
+  if (e.NODE_ENV === 'production') {
+    // OWASP ASVS V14.1: production must not run on development-only defaults.
+    if (!e.MASTER_SECRET) {
+      problems.push('MASTER_SECRET: required in production (it encrypts signing keys at rest)');
+    }
+    if (issuerUrl.protocol !== 'https:' && !isLocalHost(issuerUrl.hostname)) {
+      problems.push('ISSUER: must be an https:// URL in production');
+    }
+    if (!e.ISSUER) problems.push('ISSUER: must be set in production (the public URL of this server)');
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST ?? (e.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'),
+    logLevel: e.LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    migrateOnStart: e.MIGRATE_ON_START === 'true',
+    dataDir: e.DATA_DIR,
+    issuer,
+    audience: e.AUDIENCE ?? issuer,
+    masterSecret: e.MASTER_SECRET,
+    signingAlg: e.SIGNING_ALG,
+    accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL,
+    refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL,
+    sessionTtlSeconds: e.SESSION_TTL,
+    sessionRememberTtlSeconds: e.SESSION_REMEMBER_TTL,
+    refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE,
+    maxSessionsPerUser: e.MAX_SESSIONS_PER_USER,
+    argon2: {
+      memoryKib: e.ARGON2_MEMORY_KIB,
+      timeCost: e.ARGON2_TIME_COST,
+      parallelism: e.ARGON2_PARALLELISM,
+    },
+    allowedOrigins,
+    trustedIpHeader: e.TRUSTED_IP_HEADER?.toLowerCase(),
+    locationHeaders: e.LOCATION_HEADERS.map((name) => name.toLowerCase()),
+    refreshCookieName: e.REFRESH_COOKIE_NAME,
+  };
+}

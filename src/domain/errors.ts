@@ -1,0 +1,38 @@
+/**
+ * Every failure a client can see has a stable snake_case code. The HTTP layer maps codes
+ * to statuses in one place (`src/http/errors.ts`); messages never carry a token, hash,
+ * code or secret.
+ */
+export type AuthErrorCode =
+  | 'invalid_request'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'invalid_credentials'
+  | 'invalid_password'
+  | 'email_taken'
+  | 'invalid_grant'
+  | 'refresh_token_reused'
+  | 'invalid_token'
+  | 'insufficient_user_authentication'
+  | 'invalid_origin'
+  | 'not_found'
+  | 'rate_limited'
+  | 'temporarily_unavailable'
+  | 'server_error';
+
+/** RFC 9470 §3 challenge parameters, for `insufficient_user_authentication`. */
+export interface StepUpChallenge {
+  acrValues?: string;
+  maxAge?: number;
+}
+
+export class AuthError extends Error {
+  constructor(
+    readonly code: AuthErrorCode,
+    readonly description: string,
+    readonly challenge?: StepUpChallenge,
+  ) {
+    super(description);
+    this.name = 'AuthError';
+  }
+}

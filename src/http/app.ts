@@ -1,0 +1,111 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import type { Config } from '../config.js';
+import { AuthError } from '../domain/errors.js';
+import { type MasterKeys, randomToken } from '../lib/crypto.js';
+import { SECOND } from '../lib/time.js';
+import type { Clock } from '../ports/clock.js';
+import { type Logger, silentLogger } from '../ports/logger.js';
+import type { PasswordHasher } from '../ports/password-hasher.js';
+import type { Store } from '../ports/store.js';
+import { createAccessTokens } from '../services/access-tokens.js';
+import { createAuthService } from '../services/auth-service.js';
+import type { KeyRing } from '../services/key-ring.js';
+import { createSessionService } from '../services/session-service.js';
+import type { RouteContext } from './context.js';
+import { errorResponse, handleError } from './errors.js';
+import type { GetClientIp } from './request.js';
+import { accountRoutes } from './routes/account.js';
+import { authRoutes } from './routes/auth.js';
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  hasher: PasswordHasher;
+  clock: Clock;
+  keyRing: KeyRing;
+  masterKeys: MasterKeys;
+  getClientIp?: GetClientIp;
+  logger?: Logger;
+}
+
+export const MAX_BODY_BYTES = 64 * 1024; // API.md, Abuse limits
+
+/** Builds the whole HTTP application from its dependencies; each runtime entry calls it once. */
+export function createApp(deps: AppDeps) {
+  const { config, store, hasher, clock, keyRing } = deps;
+  const logger = deps.logger ?? silentLogger;
+
+  const accessTokens = createAccessTokens({
+    keyRing,
+    clock,
+    issuer: config.issuer,
+    audience: config.audience,
+    ttlSeconds: config.accessTokenTtlSeconds,
+  });
+  const dummyPasswordHash = hasher.hash(randomToken());
+  const auth = createAuthService({
+    store,
+    hasher,
+    clock,
+    accessTokens,
+    refreshSuccessorKey: deps.masterKeys.refreshSuccessorKey,
+    sessionPolicy: {
+      refreshTokenTtlMs: config.refreshTokenTtlSeconds * SECOND,
+      sessionTtlMs: config.sessionTtlSeconds * SECOND,
+      sessionRememberTtlMs: config.sessionRememberTtlSeconds * SECOND,
+      maxSessionsPerUser: config.maxSessionsPerUser,
+    },
+    reuseGraceMs: config.refreshReuseGraceSeconds * SECOND,
+    dummyPasswordHash,
+  });
+  const sessions = createSessionService({ store, hasher, clock, accessTokens });
+  const ctx: RouteContext = {
+    config,
+    clock,
+    auth,
+    sessions,
+    getClientIp: deps.getClientIp ?? (() => undefined),
+  };
+
+  const app = new Hono();
+  app.onError(handleError(logger));
+  app.notFound((c) => errorResponse(c, new AuthError('not_found', 'No such route')));
+  app.use(requestId());
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => {
+        c.header('Connection', 'close');
+        return errorResponse(c, new AuthError('payload_too_large', 'The request body is larger than 64 KiB'));
+      },
+    }),
+  );
+  // Every /v1 response is about one person, and many carry tokens: never cache them.
+  app.use('/v1/*', async (c, next) => {
+    await next();
+    c.header('Cache-Control', 'no-store');
+    c.header('Pragma', 'no-cache');
+  });
+
+  app.get('/health', async (c) => {
+    try {
+      await store.ping();
+      return c.json({ status: 'ok' });
+    } catch {
+      return c.json({ status: 'unavailable' }, 503);
+    }
+  });
+
+  app.get('/.well-known/jwks.json', async (c) => {
+    c.header('Cache-Control', 'public, max-age=300');
+    return c.json(await keyRing.jwks());
+  });
+
+  app.route('/v1/auth', authRoutes(ctx));
+  app.route('/v1', accountRoutes(ctx));
+  return app;
+}
+
+export type LatchkeyApp = ReturnType<typeof createApp>;

@@ -1,0 +1,72 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { AuthError, type AuthErrorCode } from '../domain/errors.js';
+import { isUnavailableError } from '../lib/errors.js';
+import type { Logger } from '../ports/logger.js';
+
+/** The one place where error codes become HTTP statuses (API.md, Conventions). */
+const STATUS: Record<AuthErrorCode, ContentfulStatusCode> = {
+  invalid_request: 400,
+  invalid_password: 400,
+  unsupported_media_type: 415,
+  payload_too_large: 413,
+  invalid_credentials: 401,
+  invalid_grant: 401,
+  refresh_token_reused: 401,
+  invalid_token: 401,
+  insufficient_user_authentication: 401,
+  invalid_origin: 403,
+  not_found: 404,
+  email_taken: 409,
+  rate_limited: 429,
+  server_error: 500,
+  temporarily_unavailable: 503,
+};
+
+const quote = (value: string) => `"${value.replace(/["\\]/g, '')}"`;
+
+/** RFC 6750 §3 and RFC 9470 §3 challenges for the Bearer routes. */
+function bearerChallenge(error: AuthError): string | undefined {
+  if (error.code === 'invalid_token')
+    return `Bearer error="invalid_token", error_description=${quote(error.description)}`;
+  if (error.code !== 'insufficient_user_authentication') return undefined;
+  const parts = [
+    'Bearer error="insufficient_user_authentication"',
+    `error_description=${quote(error.description)}`,
+  ];
+  if (error.challenge?.acrValues) parts.push(`acr_values=${quote(error.challenge.acrValues)}`);
+  if (error.challenge?.maxAge !== undefined) parts.push(`max_age=${error.challenge.maxAge}`);
+  return parts.join(', ');
+}
+
+export function errorResponse(c: Context, error: AuthError): Response {
+  const challenge = bearerChallenge(error);
+  if (challenge) c.header('WWW-Authenticate', challenge);
+  c.header('Cache-Control', 'no-store');
+  return c.json({ error: error.code, error_description: error.description }, STATUS[error.code]);
+}
+
+/** Maps every failure to the contract's JSON error; nothing else (no stack) ever leaves. */
+export function handleError(logger: Logger) {
+  return function handleError(error: unknown, c: Context): Response {
+    if (error instanceof AuthError) return errorResponse(c, error);
+    if (error instanceof HTTPException && error.status < 500) {
+      const code: AuthErrorCode =
+        error.status === 413 ? 'payload_too_large' : error.status === 404 ? 'not_found' : 'invalid_request';
+      return errorResponse(c, new AuthError(code, error.message || 'The request is invalid'));
+    }
+    if (isUnavailableError(error)) {
+      logger.error('database unavailable', { route: c.req.routePath, error: String(error) });
+      return errorResponse(
+        c,
+        new AuthError('temporarily_unavailable', 'The service is temporarily unavailable'),
+      );
+    }
+    logger.error('unexpected error', {
+      route: c.req.routePath,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
+    return errorResponse(c, new AuthError('server_error', 'An unexpected error occurred'));
+  };
+}

@@ -1,0 +1,93 @@
+import type { Context } from 'hono';
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import { AuthError } from '../domain/errors.js';
+import type { RequestDevice } from '../services/types.js';
+
+/** The runtime's view of the peer address (Node's socket, Workers' CF-Connecting-IP). */
+export type GetClientIp = (c: Context) => string | undefined;
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+const describeIssues = (error: z.ZodError) =>
+  error.issues
+    .slice(0, 5)
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+
+/**
+ * Reads and validates a JSON body: 415 for another content type, 400 for malformed JSON or
+ * a body the schema refuses. `allowEmpty` lets routes that also work from a cookie or a
+ * Bearer token (refresh, logout, revoke-all) take no body at all.
+ */
+export async function readJson<S extends z.ZodType>(
+  c: Context,
+  schema: S,
+  options: { allowEmpty?: boolean } = {},
+): Promise<z.output<S>> {
+  const text = await c.req.text();
+  let value: unknown = {};
+  if (text.trim().length > 0) {
+    const mediaType = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
+    if (!JSON_TYPE.test(mediaType)) {
+      throw new AuthError('unsupported_media_type', 'The request body must be application/json');
+    }
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new AuthError('invalid_request', 'The request body is not valid JSON');
+    }
+  } else if (!options.allowEmpty) {
+    throw new AuthError('invalid_request', 'A JSON request body is required');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new AuthError('invalid_request', 'The request body must be a JSON object');
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new AuthError('invalid_request', describeIssues(parsed.error));
+  return parsed.data;
+}
+
+const ipAddress = z.union([z.ipv4(), z.ipv6()]);
+
+/** A value that will be stored in an `inet` column, or null: never let a bad header reach SQL. */
+export const validIp = (value: string | undefined): string | null => {
+  const candidate = value?.trim().replace(/^\[|\]$/g, '');
+  return candidate && ipAddress.safeParse(candidate).success ? candidate : null;
+};
+
+const limit = (value: string | undefined, max: number) => {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed.slice(0, max) : null;
+};
+
+/**
+ * Device facts for a session. The IP comes from the connection unless a trusted proxy
+ * header is configured (for `X-Forwarded-For`, the right-most entry: the one our own proxy
+ * added). Location comes only from the configured edge headers (e.g. `cf-ipcity`).
+ */
+export function requestDevice(c: Context, config: Config, getClientIp: GetClientIp): RequestDevice {
+  let ip: string | undefined;
+  if (config.trustedIpHeader) {
+    const header = c.req.header(config.trustedIpHeader);
+    ip = header?.split(',').at(-1);
+  } else {
+    ip = getClientIp(c);
+  }
+  const location = config.locationHeaders
+    .map((name) => c.req.header(name)?.trim())
+    .filter((value): value is string => Boolean(value))
+    .map((value) => {
+      try {
+        return decodeURIComponent(value);
+      } catch {
+        return value;
+      }
+    })
+    .join(', ');
+  return {
+    ipAddress: validIp(ip),
+    userAgent: limit(c.req.header('user-agent'), 512),
+    location: limit(location, 200),
+  };
+}

@@ -1,0 +1,121 @@
+import { type Context, Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { AuthError } from '../../domain/errors.js';
+import type { IssuedTokens } from '../../services/types.js';
+import type { RouteContext } from '../context.js';
+import { bearerToken } from '../middleware/require-auth.js';
+import { readJson, requestDevice } from '../request.js';
+import { LoginBody, LogoutBody, RefreshBody, RegisterBody } from '../schemas.js';
+
+/** The refresh cookie is sent to these routes only (API.md, Cookie delivery). */
+export const REFRESH_COOKIE_PATH = '/v1/auth';
+
+export function authRoutes(ctx: RouteContext) {
+  const { config, auth, sessions } = ctx;
+  const app = new Hono();
+  const device = (c: Context) => requestDevice(c, config, ctx.getClientIp);
+
+  /** Token pair response (API.md, Tokens); the refresh token is left out when it went into the cookie. */
+  const tokenResponse = (c: Context, tokens: IssuedTokens, delivery: 'body' | 'cookie') => {
+    if (delivery === 'cookie') {
+      setCookie(c, config.refreshCookieName, tokens.refreshToken, {
+        httpOnly: true,
+        secure: true,
+        sameSite: 'Strict',
+        path: REFRESH_COOKIE_PATH,
+        // Remembered sessions survive the browser closing; others die with it.
+        ...(tokens.remembered ? { maxAge: tokens.refreshTokenExpiresIn } : {}),
+      });
+    }
+    return c.json({
+      access_token: tokens.accessToken,
+      token_type: 'Bearer',
+      expires_in: tokens.expiresIn,
+      ...(delivery === 'body' ? { refresh_token: tokens.refreshToken } : {}),
+      refresh_token_expires_in: tokens.refreshTokenExpiresIn,
+      session_id: tokens.sessionId,
+    });
+  };
+
+  const clearRefreshCookie = (c: Context) =>
+    deleteCookie(c, config.refreshCookieName, { path: REFRESH_COOKIE_PATH, secure: true, httpOnly: true });
+
+  /**
+   * A cookie is sent by the browser whoever wrote the page, so a cookie refresh or logout must
+   * come from an allowed origin, whatever the content type (a JSON or empty body is not a
+   * CSRF defence). OWASP CSRF Prevention: verify Origin; Fetch Metadata when present.
+   */
+  const assertAllowedOrigin = (c: Context) => {
+    const site = c.req.header('sec-fetch-site');
+    const origin = c.req.header('origin');
+    if (site === 'none' || !origin || !config.allowedOrigins.includes(origin)) {
+      throw new AuthError('invalid_origin', 'This request must come from an allowed origin');
+    }
+  };
+
+  app.post('/register', async (c) => {
+    const body = await readJson(c, RegisterBody);
+    const user = await auth.register({ email: body.email, password: body.password, name: body.name ?? null });
+    return c.json(
+      { user: { id: user.id, email: user.email, name: user.name, created_at: user.createdAt.toISOString() } },
+      201,
+    );
+  });
+
+  app.post('/login', async (c) => {
+    const body = await readJson(c, LoginBody);
+    const tokens = await auth.login({
+      email: body.email,
+      password: body.password,
+      deviceName: body.device_name ?? null,
+      remember: body.remember ?? false,
+      ...(body.client_id ? { clientId: body.client_id } : {}),
+      device: device(c),
+    });
+    return tokenResponse(c, tokens, body.delivery ?? 'body');
+  });
+
+  app.post('/refresh', async (c) => {
+    const body = await readJson(c, RefreshBody, { allowEmpty: true });
+    const cookie = body.refresh_token ? undefined : getCookie(c, config.refreshCookieName);
+    const refreshToken = body.refresh_token ?? cookie;
+    if (!refreshToken)
+      throw new AuthError('invalid_request', 'refresh_token is required (in the body or the cookie)');
+    if (cookie) assertAllowedOrigin(c);
+    try {
+      const tokens = await auth.refresh({
+        refreshToken,
+        ...(body.client_id ? { clientId: body.client_id } : {}),
+        device: device(c),
+      });
+      return tokenResponse(c, tokens, cookie ? 'cookie' : 'body');
+    } catch (error) {
+      if (cookie && error instanceof AuthError) clearRefreshCookie(c);
+      throw error;
+    }
+  });
+
+  app.post('/logout', async (c) => {
+    const body = await readJson(c, LogoutBody, { allowEmpty: true });
+    const bearer = bearerToken(c.req.header('authorization'));
+    const cookie = getCookie(c, config.refreshCookieName);
+    if (body.refresh_token) {
+      await auth.logoutWithRefreshToken(body.refresh_token);
+    } else if (bearer) {
+      const caller = await sessions.authenticate(bearer);
+      await sessions.revoke(caller, caller.sid);
+    } else if (cookie) {
+      assertAllowedOrigin(c);
+      await auth.logoutWithRefreshToken(cookie);
+    } else {
+      throw new AuthError(
+        'invalid_request',
+        'Send a refresh_token, a Bearer access token or the refresh cookie',
+      );
+    }
+    if (cookie) clearRefreshCookie(c);
+    return c.body(null, 204);
+  });
+
+  return app;
+}

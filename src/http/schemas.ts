@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { EMAIL_MAX_LENGTH } from '../domain/credentials.js';
+
+/**
+ * Request bodies of the HTTP contract (../shared/API.md). These schemas validate requests
+ * and are the source the OpenAPI document will be generated from.
+ */
+
+// Generous outer bounds: the password policy (8–128 after NFKC) is applied by the service.
+const password = z.string().min(1).max(1024);
+const clientId = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_", ":" or "-"');
+
+export const RegisterBody = z.object({
+  email: z
+    .string()
+    .transform((value) => value.trim())
+    .pipe(
+      z
+        .string()
+        .max(EMAIL_MAX_LENGTH, `must be at most ${EMAIL_MAX_LENGTH} characters`)
+        .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address'),
+    ),
+  password,
+  name: z.string().max(200).nullish(),
+});
+
+export const LoginBody = z.object({
+  email: z.string().max(1024),
+  password,
+  device_name: z.string().trim().min(1).max(100).nullish(),
+  remember: z.boolean().optional(),
+  delivery: z.enum(['body', 'cookie']).optional(),
+  client_id: clientId.optional(),
+});
+
+export const RefreshBody = z.object({
+  refresh_token: z.string().max(512).optional(),
+  client_id: clientId.optional(),
+});
+
+export const LogoutBody = z.object({
+  refresh_token: z.string().max(512).optional(),
+});
+
+export const RevokeAllBody = z.object({
+  include_current: z.boolean().optional(),
+});
+
+export const ChangePasswordBody = z.object({
+  current_password: password,
+  new_password: password,
+});
+
+export const SessionIdParam = z.uuid();

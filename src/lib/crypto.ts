@@ -1,0 +1,97 @@
+import { base64url } from 'jose';
+
+/**
+ * Small helpers over Web Crypto, the one crypto API that Node and Workers share.
+ */
+
+const encoder = new TextEncoder();
+
+export const randomBytes = (length: number): Uint8Array<ArrayBuffer> =>
+  crypto.getRandomValues(new Uint8Array(new ArrayBuffer(length)));
+
+export const randomToken = (bytes = 32): string => base64url.encode(randomBytes(bytes));
+
+export async function sha256Base64url(value: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', encoder.encode(value));
+  return base64url.encode(new Uint8Array(digest));
+}
+
+export async function hmacSha256Base64url(key: CryptoKey, value: string): Promise<string> {
+  const mac = await crypto.subtle.sign('HMAC', key, encoder.encode(value));
+  return base64url.encode(new Uint8Array(mac));
+}
+
+/** Compares two strings without an early exit, so timing reveals nothing but the length. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = encoder.encode(a);
+  const right = encoder.encode(b);
+  let diff = left.length ^ right.length;
+  for (let i = 0; i < Math.max(left.length, right.length); i++) {
+    diff |= (left[i] ?? 0) ^ (right[i] ?? 0);
+  }
+  return diff === 0;
+}
+
+export interface MasterKeys {
+  /** HMAC key that derives a refresh token's successor from the token itself. */
+  refreshSuccessorKey: CryptoKey;
+  /** AES-256-GCM key that encrypts private signing keys (and later TOTP secrets) at rest. */
+  encryptionKey: CryptoKey;
+  /** Names the master secret that made `encryptionKey`, so it can be rotated later. */
+  encryptionKeyId: string;
+}
+
+async function hkdfBits(master: CryptoKey, info: string, bits = 256): Promise<ArrayBuffer> {
+  return crypto.subtle.deriveBits(
+    { name: 'HKDF', hash: 'SHA-256', salt: encoder.encode('latchkey'), info: encoder.encode(info) },
+    master,
+    bits,
+  );
+}
+
+/** Derives every purpose key from the master secret with HKDF (RFC 5869), one label per purpose. */
+export async function deriveMasterKeys(masterSecret: string): Promise<MasterKeys> {
+  const master = await crypto.subtle.importKey('raw', encoder.encode(masterSecret), 'HKDF', false, [
+    'deriveBits',
+  ]);
+  const refreshSuccessorKey = await crypto.subtle.importKey(
+    'raw',
+    await hkdfBits(master, 'latchkey/refresh-successor/v1'),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  );
+  const encryptionKey = await crypto.subtle.importKey(
+    'raw',
+    await hkdfBits(master, 'latchkey/encryption/v1'),
+    { name: 'AES-GCM' },
+    false,
+    ['encrypt', 'decrypt'],
+  );
+  const encryptionKeyId = base64url.encode(
+    new Uint8Array(await hkdfBits(master, 'latchkey/encryption-key-id/v1', 64)),
+  );
+  return { refreshSuccessorKey, encryptionKey, encryptionKeyId };
+}
+
+/** AES-256-GCM with a random 96-bit nonce; `context` is bound as additional data. */
+export async function encryptString(key: CryptoKey, plaintext: string, context: string): Promise<string> {
+  const iv = randomBytes(12);
+  const sealed = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv, additionalData: encoder.encode(context) },
+    key,
+    encoder.encode(plaintext),
+  );
+  return `${base64url.encode(iv)}.${base64url.encode(new Uint8Array(sealed))}`;
+}
+
+export async function decryptString(key: CryptoKey, sealed: string, context: string): Promise<string> {
+  const [iv, data] = sealed.split('.');
+  if (!iv || !data) throw new Error('sealed value is malformed');
+  const opened = await crypto.subtle.decrypt(
+    { name: 'AES-GCM', iv: new Uint8Array(base64url.decode(iv)), additionalData: encoder.encode(context) },
+    key,
+    new Uint8Array(base64url.decode(data)),
+  );
+  return new TextDecoder().decode(opened);
+}

@@ -1,0 +1,189 @@
+import type { RefreshTokenState } from '../domain/refresh-decision.js';
+
+/**
+ * The persistence port. Methods are named after what the auth flows need and each one is
+ * atomic on its own (one statement or one transaction inside the adapter), so services
+ * never hold a transaction open across a password hash or a signature.
+ */
+
+export type AuthenticatorAssurance = 'aal1' | 'aal2';
+
+export interface UserRecord {
+  id: string;
+  email: string;
+  name: string | null;
+  passwordHash: string;
+  mfaEnabled: boolean;
+  createdAt: Date;
+}
+
+export interface DeviceInfo {
+  ipAddress: string | null;
+  userAgent: string | null;
+  location: string | null;
+}
+
+/** What a session carries into every access token it mints. */
+export interface SessionGrant {
+  sessionId: string;
+  userId: string;
+  clientId: string;
+  acr: AuthenticatorAssurance;
+  amr: string[];
+  authTime: Date;
+  remembered: boolean;
+}
+
+/** The session's live refresh token, as the store saw it after an insert or a rotation. */
+export interface RefreshTokenGrant extends SessionGrant {
+  expiresAt: Date;
+}
+
+export interface StoredRefreshToken extends RefreshTokenGrant, RefreshTokenState {
+  tokenHash: string;
+}
+
+export interface NewSession extends SessionGrant, DeviceInfo {
+  tokenHash: string;
+  deviceName: string | null;
+  createdAt: Date;
+  sessionExpiresAt: Date;
+  tokenExpiresAt: Date;
+}
+
+export interface RotateRefreshToken {
+  presentedHash: string;
+  successorHash: string;
+  clientId: string;
+  now: Date;
+  refreshTokenTtlMs: number;
+  /** The refreshing request's device facts; absent values keep the session's. */
+  device: DeviceInfo;
+}
+
+export interface SessionView {
+  id: string;
+  deviceName: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  location: string | null;
+  createdAt: Date;
+  lastActiveAt: Date;
+  expiresAt: Date;
+  remembered: boolean;
+  acr: AuthenticatorAssurance;
+}
+
+export type RevokeReason =
+  | 'logout'
+  | 'revoked_by_user'
+  | 'revoke_all'
+  | 'password_changed'
+  | 'reuse_detected'
+  | 'session_limit';
+
+export type SecurityEventType =
+  | 'user_registered'
+  | 'login_succeeded'
+  | 'refresh_token_reused'
+  | 'session_revoked'
+  | 'sessions_revoked'
+  | 'password_changed';
+
+export interface SecurityEvent {
+  userId: string;
+  sessionId?: string | null;
+  type: SecurityEventType;
+  ipAddress?: string | null;
+  userAgent?: string | null;
+  details?: Record<string, unknown>;
+  at: Date;
+}
+
+export interface StoredSigningKey {
+  kid: string;
+  alg: string;
+  publicJwk: Record<string, unknown>;
+  /** The private JWK, sealed with AES-256-GCM under a key derived from the master secret. */
+  privateKeySealed: string;
+  encryptionKeyId: string;
+  createdAt: Date;
+  retiredAt: Date | null;
+}
+
+export interface Store {
+  /** Throws when the database cannot answer. */
+  ping(): Promise<void>;
+
+  createUser(input: {
+    id: string;
+    email: string;
+    name: string | null;
+    passwordHash: string;
+    now: Date;
+  }): Promise<UserRecord | 'email_taken'>;
+  findUserByEmail(email: string): Promise<UserRecord | undefined>;
+  findUserById(id: string): Promise<UserRecord | undefined>;
+  /** Rehash on login: replaces the hash only if it is still `expectedHash`. */
+  replacePasswordHash(userId: string, expectedHash: string, newHash: string): Promise<boolean>;
+
+  /**
+   * Opens a session with its first refresh token, under a lock on the user: refuses when the
+   * password hash is no longer the one that was verified, and revokes the least recently
+   * active sessions beyond `maxSessions`, so parallel logins cannot exceed it.
+   */
+  openSession(
+    session: NewSession,
+    options: { maxSessions: number; verifiedPasswordHash: string },
+  ): Promise<{ evictedSessionIds: string[] } | 'credentials_changed'>;
+
+  /**
+   * Marks the presented token rotated and inserts its successor in one statement, only if the
+   * presented token is live and bound to `clientId`. Undefined when it was not.
+   */
+  rotateRefreshToken(input: RotateRefreshToken): Promise<RefreshTokenGrant | undefined>;
+
+  /** Rows for the given token hashes, whatever their state. */
+  findRefreshTokens(tokenHashes: string[]): Promise<StoredRefreshToken[]>;
+
+  /** Liveness of a session for the server's own Bearer routes (API.md, Liveness). */
+  isSessionLive(sessionId: string, userId: string, now: Date): Promise<boolean>;
+
+  /** Live sessions of a user, newest activity first. */
+  listSessions(userId: string, now: Date): Promise<SessionView[]>;
+
+  /** Revokes every token of the session; false when it was not a live session (of `userId`, if given). */
+  revokeSession(input: {
+    sessionId: string;
+    userId?: string;
+    now: Date;
+    reason: RevokeReason;
+  }): Promise<boolean>;
+
+  /** Revokes the user's live sessions, but `exceptSessionId`; returns how many. */
+  revokeUserSessions(input: {
+    userId: string;
+    now: Date;
+    reason: RevokeReason;
+    exceptSessionId?: string;
+  }): Promise<number>;
+
+  /** Sets the new hash and revokes every other session of the user, in one transaction. */
+  changePassword(input: {
+    userId: string;
+    expectedHash: string;
+    newHash: string;
+    now: Date;
+    keepSessionId: string;
+  }): Promise<{ revoked: number } | 'credentials_changed'>;
+
+  recordSecurityEvent(event: SecurityEvent): Promise<void>;
+
+  listSigningKeys(): Promise<StoredSigningKey[]>;
+  /**
+   * Adds a signing key and retires the current ones, under a lock so instances starting
+   * together agree. With `onlyIfNone`, adds nothing when an unretired key of the same
+   * algorithm exists.
+   */
+  addSigningKey(key: StoredSigningKey, options: { onlyIfNone: boolean }): Promise<boolean>;
+}

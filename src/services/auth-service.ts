@@ -1,0 +1,229 @@
+import { normalizeEmail, normalizePassword } from '../domain/credentials.js';
+import { AuthError } from '../domain/errors.js';
+import { decideReplay, type RefreshTokenState } from '../domain/refresh-decision.js';
+import { refreshTokenExpiry, type SessionPolicy, sessionExpiry } from '../domain/session-policy.js';
+import type { Clock } from '../ports/clock.js';
+import type { PasswordHasher } from '../ports/password-hasher.js';
+import type { RefreshTokenGrant, Store, UserRecord } from '../ports/store.js';
+import type { AccessTokens } from './access-tokens.js';
+import { assertAcceptablePassword } from './passwords.js';
+import {
+  hashRefreshToken,
+  isWellFormedRefreshToken,
+  newRefreshToken,
+  successorOf,
+} from './refresh-tokens.js';
+import type { IssuedTokens, RequestDevice } from './types.js';
+
+export const DEFAULT_CLIENT_ID = 'default';
+
+/** How far down a token's successors a replay inside the grace window may look for the live one. */
+const MAX_GRACE_GENERATIONS = 4;
+
+export interface AuthServiceDeps {
+  store: Store;
+  hasher: PasswordHasher;
+  clock: Clock;
+  accessTokens: AccessTokens;
+  refreshSuccessorKey: CryptoKey;
+  sessionPolicy: SessionPolicy;
+  reuseGraceMs: number;
+  /** Verified when the email is unknown, so both failures cost one argon2id verification. */
+  dummyPasswordHash: Promise<string>;
+}
+
+const invalidCredentials = () => new AuthError('invalid_credentials', 'The email or password is incorrect');
+const invalidGrant = () => new AuthError('invalid_grant', 'The refresh token is invalid, expired or revoked');
+
+export function createAuthService(deps: AuthServiceDeps) {
+  const { store, hasher, clock, accessTokens, sessionPolicy } = deps;
+
+  const secondsUntil = (date: Date) =>
+    Math.max(0, Math.floor((date.getTime() - clock.now().getTime()) / 1000));
+
+  async function tokensFor(grant: RefreshTokenGrant, refreshToken: string): Promise<IssuedTokens> {
+    const access = await accessTokens.issue(grant);
+    return {
+      accessToken: access.token,
+      expiresIn: access.expiresIn,
+      refreshToken,
+      refreshTokenExpiresIn: secondsUntil(grant.expiresAt),
+      sessionId: grant.sessionId,
+      remembered: grant.remembered,
+    };
+  }
+
+  /** Checks email and password; the same error, and one argon2id verification, for every failure. */
+  async function verifyPassword(email: string, password: string): Promise<UserRecord> {
+    const user = await store.findUserByEmail(normalizeEmail(email));
+    const candidate = normalizePassword(password);
+    const ok = await hasher.verify(user?.passwordHash ?? (await deps.dummyPasswordHash), candidate);
+    if (!user || !ok) throw invalidCredentials();
+    if (hasher.needsRehash(user.passwordHash)) {
+      const rehashed = await hasher.hash(candidate);
+      if (await store.replacePasswordHash(user.id, user.passwordHash, rehashed)) user.passwordHash = rehashed;
+    }
+    return user;
+  }
+
+  async function register(input: { email: string; password: string; name?: string | null }) {
+    const email = normalizeEmail(input.email);
+    const password = normalizePassword(input.password);
+    assertAcceptablePassword(password);
+    const created = await store.createUser({
+      id: crypto.randomUUID(),
+      email,
+      name: input.name?.trim() || null,
+      passwordHash: await hasher.hash(password),
+      now: clock.now(),
+    });
+    if (created === 'email_taken')
+      throw new AuthError('email_taken', 'An account with this email already exists');
+    await store.recordSecurityEvent({ userId: created.id, type: 'user_registered', at: clock.now() });
+    return created;
+  }
+
+  /** Opens a session for a user whose credentials were just checked. */
+  async function openSession(
+    user: UserRecord,
+    input: {
+      deviceName: string | null;
+      remembered: boolean;
+      clientId: string;
+      device: RequestDevice;
+      amr: string[];
+    },
+  ): Promise<IssuedTokens> {
+    const now = clock.now();
+    const refreshToken = newRefreshToken();
+    const sessionExpiresAt = sessionExpiry(input.remembered, now, sessionPolicy);
+    const grant: RefreshTokenGrant = {
+      sessionId: crypto.randomUUID(),
+      userId: user.id,
+      clientId: input.clientId,
+      acr: 'aal1',
+      amr: input.amr,
+      authTime: now,
+      remembered: input.remembered,
+      expiresAt: refreshTokenExpiry(now, sessionExpiresAt, sessionPolicy),
+    };
+    const opened = await store.openSession(
+      {
+        ...grant,
+        ...input.device,
+        tokenHash: await hashRefreshToken(refreshToken),
+        deviceName: input.deviceName,
+        createdAt: now,
+        sessionExpiresAt,
+        tokenExpiresAt: grant.expiresAt,
+      },
+      { maxSessions: sessionPolicy.maxSessionsPerUser, verifiedPasswordHash: user.passwordHash },
+    );
+    // The password changed between the check and the lock: the checked one is no longer valid.
+    if (opened === 'credentials_changed') throw invalidCredentials();
+    await store.recordSecurityEvent({
+      userId: user.id,
+      sessionId: grant.sessionId,
+      type: 'login_succeeded',
+      ipAddress: input.device.ipAddress,
+      userAgent: input.device.userAgent,
+      details: {
+        client_id: input.clientId,
+        ...(opened.evictedSessionIds.length > 0 ? { evicted_sessions: opened.evictedSessionIds } : {}),
+      },
+      at: now,
+    });
+    return tokensFor(grant, refreshToken);
+  }
+
+  async function login(input: {
+    email: string;
+    password: string;
+    deviceName?: string | null;
+    remember?: boolean;
+    clientId?: string;
+    device: RequestDevice;
+  }): Promise<IssuedTokens> {
+    const user = await verifyPassword(input.email, input.password);
+    // MFA (issue #3) branches here: a user with an active factor gets an mfa_token instead.
+    return openSession(user, {
+      deviceName: input.deviceName ?? null,
+      remembered: input.remember ?? false,
+      clientId: input.clientId ?? DEFAULT_CLIENT_ID,
+      device: input.device,
+      amr: ['pwd'],
+    });
+  }
+
+  async function refresh(input: { refreshToken: string; clientId?: string; device: RequestDevice }) {
+    const { refreshToken, device } = input;
+    const clientId = input.clientId ?? DEFAULT_CLIENT_ID;
+    if (!isWellFormedRefreshToken(refreshToken)) throw invalidGrant();
+    const now = clock.now();
+
+    // The common case costs one statement: claim the token and insert its successor.
+    const successor = await successorOf(refreshToken, deps.refreshSuccessorKey);
+    const [presentedHash, successorHash] = await Promise.all([
+      hashRefreshToken(refreshToken),
+      hashRefreshToken(successor),
+    ]);
+    const rotated = await store.rotateRefreshToken({
+      presentedHash,
+      successorHash,
+      clientId,
+      now,
+      refreshTokenTtlMs: sessionPolicy.refreshTokenTtlMs,
+      device,
+    });
+    if (rotated) return tokensFor(rotated, successor);
+
+    // Not live: find out why, looking at the token and its first successors in one query.
+    const tokens = [refreshToken, successor];
+    while (tokens.length <= MAX_GRACE_GENERATIONS) {
+      tokens.push(await successorOf(tokens.at(-1)!, deps.refreshSuccessorKey));
+    }
+    const hashes = [
+      presentedHash,
+      successorHash,
+      ...(await Promise.all(tokens.slice(2).map(hashRefreshToken))),
+    ];
+    const rows = new Map((await store.findRefreshTokens(hashes)).map((row) => [row.tokenHash, row]));
+    const chain: (RefreshTokenState | undefined)[] = hashes.map((hash) => rows.get(hash));
+    const decision = decideReplay(chain, clientId, now, { reuseGraceMs: deps.reuseGraceMs });
+
+    if (decision.kind === 'grace') {
+      const live = rows.get(hashes[decision.generation]!)!;
+      return tokensFor(live, tokens[decision.generation]!);
+    }
+    if (decision.kind === 'reuse') {
+      // RFC 9700 §4.14.2: a replayed rotated token means one of two parties is an attacker;
+      // revoke the whole family. This commits whatever happens to the request.
+      await store.revokeSession({ sessionId: decision.sessionId, now, reason: 'reuse_detected' });
+      await store.recordSecurityEvent({
+        userId: decision.userId,
+        sessionId: decision.sessionId,
+        type: 'refresh_token_reused',
+        ipAddress: device.ipAddress,
+        userAgent: device.userAgent,
+        at: now,
+      });
+      throw new AuthError(
+        'refresh_token_reused',
+        'This refresh token was already used; the session has been revoked for safety',
+      );
+    }
+    throw invalidGrant();
+  }
+
+  /** Revokes the session a refresh token belongs to; unknown tokens are ignored (RFC 7009 §2.2). */
+  async function logoutWithRefreshToken(refreshToken: string): Promise<void> {
+    if (!isWellFormedRefreshToken(refreshToken)) return;
+    const [row] = await store.findRefreshTokens([await hashRefreshToken(refreshToken)]);
+    if (!row || row.revokedAt) return;
+    await store.revokeSession({ sessionId: row.sessionId, now: clock.now(), reason: 'logout' });
+  }
+
+  return { register, login, refresh, logoutWithRefreshToken, verifyPassword, openSession };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;

@@ -1,0 +1,110 @@
+import { normalizePassword } from '../domain/credentials.js';
+import { AuthError } from '../domain/errors.js';
+import type { Clock } from '../ports/clock.js';
+import type { PasswordHasher } from '../ports/password-hasher.js';
+import type { Store } from '../ports/store.js';
+import type { AccessTokenClaims, AccessTokens } from './access-tokens.js';
+import { assertAcceptablePassword } from './passwords.js';
+import type { RequestDevice } from './types.js';
+
+/** What a Bearer route knows about its caller once the token and its session have been checked. */
+export type Caller = AccessTokenClaims;
+
+export function createSessionService(deps: {
+  store: Store;
+  hasher: PasswordHasher;
+  clock: Clock;
+  accessTokens: AccessTokens;
+}) {
+  const { store, hasher, clock, accessTokens } = deps;
+
+  /**
+   * The server's own Bearer routes check the session too: an access token of a revoked
+   * session is refused at once here (API.md, Liveness), not only when it expires.
+   */
+  async function authenticate(accessToken: string): Promise<Caller> {
+    const claims = await accessTokens.verify(accessToken);
+    if (!(await store.isSessionLive(claims.sid, claims.sub, clock.now()))) {
+      throw new AuthError('invalid_token', 'The session of this access token has ended');
+    }
+    return claims;
+  }
+
+  async function me(caller: Caller) {
+    const user = await store.findUserById(caller.sub);
+    if (!user) throw new AuthError('invalid_token', 'The user of this access token no longer exists');
+    return user;
+  }
+
+  const list = (caller: Caller) => store.listSessions(caller.sub, clock.now());
+
+  async function revoke(caller: Caller, sessionId: string): Promise<void> {
+    const now = clock.now();
+    if (!(await store.revokeSession({ sessionId, userId: caller.sub, now, reason: 'revoked_by_user' }))) {
+      throw new AuthError('not_found', 'No live session of yours has this id');
+    }
+    await store.recordSecurityEvent({
+      userId: caller.sub,
+      sessionId,
+      type: 'session_revoked',
+      details: { by_session: caller.sid },
+      at: now,
+    });
+  }
+
+  async function revokeAll(caller: Caller, includeCurrent: boolean): Promise<number> {
+    const now = clock.now();
+    const revoked = await store.revokeUserSessions({
+      userId: caller.sub,
+      now,
+      reason: 'revoke_all',
+      ...(includeCurrent ? {} : { exceptSessionId: caller.sid }),
+    });
+    await store.recordSecurityEvent({
+      userId: caller.sub,
+      sessionId: caller.sid,
+      type: 'sessions_revoked',
+      details: { revoked, include_current: includeCurrent },
+      at: now,
+    });
+    return revoked;
+  }
+
+  /** OWASP ASVS V2.1.5/V3.3.3: needs the current password, and ends every other session. */
+  async function changePassword(
+    caller: Caller,
+    input: { currentPassword: string; newPassword: string; device: RequestDevice },
+  ): Promise<number> {
+    const user = await me(caller);
+    if (!(await hasher.verify(user.passwordHash, normalizePassword(input.currentPassword)))) {
+      throw new AuthError('invalid_credentials', 'The current password is incorrect');
+    }
+    const newPassword = normalizePassword(input.newPassword);
+    assertAcceptablePassword(newPassword);
+    const now = clock.now();
+    const changed = await store.changePassword({
+      userId: user.id,
+      expectedHash: user.passwordHash,
+      newHash: await hasher.hash(newPassword),
+      now,
+      keepSessionId: caller.sid,
+    });
+    if (changed === 'credentials_changed') {
+      throw new AuthError('invalid_credentials', 'The password was changed by another request; try again');
+    }
+    await store.recordSecurityEvent({
+      userId: user.id,
+      sessionId: caller.sid,
+      type: 'password_changed',
+      ipAddress: input.device.ipAddress,
+      userAgent: input.device.userAgent,
+      details: { revoked_sessions: changed.revoked },
+      at: now,
+    });
+    return changed.revoked;
+  }
+
+  return { authenticate, me, list, revoke, revokeAll, changePassword };
+}
+
+export type SessionService = ReturnType<typeof createSessionService>;
