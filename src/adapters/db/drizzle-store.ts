@@ -166,12 +166,14 @@ export function createDrizzleStore(db: Database): Store {
       // One statement, so one round trip and atomic: the conditional UPDATE claims the token
       // (a concurrent claim waits for the row lock, re-checks the WHERE and gets nothing),
       // and the INSERT only happens for a claimed token. RFC 9700 §4.14.2.
+      // Raw SQL gets ISO strings: drizzle turns off postgres.js's Date serialiser.
+      const at = now.toISOString();
       const result = await db.execute(sql`
         WITH claimed AS (
-          UPDATE refresh_tokens SET rotated_at = ${now}
+          UPDATE refresh_tokens SET rotated_at = ${at}::timestamptz
           WHERE token_hash = ${presentedHash}
             AND rotated_at IS NULL AND revoked_at IS NULL
-            AND expires_at > ${now} AND client_id = ${clientId}
+            AND expires_at > ${at}::timestamptz AND client_id = ${clientId}
           RETURNING *
         )
         INSERT INTO refresh_tokens (
@@ -179,11 +181,11 @@ export function createDrizzleStore(db: Database): Store {
           location, remembered, acr, amr, auth_time, session_created_at, session_expires_at,
           issued_at, expires_at
         )
-        SELECT ${crypto.randomUUID()}, ${successorHash}, session_id, user_id, client_id, device_name,
-          COALESCE(${device.ipAddress}::inet, ip_address), COALESCE(${device.userAgent}, user_agent),
-          COALESCE(${device.location}, location), remembered, acr, amr, auth_time,
-          session_created_at, session_expires_at, ${now},
-          LEAST(${now}::timestamptz + make_interval(secs => ${refreshTokenTtlMs / 1000}), session_expires_at)
+        SELECT ${crypto.randomUUID()}::uuid, ${successorHash}::text, session_id, user_id, client_id, device_name,
+          COALESCE(${device.ipAddress}::inet, ip_address), COALESCE(${device.userAgent}::text, user_agent),
+          COALESCE(${device.location}::text, location), remembered, acr, amr, auth_time,
+          session_created_at, session_expires_at, ${at}::timestamptz,
+          LEAST(${at}::timestamptz + make_interval(secs => ${refreshTokenTtlMs / 1000}::float8), session_expires_at)
         FROM claimed
         RETURNING session_id, user_id, client_id, acr, amr, remembered,
           (extract(epoch FROM auth_time) * 1000)::float8 AS auth_time_ms,

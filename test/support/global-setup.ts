@@ -1,0 +1,52 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import type { TestProject } from 'vitest/node';
+import { openPglite } from '../../src/adapters/db/pglite.js';
+import { migratePostgres } from '../../src/adapters/db/postgres.js';
+import { MIGRATIONS_FOLDER } from '../../src/entry/node-runtime.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pgliteSnapshot: string;
+    postgresTemplate: string;
+  }
+}
+
+/**
+ * Runs the real migrations once. On PGlite (default) it saves a snapshot of the migrated
+ * data directory that each test file loads; with TEST_DATABASE_URL it migrates that
+ * database, which each test file then clones as a template (see database.ts).
+ */
+export default async function setup(project: TestProject) {
+  const url = process.env.TEST_DATABASE_URL;
+  if (url) {
+    await migratePostgres(url, MIGRATIONS_FOLDER);
+    project.provide('postgresTemplate', url);
+    project.provide('pgliteSnapshot', '');
+    return async () => {
+      // Drop the per-file clones this run left behind (a crashed worker may not have).
+      const admin = postgres(maintenanceUrl(url), { max: 1, onnotice: () => {} });
+      const name = new URL(url).pathname.slice(1);
+      const clones = await admin`SELECT datname FROM pg_database WHERE datname LIKE ${`${name}\\_f%`}`;
+      for (const { datname } of clones) await admin`DROP DATABASE IF EXISTS ${admin(datname)} WITH (FORCE)`;
+      await admin.end();
+    };
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'latchkey-test-'));
+  const file = join(dir, 'migrated.tar');
+  const { client, close } = await openPglite({ migrationsFolder: MIGRATIONS_FOLDER });
+  const snapshot = await client.dumpDataDir('none');
+  await writeFile(file, new Uint8Array(await snapshot.arrayBuffer()));
+  await close();
+  project.provide('pgliteSnapshot', file);
+  project.provide('postgresTemplate', '');
+  return () => rm(dir, { recursive: true, force: true });
+}
+
+export function maintenanceUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = '/postgres';
+  return parsed.toString();
+}
