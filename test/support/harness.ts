@@ -45,11 +45,18 @@ export interface Latchkey {
 /** Builds an app over an open database, as an entry point would. */
 export async function buildLatchkey(
   database: TestDatabase,
-  options: { clock?: TestClock; env?: Record<string, string>; clientIp?: string } = {},
+  options: {
+    clock?: TestClock;
+    env?: Record<string, string>;
+    clientIp?: string;
+    /** Lets a test watch or break the store (e.g. count calls, fail a write). */
+    wrapStore?: (store: Store) => Store;
+  } = {},
 ): Promise<Latchkey> {
   const config = testConfig(options.env);
   const clock = options.clock ?? new TestClock();
-  const store = createDrizzleStore(database.db);
+  const plain = createDrizzleStore(database.db);
+  const store = options.wrapStore ? options.wrapStore(plain) : plain;
   const masterKeys = await deriveMasterKeys(config.masterSecret!);
   const keyRing = createKeyRing({
     store,
@@ -69,6 +76,20 @@ export async function buildLatchkey(
     getClientIp: () => options.clientIp ?? '203.0.113.7',
   });
   return { app, config, clock, store, keyRing };
+}
+
+/** A store that counts calls per method name. */
+export function countingStore(store: Store, counts: Map<string, number>): Store {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        counts.set(String(property), (counts.get(String(property)) ?? 0) + 1);
+        return value.apply(target, args);
+      };
+    },
+  });
 }
 
 /** One real database for the test file, opened before its tests and closed after. */
