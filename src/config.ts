@@ -115,27 +115,26 @@ const isLocalHost = (hostname: string) =>
   hostname === '[::1]' ||
   hostname.endsWith('.localhost');
 
-/** Parses and checks the environment; throws `ConfigError` listing every problem. */
-export function parseConfig(env: Record<string, string | undefined>): Config {
-  // Empty strings mean "not set", as they do in most .env files.
-  const cleaned = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
-  );
-  const parsed = EnvSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`),
-    );
-  }
-  const e = parsed.data;
+/**
+ * Rules across variables, read from the raw strings so that they are reported together
+ * with the per-variable problems rather than only once those are fixed.
+ */
+function crossChecks(raw: Record<string, string>): string[] {
   const problems: string[] = [];
+  const port = raw.PORT ?? '3000';
+  let issuerUrl: URL | undefined;
+  try {
+    issuerUrl = new URL((raw.ISSUER ?? `http://localhost:${port}`).replace(/\/+$/, ''));
+    if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
+  } catch {
+    // reported by the schema
+  }
 
-  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
-  const issuerUrl = new URL(issuer);
-  if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
-
-  const allowedOrigins = e.ALLOWED_ORIGINS.length > 0 ? e.ALLOWED_ORIGINS : [issuerUrl.origin];
-  for (const origin of allowedOrigins) {
+  const origins = (raw.ALLOWED_ORIGINS ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+  for (const origin of origins) {
     if (origin === '*') {
       problems.push('ALLOWED_ORIGINS: "*" is not allowed; list the exact origins of your apps');
       continue;
@@ -147,22 +146,43 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     }
   }
 
-  if (e.SESSION_REMEMBER_TTL < e.SESSION_TTL) {
-    problems.push('SESSION_REMEMBER_TTL: must not be shorter than SESSION_TTL');
-  }
+  const sessionTtl = Number(raw.SESSION_TTL ?? 86400);
+  const rememberTtl = Number(raw.SESSION_REMEMBER_TTL ?? 7776000);
+  if (rememberTtl < sessionTtl) problems.push('SESSION_REMEMBER_TTL: must not be shorter than SESSION_TTL');
 
-  if (e.NODE_ENV === 'production') {
+  if (raw.NODE_ENV === 'production') {
     // OWASP ASVS V14.1: production must not run on development-only defaults.
-    if (!e.MASTER_SECRET) {
+    if (!raw.MASTER_SECRET) {
       problems.push('MASTER_SECRET: required in production (it encrypts signing keys at rest)');
     }
-    if (issuerUrl.protocol !== 'https:' && !isLocalHost(issuerUrl.hostname)) {
+    if (!raw.ISSUER) {
+      problems.push('ISSUER: must be set in production (the public URL of this server)');
+    } else if (issuerUrl && issuerUrl.protocol !== 'https:' && !isLocalHost(issuerUrl.hostname)) {
       problems.push('ISSUER: must be an https:// URL in production');
     }
-    if (!e.ISSUER) problems.push('ISSUER: must be set in production (the public URL of this server)');
   }
+  return problems;
+}
 
-  if (problems.length > 0) throw new ConfigError(problems);
+/** Parses and checks the environment; throws `ConfigError` listing every problem. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings mean "not set", as they do in most .env files.
+  const raw = Object.fromEntries(
+    Object.entries(env).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '',
+    ),
+  );
+  const parsed = EnvSchema.safeParse(raw);
+  const problems = [
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`)),
+    ...crossChecks(raw),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
+  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  const allowedOrigins = e.ALLOWED_ORIGINS.length > 0 ? e.ALLOWED_ORIGINS : [new URL(issuer).origin];
 
   return {
     env: e.NODE_ENV,

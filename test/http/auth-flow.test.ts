@@ -1,5 +1,7 @@
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../../src/adapters/db/database.js';
 import { call, decodeJwtPart, login, refresh, registerUser } from '../support/client.js';
 import { buildLatchkey, type Latchkey, PASSWORD, uniqueEmail, useDatabase } from '../support/harness.js';
 
@@ -78,6 +80,32 @@ describe('login', () => {
     const { email } = await registerUser(lk.app);
     const pair = await login(lk.app, email, { remember: true });
     expect(pair.refresh_token_expires_in).toBe(30 * 24 * 3600);
+  });
+});
+
+describe('password hashes', () => {
+  const storedHash = async (email: string) =>
+    rowsOf<{ password_hash: string }>(
+      await database.current.db.execute(sql`SELECT password_hash FROM users WHERE email = ${email}`),
+    )[0]!.password_hash;
+
+  it('are argon2id PHC strings, never the password', async () => {
+    const { email } = await registerUser(lk.app);
+    const hash = await storedHash(email);
+    expect(hash).toMatch(/^\$argon2id\$v=19\$m=1024,p=1,t=1\$/);
+    expect(hash).not.toContain(PASSWORD);
+  });
+
+  it('are upgraded at the next login when the parameters change', async () => {
+    const { email } = await registerUser(lk.app);
+    const stronger = await buildLatchkey(database.current, {
+      clock: lk.clock,
+      env: { ARGON2_TIME_COST: '2' },
+    });
+    await login(stronger.app, email);
+    expect(await storedHash(email)).toMatch(/^\$argon2id\$v=19\$m=1024,p=1,t=2\$/);
+    // The old parameters still verify the upgraded hash: PHC strings carry their parameters.
+    await login(lk.app, email);
   });
 });
 
