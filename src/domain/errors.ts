@@ -8,6 +8,8 @@ export type AuthErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'invalid_credentials'
+  /** A password re-entered on a Bearer route (password change, step-up): 403, the token is fine. */
+  | 'invalid_current_password'
   | 'invalid_password'
   | 'email_taken'
   | 'invalid_grant'

@@ -12,6 +12,7 @@ const STATUS: Record<AuthErrorCode, ContentfulStatusCode> = {
   unsupported_media_type: 415,
   payload_too_large: 413,
   invalid_credentials: 401,
+  invalid_current_password: 403,
   invalid_grant: 401,
   refresh_token_reused: 401,
   invalid_token: 401,
