@@ -6,7 +6,16 @@ import { loadConfigOrExit, openNodeRuntime } from './node-runtime.js';
 const config = loadConfigOrExit(process.env);
 const runtime = await openNodeRuntime(config);
 const { logger } = runtime;
-await runtime.keyRing.ensureSigningKey();
+try {
+  await runtime.keyRing.ensureSigningKey();
+} catch (error) {
+  // Typically a MASTER_SECRET other than the one that sealed the signing keys.
+  logger.error('cannot open the signing keys', {
+    error: error instanceof Error ? error.message : String(error),
+  });
+  await runtime.database.close();
+  process.exit(1);
+}
 
 const app = createApp({
   ...runtime,

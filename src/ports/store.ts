@@ -181,9 +181,13 @@ export interface Store {
 
   listSigningKeys(): Promise<StoredSigningKey[]>;
   /**
-   * Adds a signing key and retires the current ones, under a lock so instances starting
-   * together agree. With `onlyIfNone`, adds nothing when an unretired key of the same
-   * algorithm exists.
+   * Adds a signing key under a lock, so instances starting together agree. It retires the
+   * current keys of its own algorithm (`retire: 'same-alg'`, safe while instances configured
+   * for another algorithm still run) or every current key (`'all'`, an operator's rotation).
+   * With `onlyIfNone`, adds nothing when an unretired key of the same algorithm exists.
    */
-  addSigningKey(key: StoredSigningKey, options: { onlyIfNone: boolean }): Promise<boolean>;
+  addSigningKey(
+    key: StoredSigningKey,
+    options: { onlyIfNone: boolean; retire: 'same-alg' | 'all' },
+  ): Promise<boolean>;
 }

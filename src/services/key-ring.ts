@@ -21,9 +21,16 @@ export interface SigningKey {
 }
 
 export interface KeyRing {
-  /** Creates the first key (or one of a newly configured algorithm) when there is none. */
+  /**
+   * Creates the first key (or one of a newly configured algorithm) when there is none, and
+   * checks the current key opens with this master secret: a wrong MASTER_SECRET fails here,
+   * at start, not at the first login.
+   */
   ensureSigningKey(): Promise<void>;
-  /** Adds a new key that signs from now on; the previous ones stay published while tokens they signed live. */
+  /**
+   * Adds a new key that signs from now on and retires every other key; retired keys stay
+   * published while tokens they signed live.
+   */
   rotate(): Promise<string>;
   signingKey(): Promise<SigningKey>;
   verificationKey(header: Pick<JWTHeaderParameters, 'kid' | 'alg'>): Promise<CryptoKey | undefined>;
@@ -64,6 +71,9 @@ export function createKeyRing(options: {
     loaded = { at: now, keys: await store.listSigningKeys() };
     return loaded.keys;
   };
+
+  const currentKey = (keys: StoredSigningKey[]) =>
+    keys.find((key) => key.retiredAt === null && key.alg === alg);
 
   const isPublished = (key: StoredSigningKey, now: Date) =>
     key.retiredAt === null || now.getTime() - key.retiredAt.getTime() < publishAfterRetirementMs;
@@ -118,25 +128,37 @@ export function createKeyRing(options: {
     return key;
   };
 
+  const ensureSigningKey = async (): Promise<void> => {
+    let current = currentKey(await load(true));
+    if (!current) {
+      // Keys of another algorithm stay: instances still configured for it keep signing.
+      await store.addSigningKey(await createKey(), { onlyIfNone: true, retire: 'same-alg' });
+      current = currentKey(await load(true));
+    }
+    if (!current) throw new Error('no signing key after creating one');
+    await openPrivateKey(current);
+  };
+
   return {
-    async ensureSigningKey() {
-      const keys = await load(true);
-      if (keys.some((key) => key.retiredAt === null && key.alg === alg)) return;
-      await store.addSigningKey(await createKey(), { onlyIfNone: true });
-      await load(true);
-    },
+    ensureSigningKey,
 
     async rotate() {
       const key = await createKey();
-      await store.addSigningKey(key, { onlyIfNone: false });
+      await store.addSigningKey(key, { onlyIfNone: false, retire: 'all' });
       await load(true);
       return key.kid;
     },
 
     async signingKey() {
-      const keys = await load();
-      const current = keys.find((key) => key.retiredAt === null && key.alg === alg);
-      if (!current) throw new Error('no signing key: run ensureSigningKey() at start');
+      // Another instance may have rotated (or an operator retired this algorithm): look
+      // again, and make a key of our algorithm rather than fail the login.
+      let current = currentKey(await load());
+      if (!current) current = currentKey(await load(true));
+      if (!current) {
+        await ensureSigningKey();
+        current = currentKey(await load());
+      }
+      if (!current) throw new Error('no signing key');
       return { kid: current.kid, alg, key: await openPrivateKey(current) };
     },
 
@@ -144,7 +166,9 @@ export function createKeyRing(options: {
       if (!kid) return undefined;
       const now = clock.now();
       let stored = (await load()).find((key) => key.kid === kid);
-      if (!stored && now.getTime() - lastForcedReload > 10 * SECOND) {
+      // An unknown kid forces a reload (a rotation by another instance), at most once a
+      // second: junk kids cannot turn into a query per request, nor hold back a real new kid long.
+      if (!stored && now.getTime() - lastForcedReload >= SECOND) {
         lastForcedReload = now.getTime();
         stored = (await load(true)).find((key) => key.kid === kid);
       }

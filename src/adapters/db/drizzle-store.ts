@@ -306,7 +306,7 @@ export function createDrizzleStore(db: Database): Store {
       return db.select().from(signingKeys).orderBy(desc(signingKeys.createdAt), desc(signingKeys.kid));
     },
 
-    async addSigningKey(key, { onlyIfNone }) {
+    async addSigningKey(key, { onlyIfNone, retire }) {
       return db.transaction(async (tx) => {
         await tx.execute(sql`SELECT pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
         if (onlyIfNone) {
@@ -317,7 +317,14 @@ export function createDrizzleStore(db: Database): Store {
             .limit(1);
           if (current.length > 0) return false;
         }
-        await tx.update(signingKeys).set({ retiredAt: key.createdAt }).where(isNull(signingKeys.retiredAt));
+        await tx
+          .update(signingKeys)
+          .set({ retiredAt: key.createdAt })
+          .where(
+            retire === 'all'
+              ? isNull(signingKeys.retiredAt)
+              : and(isNull(signingKeys.retiredAt), eq(signingKeys.alg, key.alg)),
+          );
         await tx.insert(signingKeys).values(key);
         return true;
       });

@@ -1,0 +1,351 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../src/config.js';
+
+/** Runs parseConfig and hands back the ConfigError it must throw. */
+function problemsOf(env: Record<string, string | undefined>): ConfigError {
+  try {
+    parseConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`parseConfig accepted ${JSON.stringify(env)}`);
+}
+
+const PRODUCTION_SECRET = 'p'.repeat(48);
+
+describe('defaults', () => {
+  it('an empty environment gives the documented defaults', () => {
+    const config = parseConfig({});
+    expect(config).toMatchObject({
+      env: 'development',
+      port: 3000,
+      host: '127.0.0.1',
+      logLevel: 'info',
+      databaseUrl: undefined,
+      databasePoolMax: 10,
+      migrateOnStart: true,
+      dataDir: './.data',
+      issuer: 'http://localhost:3000',
+      audience: 'http://localhost:3000',
+      masterSecret: undefined,
+      signingAlg: 'EdDSA',
+      accessTokenTtlSeconds: 900,
+      refreshTokenTtlSeconds: 30 * 24 * 3600,
+      sessionTtlSeconds: 24 * 3600,
+      sessionRememberTtlSeconds: 90 * 24 * 3600,
+      refreshReuseGraceSeconds: 10,
+      maxSessionsPerUser: 15,
+      argon2: { memoryKib: 19456, timeCost: 2, parallelism: 1 },
+      allowedOrigins: ['http://localhost:3000'],
+      trustedIpHeader: undefined,
+      locationHeaders: [],
+      refreshCookieName: 'latchkey_refresh',
+    });
+  });
+
+  it('the issuer follows PORT and the audience follows the issuer', () => {
+    const config = parseConfig({ PORT: '8080' });
+    expect(config.port).toBe(8080);
+    expect(config.issuer).toBe('http://localhost:8080');
+    expect(config.audience).toBe('http://localhost:8080');
+  });
+
+  it('an explicit ISSUER loses its trailing slash and is the default audience', () => {
+    const config = parseConfig({ ISSUER: 'https://auth.example.com/' });
+    expect(config.issuer).toBe('https://auth.example.com');
+    expect(config.audience).toBe('https://auth.example.com');
+    expect(config.allowedOrigins).toEqual(['https://auth.example.com']);
+  });
+
+  it('an explicit AUDIENCE is kept apart from the issuer', () => {
+    const config = parseConfig({ ISSUER: 'https://auth.example.com', AUDIENCE: 'https://api.example.com' });
+    expect(config.issuer).toBe('https://auth.example.com');
+    expect(config.audience).toBe('https://api.example.com');
+  });
+
+  it('reads every documented variable', () => {
+    const config = parseConfig({
+      NODE_ENV: 'test',
+      PORT: '4000',
+      HOST: '::',
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: 'postgresql://u@db:5432/x',
+      DATABASE_POOL_MAX: '5',
+      MIGRATE_ON_START: 'false',
+      DATA_DIR: '/var/lib/latchkey',
+      SIGNING_ALG: 'ES256',
+      ACCESS_TOKEN_TTL: '300',
+      REFRESH_TOKEN_TTL: '86400',
+      SESSION_TTL: '3600',
+      SESSION_REMEMBER_TTL: '7200',
+      REFRESH_REUSE_GRACE: '0',
+      MAX_SESSIONS_PER_USER: '3',
+      ARGON2_MEMORY_KIB: '65536',
+      ARGON2_TIME_COST: '3',
+      ARGON2_PARALLELISM: '4',
+      ALLOWED_ORIGINS: ' https://a.example.com , https://b.example.com:8443 ,',
+      TRUSTED_IP_HEADER: 'CF-Connecting-IP',
+      LOCATION_HEADERS: 'CF-IPCountry, CF-IPCity',
+      REFRESH_COOKIE_NAME: '__Host-rt',
+    });
+    expect(config).toMatchObject({
+      env: 'test',
+      port: 4000,
+      host: '::',
+      logLevel: 'silent',
+      databaseUrl: 'postgresql://u@db:5432/x',
+      databasePoolMax: 5,
+      migrateOnStart: false,
+      dataDir: '/var/lib/latchkey',
+      signingAlg: 'ES256',
+      accessTokenTtlSeconds: 300,
+      refreshTokenTtlSeconds: 86400,
+      sessionTtlSeconds: 3600,
+      sessionRememberTtlSeconds: 7200,
+      refreshReuseGraceSeconds: 0,
+      maxSessionsPerUser: 3,
+      argon2: { memoryKib: 65536, timeCost: 3, parallelism: 4 },
+      allowedOrigins: ['https://a.example.com', 'https://b.example.com:8443'],
+      trustedIpHeader: 'cf-connecting-ip',
+      locationHeaders: ['cf-ipcountry', 'cf-ipcity'],
+      refreshCookieName: '__Host-rt',
+    });
+  });
+
+  it('production listens on every interface by default', () => {
+    const config = parseConfig({
+      NODE_ENV: 'production',
+      ISSUER: 'https://auth.example.com',
+      MASTER_SECRET: PRODUCTION_SECRET,
+    });
+    expect(config.host).toBe('0.0.0.0');
+  });
+});
+
+describe('empty strings count as unset', () => {
+  it('empty numbers, enums and lists fall back to their defaults', () => {
+    const config = parseConfig({
+      PORT: '',
+      NODE_ENV: '',
+      LOG_LEVEL: '',
+      SIGNING_ALG: '',
+      ACCESS_TOKEN_TTL: '',
+      REFRESH_REUSE_GRACE: '',
+      MAX_SESSIONS_PER_USER: '',
+      ISSUER: '',
+      AUDIENCE: '',
+      MASTER_SECRET: '',
+      DATABASE_URL: '',
+      ALLOWED_ORIGINS: '',
+      TRUSTED_IP_HEADER: '',
+      REFRESH_COOKIE_NAME: '',
+      HOST: undefined,
+    });
+    expect(config).toMatchObject({
+      env: 'development',
+      port: 3000,
+      logLevel: 'info',
+      signingAlg: 'EdDSA',
+      accessTokenTtlSeconds: 900,
+      refreshReuseGraceSeconds: 10,
+      maxSessionsPerUser: 15,
+      issuer: 'http://localhost:3000',
+      audience: 'http://localhost:3000',
+      masterSecret: undefined,
+      databaseUrl: undefined,
+      allowedOrigins: ['http://localhost:3000'],
+      trustedIpHeader: undefined,
+      refreshCookieName: 'latchkey_refresh',
+    });
+  });
+
+  it('an empty MASTER_SECRET or ISSUER in production is reported as missing, not as too short', () => {
+    const error = problemsOf({ NODE_ENV: 'production', MASTER_SECRET: '', ISSUER: '' });
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^MASTER_SECRET: required in production/),
+      expect.stringMatching(/^ISSUER: must be set in production/),
+    ]);
+  });
+});
+
+describe('every problem reported at once', () => {
+  it('PORT=abc and ACCESS_TOKEN_TTL=-5 give one ConfigError with one line each', () => {
+    const error = problemsOf({ PORT: 'abc', ACCESS_TOKEN_TTL: '-5' });
+    expect(error.name).toBe('ConfigError');
+    expect(error.problems).toHaveLength(2);
+    expect(error.problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^PORT: must be a whole number/),
+        expect.stringMatching(/^ACCESS_TOKEN_TTL: must be at least 60/),
+      ]),
+    );
+    const lines = error.message.split('\n');
+    expect(lines[0]).toBe('Invalid configuration:');
+    expect(lines.slice(1)).toHaveLength(2);
+    for (const problem of error.problems) expect(lines).toContain(`  - ${problem}`);
+  });
+
+  it('schema problems and cross-variable problems come together', () => {
+    const error = problemsOf({
+      NODE_ENV: 'production',
+      PORT: '70000',
+      LOG_LEVEL: 'loud',
+      SIGNING_ALG: 'HS256',
+      MIGRATE_ON_START: 'yes',
+      DATABASE_URL: 'mysql://db/x',
+      MAX_SESSIONS_PER_USER: '0',
+      ARGON2_MEMORY_KIB: '512',
+      TRUSTED_IP_HEADER: 'x forwarded for',
+      REFRESH_COOKIE_NAME: 'a;b',
+      SESSION_TTL: '7200',
+      SESSION_REMEMBER_TTL: '3600',
+      ALLOWED_ORIGINS: '*',
+    });
+    const variables = error.problems.map((problem) => problem.split(':')[0]);
+    expect(new Set(variables)).toEqual(
+      new Set([
+        'PORT',
+        'LOG_LEVEL',
+        'SIGNING_ALG',
+        'MIGRATE_ON_START',
+        'DATABASE_URL',
+        'MAX_SESSIONS_PER_USER',
+        'ARGON2_MEMORY_KIB',
+        'TRUSTED_IP_HEADER',
+        'REFRESH_COOKIE_NAME',
+        'SESSION_REMEMBER_TTL',
+        'ALLOWED_ORIGINS',
+        'MASTER_SECRET',
+        'ISSUER',
+      ]),
+    );
+    expect(error.message.split('\n')).toHaveLength(error.problems.length + 1);
+  });
+
+  it.each([
+    ['PORT', '0', /^PORT: must be at least 1$/],
+    ['PORT', '65536', /^PORT: must be at most 65535$/],
+    ['PORT', '3000.5', /^PORT: must be a whole number$/],
+    ['ACCESS_TOKEN_TTL', '59', /^ACCESS_TOKEN_TTL: must be at least 60$/],
+    ['ACCESS_TOKEN_TTL', 'ten', /^ACCESS_TOKEN_TTL: must be a whole number of seconds$/],
+    ['REFRESH_REUSE_GRACE', '-1', /^REFRESH_REUSE_GRACE: must be at least 0$/],
+    ['ARGON2_PARALLELISM', '17', /^ARGON2_PARALLELISM: must be at most 16$/],
+    ['MASTER_SECRET', 'too-short', /^MASTER_SECRET: must be at least 32 characters/],
+    ['ISSUER', 'auth.example.com', /^ISSUER: must be an absolute URL$/],
+    ['ISSUER', 'https://auth.example.com/?tenant=a', /^ISSUER: must not have a query or fragment$/],
+    ['DATABASE_URL', 'https://db.example.com', /^DATABASE_URL: must be a postgres:\/\//],
+  ])('%s=%s is refused', (name, value, message) => {
+    const error = problemsOf({ [name]: value });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(message);
+  });
+
+  it('a remembered session may not be shorter than an ordinary one', () => {
+    const error = problemsOf({ SESSION_TTL: '7200', SESSION_REMEMBER_TTL: '3600' });
+    expect(error.problems).toEqual([expect.stringMatching(/^SESSION_REMEMBER_TTL: /)]);
+    expect(parseConfig({ SESSION_TTL: '3600', SESSION_REMEMBER_TTL: '3600' }).sessionRememberTtlSeconds).toBe(
+      3600,
+    );
+  });
+});
+
+describe('production', () => {
+  it('refuses to start without MASTER_SECRET', () => {
+    const error = problemsOf({ NODE_ENV: 'production', ISSUER: 'https://auth.example.com' });
+    expect(error.problems).toEqual([expect.stringMatching(/^MASTER_SECRET: required in production/)]);
+  });
+
+  it('refuses to start without ISSUER', () => {
+    const error = problemsOf({ NODE_ENV: 'production', MASTER_SECRET: PRODUCTION_SECRET });
+    expect(error.problems).toEqual([expect.stringMatching(/^ISSUER: must be set in production/)]);
+  });
+
+  it.each([
+    'http://auth.example.com',
+    'http://10.0.0.5:3000',
+    'http://localhost.example.com',
+    'ftp://auth.example.com',
+  ])('refuses the non-https, non-local ISSUER %s', (issuer) => {
+    const error = problemsOf({ NODE_ENV: 'production', ISSUER: issuer, MASTER_SECRET: PRODUCTION_SECRET });
+    expect(error.problems).toEqual(['ISSUER: must be an https:// URL in production']);
+  });
+
+  it.each(['http://localhost:3000', 'http://127.0.0.1:8080', 'http://[::1]:3000', 'http://auth.localhost'])(
+    'accepts the local http ISSUER %s',
+    (issuer) => {
+      const config = parseConfig({
+        NODE_ENV: 'production',
+        ISSUER: issuer,
+        MASTER_SECRET: PRODUCTION_SECRET,
+      });
+      expect(config.issuer).toBe(issuer);
+    },
+  );
+
+  it('reports both missing variables at once', () => {
+    const error = problemsOf({ NODE_ENV: 'production' });
+    expect(error.problems).toHaveLength(2);
+    expect(error.message).toContain('MASTER_SECRET');
+    expect(error.message).toContain('ISSUER');
+  });
+
+  it('parses with an https ISSUER and a 48-character MASTER_SECRET', () => {
+    const config = parseConfig({
+      NODE_ENV: 'production',
+      ISSUER: 'https://auth.example.com',
+      MASTER_SECRET: PRODUCTION_SECRET,
+    });
+    expect(config).toMatchObject({
+      env: 'production',
+      issuer: 'https://auth.example.com',
+      audience: 'https://auth.example.com',
+      masterSecret: PRODUCTION_SECRET,
+    });
+  });
+
+  it('development and test do not need a MASTER_SECRET or an https ISSUER', () => {
+    expect(parseConfig({ NODE_ENV: 'development', ISSUER: 'http://auth.example.com' }).masterSecret).toBe(
+      undefined,
+    );
+    expect(parseConfig({ NODE_ENV: 'test', ISSUER: 'http://auth.example.com' }).issuer).toBe(
+      'http://auth.example.com',
+    );
+  });
+});
+
+describe('ALLOWED_ORIGINS', () => {
+  it('refuses "*"', () => {
+    const error = problemsOf({ ALLOWED_ORIGINS: '*' });
+    expect(error.problems).toEqual([expect.stringMatching(/^ALLOWED_ORIGINS: "\*" is not allowed/)]);
+  });
+
+  it('refuses "*" hidden among real origins', () => {
+    const error = problemsOf({ ALLOWED_ORIGINS: 'https://app.example.com, *' });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/"\*" is not allowed/);
+  });
+
+  it.each([
+    'https://app.example.com/path',
+    'https://app.example.com/',
+    'https://app.example.com?x=1',
+    'app.example.com',
+    'null',
+  ])('refuses %s, which is not an origin', (origin) => {
+    const error = problemsOf({ ALLOWED_ORIGINS: origin });
+    expect(error.problems).toEqual([
+      `ALLOWED_ORIGINS: "${origin}" is not an origin like https://app.example.com`,
+    ]);
+  });
+
+  it('reports each bad origin on its own line', () => {
+    const error = problemsOf({ ALLOWED_ORIGINS: 'https://ok.example.com,https://a.example.com/x,*' });
+    expect(error.problems).toHaveLength(2);
+  });
+
+  it('keeps exact origins, ports included, in order', () => {
+    const config = parseConfig({ ALLOWED_ORIGINS: 'https://app.example.com,http://localhost:5173' });
+    expect(config.allowedOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+  });
+});
