@@ -13,7 +13,9 @@ export DATA_DIR PORT NODE_ENV=development
 json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s)[process.argv[1]];if(v===undefined)process.exit(3);console.log(v)})' "$1"; }
 
 start() {
-  npm start >"$LOG" 2>&1 &
+  if curl -s "$BASE/health" >/dev/null 2>&1; then echo "port $PORT is already serving: refusing to test someone else's server"; return 1; fi
+  # Its own session, so that stop() reaches npm, tsx and node together.
+  setsid npm start >"$LOG" 2>&1 &
   PID=$!
   for _ in $(seq 1 120); do
     if curl -sf "$BASE/health" >/dev/null 2>&1; then return 0; fi
@@ -22,13 +24,17 @@ start() {
   echo "server did not become healthy"; cat "$LOG"; return 1
 }
 stop() {
-  # npm start -> tsx -> node: stop the whole group and wait for the port to close.
-  pkill -TERM -P "$PID" 2>/dev/null || true
-  kill -TERM "$PID" 2>/dev/null || true
+  kill -TERM -- "-$PID" 2>/dev/null || true
   for _ in $(seq 1 40); do curl -s "$BASE/health" >/dev/null 2>&1 || break; sleep 0.25; done
+  kill -KILL -- "-$PID" 2>/dev/null || true
   wait "$PID" 2>/dev/null || true
 }
-cleanup() { stop 2>/dev/null || true; rm -rf "$DATA_DIR"; }
+cleanup() {
+  status=$?
+  [ "$status" -eq 0 ] || { echo "smoke failed (exit $status); server log:"; cat "$LOG" 2>/dev/null; }
+  stop 2>/dev/null || true
+  rm -rf "$DATA_DIR"
+}
 trap cleanup EXIT
 
 start
