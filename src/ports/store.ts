@@ -1,4 +1,5 @@
 import type { RefreshTokenState } from '../domain/refresh-decision.js';
+import type { MfaStore } from './mfa-store.js';
 
 /**
  * The persistence port. Methods are named after what the auth flows need and each one is
@@ -15,6 +16,7 @@ export interface UserRecord {
   passwordHash: string;
   mfaEnabled: boolean;
   createdAt: Date;
+  passwordChangedAt: Date | null;
 }
 
 export interface DeviceInfo {
@@ -80,7 +82,9 @@ export type RevokeReason =
   | 'revoke_all'
   | 'password_changed'
   | 'reuse_detected'
-  | 'session_limit';
+  | 'session_limit'
+  | 'stepped_up'
+  | 'mfa_disabled';
 
 export type SecurityEventType =
   | 'user_registered'
@@ -88,7 +92,14 @@ export type SecurityEventType =
   | 'refresh_token_reused'
   | 'session_revoked'
   | 'sessions_revoked'
-  | 'password_changed';
+  | 'password_changed'
+  | 'mfa_enabled'
+  | 'mfa_disabled'
+  | 'mfa_failed'
+  | 'mfa_login_succeeded'
+  | 'recovery_code_used'
+  | 'recovery_codes_regenerated'
+  | 'step_up';
 
 export interface SecurityEvent {
   userId: string;
@@ -111,7 +122,7 @@ export interface StoredSigningKey {
   retiredAt: Date | null;
 }
 
-export interface Store {
+export interface Store extends MfaStore {
   /** Throws when the database cannot answer. */
   ping(): Promise<void>;
 

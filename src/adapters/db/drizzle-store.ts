@@ -1,16 +1,9 @@
-import { and, desc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
-import type {
-  AuthenticatorAssurance,
-  RefreshTokenGrant,
-  RevokeReason,
-  SessionView,
-  Store,
-  StoredRefreshToken,
-} from '../../ports/store.js';
-import { type Database, rowsOf } from './database.js';
+import { and, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import type { AuthenticatorAssurance, SessionView, Store, StoredRefreshToken } from '../../ports/store.js';
+import type { Database } from './database.js';
+import { createMfaStore } from './drizzle-mfa-store.js';
 import { refreshTokens, securityEvents, signingKeys, users } from './schema.js';
-
-type Executor = Pick<Database, 'execute' | 'update' | 'select'>;
+import { liveHead, replaceLiveToken, revokeUntilNone } from './token-rows.js';
 
 const userColumns = {
   id: users.id,
@@ -19,68 +12,15 @@ const userColumns = {
   passwordHash: users.passwordHash,
   mfaEnabled: users.mfaEnabled,
   createdAt: users.createdAt,
+  passwordChangedAt: users.passwordChangedAt,
 };
-
-const liveHead = (now: Date) =>
-  and(isNull(refreshTokens.rotatedAt), isNull(refreshTokens.revokedAt), gt(refreshTokens.expiresAt, now));
 
 /** Serialises the signing-key changes of every instance on one database. */
 const SIGNING_KEY_LOCK = 0x4c4b_0001;
 
-/**
- * Revokes every unrevoked token matching `scope` until none is left. One UPDATE cannot see
- * a successor that a concurrent rotation inserted after the UPDATE's snapshot was taken (it
- * only waits for the rotated row's lock), so it runs again until it changes nothing: a
- * rotation that starts after a pass finds its token revoked and inserts nothing.
- * Returns the sessions whose live head was revoked.
- */
-async function revokeUntilNone(
-  db: Executor,
-  scope: ReturnType<typeof and>,
-  now: Date,
-  reason: RevokeReason,
-): Promise<Set<string>> {
-  const revokedLive = new Set<string>();
-  for (let pass = 0; pass < 50; pass++) {
-    const rows = await db
-      .update(refreshTokens)
-      .set({ revokedAt: now, revokedReason: reason })
-      .where(and(scope, isNull(refreshTokens.revokedAt)))
-      .returning({
-        sessionId: refreshTokens.sessionId,
-        rotatedAt: refreshTokens.rotatedAt,
-        expiresAt: refreshTokens.expiresAt,
-      });
-    if (rows.length === 0) return revokedLive;
-    for (const row of rows) {
-      if (row.rotatedAt === null && row.expiresAt > now) revokedLive.add(row.sessionId);
-    }
-  }
-  throw new Error('revocation did not settle after 50 passes');
-}
-
-interface RotatedRow {
-  session_id: string;
-  user_id: string;
-  client_id: string;
-  acr: AuthenticatorAssurance;
-  amr: string[] | string;
-  remembered: boolean;
-  auth_time_ms: number | string;
-  expires_at_ms: number | string;
-}
-
-/** `text[]` arrives parsed from PGlite and as `{a,b}` text from postgres.js under drizzle. */
-const parseTextArray = (value: string[] | string): string[] =>
-  Array.isArray(value)
-    ? value
-    : value
-        .replace(/^\{|\}$/g, '')
-        .split(',')
-        .filter((item) => item.length > 0);
-
 export function createDrizzleStore(db: Database): Store {
   return {
+    ...createMfaStore(db),
     async ping() {
       await db.execute(sql`SELECT 1`);
     },
@@ -163,47 +103,17 @@ export function createDrizzleStore(db: Database): Store {
     },
 
     async rotateRefreshToken({ presentedHash, successorHash, clientId, now, refreshTokenTtlMs, device }) {
-      // One statement, so one round trip and atomic: the conditional UPDATE claims the token
-      // (a concurrent claim waits for the row lock, re-checks the WHERE and gets nothing),
-      // and the INSERT only happens for a claimed token. RFC 9700 §4.14.2.
-      // Raw SQL gets ISO strings: drizzle turns off postgres.js's Date serialiser.
+      // RFC 9700 §4.14.2: the conditional UPDATE claims the token (a concurrent claim waits
+      // for the row lock, re-checks the WHERE and gets nothing); only a claimed token gets a successor.
       const at = now.toISOString();
-      const result = await db.execute(sql`
-        WITH claimed AS (
-          UPDATE refresh_tokens SET rotated_at = ${at}::timestamptz
-          WHERE token_hash = ${presentedHash}
-            AND rotated_at IS NULL AND revoked_at IS NULL
-            AND expires_at > ${at}::timestamptz AND client_id = ${clientId}
-          RETURNING *
-        )
-        INSERT INTO refresh_tokens (
-          id, token_hash, session_id, user_id, client_id, device_name, ip_address, user_agent,
-          location, remembered, acr, amr, auth_time, session_created_at, session_expires_at,
-          issued_at, expires_at
-        )
-        SELECT ${crypto.randomUUID()}::uuid, ${successorHash}::text, session_id, user_id, client_id, device_name,
-          COALESCE(${device.ipAddress}::inet, ip_address), COALESCE(${device.userAgent}::text, user_agent),
-          COALESCE(${device.location}::text, location), remembered, acr, amr, auth_time,
-          session_created_at, session_expires_at, ${at}::timestamptz,
-          LEAST(${at}::timestamptz + make_interval(secs => ${refreshTokenTtlMs / 1000}::float8), session_expires_at)
-        FROM claimed
-        RETURNING session_id, user_id, client_id, acr, amr, remembered,
-          (extract(epoch FROM auth_time) * 1000)::float8 AS auth_time_ms,
-          (extract(epoch FROM expires_at) * 1000)::float8 AS expires_at_ms
-      `);
-      const [row] = rowsOf<RotatedRow>(result);
-      if (!row) return undefined;
-      const grant: RefreshTokenGrant = {
-        sessionId: row.session_id,
-        userId: row.user_id,
-        clientId: row.client_id,
-        acr: row.acr,
-        amr: parseTextArray(row.amr),
-        remembered: row.remembered,
-        authTime: new Date(Number(row.auth_time_ms)),
-        expiresAt: new Date(Number(row.expires_at_ms)),
-      };
-      return grant;
+      return replaceLiveToken(db, {
+        claim: sql`token_hash = ${presentedHash} AND expires_at > ${at}::timestamptz AND client_id = ${clientId}`,
+        mark: sql`rotated_at = ${at}::timestamptz`,
+        successorHash,
+        now,
+        refreshTokenTtlMs,
+        device,
+      });
     },
 
     async findRefreshTokens(tokenHashes) {

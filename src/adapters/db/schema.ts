@@ -1,9 +1,11 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   boolean,
   check,
   index,
   inet,
+  integer,
   jsonb,
   pgTable,
   text,
@@ -105,4 +107,87 @@ export const signingKeys = pgTable('signing_keys', {
   retiredAt: timestamptz('retired_at'),
 });
 
-export const schema = { users, refreshTokens, securityEvents, signingKeys };
+/** One TOTP factor per user: pending until a first valid code activates it. */
+export const mfaFactors = pgTable(
+  'mfa_factors',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    /** The base32 secret, sealed with AES-256-GCM (bound to the factor id). */
+    secretSealed: text('secret_sealed').notNull(),
+    encryptionKeyId: text('encryption_key_id').notNull(),
+    status: text('status').notNull(),
+    /** RFC 6238 §5.2: the last accepted time step; a code is accepted at most once. */
+    lastUsedStep: bigint('last_used_step', { mode: 'number' }),
+    createdAt: timestamptz('created_at').notNull(),
+    activatedAt: timestamptz('activated_at'),
+  },
+  (t) => [
+    uniqueIndex('mfa_factors_user_type_key').on(t.userId, t.type),
+    check('mfa_factors_status_check', sql`status IN ('pending', 'active')`),
+  ],
+);
+
+/** Single-use recovery codes, stored as HMACs under a key derived from the master secret. */
+export const recoveryCodes = pgTable(
+  'recovery_codes',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    codeHash: text('code_hash').notNull(),
+    createdAt: timestamptz('created_at').notNull(),
+    usedAt: timestamptz('used_at'),
+  },
+  (t) => [uniqueIndex('recovery_codes_user_code_key').on(t.userId, t.codeHash)],
+);
+
+/** The state behind an `mfa_token`: a password login waiting for its second factor. */
+export const mfaChallenges = pgTable(
+  'mfa_challenges',
+  {
+    id: uuid('id').primaryKey(),
+    tokenHash: text('token_hash').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    clientId: text('client_id').notNull(),
+    deviceName: text('device_name'),
+    remembered: boolean('remembered').notNull(),
+    delivery: text('delivery').notNull(),
+    failedAttempts: integer('failed_attempts').notNull().default(0),
+    createdAt: timestamptz('created_at').notNull(),
+    expiresAt: timestamptz('expires_at').notNull(),
+    consumedAt: timestamptz('consumed_at'),
+  },
+  (t) => [
+    uniqueIndex('mfa_challenges_token_hash_key').on(t.tokenHash),
+    index('mfa_challenges_expires_at_idx').on(t.expiresAt),
+  ],
+);
+
+/** Failure counters shared by every instance (fixed windows). */
+export const rateLimits = pgTable(
+  'rate_limits',
+  {
+    key: text('key').primaryKey(),
+    points: integer('points').notNull(),
+    windowEndsAt: timestamptz('window_ends_at').notNull(),
+  },
+  (t) => [index('rate_limits_window_ends_at_idx').on(t.windowEndsAt)],
+);
+
+export const schema = {
+  users,
+  refreshTokens,
+  securityEvents,
+  signingKeys,
+  mfaFactors,
+  recoveryCodes,
+  mfaChallenges,
+  rateLimits,
+};

@@ -1,0 +1,135 @@
+import { and, gt, isNull, type SQL, sql } from 'drizzle-orm';
+import type { SessionAssurance } from '../../ports/mfa-store.js';
+import type {
+  AuthenticatorAssurance,
+  DeviceInfo,
+  RefreshTokenGrant,
+  RevokeReason,
+} from '../../ports/store.js';
+import { type Database, rowsOf } from './database.js';
+import { refreshTokens } from './schema.js';
+
+/** Statements on `refresh_tokens` shared by the session store and the MFA store. */
+
+export type Executor = Pick<Database, 'execute' | 'update' | 'select'>;
+
+export const liveHead = (now: Date) =>
+  and(isNull(refreshTokens.rotatedAt), isNull(refreshTokens.revokedAt), gt(refreshTokens.expiresAt, now));
+
+/**
+ * Revokes every unrevoked token matching `scope` until none is left. One UPDATE cannot see
+ * a successor that a concurrent rotation inserted after the UPDATE's snapshot was taken (it
+ * only waits for the rotated row's lock), so it runs again until it changes nothing: a
+ * rotation that starts after a pass finds its token revoked and inserts nothing.
+ * Returns the sessions whose live head was revoked.
+ */
+export async function revokeUntilNone(
+  db: Executor,
+  scope: SQL | undefined,
+  now: Date,
+  reason: RevokeReason,
+): Promise<Set<string>> {
+  const revokedLive = new Set<string>();
+  for (let pass = 0; pass < 50; pass++) {
+    const rows = await db
+      .update(refreshTokens)
+      .set({ revokedAt: now, revokedReason: reason })
+      .where(and(scope, isNull(refreshTokens.revokedAt)))
+      .returning({
+        sessionId: refreshTokens.sessionId,
+        rotatedAt: refreshTokens.rotatedAt,
+        expiresAt: refreshTokens.expiresAt,
+      });
+    if (rows.length === 0) return revokedLive;
+    for (const row of rows) {
+      if (row.rotatedAt === null && row.expiresAt > now) revokedLive.add(row.sessionId);
+    }
+  }
+  throw new Error('revocation did not settle after 50 passes');
+}
+
+interface ReplacedRow {
+  session_id: string;
+  user_id: string;
+  client_id: string;
+  acr: AuthenticatorAssurance;
+  amr: string[] | string;
+  remembered: boolean;
+  auth_time_ms: number | string;
+  expires_at_ms: number | string;
+}
+
+/** `text[]` arrives parsed from PGlite and as `{a,b}` text from postgres.js under drizzle. */
+const parseTextArray = (value: string[] | string): string[] =>
+  Array.isArray(value)
+    ? value
+    : value
+        .replace(/^\{|\}$/g, '')
+        .split(',')
+        .filter((item) => item.length > 0);
+
+const textArray = (values: string[]) =>
+  sql`ARRAY[${sql.join(
+    values.map((value) => sql`${value}::text`),
+    sql`, `,
+  )}]::text[]`;
+
+/**
+ * Replaces a session's live refresh token in ONE statement (one round trip, atomic): the
+ * UPDATE marks the live row matching `claim` (as rotated or revoked), and only a row it
+ * marked feeds the INSERT of the successor, which inherits the session's facts; device
+ * facts and assurance are replaced where given. Undefined when no live row matched.
+ */
+export async function replaceLiveToken(
+  db: Pick<Database, 'execute'>,
+  input: {
+    claim: SQL;
+    mark: SQL;
+    successorHash: string;
+    now: Date;
+    refreshTokenTtlMs: number;
+    device?: DeviceInfo;
+    assurance?: SessionAssurance;
+  },
+): Promise<RefreshTokenGrant | undefined> {
+  // Raw SQL gets ISO strings: drizzle turns off postgres.js's Date serialiser.
+  const at = input.now.toISOString();
+  const { device, assurance } = input;
+  const result = await db.execute(sql`
+    WITH claimed AS (
+      UPDATE refresh_tokens SET ${input.mark}
+      WHERE ${input.claim} AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ${at}::timestamptz
+      RETURNING *
+    )
+    INSERT INTO refresh_tokens (
+      id, token_hash, session_id, user_id, client_id, device_name, ip_address, user_agent,
+      location, remembered, acr, amr, auth_time, session_created_at, session_expires_at,
+      issued_at, expires_at
+    )
+    SELECT ${crypto.randomUUID()}::uuid, ${input.successorHash}::text, session_id, user_id, client_id, device_name,
+      COALESCE(${device?.ipAddress ?? null}::inet, ip_address),
+      COALESCE(${device?.userAgent ?? null}::text, user_agent),
+      COALESCE(${device?.location ?? null}::text, location), remembered,
+      ${assurance ? sql`${assurance.acr}::text` : sql`acr`},
+      ${assurance ? textArray(assurance.amr) : sql`amr`},
+      ${assurance ? sql`${assurance.authTime.toISOString()}::timestamptz` : sql`auth_time`},
+      session_created_at, session_expires_at, ${at}::timestamptz,
+      LEAST(${at}::timestamptz + make_interval(secs => ${input.refreshTokenTtlMs / 1000}::float8), session_expires_at)
+    FROM claimed
+    RETURNING session_id, user_id, client_id, acr, amr, remembered,
+      (extract(epoch FROM auth_time) * 1000)::float8 AS auth_time_ms,
+      (extract(epoch FROM expires_at) * 1000)::float8 AS expires_at_ms
+  `);
+  const [row] = rowsOf<ReplacedRow>(result);
+  if (!row) return undefined;
+  return {
+    sessionId: row.session_id,
+    userId: row.user_id,
+    clientId: row.client_id,
+    acr: row.acr,
+    amr: parseTextArray(row.amr),
+    remembered: row.remembered,
+    authTime: new Date(Number(row.auth_time_ms)),
+    expiresAt: new Date(Number(row.expires_at_ms)),
+  };
+}

@@ -1,0 +1,85 @@
+import type { AuthenticatorAssurance, RefreshTokenGrant } from './store.js';
+
+/** Persistence for TOTP factors, recovery codes and `mfa_token` challenges; each method atomic. */
+
+export interface TotpFactor {
+  id: string;
+  userId: string;
+  secretSealed: string;
+  encryptionKeyId: string;
+  status: 'pending' | 'active';
+  lastUsedStep: number | null;
+}
+
+export interface MfaChallenge {
+  id: string;
+  userId: string;
+  clientId: string;
+  deviceName: string | null;
+  remembered: boolean;
+  delivery: 'body' | 'cookie';
+  failedAttempts: number;
+  createdAt: Date;
+  expiresAt: Date;
+  consumedAt: Date | null;
+}
+
+/** The session's new level after a second factor: written into its live refresh token. */
+export interface SessionAssurance {
+  acr: AuthenticatorAssurance;
+  amr: string[];
+  authTime: Date;
+}
+
+export interface MfaStore {
+  findTotpFactor(userId: string): Promise<TotpFactor | undefined>;
+  /** Creates or replaces the user's pending factor; false when an active one exists. */
+  savePendingTotpFactor(input: {
+    id: string;
+    userId: string;
+    secretSealed: string;
+    encryptionKeyId: string;
+    now: Date;
+  }): Promise<boolean>;
+  /**
+   * In one transaction: activates the pending factor (accepting `step`), marks the user
+   * `mfa_enabled`, replaces the recovery codes and raises the activating session.
+   */
+  activateTotpFactor(input: {
+    factorId: string;
+    userId: string;
+    step: number;
+    recoveryCodeHashes: string[];
+    sessionId: string;
+    assurance: SessionAssurance;
+    now: Date;
+  }): Promise<boolean>;
+  /** Records `step` as used only if it is later than the last one: false for a replay. */
+  acceptTotpStep(factorId: string, step: number): Promise<boolean>;
+  /** Marks an unused recovery code used; false when there is none. */
+  useRecoveryCode(userId: string, codeHash: string, now: Date): Promise<boolean>;
+  replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date): Promise<void>;
+  countUnusedRecoveryCodes(userId: string): Promise<number>;
+  /** Removes the factor and its recovery codes and revokes the user's other sessions. */
+  disableTotp(input: { userId: string; now: Date; keepSessionId: string }): Promise<{ revoked: number }>;
+
+  createMfaChallenge(challenge: MfaChallenge & { tokenHash: string }): Promise<void>;
+  findMfaChallenge(tokenHash: string): Promise<MfaChallenge | undefined>;
+  /** Counts a wrong code; returns the attempts so far. */
+  failMfaChallenge(id: string): Promise<number>;
+  /** Consumes a live challenge with fewer than `maxAttempts` failures; false when it was not. */
+  consumeMfaChallenge(id: string, now: Date, maxAttempts: number): Promise<boolean>;
+
+  /**
+   * Step-up: replaces the session's live refresh token by a new one carrying the new
+   * assurance, in one statement. Undefined when the session is not live.
+   */
+  reauthenticateSession(input: {
+    sessionId: string;
+    userId: string;
+    tokenHash: string;
+    assurance: SessionAssurance;
+    now: Date;
+    refreshTokenTtlMs: number;
+  }): Promise<RefreshTokenGrant | undefined>;
+}
