@@ -67,6 +67,9 @@ const EnvSchema = z.object({
     .regex(headerName, 'must be a header name such as cf-connecting-ip or x-forwarded-for')
     .optional(),
   LOCATION_HEADERS: list,
+  TOTP_ISSUER: z.string().min(1).max(100).default('Latchkey'),
+  MFA_FAILURES_PER_USER: integer(10, 1, 10_000),
+  MFA_FAILURE_WINDOW: seconds(900, 1),
   REFRESH_COOKIE_NAME: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, 'must be a cookie name (letters, digits, _ and -)')
@@ -100,6 +103,10 @@ export interface Config {
   trustedIpHeader: string | undefined;
   locationHeaders: string[];
   refreshCookieName: string;
+  /** The issuer name authenticator apps show next to the account. */
+  totpIssuer: string;
+  /** Wrong MFA codes (and step-up passwords) per user per window before 429. */
+  mfaFailureLimit: { points: number; windowSeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -212,5 +219,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     trustedIpHeader: e.TRUSTED_IP_HEADER?.toLowerCase(),
     locationHeaders: e.LOCATION_HEADERS.map((name) => name.toLowerCase()),
     refreshCookieName: e.REFRESH_COOKIE_NAME,
+    totpIssuer: e.TOTP_ISSUER,
+    mfaFailureLimit: { points: e.MFA_FAILURES_PER_USER, windowSeconds: e.MFA_FAILURE_WINDOW },
   };
 }

@@ -8,8 +8,14 @@ export type AuthErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'invalid_credentials'
-  /** A password re-entered on a Bearer route (password change, step-up): 403, the token is fine. */
-  | 'invalid_current_password'
+  /** A password or code re-entered on a Bearer route (password change, step-up): 403, the token is fine. */
+  | 'wrong_password'
+  | 'wrong_code'
+  /** A wrong code on the MFA login (API.md: 401 invalid_code). */
+  | 'invalid_code'
+  | 'invalid_mfa_token'
+  | 'mfa_already_enabled'
+  | 'mfa_not_enabled'
   | 'invalid_password'
   | 'email_taken'
   | 'invalid_grant'
@@ -33,6 +39,8 @@ export class AuthError extends Error {
     readonly code: AuthErrorCode,
     readonly description: string,
     readonly challenge?: StepUpChallenge,
+    /** For `rate_limited`: seconds until the caller may try again (`Retry-After`). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(description);
     this.name = 'AuthError';

@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createDrizzleRateLimiter } from '../adapters/db/drizzle-rate-limiter.js';
 import { createDrizzleStore } from '../adapters/db/drizzle-store.js';
 import { type OpenedDatabase, openPglite } from '../adapters/db/pglite.js';
 import { migratePostgres, openPostgres } from '../adapters/db/postgres.js';
@@ -79,5 +80,6 @@ export async function openNodeRuntime(config: Config) {
     cacheTtlMs: MINUTE,
   });
   const hasher = createArgon2Hasher(config.argon2);
-  return { config, logger, database, store, masterKeys, keyRing, hasher, clock: systemClock };
+  const rateLimiter = createDrizzleRateLimiter(database.db);
+  return { config, logger, database, store, rateLimiter, masterKeys, keyRing, hasher, clock: systemClock };
 }

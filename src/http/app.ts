@@ -8,16 +8,19 @@ import { SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import { type Logger, silentLogger } from '../ports/logger.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
+import type { RateLimiter } from '../ports/rate-limiter.js';
 import type { Store } from '../ports/store.js';
 import { createAccessTokens } from '../services/access-tokens.js';
 import { createAuthService } from '../services/auth-service.js';
 import type { KeyRing } from '../services/key-ring.js';
+import { createMfaService } from '../services/mfa-service.js';
 import { createSessionService } from '../services/session-service.js';
 import type { RouteContext } from './context.js';
 import { errorResponse, handleError } from './errors.js';
 import type { GetClientIp } from './request.js';
 import { accountRoutes } from './routes/account.js';
 import { authRoutes } from './routes/auth.js';
+import { mfaRoutes } from './routes/mfa.js';
 
 export interface AppDeps {
   config: Config;
@@ -26,6 +29,7 @@ export interface AppDeps {
   clock: Clock;
   keyRing: KeyRing;
   masterKeys: MasterKeys;
+  rateLimiter: RateLimiter;
   getClientIp?: GetClientIp;
   logger?: Logger;
 }
@@ -61,11 +65,26 @@ export function createApp(deps: AppDeps) {
     dummyPasswordHash,
   });
   const sessions = createSessionService({ store, hasher, clock, accessTokens });
+  const mfa = createMfaService({
+    store,
+    hasher,
+    clock,
+    auth,
+    masterKeys: deps.masterKeys,
+    rateLimiter: deps.rateLimiter,
+    totpIssuer: config.totpIssuer,
+    refreshTokenTtlMs: config.refreshTokenTtlSeconds * SECOND,
+    failureLimit: {
+      points: config.mfaFailureLimit.points,
+      windowMs: config.mfaFailureLimit.windowSeconds * SECOND,
+    },
+  });
   const ctx: RouteContext = {
     config,
     clock,
     auth,
     sessions,
+    mfa,
     getClientIp: deps.getClientIp ?? (() => undefined),
   };
 
@@ -104,6 +123,7 @@ export function createApp(deps: AppDeps) {
   });
 
   app.route('/v1/auth', authRoutes(ctx));
+  app.route('/v1/mfa', mfaRoutes(ctx));
   app.route('/v1', accountRoutes(ctx));
   return app;
 }

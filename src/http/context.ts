@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { Clock } from '../ports/clock.js';
 import type { AuthService } from '../services/auth-service.js';
+import type { MfaService } from '../services/mfa-service.js';
 import type { SessionService } from '../services/session-service.js';
 import type { GetClientIp } from './request.js';
 
@@ -10,5 +11,6 @@ export interface RouteContext {
   clock: Clock;
   auth: AuthService;
   sessions: SessionService;
+  mfa: MfaService;
   getClientIp: GetClientIp;
 }

@@ -12,7 +12,12 @@ const STATUS: Record<AuthErrorCode, ContentfulStatusCode> = {
   unsupported_media_type: 415,
   payload_too_large: 413,
   invalid_credentials: 401,
-  invalid_current_password: 403,
+  wrong_password: 403,
+  wrong_code: 403,
+  invalid_code: 401,
+  invalid_mfa_token: 401,
+  mfa_already_enabled: 409,
+  mfa_not_enabled: 409,
   invalid_grant: 401,
   refresh_token_reused: 401,
   invalid_token: 401,
@@ -44,6 +49,7 @@ function bearerChallenge(error: AuthError): string | undefined {
 export function errorResponse(c: Context, error: AuthError): Response {
   const challenge = bearerChallenge(error);
   if (challenge) c.header('WWW-Authenticate', challenge);
+  if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.retryAfterSeconds));
   c.header('Cache-Control', 'no-store');
   return c.json({ error: error.code, error_description: error.description }, STATUS[error.code]);
 }

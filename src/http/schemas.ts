@@ -54,3 +54,21 @@ export const ChangePasswordBody = z.object({
 });
 
 export const SessionIdParam = z.uuid();
+
+const totpCode = z.string().max(32);
+const delivery = z.enum(['body', 'cookie']).optional();
+
+export const MfaLoginBody = z.union(
+  [
+    z.object({ mfa_token: z.string().max(512), code: totpCode }),
+    z.object({ mfa_token: z.string().max(512), recovery_code: z.string().max(64) }),
+  ],
+  { error: 'send mfa_token with either code or recovery_code' },
+);
+
+export const StepUpBody = z.union(
+  [z.object({ code: totpCode, delivery }), z.object({ password: z.string().min(1).max(1024), delivery })],
+  { error: 'send either code or password' },
+);
+
+export const ActivateTotpBody = z.object({ code: totpCode });

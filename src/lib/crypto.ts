@@ -35,6 +35,8 @@ export function constantTimeEqual(a: string, b: string): boolean {
 export interface MasterKeys {
   /** HMAC key that derives a refresh token's successor from the token itself. */
   refreshSuccessorKey: CryptoKey;
+  /** HMAC key (a pepper) for recovery codes: a leaked table cannot be brute-forced offline. */
+  recoveryCodeKey: CryptoKey;
   /** AES-256-GCM key that encrypts private signing keys (and later TOTP secrets) at rest. */
   encryptionKey: CryptoKey;
   /** Names the master secret that made `encryptionKey`, so it can be rotated later. */
@@ -61,6 +63,13 @@ export async function deriveMasterKeys(masterSecret: string): Promise<MasterKeys
     false,
     ['sign'],
   );
+  const recoveryCodeKey = await crypto.subtle.importKey(
+    'raw',
+    await hkdfBits(master, 'latchkey/recovery-code/v1'),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  );
   const encryptionKey = await crypto.subtle.importKey(
     'raw',
     await hkdfBits(master, 'latchkey/encryption/v1'),
@@ -71,7 +80,7 @@ export async function deriveMasterKeys(masterSecret: string): Promise<MasterKeys
   const encryptionKeyId = base64url.encode(
     new Uint8Array(await hkdfBits(master, 'latchkey/encryption-key-id/v1', 64)),
   );
-  return { refreshSuccessorKey, encryptionKey, encryptionKeyId };
+  return { refreshSuccessorKey, recoveryCodeKey, encryptionKey, encryptionKeyId };
 }
 
 /** AES-256-GCM with a random 96-bit nonce; `context` is bound as additional data. */

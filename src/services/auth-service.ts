@@ -4,8 +4,9 @@ import { decideReplay, type RefreshTokenState } from '../domain/refresh-decision
 import { refreshTokenExpiry, type SessionPolicy, sessionExpiry } from '../domain/session-policy.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
-import type { RefreshTokenGrant, Store, UserRecord } from '../ports/store.js';
+import type { AuthenticatorAssurance, RefreshTokenGrant, Store, UserRecord } from '../ports/store.js';
 import type { AccessTokens } from './access-tokens.js';
+import { newMfaToken } from './mfa-tokens.js';
 import { assertAcceptablePassword } from './passwords.js';
 import {
   hashRefreshToken,
@@ -16,6 +17,19 @@ import {
 import type { IssuedTokens, RequestDevice } from './types.js';
 
 export const DEFAULT_CLIENT_ID = 'default';
+
+/** An `mfa_token` lives 5 minutes and dies after 5 wrong codes (API.md, Abuse limits). */
+export const MFA_TOKEN_TTL_MS = 5 * 60 * 1000;
+export const MFA_TOKEN_MAX_ATTEMPTS = 5;
+
+export type Delivery = 'body' | 'cookie';
+
+/** A password login of a user with MFA: the second step is `POST /v1/auth/login/mfa`. */
+export interface MfaRequired {
+  mfaRequired: true;
+  mfaToken: string;
+  methods: ['totp', 'recovery_code'];
+}
 
 /** How far down a token's successors a replay inside the grace window may look for the live one. */
 const MAX_GRACE_GENERATIONS = 4;
@@ -91,6 +105,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       remembered: boolean;
       clientId: string;
       device: RequestDevice;
+      acr: AuthenticatorAssurance;
       amr: string[];
     },
   ): Promise<IssuedTokens> {
@@ -101,7 +116,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       sessionId: crypto.randomUUID(),
       userId: user.id,
       clientId: input.clientId,
-      acr: 'aal1',
+      acr: input.acr,
       amr: input.amr,
       authTime: now,
       remembered: input.remembered,
@@ -142,17 +157,33 @@ export function createAuthService(deps: AuthServiceDeps) {
     deviceName?: string | null;
     remember?: boolean;
     clientId?: string;
+    delivery?: Delivery;
     device: RequestDevice;
-  }): Promise<IssuedTokens> {
+  }): Promise<IssuedTokens | MfaRequired> {
     const user = await verifyPassword(input.email, input.password);
-    // MFA (issue #3) branches here: a user with an active factor gets an mfa_token instead.
-    return openSession(user, {
+    const session = {
       deviceName: input.deviceName ?? null,
       remembered: input.remember ?? false,
       clientId: input.clientId ?? DEFAULT_CLIENT_ID,
-      device: input.device,
-      amr: ['pwd'],
-    });
+    };
+    if (user.mfaEnabled) {
+      // The password alone opens nothing: a single-purpose token for the second step.
+      const { token, hash } = await newMfaToken();
+      const now = clock.now();
+      await store.createMfaChallenge({
+        id: crypto.randomUUID(),
+        tokenHash: hash,
+        userId: user.id,
+        ...session,
+        delivery: input.delivery ?? 'body',
+        failedAttempts: 0,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + MFA_TOKEN_TTL_MS),
+        consumedAt: null,
+      });
+      return { mfaRequired: true, mfaToken: token, methods: ['totp', 'recovery_code'] };
+    }
+    return openSession(user, { ...session, device: input.device, acr: 'aal1', amr: ['pwd'] });
   }
 
   async function refresh(input: { refreshToken: string; clientId?: string; device: RequestDevice }) {
@@ -223,7 +254,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     await store.revokeSession({ sessionId: row.sessionId, now: clock.now(), reason: 'logout' });
   }
 
-  return { register, login, refresh, logoutWithRefreshToken, verifyPassword, openSession };
+  return { register, login, refresh, logoutWithRefreshToken, verifyPassword, openSession, tokensFor };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

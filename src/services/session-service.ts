@@ -77,7 +77,7 @@ export function createSessionService(deps: {
   ): Promise<number> {
     const user = await me(caller);
     if (!(await hasher.verify(user.passwordHash, normalizePassword(input.currentPassword)))) {
-      throw new AuthError('invalid_current_password', 'The current password is incorrect');
+      throw new AuthError('wrong_password', 'The current password is incorrect');
     }
     const newPassword = normalizePassword(input.newPassword);
     assertAcceptablePassword(newPassword);
@@ -90,10 +90,7 @@ export function createSessionService(deps: {
       keepSessionId: caller.sid,
     });
     if (changed === 'credentials_changed') {
-      throw new AuthError(
-        'invalid_current_password',
-        'The password was changed by another request; try again',
-      );
+      throw new AuthError('wrong_password', 'The password was changed by another request; try again');
     }
     await store.recordSecurityEvent({
       userId: user.id,

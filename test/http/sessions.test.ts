@@ -384,7 +384,7 @@ describe('changing the password', () => {
     });
     // 403, not 401: the access token is fine, and a client must not take this for a dead session.
     expect(res.status).toBe(403);
-    expect(res.json.error).toBe('invalid_current_password');
+    expect(res.json.error).toBe('wrong_password');
     // Nothing changed: the old password still logs in, the session still works.
     await login(lk.app, email);
     await expectAccessWorks(lk.app, pair.access_token);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
+import { createDrizzleRateLimiter } from '../../src/adapters/db/drizzle-rate-limiter.js';
 import { createDrizzleStore } from '../../src/adapters/db/drizzle-store.js';
 import { createArgon2Hasher } from '../../src/adapters/password/argon2-native.js';
 import { type Config, parseConfig } from '../../src/config.js';
@@ -73,6 +74,7 @@ export async function buildLatchkey(
     clock,
     keyRing,
     masterKeys,
+    rateLimiter: createDrizzleRateLimiter(database.db),
     getClientIp: () => options.clientIp ?? '203.0.113.7',
   });
   return { app, config, clock, store, keyRing };

@@ -3,16 +3,16 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { AuthError } from '../../domain/errors.js';
 import type { IssuedTokens } from '../../services/types.js';
 import type { RouteContext } from '../context.js';
-import { bearerToken } from '../middleware/require-auth.js';
+import { type AuthVariables, bearerToken, requireAuth } from '../middleware/require-auth.js';
 import { readJson, requestDevice } from '../request.js';
-import { LoginBody, LogoutBody, RefreshBody, RegisterBody } from '../schemas.js';
+import { LoginBody, LogoutBody, MfaLoginBody, RefreshBody, RegisterBody, StepUpBody } from '../schemas.js';
 
 /** The refresh cookie is sent to these routes only (API.md, Cookie delivery). */
 export const REFRESH_COOKIE_PATH = '/v1/auth';
 
 export function authRoutes(ctx: RouteContext) {
-  const { config, auth, sessions } = ctx;
-  const app = new Hono();
+  const { config, auth, sessions, mfa } = ctx;
+  const app = new Hono<{ Variables: AuthVariables }>();
   const device = (c: Context) => requestDevice(c, config, ctx.getClientIp);
 
   /** Token pair response (API.md, Tokens); the refresh token is left out when it went into the cookie. */
@@ -64,14 +64,38 @@ export function authRoutes(ctx: RouteContext) {
 
   app.post('/login', async (c) => {
     const body = await readJson(c, LoginBody);
-    const tokens = await auth.login({
+    const result = await auth.login({
       email: body.email,
       password: body.password,
       deviceName: body.device_name ?? null,
       remember: body.remember ?? false,
       ...(body.client_id ? { clientId: body.client_id } : {}),
+      delivery: body.delivery ?? 'body',
       device: device(c),
     });
+    if ('mfaRequired' in result) {
+      return c.json({ mfa_required: true, mfa_token: result.mfaToken, methods: result.methods });
+    }
+    return tokenResponse(c, result, body.delivery ?? 'body');
+  });
+
+  app.post('/login/mfa', async (c) => {
+    const body = await readJson(c, MfaLoginBody);
+    const { tokens, delivery } = await mfa.loginWithSecondFactor({
+      mfaToken: body.mfa_token,
+      factor: 'code' in body ? { code: body.code } : { recoveryCode: body.recovery_code },
+      device: device(c),
+    });
+    return tokenResponse(c, tokens, delivery);
+  });
+
+  app.post('/step-up', requireAuth(sessions, ctx.clock), async (c) => {
+    const body = await readJson(c, StepUpBody);
+    const tokens = await mfa.stepUp(
+      c.get('caller'),
+      'code' in body ? { code: body.code } : { password: body.password },
+      device(c),
+    );
     return tokenResponse(c, tokens, body.delivery ?? 'body');
   });
 

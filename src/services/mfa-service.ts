@@ -1,0 +1,281 @@
+import { normalizePassword } from '../domain/credentials.js';
+import { AuthError } from '../domain/errors.js';
+import { decryptString, encryptString, type MasterKeys } from '../lib/crypto.js';
+import type { Clock } from '../ports/clock.js';
+import type { SessionAssurance, TotpFactor } from '../ports/mfa-store.js';
+import type { PasswordHasher } from '../ports/password-hasher.js';
+import type { LimitPolicy, RateLimiter } from '../ports/rate-limiter.js';
+import type { Store, UserRecord } from '../ports/store.js';
+import { type AuthService, MFA_TOKEN_MAX_ATTEMPTS } from './auth-service.js';
+import { hashMfaToken, isWellFormedMfaToken } from './mfa-tokens.js';
+import {
+  hashRecoveryCode,
+  newRecoveryCode,
+  normalizeRecoveryCode,
+  RECOVERY_CODE_COUNT,
+} from './recovery-codes.js';
+import { hashRefreshToken, newRefreshToken } from './refresh-tokens.js';
+import type { Caller } from './session-service.js';
+import { matchTotp, newTotpSecret, qrCodeSvg, totpUri } from './totp.js';
+import type { IssuedTokens, RequestDevice } from './types.js';
+
+/** RFC 8176 method values: `otp` for a TOTP code; recovery codes are documented as `rc`. */
+export const AMR_TOTP = 'otp';
+export const AMR_RECOVERY_CODE = 'rc';
+
+export interface MfaServiceDeps {
+  store: Store;
+  hasher: PasswordHasher;
+  clock: Clock;
+  auth: AuthService;
+  masterKeys: MasterKeys;
+  rateLimiter: RateLimiter;
+  totpIssuer: string;
+  refreshTokenTtlMs: number;
+  failureLimit: LimitPolicy;
+}
+
+type SecondFactor = { code: string } | { recoveryCode: string };
+
+const invalidMfaToken = () =>
+  new AuthError('invalid_mfa_token', 'The mfa_token is invalid, expired or used up; log in again');
+
+export function createMfaService(deps: MfaServiceDeps) {
+  const { store, clock, masterKeys, rateLimiter } = deps;
+  const sealContext = (factorId: string) => `totp-secret:${factorId}`;
+  const throttleKey = (userId: string) => `mfa:user:${userId}`;
+
+  /** Wrong codes per user are throttled (API.md, Abuse limits): 429 with Retry-After. */
+  async function assertNotThrottled(userId: string) {
+    const wait = await rateLimiter.retryAfter(throttleKey(userId), deps.failureLimit, clock.now());
+    if (wait > 0) {
+      throw new AuthError('rate_limited', 'Too many wrong codes; try again later', undefined, wait);
+    }
+  }
+
+  async function recordFailure(user: { id: string }, details: Record<string, unknown>) {
+    const now = clock.now();
+    await rateLimiter.penalize(throttleKey(user.id), deps.failureLimit, now);
+    await store.recordSecurityEvent({ userId: user.id, type: 'mfa_failed', details, at: now });
+  }
+
+  async function openSecret(factor: TotpFactor): Promise<string> {
+    if (factor.encryptionKeyId !== masterKeys.encryptionKeyId) {
+      throw new Error('TOTP secret was sealed under another MASTER_SECRET');
+    }
+    return decryptString(masterKeys.encryptionKey, factor.secretSealed, sealContext(factor.id));
+  }
+
+  async function newRecoveryCodes(): Promise<{ codes: string[]; hashes: string[] }> {
+    const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
+    const hashes = await Promise.all(
+      codes.map((code) => hashRecoveryCode(masterKeys.recoveryCodeKey, normalizeRecoveryCode(code)!)),
+    );
+    return { codes, hashes };
+  }
+
+  /** Checks a TOTP code (at most once per time step) or a recovery code (at most once). */
+  async function verifySecondFactor(user: UserRecord, factor: SecondFactor): Promise<string | undefined> {
+    const now = clock.now();
+    if ('code' in factor) {
+      const totp = await store.findTotpFactor(user.id);
+      if (totp?.status !== 'active') return undefined;
+      const step = await matchTotp(await openSecret(totp), factor.code, now, totp.lastUsedStep);
+      return step !== undefined && (await store.acceptTotpStep(totp.id, step)) ? AMR_TOTP : undefined;
+    }
+    const normalized = normalizeRecoveryCode(factor.recoveryCode);
+    if (!normalized) return undefined;
+    const used = await store.useRecoveryCode(
+      user.id,
+      await hashRecoveryCode(masterKeys.recoveryCodeKey, normalized),
+      now,
+    );
+    if (!used) return undefined;
+    await store.recordSecurityEvent({
+      userId: user.id,
+      type: 'recovery_code_used',
+      details: { remaining: await store.countUnusedRecoveryCodes(user.id) },
+      at: now,
+    });
+    return AMR_RECOVERY_CODE;
+  }
+
+  async function userOf(caller: Caller): Promise<UserRecord> {
+    const user = await store.findUserById(caller.sub);
+    if (!user) throw new AuthError('invalid_token', 'The user of this access token no longer exists');
+    return user;
+  }
+
+  async function enroll(caller: Caller) {
+    const user = await userOf(caller);
+    const secret = newTotpSecret();
+    const id = crypto.randomUUID();
+    const saved = await store.savePendingTotpFactor({
+      id,
+      userId: user.id,
+      secretSealed: await encryptString(masterKeys.encryptionKey, secret, sealContext(id)),
+      encryptionKeyId: masterKeys.encryptionKeyId,
+      now: clock.now(),
+    });
+    if (!saved) throw new AuthError('mfa_already_enabled', 'TOTP is already enabled; disable it first');
+    const otpauthUri = totpUri(deps.totpIssuer, user.email, secret);
+    return { secret, otpauthUri, qrSvg: qrCodeSvg(otpauthUri) };
+  }
+
+  async function activate(caller: Caller, code: string): Promise<string[]> {
+    const user = await userOf(caller);
+    await assertNotThrottled(user.id);
+    const factor = await store.findTotpFactor(user.id);
+    if (factor?.status === 'active') throw new AuthError('mfa_already_enabled', 'TOTP is already enabled');
+    if (!factor) throw new AuthError('mfa_not_enabled', 'Start with POST /v1/mfa/totp/enroll');
+    const now = clock.now();
+    const step = await matchTotp(await openSecret(factor), code, now, factor.lastUsedStep);
+    const { codes, hashes } = await newRecoveryCodes();
+    const assurance: SessionAssurance = { acr: 'aal2', amr: ['pwd', AMR_TOTP], authTime: now };
+    const activated =
+      step !== undefined &&
+      (await store.activateTotpFactor({
+        factorId: factor.id,
+        userId: user.id,
+        step,
+        recoveryCodeHashes: hashes,
+        sessionId: caller.sid,
+        assurance,
+        now,
+      }));
+    if (!activated) {
+      await recordFailure(user, { during: 'activation' });
+      throw new AuthError('wrong_code', 'The code is not valid; check the time on your device');
+    }
+    await store.recordSecurityEvent({ userId: user.id, sessionId: caller.sid, type: 'mfa_enabled', at: now });
+    return codes;
+  }
+
+  async function disable(caller: Caller): Promise<number> {
+    const now = clock.now();
+    const { revoked } = await store.disableTotp({ userId: caller.sub, now, keepSessionId: caller.sid });
+    await store.recordSecurityEvent({
+      userId: caller.sub,
+      sessionId: caller.sid,
+      type: 'mfa_disabled',
+      details: { revoked_sessions: revoked },
+      at: now,
+    });
+    return revoked;
+  }
+
+  async function regenerateRecoveryCodes(caller: Caller): Promise<string[]> {
+    const factor = await store.findTotpFactor(caller.sub);
+    if (factor?.status !== 'active') throw new AuthError('mfa_not_enabled', 'TOTP is not enabled');
+    const now = clock.now();
+    const { codes, hashes } = await newRecoveryCodes();
+    await store.replaceRecoveryCodes(caller.sub, hashes, now);
+    await store.recordSecurityEvent({
+      userId: caller.sub,
+      sessionId: caller.sid,
+      type: 'recovery_codes_regenerated',
+      at: now,
+    });
+    return codes;
+  }
+
+  /** Second step of a login of a user with MFA: opens the session at `aal2`. */
+  async function loginWithSecondFactor(input: {
+    mfaToken: string;
+    factor: SecondFactor;
+    device: RequestDevice;
+  }): Promise<{ tokens: IssuedTokens; delivery: 'body' | 'cookie' }> {
+    if (!isWellFormedMfaToken(input.mfaToken)) throw invalidMfaToken();
+    const challenge = await store.findMfaChallenge(await hashMfaToken(input.mfaToken));
+    const now = clock.now();
+    if (
+      !challenge ||
+      challenge.consumedAt ||
+      challenge.expiresAt <= now ||
+      challenge.failedAttempts >= MFA_TOKEN_MAX_ATTEMPTS
+    ) {
+      throw invalidMfaToken();
+    }
+    const user = await store.findUserById(challenge.userId);
+    // A password change after the first step voids the challenge it opened.
+    if (!user || (user.passwordChangedAt && user.passwordChangedAt > challenge.createdAt))
+      throw invalidMfaToken();
+    await assertNotThrottled(user.id);
+
+    const method = await verifySecondFactor(user, input.factor);
+    if (!method) {
+      const attempts = await store.failMfaChallenge(challenge.id);
+      await recordFailure(user, { during: 'login', attempts });
+      const left = Math.max(0, MFA_TOKEN_MAX_ATTEMPTS - attempts);
+      throw new AuthError(
+        'invalid_code',
+        left > 0 ? `The code is not valid (${left} attempts left)` : 'The code is not valid; log in again',
+      );
+    }
+    // Single use: two requests with one mfa_token cannot both open a session.
+    if (!(await store.consumeMfaChallenge(challenge.id, now, MFA_TOKEN_MAX_ATTEMPTS)))
+      throw invalidMfaToken();
+    const tokens = await deps.auth.openSession(user, {
+      deviceName: challenge.deviceName,
+      remembered: challenge.remembered,
+      clientId: challenge.clientId,
+      device: input.device,
+      acr: 'aal2',
+      amr: ['pwd', method],
+    });
+    return { tokens, delivery: challenge.delivery };
+  }
+
+  /**
+   * RFC 9470 step-up: a TOTP code raises the session to `aal2`; the password alone renews
+   * `auth_time` at `aal1`. Either way the session keeps this level (and `auth_time`) on
+   * later refreshes, because they copy it from the live refresh token.
+   */
+  async function stepUp(
+    caller: Caller,
+    input: { code: string } | { password: string },
+    device: RequestDevice,
+  ): Promise<IssuedTokens> {
+    const user = await userOf(caller);
+    await assertNotThrottled(user.id);
+    const now = clock.now();
+    let assurance: SessionAssurance;
+    if ('code' in input) {
+      if (!(await verifySecondFactor(user, { code: input.code }))) {
+        await recordFailure(user, { during: 'step_up' });
+        throw new AuthError('wrong_code', 'The code is not valid');
+      }
+      assurance = { acr: 'aal2', amr: ['pwd', AMR_TOTP], authTime: now };
+    } else {
+      if (!(await deps.hasher.verify(user.passwordHash, normalizePassword(input.password)))) {
+        await recordFailure(user, { during: 'step_up', method: 'pwd' });
+        throw new AuthError('wrong_password', 'The password is incorrect');
+      }
+      assurance = { acr: 'aal1', amr: ['pwd'], authTime: now };
+    }
+    const refreshToken = newRefreshToken();
+    const grant = await store.reauthenticateSession({
+      sessionId: caller.sid,
+      userId: user.id,
+      tokenHash: await hashRefreshToken(refreshToken),
+      assurance,
+      now,
+      refreshTokenTtlMs: deps.refreshTokenTtlMs,
+    });
+    if (!grant) throw new AuthError('invalid_token', 'The session of this access token has ended');
+    await store.recordSecurityEvent({
+      userId: user.id,
+      sessionId: caller.sid,
+      type: 'step_up',
+      ipAddress: device.ipAddress,
+      userAgent: device.userAgent,
+      details: { acr: assurance.acr, amr: assurance.amr },
+      at: now,
+    });
+    return deps.auth.tokensFor(grant, refreshToken);
+  }
+
+  return { enroll, activate, disable, regenerateRecoveryCodes, loginWithSecondFactor, stepUp };
+}
+
+export type MfaService = ReturnType<typeof createMfaService>;
