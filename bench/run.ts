@@ -1,0 +1,180 @@
+/**
+ * `npm run bench`: ratios measured side by side in one run (these machines are noisy):
+ *   - verifying an access token (our full check) vs the raw signature verification;
+ *   - a refresh through the HTTP app vs the bare SQL it needs (UPDATE … INSERT, one statement);
+ *   - a login through the HTTP app vs one argon2id hash with the same parameters.
+ * PGlite by default; BENCH_DATABASE_URL=postgres://… for PostgreSQL (it creates and drops
+ * a scratch database next to the one named).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import argon2 from 'argon2';
+import { sql } from 'drizzle-orm';
+import postgres from 'postgres';
+import { createDrizzleRateLimiter } from '../src/adapters/db/drizzle-rate-limiter.js';
+import { createDrizzleStore } from '../src/adapters/db/drizzle-store.js';
+import { type OpenedDatabase, openPglite } from '../src/adapters/db/pglite.js';
+import { migratePostgres, openPostgres } from '../src/adapters/db/postgres.js';
+import { createArgon2Hasher } from '../src/adapters/password/argon2-native.js';
+import { parseConfig } from '../src/config.js';
+import { MIGRATIONS_FOLDER } from '../src/entry/node-runtime.js';
+import { createApp } from '../src/http/app.js';
+import { deriveMasterKeys } from '../src/lib/crypto.js';
+import { createAccessTokens } from '../src/services/access-tokens.js';
+import { createKeyRing } from '../src/services/key-ring.js';
+
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
+
+async function median(iterations: number, run: (i: number) => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const start = performance.now();
+    await run(i);
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+async function openDatabase(): Promise<OpenedDatabase & { label: string; cleanup(): Promise<void> }> {
+  const url = process.env.BENCH_DATABASE_URL;
+  if (!url) {
+    const dir = await mkdtemp(join(tmpdir(), 'latchkey-bench-'));
+    const opened = await openPglite({ dataDir: dir, migrationsFolder: MIGRATIONS_FOLDER });
+    return { ...opened, label: 'PGlite', cleanup: () => rm(dir, { recursive: true, force: true }) };
+  }
+  const name = `latchkey_bench_${Date.now()}`;
+  const adminUrl = new URL(url);
+  adminUrl.pathname = '/postgres';
+  const adminSql = postgres(adminUrl.toString(), { max: 1, onnotice: () => {} });
+  await adminSql`CREATE DATABASE ${adminSql(name)}`;
+  const benchUrl = new URL(url);
+  benchUrl.pathname = `/${name}`;
+  await migratePostgres(benchUrl.toString(), MIGRATIONS_FOLDER);
+  const opened = openPostgres(benchUrl.toString(), { max: 10 });
+  return {
+    ...opened,
+    label: 'PostgreSQL',
+    async cleanup() {
+      await adminSql`DROP DATABASE IF EXISTS ${adminSql(name)} WITH (FORCE)`;
+      await adminSql.end();
+    },
+  };
+}
+
+const database = await openDatabase();
+try {
+  const config = parseConfig({
+    NODE_ENV: 'test',
+    MASTER_SECRET: 'bench-master-secret-0123456789-abcdefghijklmn',
+  });
+  const clock = { now: () => new Date() };
+  const store = createDrizzleStore(database.db);
+  const masterKeys = await deriveMasterKeys(config.masterSecret!);
+  const keyRing = createKeyRing({
+    store,
+    clock,
+    masterKeys,
+    alg: config.signingAlg,
+    accessTokenTtlMs: 900_000,
+  });
+  await keyRing.ensureSigningKey();
+  const app = createApp({
+    config,
+    store,
+    hasher: createArgon2Hasher(config.argon2),
+    clock,
+    keyRing,
+    masterKeys,
+    rateLimiter: createDrizzleRateLimiter(database.db),
+  });
+  const post = async (path: string, body: unknown) => {
+    const res = await app.request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.status === 204 ? undefined : res.json();
+  };
+
+  const email = `bench-${Date.now()}@example.com`;
+  const password = 'correct horse battery staple';
+  await post('/v1/auth/register', { email, password });
+  const pair = (await post('/v1/auth/login', { email, password })) as {
+    access_token: string;
+    refresh_token: string;
+  };
+
+  // 1. Token verification: our check (jose, pinned alg/typ/iss/aud, claim shapes) vs raw Ed25519.
+  const accessTokens = createAccessTokens({
+    keyRing,
+    clock,
+    issuer: config.issuer,
+    audience: config.audience,
+    ttlSeconds: 900,
+  });
+  const [h, p, s] = pair.access_token.split('.');
+  const signed = new TextEncoder().encode(`${h}.${p}`);
+  const signature = Buffer.from(s!, 'base64url');
+  const kid = JSON.parse(Buffer.from(h!, 'base64url').toString()).kid;
+  const publicKey = (await keyRing.verificationKey({ kid, alg: 'EdDSA' }))!;
+  const rawVerify = await median(ITERATIONS * 5, () =>
+    crypto.subtle.verify('Ed25519', publicKey, signature, signed),
+  );
+  const fullVerify = await median(ITERATIONS * 5, () => accessTokens.verify(pair.access_token));
+
+  // 2. Refresh through the app vs the bare statement it needs (same shape, on a dummy row).
+  let refreshToken = pair.refresh_token;
+  const refresh = await median(ITERATIONS, async () => {
+    const next = (await post('/v1/auth/refresh', { refresh_token: refreshToken })) as {
+      refresh_token: string;
+    };
+    refreshToken = next.refresh_token;
+  });
+  const userId = (await store.findUserByEmail(email))!.id;
+  await database.db.execute(sql`
+    INSERT INTO refresh_tokens (id, token_hash, session_id, user_id, client_id, remembered, acr, amr, auth_time,
+      session_created_at, session_expires_at, issued_at, expires_at)
+    VALUES (gen_random_uuid(), 'bare-0', gen_random_uuid(), ${userId}, 'bench', false, 'aal1', ARRAY['pwd'], now(),
+      now(), now() + interval '1 day', now(), now() + interval '1 day')`);
+  const bareSql = await median(ITERATIONS, (i) =>
+    database.db.execute(sql`
+      WITH claimed AS (
+        UPDATE refresh_tokens SET rotated_at = now()
+        WHERE token_hash = ${`bare-${i}`} AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+        RETURNING *)
+      INSERT INTO refresh_tokens (id, token_hash, session_id, user_id, client_id, remembered, acr, amr, auth_time,
+        session_created_at, session_expires_at, issued_at, expires_at)
+      SELECT gen_random_uuid(), ${`bare-${i + 1}`}, session_id, user_id, client_id, remembered, acr, amr, auth_time,
+        session_created_at, session_expires_at, now(), expires_at FROM claimed
+      RETURNING session_id`),
+  );
+
+  // 3. Login through the app vs one argon2id hash with the configured parameters.
+  const loginIterations = Math.max(10, Math.floor(ITERATIONS / 10));
+  const login = await median(loginIterations, () => post('/v1/auth/login', { email, password }));
+  const oneHash = await median(loginIterations, () =>
+    argon2.hash(password, {
+      type: argon2.argon2id,
+      memoryCost: config.argon2.memoryKib,
+      timeCost: config.argon2.timeCost,
+      parallelism: config.argon2.parallelism,
+    }),
+  );
+
+  const row = (name: string, ours: number, base: number) =>
+    console.log(
+      `${name.padEnd(34)} ${ours.toFixed(3).padStart(9)} ms vs ${base.toFixed(3).padStart(9)} ms  ratio ${(ours / base).toFixed(2)}`,
+    );
+  console.log(
+    `latchkey bench on ${database.label}, ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, medians`,
+  );
+  row('verify access token / raw Ed25519', fullVerify, rawVerify);
+  row('refresh (HTTP) / bare SQL', refresh, bareSql);
+  row('login (HTTP) / one argon2id hash', login, oneHash);
+} finally {
+  await database.close();
+  await database.cleanup();
+}
