@@ -67,6 +67,9 @@ const EnvSchema = z.object({
     .regex(headerName, 'must be a header name such as cf-connecting-ip or x-forwarded-for')
     .optional(),
   LOCATION_HEADERS: list,
+  LOGIN_FAILURES_PER_ACCOUNT: integer(10, 1, 10_000),
+  LOGIN_FAILURES_PER_IP: integer(100, 1, 1_000_000),
+  LOGIN_FAILURE_WINDOW: seconds(900, 1),
   TOTP_ISSUER: z.string().min(1).max(100).default('Latchkey'),
   MFA_FAILURES_PER_USER: integer(10, 1, 10_000),
   MFA_FAILURE_WINDOW: seconds(900, 1),
@@ -103,6 +106,8 @@ export interface Config {
   trustedIpHeader: string | undefined;
   locationHeaders: string[];
   refreshCookieName: string;
+  /** Wrong passwords per account (from one IP) and per IP, per window, before 429. */
+  loginFailureLimit: { perAccount: number; perIp: number; windowSeconds: number };
   /** The issuer name authenticator apps show next to the account. */
   totpIssuer: string;
   /** Wrong MFA codes (and step-up passwords) per user per window before 429. */
@@ -219,6 +224,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     trustedIpHeader: e.TRUSTED_IP_HEADER?.toLowerCase(),
     locationHeaders: e.LOCATION_HEADERS.map((name) => name.toLowerCase()),
     refreshCookieName: e.REFRESH_COOKIE_NAME,
+    loginFailureLimit: {
+      perAccount: e.LOGIN_FAILURES_PER_ACCOUNT,
+      perIp: e.LOGIN_FAILURES_PER_IP,
+      windowSeconds: e.LOGIN_FAILURE_WINDOW,
+    },
     totpIssuer: e.TOTP_ISSUER,
     mfaFailureLimit: { points: e.MFA_FAILURES_PER_USER, windowSeconds: e.MFA_FAILURE_WINDOW },
   };

@@ -63,6 +63,17 @@ export function createApp(deps: AppDeps) {
     },
     reuseGraceMs: config.refreshReuseGraceSeconds * SECOND,
     dummyPasswordHash,
+    rateLimiter: deps.rateLimiter,
+    loginLimits: {
+      perAccount: {
+        points: config.loginFailureLimit.perAccount,
+        windowMs: config.loginFailureLimit.windowSeconds * SECOND,
+      },
+      perIp: {
+        points: config.loginFailureLimit.perIp,
+        windowMs: config.loginFailureLimit.windowSeconds * SECOND,
+      },
+    },
   });
   const sessions = createSessionService({ store, hasher, clock, accessTokens });
   const mfa = createMfaService({

@@ -12,4 +12,6 @@ export interface RateLimiter {
   retryAfter(key: string, policy: LimitPolicy, now: Date): Promise<number>;
   /** Counts one failure against `key`; returns the wait that applies from now on (0 if none). */
   penalize(key: string, policy: LimitPolicy, now: Date): Promise<number>;
+  /** Forgets `key`'s failures (a success on that key). */
+  reset(key: string): Promise<void>;
 }

@@ -4,6 +4,7 @@ import { decideReplay, type RefreshTokenState } from '../domain/refresh-decision
 import { refreshTokenExpiry, type SessionPolicy, sessionExpiry } from '../domain/session-policy.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
+import type { LimitPolicy, RateLimiter } from '../ports/rate-limiter.js';
 import type { AuthenticatorAssurance, RefreshTokenGrant, Store, UserRecord } from '../ports/store.js';
 import type { AccessTokens } from './access-tokens.js';
 import { newMfaToken } from './mfa-tokens.js';
@@ -44,6 +45,8 @@ export interface AuthServiceDeps {
   reuseGraceMs: number;
   /** Verified when the email is unknown, so both failures cost one argon2id verification. */
   dummyPasswordHash: Promise<string>;
+  rateLimiter: RateLimiter;
+  loginLimits: { perAccount: LimitPolicy; perIp: LimitPolicy };
 }
 
 const invalidCredentials = () => new AuthError('invalid_credentials', 'The email or password is incorrect');
@@ -67,12 +70,51 @@ export function createAuthService(deps: AuthServiceDeps) {
     };
   }
 
+  /**
+   * OWASP ASVS V2.2.1 / Credential Stuffing Prevention: wrong passwords are counted per
+   * account *from one IP* and per IP. Keying the account counter by IP too means a guesser
+   * elsewhere cannot lock the owner out (throttle, do not hard-lock); a success clears the
+   * account's counter for that IP but never the IP's own count. Checked before hashing, so
+   * a throttled attempt costs no argon2id.
+   */
+  async function assertLoginAllowed(email: string, ipAddress: string | null) {
+    const now = clock.now();
+    const keys = loginKeys(email, ipAddress);
+    const waits = await Promise.all([
+      deps.rateLimiter.retryAfter(keys.account, deps.loginLimits.perAccount, now),
+      deps.rateLimiter.retryAfter(keys.ip, deps.loginLimits.perIp, now),
+    ]);
+    const wait = Math.max(...waits);
+    if (wait > 0)
+      throw new AuthError('rate_limited', 'Too many failed logins; try again later', undefined, wait);
+  }
+
+  const loginKeys = (email: string, ipAddress: string | null) => ({
+    account: `login:account:${email}:${ipAddress ?? 'unknown'}`,
+    ip: `login:ip:${ipAddress ?? 'unknown'}`,
+  });
+
   /** Checks email and password; the same error, and one argon2id verification, for every failure. */
-  async function verifyPassword(email: string, password: string): Promise<UserRecord> {
-    const user = await store.findUserByEmail(normalizeEmail(email));
+  async function verifyPassword(
+    email: string,
+    password: string,
+    ipAddress: string | null,
+  ): Promise<UserRecord> {
+    const normalizedEmail = normalizeEmail(email);
+    await assertLoginAllowed(normalizedEmail, ipAddress);
+    const user = await store.findUserByEmail(normalizedEmail);
     const candidate = normalizePassword(password);
     const ok = await hasher.verify(user?.passwordHash ?? (await deps.dummyPasswordHash), candidate);
-    if (!user || !ok) throw invalidCredentials();
+    const keys = loginKeys(normalizedEmail, ipAddress);
+    if (!user || !ok) {
+      const now = clock.now();
+      await Promise.all([
+        deps.rateLimiter.penalize(keys.account, deps.loginLimits.perAccount, now),
+        deps.rateLimiter.penalize(keys.ip, deps.loginLimits.perIp, now),
+      ]);
+      throw invalidCredentials();
+    }
+    await deps.rateLimiter.reset(keys.account);
     if (hasher.needsRehash(user.passwordHash)) {
       const rehashed = await hasher.hash(candidate);
       if (await store.replacePasswordHash(user.id, user.passwordHash, rehashed)) user.passwordHash = rehashed;
@@ -160,7 +202,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     delivery?: Delivery;
     device: RequestDevice;
   }): Promise<IssuedTokens | MfaRequired> {
-    const user = await verifyPassword(input.email, input.password);
+    const user = await verifyPassword(input.email, input.password, input.device.ipAddress);
     const session = {
       deviceName: input.deviceName ?? null,
       remembered: input.remember ?? false,

@@ -36,5 +36,9 @@ export function createDrizzleRateLimiter(db: Database): RateLimiter {
       if (!row || row.points < policy.points) return 0;
       return secondsUntil(Number(row.ends_ms), now);
     },
+
+    async reset(key) {
+      await db.execute(sql`DELETE FROM rate_limits WHERE key = ${key}`);
+    },
   };
 }

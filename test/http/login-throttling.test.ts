@@ -1,0 +1,93 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, registerUser } from '../support/client.js';
+import {
+  buildLatchkey,
+  type Latchkey,
+  PASSWORD,
+  TestClock,
+  uniqueEmail,
+  useDatabase,
+} from '../support/harness.js';
+
+const database = useDatabase();
+const clock = new TestClock();
+let lk: Latchkey;
+beforeAll(async () => {
+  lk = await buildLatchkey(database.current, {
+    clock,
+    env: {
+      TRUSTED_IP_HEADER: 'x-forwarded-for',
+      LOGIN_FAILURES_PER_ACCOUNT: '3',
+      LOGIN_FAILURES_PER_IP: '6',
+    },
+  });
+});
+
+const MINUTE = 60_000;
+let ipCounter = 1;
+const freshIp = () => `198.51.100.${ipCounter++}`;
+
+const attempt = (email: string, password: string, ip: string) =>
+  call(lk.app, '/v1/auth/login', { body: { email, password }, headers: { 'x-forwarded-for': ip } });
+
+describe('credential guessing', () => {
+  it('wrong passwords for one account from one IP are answered 429 with Retry-After, before any hashing', async () => {
+    const { email } = await registerUser(lk.app);
+    const ip = freshIp();
+    for (let i = 0; i < 3; i++) expect((await attempt(email, 'wrong password', ip)).status).toBe(401);
+    const throttled = await attempt(email, PASSWORD, ip);
+    expect(throttled.status).toBe(429);
+    expect(throttled.json.error).toBe('rate_limited');
+    const retryAfter = Number(throttled.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(15 * 60);
+  });
+
+  it('the throttle lifts when the window has passed', async () => {
+    const { email } = await registerUser(lk.app);
+    const ip = freshIp();
+    for (let i = 0; i < 3; i++) await attempt(email, 'wrong password', ip);
+    expect((await attempt(email, PASSWORD, ip)).status).toBe(429);
+    clock.advance(15 * MINUTE + 1000);
+    expect((await attempt(email, PASSWORD, ip)).status).toBe(200);
+  });
+
+  it('a guesser on another IP cannot lock the owner out', async () => {
+    const { email } = await registerUser(lk.app);
+    const attacker = freshIp();
+    for (let i = 0; i < 5; i++) await attempt(email, 'wrong password', attacker);
+    expect((await attempt(email, PASSWORD, attacker)).status).toBe(429);
+    expect((await attempt(email, PASSWORD, freshIp())).status).toBe(200);
+  });
+
+  it('unknown accounts are counted like real ones (no enumeration through the throttle)', async () => {
+    const ip = freshIp();
+    const email = uniqueEmail('ghost');
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push((await attempt(email, 'wrong password', ip)).status);
+    expect(answers).toEqual([401, 401, 401, 429]);
+  });
+
+  it('one IP spraying many accounts is throttled per IP, and a success does not erase its count', async () => {
+    const ip = freshIp();
+    const victims = await Promise.all(Array.from({ length: 6 }, () => registerUser(lk.app)));
+    const owner = await registerUser(lk.app);
+    // 5 failures, then a success from the same IP, then 1 more failure: the IP reaches 6.
+    for (const victim of victims.slice(0, 5))
+      expect((await attempt(victim.email, 'nope nope', ip)).status).toBe(401);
+    expect((await attempt(owner.email, PASSWORD, ip)).status).toBe(200);
+    expect((await attempt(victims[5]!.email, 'nope nope', ip)).status).toBe(401);
+    const blocked = await attempt(owner.email, PASSWORD, ip);
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('a success clears the account counter for that IP', async () => {
+    const { email } = await registerUser(lk.app);
+    const ip = freshIp();
+    for (let i = 0; i < 2; i++) await attempt(email, 'wrong password', ip);
+    expect((await attempt(email, PASSWORD, ip)).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await attempt(email, 'wrong password', ip)).status).toBe(401);
+    expect((await attempt(email, PASSWORD, ip)).status).toBe(200);
+  });
+});
