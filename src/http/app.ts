@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
 import type { Config } from '../config.js';
 import { AuthError } from '../domain/errors.js';
 import { type MasterKeys, randomToken } from '../lib/crypto.js';
@@ -103,6 +105,21 @@ export function createApp(deps: AppDeps) {
   app.onError(handleError(logger));
   app.notFound((c) => errorResponse(c, new AuthError('not_found', 'No such route')));
   app.use(requestId());
+  // OWASP Secure Headers: nosniff, frame-deny, no referrer leaks, HSTS (ignored over http).
+  app.use(secureHeaders());
+  // Browsers may call us only from the configured origins, with credentials (the refresh
+  // cookie); never a wildcard (API.md, Cookie delivery).
+  app.use(
+    '/v1/*',
+    cors({
+      origin: (origin) => (config.allowedOrigins.includes(origin) ? origin : null),
+      credentials: true,
+      allowMethods: ['GET', 'POST', 'DELETE'],
+      allowHeaders: ['Authorization', 'Content-Type'],
+      exposeHeaders: ['Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
+      maxAge: 600,
+    }),
+  );
   app.use(
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
