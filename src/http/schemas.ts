@@ -55,6 +55,11 @@ export const ChangePasswordBody = z.object({
 
 export const SessionIdParam = z.uuid();
 
+export const EventsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+});
+
 const totpCode = z.string().max(32);
 const delivery = z.enum(['body', 'cookie']).optional();
 

@@ -111,6 +111,16 @@ export interface SecurityEvent {
   at: Date;
 }
 
+export interface StoredSecurityEvent {
+  id: string;
+  type: string;
+  sessionId: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  details: Record<string, unknown> | null;
+  at: Date;
+}
+
 export interface StoredSigningKey {
   kid: string;
   alg: string;
@@ -189,6 +199,11 @@ export interface Store extends MfaStore {
   }): Promise<{ revoked: number } | 'credentials_changed'>;
 
   recordSecurityEvent(event: SecurityEvent): Promise<void>;
+  /** A user's events, newest first, strictly older than `before` when given (keyset paging). */
+  listSecurityEvents(
+    userId: string,
+    page: { limit: number; before?: { at: Date; id: string } },
+  ): Promise<StoredSecurityEvent[]>;
 
   listSigningKeys(): Promise<StoredSigningKey[]>;
   /**

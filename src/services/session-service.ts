@@ -7,6 +7,19 @@ import type { AccessTokenClaims, AccessTokens } from './access-tokens.js';
 import { assertAcceptablePassword } from './passwords.js';
 import type { RequestDevice } from './types.js';
 
+const encodeEventCursor = (at: Date, id: string) => btoa(`${at.toISOString()}|${id}`).replace(/=+$/, '');
+
+function decodeEventCursor(cursor: string): { at: Date; id: string } | undefined {
+  try {
+    const [iso, id] = atob(cursor).split('|');
+    const at = new Date(iso ?? '');
+    if (Number.isNaN(at.getTime()) || !id || !/^[0-9a-f-]{36}$/.test(id)) return undefined;
+    return { at, id };
+  } catch {
+    return undefined;
+  }
+}
+
 /** What a Bearer route knows about its caller once the token and its session have been checked. */
 export type Caller = AccessTokenClaims;
 
@@ -104,7 +117,23 @@ export function createSessionService(deps: {
     return changed.revoked;
   }
 
-  return { authenticate, me, list, revoke, revokeAll, changePassword };
+  /** The user's security log, newest first; `cursor` continues after a previous page. */
+  async function events(caller: Caller, page: { limit: number; cursor?: string }) {
+    const before = page.cursor ? decodeEventCursor(page.cursor) : undefined;
+    if (page.cursor && !before) throw new AuthError('invalid_request', 'cursor is not valid');
+    const rows = await store.listSecurityEvents(caller.sub, {
+      limit: page.limit + 1,
+      ...(before ? { before } : {}),
+    });
+    const items = rows.slice(0, page.limit);
+    const last = items.at(-1);
+    return {
+      items,
+      nextCursor: rows.length > page.limit && last ? encodeEventCursor(last.at, last.id) : null,
+    };
+  }
+
+  return { authenticate, me, list, revoke, revokeAll, changePassword, events };
 }
 
 export type SessionService = ReturnType<typeof createSessionService>;

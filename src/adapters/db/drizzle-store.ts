@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { AuthenticatorAssurance, SessionView, Store, StoredRefreshToken } from '../../ports/store.js';
 import type { Database } from './database.js';
 import { createMfaStore } from './drizzle-mfa-store.js';
@@ -210,6 +210,33 @@ export function createDrizzleStore(db: Database): Store {
         details: event.details ?? null,
         createdAt: event.at,
       });
+    },
+
+    async listSecurityEvents(userId, { limit, before }) {
+      return db
+        .select({
+          id: securityEvents.id,
+          type: securityEvents.type,
+          sessionId: securityEvents.sessionId,
+          ipAddress: securityEvents.ipAddress,
+          userAgent: securityEvents.userAgent,
+          details: securityEvents.details,
+          at: securityEvents.createdAt,
+        })
+        .from(securityEvents)
+        .where(
+          and(
+            eq(securityEvents.userId, userId),
+            before
+              ? or(
+                  lt(securityEvents.createdAt, before.at),
+                  and(eq(securityEvents.createdAt, before.at), lt(securityEvents.id, before.id)),
+                )
+              : undefined,
+          ),
+        )
+        .orderBy(desc(securityEvents.createdAt), desc(securityEvents.id))
+        .limit(limit);
     },
 
     async listSigningKeys() {

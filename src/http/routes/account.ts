@@ -4,7 +4,7 @@ import type { SessionView } from '../../ports/store.js';
 import type { RouteContext } from '../context.js';
 import { type AuthVariables, requireAuth } from '../middleware/require-auth.js';
 import { readJson, requestDevice } from '../request.js';
-import { ChangePasswordBody, RevokeAllBody, SessionIdParam } from '../schemas.js';
+import { ChangePasswordBody, EventsQuery, RevokeAllBody, SessionIdParam } from '../schemas.js';
 
 const sessionJson = (session: SessionView, currentSessionId: string) => ({
   id: session.id,
@@ -49,6 +49,28 @@ export function accountRoutes(ctx: RouteContext) {
       device: requestDevice(c, ctx.config, ctx.getClientIp),
     });
     return c.body(null, 204);
+  });
+
+  app.get('/users/me/events', async (c) => {
+    const query = EventsQuery.safeParse(c.req.query());
+    if (!query.success)
+      throw new AuthError('invalid_request', 'limit must be 1-100; cursor from next_cursor');
+    const page = await sessions.events(c.get('caller'), {
+      limit: query.data.limit,
+      ...(query.data.cursor ? { cursor: query.data.cursor } : {}),
+    });
+    return c.json({
+      events: page.items.map((event) => ({
+        id: event.id,
+        type: event.type,
+        created_at: event.at.toISOString(),
+        session_id: event.sessionId,
+        ip_address: event.ipAddress,
+        user_agent: event.userAgent,
+        details: event.details ?? {},
+      })),
+      next_cursor: page.nextCursor,
+    });
   });
 
   app.get('/sessions', async (c) => {
