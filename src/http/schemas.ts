@@ -61,12 +61,14 @@ export const EventsQuery = z.object({
 });
 
 const totpCode = z.string().max(32);
+// Bounded by the body limit; long enough that an access token sent here gets invalid_mfa_token.
+const mfaToken = z.string().max(8192);
 const delivery = z.enum(['body', 'cookie']).optional();
 
 export const MfaLoginBody = z.union(
   [
-    z.object({ mfa_token: z.string().max(512), code: totpCode }),
-    z.object({ mfa_token: z.string().max(512), recovery_code: z.string().max(64) }),
+    z.object({ mfa_token: mfaToken, code: totpCode }),
+    z.object({ mfa_token: mfaToken, recovery_code: z.string().max(64) }),
   ],
   { error: 'send mfa_token with either code or recovery_code' },
 );

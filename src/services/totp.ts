@@ -27,13 +27,20 @@ export async function matchTotp(
 ): Promise<number | undefined> {
   const token = code.replace(/\s+/g, '');
   if (!CODE.test(token)) return undefined;
-  const result = await verify({
-    secret,
-    token,
-    epoch: Math.floor(now.getTime() / 1000),
-    period: TOTP_PERIOD_SECONDS,
-    epochTolerance: TOTP_PERIOD_SECONDS,
-    ...(afterStep !== null ? { afterTimeStep: afterStep } : {}),
-  });
-  return result.valid && 'timeStep' in result ? result.timeStep : undefined;
+  // No `afterTimeStep` for otplib: it throws when that step is ahead of the window (another
+  // instance's clock a second ahead, an NTP step back), which must be a wrong code, not a 500.
+  let result: Awaited<ReturnType<typeof verify>>;
+  try {
+    result = await verify({
+      secret,
+      token,
+      epoch: Math.floor(now.getTime() / 1000),
+      period: TOTP_PERIOD_SECONDS,
+      epochTolerance: TOTP_PERIOD_SECONDS,
+    });
+  } catch {
+    return undefined;
+  }
+  if (!result.valid || !('timeStep' in result)) return undefined;
+  return afterStep === null || result.timeStep > afterStep ? result.timeStep : undefined;
 }
