@@ -56,20 +56,12 @@ export async function deriveMasterKeys(masterSecret: string): Promise<MasterKeys
   const master = await crypto.subtle.importKey('raw', encoder.encode(masterSecret), 'HKDF', false, [
     'deriveBits',
   ]);
-  const refreshSuccessorKey = await crypto.subtle.importKey(
-    'raw',
-    await hkdfBits(master, 'latchkey/refresh-successor/v1'),
-    { name: 'HMAC', hash: 'SHA-256' },
-    false,
-    ['sign'],
-  );
-  const recoveryCodeKey = await crypto.subtle.importKey(
-    'raw',
-    await hkdfBits(master, 'latchkey/recovery-code/v1'),
-    { name: 'HMAC', hash: 'SHA-256' },
-    false,
-    ['sign'],
-  );
+  const hmacKey = async (label: string) =>
+    crypto.subtle.importKey('raw', await hkdfBits(master, label), { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'sign',
+    ]);
+  const refreshSuccessorKey = await hmacKey('latchkey/refresh-successor/v1');
+  const recoveryCodeKey = await hmacKey('latchkey/recovery-code/v1');
   const encryptionKey = await crypto.subtle.importKey(
     'raw',
     await hkdfBits(master, 'latchkey/encryption/v1'),
