@@ -67,6 +67,7 @@ const EnvSchema = z.object({
     .regex(headerName, 'must be a header name such as cf-connecting-ip or x-forwarded-for')
     .optional(),
   LOCATION_HEADERS: list,
+  PASSWORD_MIN_SCORE: integer(3, 0, 4),
   LOGIN_FAILURES_PER_ACCOUNT: integer(10, 1, 10_000),
   LOGIN_FAILURES_PER_IP: integer(100, 1, 1_000_000),
   LOGIN_FAILURE_WINDOW: seconds(900, 1),
@@ -106,6 +107,8 @@ export interface Config {
   trustedIpHeader: string | undefined;
   locationHeaders: string[];
   refreshCookieName: string;
+  /** zxcvbn score (0-4) a new password needs; 0 turns the check off. */
+  passwordMinScore: number;
   /** Wrong passwords per account (from one IP) and per IP, per window, before 429. */
   loginFailureLimit: { perAccount: number; perIp: number; windowSeconds: number };
   /** The issuer name authenticator apps show next to the account. */
@@ -224,6 +227,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     trustedIpHeader: e.TRUSTED_IP_HEADER?.toLowerCase(),
     locationHeaders: e.LOCATION_HEADERS.map((name) => name.toLowerCase()),
     refreshCookieName: e.REFRESH_COOKIE_NAME,
+    passwordMinScore: e.PASSWORD_MIN_SCORE,
     loginFailureLimit: {
       perAccount: e.LOGIN_FAILURES_PER_ACCOUNT,
       perIp: e.LOGIN_FAILURES_PER_IP,

@@ -66,6 +66,7 @@ export function createApp(deps: AppDeps) {
     reuseGraceMs: config.refreshReuseGraceSeconds * SECOND,
     dummyPasswordHash,
     rateLimiter: deps.rateLimiter,
+    passwordMinScore: config.passwordMinScore,
     loginLimits: {
       perAccount: {
         points: config.loginFailureLimit.perAccount,
@@ -77,7 +78,13 @@ export function createApp(deps: AppDeps) {
       },
     },
   });
-  const sessions = createSessionService({ store, hasher, clock, accessTokens });
+  const sessions = createSessionService({
+    store,
+    hasher,
+    clock,
+    accessTokens,
+    passwordMinScore: config.passwordMinScore,
+  });
   const mfa = createMfaService({
     store,
     hasher,

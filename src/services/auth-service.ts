@@ -8,7 +8,7 @@ import type { LimitPolicy, RateLimiter } from '../ports/rate-limiter.js';
 import type { AuthenticatorAssurance, RefreshTokenGrant, Store, UserRecord } from '../ports/store.js';
 import type { AccessTokens } from './access-tokens.js';
 import { newMfaToken } from './mfa-tokens.js';
-import { assertAcceptablePassword } from './passwords.js';
+import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
 import {
   hashRefreshToken,
   isWellFormedRefreshToken,
@@ -46,6 +46,7 @@ export interface AuthServiceDeps {
   /** Verified when the email is unknown, so both failures cost one argon2id verification. */
   dummyPasswordHash: Promise<string>;
   rateLimiter: RateLimiter;
+  passwordMinScore: number;
   loginLimits: { perAccount: LimitPolicy; perIp: LimitPolicy };
 }
 
@@ -125,7 +126,7 @@ export function createAuthService(deps: AuthServiceDeps) {
   async function register(input: { email: string; password: string; name?: string | null }) {
     const email = normalizeEmail(input.email);
     const password = normalizePassword(input.password);
-    assertAcceptablePassword(password);
+    assertAcceptablePassword(password, contextWordsOf(email), deps.passwordMinScore);
     const created = await store.createUser({
       id: crypto.randomUUID(),
       email,

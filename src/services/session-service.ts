@@ -4,7 +4,7 @@ import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { Store } from '../ports/store.js';
 import type { AccessTokenClaims, AccessTokens } from './access-tokens.js';
-import { assertAcceptablePassword } from './passwords.js';
+import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
 import type { RequestDevice } from './types.js';
 
 const encodeEventCursor = (at: Date, id: string) => btoa(`${at.toISOString()}|${id}`).replace(/=+$/, '');
@@ -28,6 +28,7 @@ export function createSessionService(deps: {
   hasher: PasswordHasher;
   clock: Clock;
   accessTokens: AccessTokens;
+  passwordMinScore: number;
 }) {
   const { store, hasher, clock, accessTokens } = deps;
 
@@ -93,7 +94,7 @@ export function createSessionService(deps: {
       throw new AuthError('wrong_password', 'The current password is incorrect');
     }
     const newPassword = normalizePassword(input.newPassword);
-    assertAcceptablePassword(newPassword);
+    assertAcceptablePassword(newPassword, contextWordsOf(user.email), deps.passwordMinScore);
     const now = clock.now();
     const changed = await store.changePassword({
       userId: user.id,

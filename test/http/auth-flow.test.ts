@@ -41,6 +41,61 @@ describe('register', () => {
   });
 });
 
+describe('password policy', () => {
+  it.each(['password123', 'Password1!', 'qwertyuiop', 'iloveyou2024', '12345678', 'aaaaaaaaaaaa'])(
+    'refuses the common password %s',
+    async (password) => {
+      const res = await call(lk.app, '/v1/auth/register', { body: { email: uniqueEmail(), password } });
+      expect(res.status).toBe(400);
+      expect(res.json.error).toBe('invalid_password');
+    },
+  );
+
+  it('penalises the email as a context word', async () => {
+    const email = uniqueEmail('marguerite');
+    const local = email.split('@')[0]!;
+    const res = await call(lk.app, '/v1/auth/register', { body: { email, password: `${local}1` } });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toBe('invalid_password');
+  });
+
+  it('accepts a passphrase with no composition rules', async () => {
+    const res = await call(lk.app, '/v1/auth/register', {
+      body: { email: uniqueEmail(), password: 'purple elephants dance at noon' },
+    });
+    expect(res.status).toBe(201);
+  });
+
+  it('applies to a new password too', async () => {
+    const { email } = await registerUser(lk.app);
+    const pair = await login(lk.app, email);
+    const res = await call(lk.app, '/v1/users/me/password', {
+      body: { current_password: PASSWORD, new_password: 'password123' },
+      token: pair.access_token,
+    });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toBe('invalid_password');
+  });
+
+  it('can be turned off with PASSWORD_MIN_SCORE=0 (length rules stay)', async () => {
+    const lenient = await buildLatchkey(database.current, {
+      clock: lk.clock,
+      env: { PASSWORD_MIN_SCORE: '0' },
+    });
+    expect(
+      (
+        await call(lenient.app, '/v1/auth/register', {
+          body: { email: uniqueEmail(), password: 'password123' },
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (await call(lenient.app, '/v1/auth/register', { body: { email: uniqueEmail(), password: 'short' } }))
+        .status,
+    ).toBe(400);
+  });
+});
+
 describe('login', () => {
   it('returns the token pair of the contract with no-store', async () => {
     const { email } = await registerUser(lk.app);
