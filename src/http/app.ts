@@ -40,8 +40,20 @@ export const MAX_BODY_BYTES = 64 * 1024; // API.md, Abuse limits
 
 /** Builds the whole HTTP application from its dependencies; each runtime entry calls it once. */
 export function createApp(deps: AppDeps) {
-  const { config, store, hasher, clock, keyRing } = deps;
+  const { config, hasher, clock, keyRing } = deps;
   const logger = deps.logger ?? silentLogger;
+  // Operators see every security event as a log line too (ids and type only: no IP, no secret).
+  const store: Store = {
+    ...deps.store,
+    async recordSecurityEvent(event) {
+      await deps.store.recordSecurityEvent(event);
+      logger.info('security event', {
+        type: event.type,
+        user_id: event.userId,
+        session_id: event.sessionId ?? null,
+      });
+    },
+  };
 
   const accessTokens = createAccessTokens({
     keyRing,
@@ -112,6 +124,19 @@ export function createApp(deps: AppDeps) {
   app.onError(handleError(logger));
   app.notFound((c) => errorResponse(c, new AuthError('not_found', 'No such route')));
   app.use(requestId());
+  app.use(async function requestLog(c, next) {
+    const started = performance.now();
+    await next();
+    const caller = (c.var as { caller?: { sub: string; sid: string } }).caller;
+    logger.info('request', {
+      request_id: c.get('requestId'),
+      method: c.req.method,
+      route: c.req.routePath,
+      status: c.res.status,
+      latency_ms: Math.round((performance.now() - started) * 10) / 10,
+      ...(caller ? { user_id: caller.sub, session_id: caller.sid } : {}),
+    });
+  });
   // OWASP Secure Headers: nosniff, frame-deny, no referrer leaks, HSTS (ignored over http).
   app.use(secureHeaders());
   // Browsers may call us only from the configured origins, with credentials (the refresh

@@ -64,13 +64,18 @@ export function handleError(logger: Logger) {
       return errorResponse(c, new AuthError(code, error.message || 'The request is invalid'));
     }
     if (isUnavailableError(error)) {
-      logger.error('database unavailable', { route: c.req.routePath, error: String(error) });
+      logger.error('database unavailable', {
+        request_id: c.get('requestId'),
+        route: c.req.routePath,
+        error: error instanceof Error ? error.name : 'unknown',
+      });
       return errorResponse(
         c,
         new AuthError('temporarily_unavailable', 'The service is temporarily unavailable'),
       );
     }
     logger.error('unexpected error', {
+      request_id: c.get('requestId'),
       route: c.req.routePath,
       error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
     });

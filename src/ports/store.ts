@@ -89,6 +89,8 @@ export type RevokeReason =
 export type SecurityEventType =
   | 'user_registered'
   | 'login_succeeded'
+  | 'login_failed'
+  | 'login_throttled'
   | 'refresh_token_reused'
   | 'session_revoked'
   | 'sessions_revoked'
@@ -199,6 +201,14 @@ export interface Store extends MfaStore {
   }): Promise<{ revoked: number } | 'credentials_changed'>;
 
   recordSecurityEvent(event: SecurityEvent): Promise<void>;
+  /** Whether the user has logged in before with this user agent, and from this location. */
+  seenBefore(
+    userId: string,
+    device: { userAgent: string | null; location: string | null },
+  ): Promise<{
+    device: boolean;
+    location: boolean;
+  }>;
   /** A user's events, newest first, strictly older than `before` when given (keyset paging). */
   listSecurityEvents(
     userId: string,

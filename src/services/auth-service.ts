@@ -86,8 +86,19 @@ export function createAuthService(deps: AuthServiceDeps) {
       deps.rateLimiter.retryAfter(keys.ip, deps.loginLimits.perIp, now),
     ]);
     const wait = Math.max(...waits);
-    if (wait > 0)
+    if (wait > 0) {
+      const user = await store.findUserByEmail(email);
+      if (user) {
+        await store.recordSecurityEvent({
+          userId: user.id,
+          type: 'login_throttled',
+          ipAddress,
+          details: { retry_after: wait },
+          at: now,
+        });
+      }
       throw new AuthError('rate_limited', 'Too many failed logins; try again later', undefined, wait);
+    }
   }
 
   const loginKeys = (email: string, ipAddress: string | null) => ({
@@ -112,6 +123,14 @@ export function createAuthService(deps: AuthServiceDeps) {
       await Promise.all([
         deps.rateLimiter.penalize(keys.account, deps.loginLimits.perAccount, now),
         deps.rateLimiter.penalize(keys.ip, deps.loginLimits.perIp, now),
+        user &&
+          store.recordSecurityEvent({
+            userId: user.id,
+            type: 'login_failed',
+            ipAddress,
+            details: { reason: 'wrong_password' },
+            at: now,
+          }),
       ]);
       throw invalidCredentials();
     }
@@ -179,6 +198,8 @@ export function createAuthService(deps: AuthServiceDeps) {
     );
     // The password changed between the check and the lock: the checked one is no longer valid.
     if (opened === 'credentials_changed') throw invalidCredentials();
+    // Seen before? Lets a client (and the user's event log) warn about a new device or place.
+    const seen = await store.seenBefore(user.id, input.device);
     await store.recordSecurityEvent({
       userId: user.id,
       sessionId: grant.sessionId,
@@ -187,6 +208,10 @@ export function createAuthService(deps: AuthServiceDeps) {
       userAgent: input.device.userAgent,
       details: {
         client_id: input.clientId,
+        device_name: input.deviceName,
+        location: input.device.location,
+        new_device: !seen.device,
+        new_location: !seen.location,
         ...(opened.evictedSessionIds.length > 0 ? { evicted_sessions: opened.evictedSessionIds } : {}),
       },
       at: now,

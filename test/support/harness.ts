@@ -6,6 +6,7 @@ import { type Config, parseConfig } from '../../src/config.js';
 import { createApp, type LatchkeyApp } from '../../src/http/app.js';
 import { deriveMasterKeys } from '../../src/lib/crypto.js';
 import type { Clock } from '../../src/ports/clock.js';
+import type { Logger } from '../../src/ports/logger.js';
 import type { Store } from '../../src/ports/store.js';
 import { createKeyRing, type KeyRing } from '../../src/services/key-ring.js';
 import { openTestDatabase, type TestDatabase } from './database.js';
@@ -52,6 +53,7 @@ export async function buildLatchkey(
     clientIp?: string;
     /** Lets a test watch or break the store (e.g. count calls, fail a write). */
     wrapStore?: (store: Store) => Store;
+    logger?: Logger;
   } = {},
 ): Promise<Latchkey> {
   const config = testConfig(options.env);
@@ -76,6 +78,7 @@ export async function buildLatchkey(
     masterKeys,
     rateLimiter: createDrizzleRateLimiter(database.db),
     getClientIp: () => options.clientIp ?? '203.0.113.7',
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   return { app, config, clock, store, keyRing };
 }

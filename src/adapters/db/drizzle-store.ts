@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { AuthenticatorAssurance, SessionView, Store, StoredRefreshToken } from '../../ports/store.js';
-import type { Database } from './database.js';
+import { type Database, rowsOf } from './database.js';
 import { createMfaStore } from './drizzle-mfa-store.js';
 import { refreshTokens, securityEvents, signingKeys, users } from './schema.js';
 import { liveHead, replaceLiveToken, revokeUntilNone } from './token-rows.js';
@@ -210,6 +210,18 @@ export function createDrizzleStore(db: Database): Store {
         details: event.details ?? null,
         createdAt: event.at,
       });
+    },
+
+    async seenBefore(userId, { userAgent, location }) {
+      const loginWith = (condition: ReturnType<typeof sql>) => sql`EXISTS (
+        SELECT 1 FROM security_events
+        WHERE user_id = ${userId} AND type IN ('login_succeeded') AND ${condition})`;
+      const [row] = rowsOf<{ device: boolean; location: boolean }>(
+        await db.execute(sql`SELECT
+          ${userAgent === null ? sql`true` : loginWith(sql`user_agent = ${userAgent}`)} AS device,
+          ${location === null ? sql`true` : loginWith(sql`details->>'location' = ${location}`)} AS location`),
+      );
+      return { device: Boolean(row?.device), location: Boolean(row?.location) };
     },
 
     async listSecurityEvents(userId, { limit, before }) {

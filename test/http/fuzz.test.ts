@@ -1,0 +1,792 @@
+import { createHmac } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../../src/adapters/db/database.js';
+import { call, login, registerUser, type TokenPair } from '../support/client.js';
+import { buildLatchkey, type Latchkey, PASSWORD, useDatabase } from '../support/harness.js';
+
+/**
+ * Property-based fuzzing of every endpoint of the HTTP contract (../shared/API.md, "No response
+ * is a 500 for bad input, and no body carries a stack trace"). Each property throws random and
+ * hostile bodies, headers, tokens and path ids at one endpoint and checks, for every request:
+ *  - the status is a 4xx (never a 5xx, never a 2xx: inputs that could legitimately succeed are
+ *    excluded by construction and by a filter, see `could*` below);
+ *  - the body is exactly `{error, error_description}` with a snake_case `error`;
+ *  - no body carries a stack trace;
+ *  - no stored data changed (row counts and an md5 of every row of the tables that hold
+ *    accounts, sessions, MFA state and keys; `security_events` and `rate_limits` may change:
+ *    wrong passwords and codes are counted and recorded by design).
+ * Fixed seed, bounded runs: the file is deterministic and fast on PGlite.
+ */
+
+const FC = { seed: 20261124, numRuns: 150 } as const;
+
+const database = useDatabase();
+let lk: Latchkey;
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures: a plain user (alice) with two live sessions, and a user with TOTP (bob) with a
+// pending mfa_token, so that every checked table has rows worth protecting.
+// ---------------------------------------------------------------------------------------------
+
+interface Fixtures {
+  alice: { id: string; email: string; pair: TokenPair; other: TokenPair };
+  bob: { id: string; email: string; pair: TokenPair; mfaToken: string };
+  /** Every secret a fuzz input must never carry verbatim (it could then succeed). */
+  realRefreshTokens: Set<string>;
+}
+let fx: Fixtures;
+
+/** RFC 6238 with SHA-1, 6 digits, 30 s: enough to activate bob's factor. */
+function totpNow(secretBase32: string, unixSeconds: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bytes: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const char of secretBase32.replace(/=+$/, '')) {
+    value = ((value << 5) | alphabet.indexOf(char)) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bytes.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = createHmac('sha1', Buffer.from(bytes)).update(counter).digest();
+  const offset = mac[mac.length - 1]! & 0x0f;
+  const code =
+    ((mac[offset]! & 0x7f) << 24) | (mac[offset + 1]! << 16) | (mac[offset + 2]! << 8) | mac[offset + 3]!;
+  return String(code % 1_000_000).padStart(6, '0');
+}
+
+beforeAll(async () => {
+  lk = await buildLatchkey(database.current, {
+    env: {
+      // Wrong passwords and codes are expected by the thousand here; 429 would still be a
+      // fine answer, but higher limits keep the fuzzing reaching the code behind the throttle.
+      LOGIN_FAILURES_PER_IP: '1000000',
+      LOGIN_FAILURES_PER_ACCOUNT: '10000',
+      MFA_FAILURES_PER_USER: '10000',
+    },
+  });
+  const alice = await registerUser(lk.app);
+  const alicePair = await login(lk.app, alice.email, { device_name: 'fuzzing laptop' });
+  const aliceOther = await login(lk.app, alice.email, { device_name: 'phone', remember: true });
+
+  const bob = await registerUser(lk.app);
+  const bobPair = await login(lk.app, bob.email);
+  const enrolled = await call(lk.app, '/v1/mfa/totp/enroll', { method: 'POST', token: bobPair.access_token });
+  expect(enrolled.status).toBe(200);
+  const code = totpNow(enrolled.json.secret, Math.floor(lk.clock.now().getTime() / 1000));
+  const activated = await call(lk.app, '/v1/mfa/totp/activate', { body: { code }, token: bobPair.access_token });
+  expect(activated.status).toBe(200);
+  const first = await call(lk.app, '/v1/auth/login', { body: { email: bob.email, password: PASSWORD } });
+  expect(first.json.mfa_required).toBe(true);
+
+  fx = {
+    alice: { ...alice, pair: alicePair, other: aliceOther },
+    bob: { ...bob, pair: bobPair, mfaToken: first.json.mfa_token },
+    realRefreshTokens: new Set([alicePair.refresh_token, aliceOther.refresh_token, bobPair.refresh_token]),
+  };
+});
+
+// ---------------------------------------------------------------------------------------------
+// "No change to stored data": counts and a checksum of every row, in one query.
+// ---------------------------------------------------------------------------------------------
+
+const CHECKED_TABLES = [
+  'users',
+  'refresh_tokens',
+  'mfa_factors',
+  'recovery_codes',
+  'mfa_challenges',
+  'signing_keys',
+] as const;
+
+const SNAPSHOT = sql.join(
+  CHECKED_TABLES.map(
+    (table) =>
+      sql`SELECT ${table}::text AS t, count(*)::int AS n,
+            coalesce(md5(string_agg(x::text, ',' ORDER BY x::text)), '') AS sum
+          FROM ${sql.identifier(table)} x`,
+  ),
+  sql` UNION ALL `,
+);
+
+async function snapshot(): Promise<Record<string, string>> {
+  const rows = rowsOf<{ t: string; n: number; sum: string }>(await database.current.db.execute(SNAPSHOT));
+  return Object.fromEntries(rows.map((row) => [row.t, `${row.n} rows, md5 ${row.sum}`]));
+}
+
+it('control: the snapshot sees a change to a checked table', async () => {
+  const before = await snapshot();
+  const { email } = await registerUser(lk.app);
+  const after = await snapshot();
+  expect(after.users).not.toBe(before.users);
+  expect(after.refresh_tokens).toBe(before.refresh_tokens);
+  await database.current.db.execute(sql`DELETE FROM users WHERE email = ${email}`);
+  expect(await snapshot()).toEqual(before);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Sending a request and judging its answer.
+// ---------------------------------------------------------------------------------------------
+
+interface FuzzRequest {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+interface FuzzResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+async function send(request: FuzzRequest): Promise<FuzzResponse> {
+  const response = await lk.app.request(request.path, {
+    method: request.method,
+    headers: request.headers,
+    ...(request.body !== undefined ? { body: request.body } : {}),
+  });
+  return { status: response.status, headers: response.headers, text: await response.text() };
+}
+
+const SNAKE_CASE = /^[a-z]+(_[a-z0-9]+)*$/;
+
+/** A clean error answer of the contract: 4xx, `{error, error_description}`, no stack, no-store. */
+function expectCleanError(response: FuzzResponse, context: FuzzRequest): void {
+  const where = `${context.method} ${context.path} -> ${response.status} ${response.text.slice(0, 300)}`;
+  expect(response.status, where).toBeGreaterThanOrEqual(400);
+  expect(response.status, where).toBeLessThan(500);
+  expect(response.text, where).not.toContain('    at ');
+  expect(response.text, where).not.toMatch(/Error:/);
+  expect(response.headers.get('content-type') ?? '', where).toMatch(/^application\/json/);
+  const body = JSON.parse(response.text);
+  expect(Object.keys(body).sort(), where).toEqual(['error', 'error_description']);
+  expect(body.error, where).toMatch(SNAKE_CASE);
+  expect(typeof body.error_description, where).toBe('string');
+  expect(response.headers.get('cache-control'), where).toBe('no-store');
+  if (body.error === 'invalid_token') {
+    expect(response.headers.get('www-authenticate') ?? '', where).toMatch(/^Bearer error="invalid_token"/);
+  }
+}
+
+/** Sends `request` and checks its answer with `judge`, and that no checked table changed. */
+async function sendUnchanged(
+  request: FuzzRequest,
+  judge: (response: FuzzResponse, request: FuzzRequest) => void = expectCleanError,
+): Promise<FuzzResponse> {
+  const before = await snapshot();
+  const response = await send(request);
+  judge(response, request);
+  expect(await snapshot(), `${request.method} ${request.path} changed stored data`).toEqual(before);
+  return response;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generators.
+// ---------------------------------------------------------------------------------------------
+
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const b64urlChar = fc.constantFrom(...B64URL);
+const b64urlString = (minLength: number, maxLength: number) =>
+  fc.string({ unit: b64urlChar, minLength, maxLength });
+const b64json = (value: unknown) => Buffer.from(JSON.stringify(value) ?? 'null').toString('base64url');
+
+/** Characters a header value can carry through `Headers` (ByteString, no CR/LF/NUL). */
+const headerChar = fc.integer({ min: 0x20, max: 0xff }).filter((code) => code !== 0x7f).map(String.fromCharCode);
+const headerString = (maxLength = 80) => fc.string({ unit: headerChar, maxLength });
+
+/** Strings that have broken parsers, drivers and normalisers before. */
+const NASTY_STRINGS = [
+  '',
+  ' ',
+  '\t\n',
+  '\u0000',
+  'a\u0000b@example.com',
+  '\uD800',
+  '\uDFFF\uD800',
+  '\u202E\u0041',
+  '\uFEFF',
+  'ﬀﬁﬂ', // NFKC expands these
+  '𝒶𝒷𝒸@𝒹.𝑒𝓍',
+  'Ⅻ',
+  '\u0130', // İ: changes length when lower-cased
+  'ß',
+  '..',
+  '../../etc/passwd',
+  '%00',
+  '%',
+  "' OR '1'='1' --",
+  "'; DROP TABLE users; --",
+  '${jndi:ldap://127.0.0.1:9/x}',
+  '{{7*7}}',
+  '<script>alert(1)</script>',
+  'null',
+  'undefined',
+  'NaN',
+  'true',
+  '[]',
+  '{}',
+  '__proto__',
+  'constructor',
+  'prototype',
+  '0',
+  '-1',
+  '1e309',
+  '9'.repeat(400),
+];
+
+const nastyString = fc.oneof(
+  { arbitrary: fc.constantFrom(...NASTY_STRINGS), weight: 3 },
+  { arbitrary: fc.string({ maxLength: 40 }), weight: 2 },
+  { arbitrary: fc.string({ unit: 'binary', maxLength: 40 }), weight: 2 },
+  { arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }), weight: 1 },
+  {
+    arbitrary: fc
+      .tuple(fc.constantFrom('x', 'é', '😀', '\u0000', 'A'), fc.integer({ min: 129, max: 12_000 }))
+      .map(([char, count]) => char.repeat(count)),
+    weight: 1,
+  },
+);
+
+const nastyValue: fc.Arbitrary<unknown> = fc.oneof(
+  { arbitrary: nastyString, weight: 4 },
+  { arbitrary: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(0, -0, 1e308, -1, 2 ** 53 + 1)), weight: 1 },
+  { arbitrary: fc.boolean(), weight: 1 },
+  { arbitrary: fc.constant(null), weight: 1 },
+  { arbitrary: fc.array(nastyString, { maxLength: 3 }), weight: 1 },
+  { arbitrary: fc.jsonValue({ maxDepth: 2 }), weight: 1 },
+  { arbitrary: fc.constantFrom({}, [], { polluted: true }, { toString: 'x', valueOf: 1 }), weight: 1 },
+);
+
+/** An object with the endpoint's real field names (each maybe absent) carrying hostile values. */
+const fieldObject = (fields: Record<string, fc.Arbitrary<unknown>>) =>
+  fc.record(fields, { requiredKeys: [] }).chain((record) =>
+    fc
+      .dictionary(nastyString, nastyValue, { maxKeys: 2 })
+      .map((extra) => ({ ...extra, ...(record as Record<string, unknown>) })),
+  );
+
+/** Raw JSON text with prototype-pollution keys around the real fields. */
+const pollutingBody = (fields: fc.Arbitrary<Record<string, unknown>>) =>
+  fc
+    .tuple(
+      fields,
+      fc.constantFrom(
+        '"__proto__": {"polluted": "yes"}',
+        '"constructor": {"prototype": {"polluted": "yes"}}',
+        '"__proto__": {"__proto__": {"polluted": "yes"}}',
+        '"__proto__": null',
+        '"prototype": {"polluted": "yes"}',
+        '"__proto__": {"email": "x@example.com", "password": "x", "include_current": true}',
+      ),
+    )
+    .map(([object, poison]) => {
+      const inner = JSON.stringify(object).slice(1, -1);
+      return `{${poison}${inner ? `, ${inner}` : ''}}`;
+    });
+
+/** Broken JSON and things that are not JSON at all. */
+const brokenJson = fc.oneof(
+  fc.constantFrom(
+    '{',
+    '{"email": ',
+    '{"email": "a@b.co", }',
+    "{'email': 'a@b.co'}",
+    '[1, 2',
+    '"just a string"',
+    '123',
+    'null',
+    'true',
+    '[]',
+    '{"a": 1}{"b": 2}',
+    '{"__proto__": }',
+    '\uFEFF{}',
+    '{"x": "\\ud800"}',
+    '{"x": "\\u0000"}',
+    `${'['.repeat(5000)}${']'.repeat(5000)}`,
+    `${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}`,
+    'email=a%40b.co&password=x',
+    '--x\r\nContent-Disposition: form-data; name="email"\r\n\r\na@b.co\r\n--x--',
+    '<?xml version="1.0"?><email>a@b.co</email>',
+  ),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 60 }),
+  fc.json({ maxDepth: 3 }).map((text) => text.slice(0, Math.max(1, text.length - 1))),
+);
+
+/** Any body at all: JSON of anything, the endpoint's fields with hostile values, broken text. */
+const anyBody = (fields: Record<string, fc.Arbitrary<unknown>>) =>
+  fc.oneof(
+    { arbitrary: fc.json({ maxDepth: 3 }), weight: 2 },
+    { arbitrary: fc.anything({ maxDepth: 2 }).map((value) => JSON.stringify(value) ?? 'undefined'), weight: 2 },
+    { arbitrary: fieldObject(fields).map((value) => JSON.stringify(value)), weight: 5 },
+    { arbitrary: pollutingBody(fieldObject(fields)), weight: 2 },
+    { arbitrary: brokenJson, weight: 2 },
+  );
+
+const contentType = fc.oneof(
+  { arbitrary: fc.constant('application/json'), weight: 6 },
+  {
+    arbitrary: fc.constantFrom(
+      'application/json; charset=utf-8',
+      'APPLICATION/JSON',
+      'application/merge-patch+json',
+      'application/json;charset=utf-16',
+      'application/json, text/plain',
+      'application/jsonx',
+      'text/json',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/xml',
+      '',
+      '*/*',
+      ';',
+    ),
+    weight: 2,
+  },
+  { arbitrary: headerString(40), weight: 1 },
+);
+
+/** Breaks a real token in ways that can never give back a valid one. */
+function garbled(token: string, opaque: boolean): fc.Arbitrary<string> {
+  // A JWS signs the ASCII of `header.payload`: any change there breaks it, whatever the
+  // base64 decoder forgives in the signature. An opaque token is hashed whole.
+  const signedLength = opaque ? token.length : token.lastIndexOf('.');
+  return fc
+    .oneof(
+      fc.nat({ max: token.length - 1 }).map((length) => token.slice(0, length)),
+      fc
+        .tuple(fc.nat({ max: signedLength - 1 }), b64urlChar)
+        .map(([index, char]) => token.slice(0, index) + char + token.slice(index + 1)),
+      fc
+        .tuple(fc.nat({ max: signedLength }), fc.string({ minLength: 1, maxLength: 8 }))
+        .map(([index, text]) => token.slice(0, index) + text + token.slice(index)),
+      fc.constant(token.toUpperCase()),
+      fc.constant(`${token}.${token}`),
+      fc.constant(token.split('').reverse().join('')),
+    )
+    .filter((candidate) => candidate !== token);
+}
+
+/** Authorization header values a stranger could send (never a valid access token). */
+function authorization(): fc.Arbitrary<string> {
+  const { alice, bob } = fx;
+  const claims = JSON.parse(Buffer.from(alice.pair.access_token.split('.')[1]!, 'base64url').toString());
+  const kid = JSON.parse(Buffer.from(alice.pair.access_token.split('.')[0]!, 'base64url').toString()).kid;
+  const forged = fc
+    .record({
+      alg: fc.constantFrom('EdDSA', 'ES256', 'none', 'HS256', 'RS256', 'eddsa', '', 'PS256'),
+      typ: fc.constantFrom('at+jwt', 'JWT', undefined),
+      kid: fc.oneof(fc.constant(kid), nastyString),
+      extra: fc.dictionary(fc.constantFrom('crit', 'jku', 'x5u', 'jwk', 'b64', 'zip', 'enc'), nastyValue, {
+        maxKeys: 2,
+      }),
+      payload: fc.oneof(
+        fc.constant(claims),
+        fc.record({ acr: fc.constant('aal2'), sub: fc.uuid() }).map((change) => ({ ...claims, ...change })),
+        fc.jsonValue({ maxDepth: 2 }),
+      ),
+      signature: fc.oneof(b64urlString(0, 100), fc.constant(alice.pair.access_token.split('.')[2]!)),
+    })
+    .map(
+      ({ alg, typ, kid: headerKid, extra, payload, signature }) =>
+        `${b64json({ alg, typ, kid: headerKid, ...extra })}.${b64json(payload)}.${signature}`,
+    );
+  const token = fc.oneof(
+    { arbitrary: garbled(alice.pair.access_token, false), weight: 4 },
+    { arbitrary: forged, weight: 4 },
+    { arbitrary: b64urlString(0, 300), weight: 1 },
+    {
+      arbitrary: fc
+        .array(b64urlString(0, 60), { minLength: 2, maxLength: 6 })
+        .map((parts) => parts.join('.')),
+      weight: 2,
+    },
+    // Tokens of another kind, presented as a Bearer access token.
+    { arbitrary: fc.constantFrom(alice.pair.refresh_token, bob.mfaToken, alice.pair.session_id), weight: 1 },
+    { arbitrary: garbled(bob.mfaToken, true), weight: 1 },
+  )
+    // The forgery above can rebuild the real token byte for byte (same header, claims and
+    // signature): that one is not a stranger's.
+    .filter((value) => value !== alice.pair.access_token);
+  return fc.oneof(
+    { arbitrary: token.map((value) => `Bearer ${value}`), weight: 8 },
+    {
+      arbitrary: fc
+        .tuple(fc.constantFrom('bearer', 'BEARER', 'Bearer', 'Basic', 'Token', 'DPoP', 'Bearer:', ''), token)
+        .map(([scheme, value]) => `${scheme}  ${value}`),
+      weight: 2,
+    },
+    { arbitrary: headerString(200), weight: 2 },
+    { arbitrary: fc.constantFrom('Bearer', 'Bearer ', 'Bearer =', 'Bearer ...', 'Bearer a b'), weight: 1 },
+  );
+}
+
+/** Optional hostile headers besides the body's content type. */
+function requestHeaders(withAuthorization: fc.Arbitrary<string | undefined>) {
+  return fc
+    .record(
+      {
+        'content-type': contentType,
+        authorization: withAuthorization,
+        cookie: fc.oneof(
+          fc.tuple(b64urlString(0, 60)).map(([value]) => `latchkey_refresh=lkr_${value}`),
+          garbled(fx.alice.pair.refresh_token, true)
+            .filter((value) => /^[\x21-\x7e]*$/.test(value) && !value.includes(';'))
+            .map((value) => `latchkey_refresh=${value}`),
+          headerString(100),
+        ),
+        origin: fc.oneof(fc.constantFrom('https://app.example.com', 'null', 'https://evil.example'), headerString()),
+        'sec-fetch-site': fc.constantFrom('same-origin', 'cross-site', 'none'),
+        'user-agent': headerString(600),
+        'x-forwarded-for': headerString(),
+      },
+      { requiredKeys: [] },
+    )
+    .map((headers) =>
+      Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined)),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which random inputs could legitimately succeed (or change state)? They are excluded.
+// ---------------------------------------------------------------------------------------------
+
+const parsed = (text: string | undefined): Record<string, unknown> | undefined => {
+  try {
+    const value = JSON.parse(text ?? '');
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const codePoints = (value: string) => [...value.normalize('NFKC')].length;
+
+/** A body that passes registration's checks, strength aside: it could create a user. */
+function couldRegister(body: string | undefined): boolean {
+  const value = parsed(body);
+  if (!value) return false;
+  const { email, password, name } = value;
+  return (
+    typeof email === 'string' &&
+    EMAIL_SHAPE.test(email.trim()) &&
+    typeof password === 'string' &&
+    codePoints(password) >= 8 &&
+    (name === undefined || name === null || typeof name === 'string')
+  );
+}
+
+/** Only the real password opens a session (the generators never produce it, this is a guard). */
+const carriesSecret = (body: string | undefined): boolean => {
+  const value = parsed(body);
+  if (!value) return false;
+  return Object.values(value).some(
+    (field) =>
+      typeof field === 'string' &&
+      (field.normalize('NFKC') === PASSWORD ||
+        field === fx.bob.mfaToken ||
+        fx.realRefreshTokens.has(field) ||
+        field === fx.alice.pair.access_token),
+  );
+};
+
+const invalidEmail = fc.oneof(
+  nastyString.filter((value) => !EMAIL_SHAPE.test(value.trim())),
+  fc.constantFrom('alice', 'alice@', '@example.com', 'a@b', 'a b@c.de', 'a@@b.co', 'a@b.co\u0000x'),
+);
+const shortPassword = fc
+  .oneof(fc.string({ maxLength: 7 }), fc.string({ unit: 'binary', maxLength: 7 }), fc.constantFrom('', ' ', '\u0000'))
+  .filter((value) => codePoints(value) < 8);
+
+const noAuth = fc.constant(undefined);
+const maybeAuth = () => fc.option(authorization(), { nil: undefined });
+
+async function fuzz<T>(arbitrary: fc.Arbitrary<T>, predicate: (value: T) => Promise<void>): Promise<void> {
+  await fc.assert(fc.asyncProperty(arbitrary, predicate), FC);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The unauthenticated endpoints.
+// ---------------------------------------------------------------------------------------------
+
+describe('unauthenticated endpoints never fail with a 5xx and change nothing', () => {
+  it('POST /v1/auth/register', async () => {
+    const body = fc
+      .oneof(
+        { arbitrary: anyBody({ email: nastyValue, password: nastyValue, name: nastyValue }), weight: 3 },
+        {
+          arbitrary: fieldObject({ email: invalidEmail, password: nastyValue, name: nastyValue }).map((value) =>
+            JSON.stringify(value),
+          ),
+          weight: 2,
+        },
+        {
+          arbitrary: fc
+            .record({ email: fc.emailAddress(), password: shortPassword, name: nastyValue })
+            .map((value) => JSON.stringify(value)),
+          weight: 2,
+        },
+        {
+          arbitrary: pollutingBody(fc.record({ email: invalidEmail, password: fc.constant(PASSWORD) })),
+          weight: 1,
+        },
+      )
+      .filter((text) => !couldRegister(text));
+    await fuzz(fc.record({ body, headers: requestHeaders(maybeAuth()) }), async ({ body, headers }) => {
+      await sendUnchanged({ method: 'POST', path: '/v1/auth/register', headers, body });
+    });
+  });
+
+  it('POST /v1/auth/login', async () => {
+    const emails = fc.oneof(nastyValue, fc.constantFrom(fx.alice.email, fx.bob.email.toUpperCase()));
+    const body = anyBody({
+      email: emails,
+      password: nastyValue,
+      device_name: nastyValue,
+      remember: nastyValue,
+      delivery: fc.oneof(fc.constantFrom('body', 'cookie'), nastyValue),
+      client_id: nastyValue,
+    }).filter((text) => !carriesSecret(text));
+    await fuzz(fc.record({ body, headers: requestHeaders(maybeAuth()) }), async ({ body, headers }) => {
+      await sendUnchanged({ method: 'POST', path: '/v1/auth/login', headers, body });
+    });
+  });
+
+  it('POST /v1/auth/login/mfa', async () => {
+    const mfaToken = fc.oneof(
+      { arbitrary: garbled(fx.bob.mfaToken, true), weight: 3 },
+      { arbitrary: b64urlString(43, 43).map((value) => `lkm_${value}`), weight: 2 },
+      { arbitrary: fc.constantFrom(fx.alice.pair.access_token, fx.alice.pair.session_id), weight: 1 },
+      { arbitrary: nastyValue, weight: 3 },
+    );
+    const code = fc.oneof(fc.stringMatching(/^\d{6}$/), nastyValue);
+    const body = anyBody({ mfa_token: mfaToken, code, recovery_code: nastyValue }).filter(
+      (text) => !carriesSecret(text),
+    );
+    await fuzz(fc.record({ body, headers: requestHeaders(maybeAuth()) }), async ({ body, headers }) => {
+      await sendUnchanged({ method: 'POST', path: '/v1/auth/login/mfa', headers, body });
+    });
+  });
+
+  it('POST /v1/auth/refresh', async () => {
+    const refreshToken = fc.oneof(
+      { arbitrary: garbled(fx.alice.pair.refresh_token, true), weight: 3 },
+      { arbitrary: b64urlString(43, 43).map((value) => `lkr_${value}`), weight: 2 },
+      { arbitrary: fc.constantFrom(fx.alice.pair.access_token, fx.bob.mfaToken), weight: 1 },
+      { arbitrary: nastyValue, weight: 3 },
+    );
+    const body = anyBody({ refresh_token: refreshToken, client_id: nastyValue }).filter(
+      (text) => !carriesSecret(text),
+    );
+    await fuzz(fc.record({ body, headers: requestHeaders(maybeAuth()) }), async ({ body, headers }) => {
+      await sendUnchanged({ method: 'POST', path: '/v1/auth/refresh', headers, body });
+    });
+  });
+
+  it('POST /v1/auth/logout (204 only when it names a refresh token, which must then be unknown)', async () => {
+    const refreshToken = fc.oneof(
+      { arbitrary: garbled(fx.alice.pair.refresh_token, true), weight: 3 },
+      { arbitrary: b64urlString(43, 43).map((value) => `lkr_${value}`), weight: 1 },
+      { arbitrary: fc.constantFrom(fx.alice.pair.access_token, fx.bob.mfaToken), weight: 1 },
+      { arbitrary: nastyValue, weight: 3 },
+    );
+    const body = fc.option(anyBody({ refresh_token: refreshToken }), { nil: undefined });
+    const request = fc
+      .record({ body, headers: requestHeaders(maybeAuth()) })
+      .filter(({ body }) => !carriesSecret(body));
+    await fuzz(request, async ({ body, headers }) => {
+      // RFC 7009 §2.2: an unknown refresh token is answered as if it had been revoked.
+      const namesRefreshToken = typeof parsed(body)?.refresh_token === 'string' || 'cookie' in headers;
+      await sendUnchanged({ method: 'POST', path: '/v1/auth/logout', headers, body }, (response, req) => {
+        if (response.status === 204 && namesRefreshToken) expect(response.text).toBe('');
+        else expectCleanError(response, req);
+      });
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The Bearer endpoints, with anything but a valid access token: always 401 invalid_token.
+// ---------------------------------------------------------------------------------------------
+
+const BEARER_ROUTES: [FuzzRequest['method'], string, Record<string, fc.Arbitrary<unknown>> | undefined][] = [
+  ['POST', '/v1/auth/step-up', { code: nastyValue, password: nastyValue, delivery: nastyValue }],
+  ['GET', '/v1/users/me', undefined],
+  ['GET', '/v1/users/me/events', undefined],
+  ['POST', '/v1/users/me/password', { current_password: nastyValue, new_password: nastyValue }],
+  ['GET', '/v1/sessions', undefined],
+  ['POST', '/v1/sessions/revoke-all', { include_current: fc.oneof(fc.boolean(), nastyValue) }],
+  ['DELETE', '/v1/sessions/{id}', undefined],
+  ['POST', '/v1/mfa/totp/enroll', {}],
+  ['POST', '/v1/mfa/totp/activate', { code: nastyValue }],
+  ['DELETE', '/v1/mfa/totp', {}],
+  ['POST', '/v1/mfa/recovery-codes', {}],
+];
+
+/** Path ids: real ids of sessions (others' too), random UUIDs, and hostile segments. */
+function pathId(): fc.Arbitrary<string> {
+  return fc.oneof(
+    fc.constantFrom(fx.alice.pair.session_id, fx.alice.other.session_id, fx.bob.pair.session_id),
+    fc.uuid(),
+    nastyString.map(encodeURIComponent),
+    fc.constantFrom('..', '%2e%2e', '%2F', '%00', '%ZZ', '1;DROP TABLE x', 'a'.repeat(3000)),
+  );
+}
+
+describe('Bearer endpoints refuse anything but a valid access token with 401 invalid_token', () => {
+  it.each(BEARER_ROUTES)('%s %s', async (method, path, fields) => {
+    const request = fc.record({
+      id: pathId(),
+      headers: requestHeaders(fc.option(authorization(), { nil: undefined })),
+      body:
+        method === 'GET'
+          ? fc.constant(undefined)
+          : fc.option(anyBody(fields ?? {}), { nil: undefined }),
+    });
+    await fuzz(request, async ({ id, headers, body }) => {
+      const concretePath = path.replace('{id}', id);
+      await sendUnchanged({ method, path: concretePath, headers, body }, (response, req) => {
+        expectCleanError(response, req);
+        // The body limit comes first: 413 for a body over 64 KiB.
+        if (Buffer.byteLength(req.body ?? '') > 64 * 1024) {
+          expect(response.status).toBe(413);
+          return;
+        }
+        // A garbled id can leave the route table (e.g. "/v1/sessions/.."): 404 then; else 401.
+        if (response.status !== 404 || !path.includes('{id}')) {
+          expect(response.status, `${method} ${concretePath}: ${response.text}`).toBe(401);
+          expect(JSON.parse(response.text).error).toBe('invalid_token');
+        }
+      });
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The Bearer endpoints with a valid aal1 token and hostile input behind it.
+// ---------------------------------------------------------------------------------------------
+
+/** Headers with alice's real token and a hostile content type and extras. */
+const withAliceToken = () =>
+  requestHeaders(noAuth).map((headers) => ({
+    ...headers,
+    authorization: `Bearer ${fx.alice.pair.access_token}`,
+  }));
+
+describe('Bearer endpoints with a valid token and hostile input answer 4xx and change nothing', () => {
+  it('POST /v1/auth/step-up (alice has no TOTP; the password is never hers)', async () => {
+    const body = anyBody({
+      code: fc.oneof(fc.stringMatching(/^\d{6}$/), nastyValue),
+      password: nastyValue,
+      delivery: fc.oneof(fc.constantFrom('body', 'cookie'), nastyValue),
+    }).filter((text) => !carriesSecret(text));
+    await fuzz(fc.record({ body, headers: withAliceToken() }), async ({ body, headers }) => {
+      await sendUnchanged({ method: 'POST', path: '/v1/auth/step-up', headers, body });
+    });
+  });
+
+  it('POST /v1/users/me/password (the current password is never hers)', async () => {
+    const body = anyBody({
+      current_password: nastyValue,
+      new_password: fc.oneof(nastyValue, fc.constant('another correct horse battery staple 42')),
+    }).filter((text) => !carriesSecret(text));
+    await fuzz(fc.record({ body, headers: withAliceToken() }), async ({ body, headers }) => {
+      await sendUnchanged({ method: 'POST', path: '/v1/users/me/password', headers, body });
+    });
+  });
+
+  it('POST /v1/sessions/revoke-all (bodies that are not a valid request)', async () => {
+    // A valid body (an object whose include_current is absent or a boolean, or an empty body)
+    // would revoke alice's other session: not a fuzz input.
+    const body = anyBody({ include_current: nastyValue }).filter((text) => {
+      const value = parsed(text);
+      if (text.trim() === '') return false;
+      return !value || (value.include_current !== undefined && typeof value.include_current !== 'boolean');
+    });
+    await fuzz(fc.record({ body, headers: withAliceToken() }), async ({ body, headers }) => {
+      // With a JSON content type the body is parsed and refused (400); with another, 415.
+      await sendUnchanged({ method: 'POST', path: '/v1/sessions/revoke-all', headers, body });
+    });
+  });
+
+  it("DELETE /v1/sessions/{id} (random ids, and another user's real session)", async () => {
+    const id = pathId().filter((value) => value !== fx.alice.pair.session_id && value !== fx.alice.other.session_id);
+    await fuzz(fc.record({ id, headers: withAliceToken() }), async ({ id, headers }) => {
+      await sendUnchanged({ method: 'DELETE', path: `/v1/sessions/${id}`, headers });
+    });
+  });
+
+  it('GET /v1/users/me/events (invalid limit or cursor)', async () => {
+    const validLimit = (limit: string | undefined) => {
+      if (limit === undefined) return true;
+      const n = Number(limit);
+      return Number.isInteger(n) && n >= 1 && n <= 100;
+    };
+    const query = fc
+      .record(
+        {
+          limit: fc.oneof(
+            fc.integer().map(String),
+            fc.double().map(String),
+            nastyString,
+            fc.constantFrom('0', '101', '-1', '1.5', '1e9', 'Infinity', '0x10', ' 5 ', ''),
+          ),
+          cursor: fc.oneof(nastyString, b64urlString(1, 250), fc.constantFrom(btoa('2030-01-01T00:00:00Z|x'))),
+        },
+        { requiredKeys: [] },
+      )
+      .filter(({ limit, cursor }) => !validLimit(limit) || (cursor !== undefined && cursor !== ''));
+    await fuzz(fc.record({ query, headers: withAliceToken() }), async ({ query, headers }) => {
+      const search = new URLSearchParams(
+        Object.entries(query).filter((entry): entry is [string, string] => entry[1] !== undefined),
+      );
+      await sendUnchanged({ method: 'GET', path: `/v1/users/me/events?${search}`, headers });
+    });
+  });
+
+  it.each([
+    ['POST', '/v1/mfa/totp/activate', { code: nastyValue }],
+    ['DELETE', '/v1/mfa/totp', {}],
+    ['POST', '/v1/mfa/recovery-codes', {}],
+  ] as const)('%s %s (alice has no factor and only aal1)', async (method, path, fields) => {
+    const body = fc.option(anyBody(fields), { nil: undefined });
+    await fuzz(fc.record({ body, headers: withAliceToken() }), async ({ body, headers }) => {
+      await sendUnchanged({ method, path, headers, body });
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('afterwards', () => {
+  it('the fixtures still work: nothing above revoked or changed them', async () => {
+    expect((await call(lk.app, '/v1/users/me', { token: fx.alice.pair.access_token })).status).toBe(200);
+    const sessions = await call(lk.app, '/v1/sessions', { token: fx.alice.pair.access_token });
+    expect(sessions.json.sessions).toHaveLength(2);
+    expect((await call(lk.app, '/v1/auth/login', { body: { email: fx.alice.email, password: PASSWORD } })).status).toBe(
+      200,
+    );
+  });
+
+  it('no prototype was polluted', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: probing for a polluted prototype
+    expect(({} as any).polluted).toBeUndefined();
+    expect(Object.hasOwn(Object.prototype, 'polluted')).toBe(false);
+    // biome-ignore lint/suspicious/noExplicitAny: probing for a polluted prototype
+    expect((Object as any).polluted).toBeUndefined();
+  });
+});
+
+afterAll(() => {
+  // biome-ignore lint/suspicious/noExplicitAny: leave no pollution behind for other files
+  delete (Object.prototype as any).polluted;
+});

@@ -1,0 +1,120 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Logger } from '../../src/ports/logger.js';
+import { call, login, refresh, registerUser } from '../support/client.js';
+import { buildLatchkey, type Latchkey, PASSWORD, useDatabase } from '../support/harness.js';
+
+const database = useDatabase();
+const lines: Record<string, unknown>[] = [];
+const capture: Logger = {
+  info: (msg, fields) => lines.push({ level: 'info', msg, ...fields }),
+  warn: (msg, fields) => lines.push({ level: 'warn', msg, ...fields }),
+  error: (msg, fields) => lines.push({ level: 'error', msg, ...fields }),
+};
+let lk: Latchkey;
+beforeAll(async () => {
+  lk = await buildLatchkey(database.current, {
+    logger: capture,
+    env: { TRUSTED_IP_HEADER: 'x-forwarded-for', LOCATION_HEADERS: 'cf-ipcountry' },
+  });
+});
+
+const eventsOf = async (accessToken: string) =>
+  (await call(lk.app, '/v1/users/me/events?limit=100', { token: accessToken })).json.events as {
+    type: string;
+    details: Record<string, unknown>;
+  }[];
+
+describe('logs', () => {
+  it('a full flow logs each request with its id, route, status and user, and never a secret', async () => {
+    lines.length = 0;
+    const { email } = await registerUser(lk.app);
+    await call(lk.app, '/v1/auth/login', { body: { email, password: 'wrong password' } });
+    const pair = await login(lk.app, email);
+    const next = await refresh(lk.app, pair.refresh_token);
+    await call(lk.app, '/v1/sessions', { token: next.json.access_token });
+    await call(lk.app, '/v1/users/me/password', {
+      body: { current_password: PASSWORD, new_password: 'violet lanterns over harbour' },
+      token: next.json.access_token,
+    });
+
+    const text = JSON.stringify(lines);
+    for (const secret of [
+      PASSWORD,
+      'wrong password',
+      'violet lanterns over harbour',
+      pair.refresh_token,
+      next.json.refresh_token,
+      pair.access_token,
+      next.json.access_token,
+    ]) {
+      expect(text).not.toContain(secret);
+    }
+    expect(text).not.toContain('203.0.113.7');
+    const requests = lines.filter((line) => line.msg === 'request');
+    expect(requests.length).toBe(6);
+    for (const line of requests) {
+      expect(line.request_id).toEqual(expect.any(String));
+      expect(line.status).toEqual(expect.any(Number));
+      expect(line.latency_ms).toEqual(expect.any(Number));
+    }
+    expect(requests.find((line) => line.route === '/v1/sessions')).toMatchObject({
+      status: 200,
+      user_id: expect.any(String),
+      session_id: next.json.session_id,
+    });
+    const events = lines.filter((line) => line.msg === 'security event').map((line) => line.type);
+    expect(events).toEqual(['user_registered', 'login_failed', 'login_succeeded', 'password_changed']);
+  });
+});
+
+describe('new devices and places', () => {
+  const loginFrom = (email: string, userAgent: string, country: string) => {
+    lk.clock.advance(1000); // events of one instant have no order between them
+    return login(
+      lk.app,
+      email,
+      {},
+      { 'user-agent': userAgent, 'cf-ipcountry': country, 'x-forwarded-for': '192.0.2.1' },
+    );
+  };
+
+  it('marks a login from a device or country the user has not used before', async () => {
+    const { email } = await registerUser(lk.app);
+    await loginFrom(email, 'Firefox/130 on Linux', 'FR');
+    await loginFrom(email, 'Firefox/130 on Linux', 'FR');
+    await loginFrom(email, 'Safari/18 on iPhone', 'FR');
+    const last = await loginFrom(email, 'Safari/18 on iPhone', 'BR');
+    const logins = (await eventsOf(last.access_token))
+      .filter((event) => event.type === 'login_succeeded')
+      .reverse();
+    expect(logins.map((event) => [event.details.new_device, event.details.new_location])).toEqual([
+      [true, true],
+      [false, false],
+      [true, false],
+      [false, true],
+    ]);
+    expect(logins[3]!.details.location).toBe('BR');
+  });
+
+  it('failed and throttled logins appear in the user’s log', async () => {
+    const strict = await buildLatchkey(database.current, {
+      clock: lk.clock,
+      env: { LOGIN_FAILURES_PER_ACCOUNT: '2' },
+    });
+    const { email } = await registerUser(strict.app);
+    for (let i = 0; i < 3; i++) {
+      lk.clock.advance(1000);
+      await call(strict.app, '/v1/auth/login', { body: { email, password: 'wrong guess' } });
+    }
+    lk.clock.advance(16 * 60_000);
+    const pair = await login(strict.app, email);
+    const types = (await eventsOf(pair.access_token)).map((event) => event.type);
+    expect(types).toEqual([
+      'login_succeeded',
+      'login_throttled',
+      'login_failed',
+      'login_failed',
+      'user_registered',
+    ]);
+  });
+});
