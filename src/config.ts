@@ -71,6 +71,8 @@ const EnvSchema = z.object({
   LOGIN_FAILURES_PER_ACCOUNT: integer(10, 1, 10_000),
   LOGIN_FAILURES_PER_IP: integer(100, 1, 1_000_000),
   LOGIN_FAILURE_WINDOW: seconds(900, 1),
+  REGISTRATIONS_PER_IP: integer(20, 1, 1_000_000),
+  REFRESH_FAILURES_PER_IP: integer(100, 1, 1_000_000),
   TOTP_ISSUER: z.string().min(1).max(100).default('Latchkey'),
   MFA_FAILURES_PER_USER: integer(10, 1, 10_000),
   MFA_FAILURE_WINDOW: seconds(900, 1),
@@ -107,6 +109,9 @@ export interface Config {
   trustedIpHeader: string | undefined;
   locationHeaders: string[];
   refreshCookieName: string;
+  /** Sign-ups per IP per hour, and failed refreshes per IP per 15 minutes, before 429. */
+  registrationsPerIpPerHour: number;
+  refreshFailuresPerIp: number;
   /** zxcvbn score (0-4) a new password needs; 0 turns the check off. */
   passwordMinScore: number;
   /** Wrong passwords per account (from one IP) and per IP, per window, before 429. */
@@ -228,6 +233,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     locationHeaders: e.LOCATION_HEADERS.map((name) => name.toLowerCase()),
     refreshCookieName: e.REFRESH_COOKIE_NAME,
     passwordMinScore: e.PASSWORD_MIN_SCORE,
+    registrationsPerIpPerHour: e.REGISTRATIONS_PER_IP,
+    refreshFailuresPerIp: e.REFRESH_FAILURES_PER_IP,
     loginFailureLimit: {
       perAccount: e.LOGIN_FAILURES_PER_ACCOUNT,
       perIp: e.LOGIN_FAILURES_PER_IP,

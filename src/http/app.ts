@@ -79,6 +79,8 @@ export function createApp(deps: AppDeps) {
     dummyPasswordHash,
     rateLimiter: deps.rateLimiter,
     passwordMinScore: config.passwordMinScore,
+    registerLimit: { points: config.registrationsPerIpPerHour, windowMs: 3600 * SECOND },
+    refreshFailureLimit: { points: config.refreshFailuresPerIp, windowMs: 900 * SECOND },
     loginLimits: {
       perAccount: {
         points: config.loginFailureLimit.perAccount,

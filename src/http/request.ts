@@ -43,9 +43,17 @@ export async function readJson<S extends z.ZodType>(
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new AuthError('invalid_request', 'The request body must be a JSON object');
   }
+  // PostgreSQL text cannot hold NUL: refuse it here rather than fail in the database.
+  if (containsNul(value)) throw new AuthError('invalid_request', 'Strings must not contain NUL characters');
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new AuthError('invalid_request', describeIssues(parsed.error));
   return parsed.data;
+}
+
+function containsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (depth > 32 || typeof value !== 'object' || value === null) return false;
+  return Object.entries(value).some(([key, item]) => key.includes('\u0000') || containsNul(item, depth + 1));
 }
 
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);

@@ -48,6 +48,9 @@ export interface AuthServiceDeps {
   rateLimiter: RateLimiter;
   passwordMinScore: number;
   loginLimits: { perAccount: LimitPolicy; perIp: LimitPolicy };
+  /** Registrations per IP (every attempt counts) and failed refreshes per IP. */
+  registerLimit: LimitPolicy;
+  refreshFailureLimit: LimitPolicy;
 }
 
 const invalidCredentials = () => new AuthError('invalid_credentials', 'The email or password is incorrect');
@@ -142,7 +145,17 @@ export function createAuthService(deps: AuthServiceDeps) {
     return user;
   }
 
-  async function register(input: { email: string; password: string; name?: string | null }) {
+  async function register(input: {
+    email: string;
+    password: string;
+    name?: string | null;
+    ipAddress: string | null;
+  }) {
+    // Sign-ups per IP are limited before any hashing: account spam and the 409 oracle.
+    const key = `register:ip:${input.ipAddress ?? 'unknown'}`;
+    const wait = await deps.rateLimiter.penalize(key, deps.registerLimit, clock.now());
+    if (wait > 0)
+      throw new AuthError('rate_limited', 'Too many sign-ups from here; try again later', undefined, wait);
     const email = normalizeEmail(input.email);
     const password = normalizePassword(input.password);
     assertAcceptablePassword(password, contextWordsOf(email), deps.passwordMinScore);
@@ -254,7 +267,30 @@ export function createAuthService(deps: AuthServiceDeps) {
     return openSession(user, { ...session, device: input.device, acr: 'aal1', amr: ['pwd'] });
   }
 
+  /**
+   * Failed refreshes are counted per IP; past the limit the failure is a 429. Only failures
+   * are counted and only then is the counter read, so a good refresh stays one statement
+   * (and a guessed 256-bit token was never a real threat: this bounds the noise).
+   */
   async function refresh(input: { refreshToken: string; clientId?: string; device: RequestDevice }) {
+    try {
+      return await rotate(input);
+    } catch (error) {
+      if (
+        error instanceof AuthError &&
+        (error.code === 'invalid_grant' || error.code === 'refresh_token_reused')
+      ) {
+        const key = `refresh:ip:${input.device.ipAddress ?? 'unknown'}`;
+        const wait = await deps.rateLimiter.penalize(key, deps.refreshFailureLimit, clock.now());
+        if (wait > 0) {
+          throw new AuthError('rate_limited', 'Too many failed refreshes; try again later', undefined, wait);
+        }
+      }
+      throw error;
+    }
+  }
+
+  async function rotate(input: { refreshToken: string; clientId?: string; device: RequestDevice }) {
     const { refreshToken, device } = input;
     const clientId = input.clientId ?? DEFAULT_CLIENT_ID;
     if (!isWellFormedRefreshToken(refreshToken)) throw invalidGrant();

@@ -91,3 +91,53 @@ describe('credential guessing', () => {
     expect((await attempt(email, PASSWORD, ip)).status).toBe(200);
   });
 });
+
+describe('other abuse limits', () => {
+  it('sign-ups per IP are limited (every attempt counts), with Retry-After', async () => {
+    const limited = await buildLatchkey(database.current, {
+      clock,
+      env: { TRUSTED_IP_HEADER: 'x-forwarded-for', REGISTRATIONS_PER_IP: '3' },
+    });
+    const ip = freshIp();
+    const register = (email: string) =>
+      call(limited.app, '/v1/auth/register', {
+        body: { email, password: PASSWORD },
+        headers: { 'x-forwarded-for': ip },
+      });
+    expect((await register(uniqueEmail())).status).toBe(201);
+    expect((await register(uniqueEmail())).status).toBe(201);
+    const third = await register(uniqueEmail());
+    expect(third.status).toBe(429);
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Another IP is not affected; the limit lifts after an hour.
+    const other = await call(limited.app, '/v1/auth/register', {
+      body: { email: uniqueEmail(), password: PASSWORD },
+      headers: { 'x-forwarded-for': freshIp() },
+    });
+    expect(other.status).toBe(201);
+    clock.advance(61 * MINUTE);
+    expect((await register(uniqueEmail())).status).toBe(201);
+  });
+
+  it('failed refreshes per IP turn into 429, while a good refresh from that IP still works', async () => {
+    const limited = await buildLatchkey(database.current, {
+      clock,
+      env: { TRUSTED_IP_HEADER: 'x-forwarded-for', REFRESH_FAILURES_PER_IP: '3' },
+    });
+    const ip = freshIp();
+    const { email } = await registerUser(limited.app);
+    const pair = await call(limited.app, '/v1/auth/login', { body: { email, password: PASSWORD } });
+    const refreshFrom = (token: string) =>
+      call(limited.app, '/v1/auth/refresh', {
+        body: { refresh_token: token },
+        headers: { 'x-forwarded-for': ip },
+      });
+    const guess = `lkr_${'A'.repeat(43)}`;
+    expect((await refreshFrom(guess)).status).toBe(401);
+    expect((await refreshFrom(guess)).status).toBe(401);
+    const third = await refreshFrom(guess);
+    expect(third.status).toBe(429);
+    expect(third.json.error).toBe('rate_limited');
+    expect((await refreshFrom(pair.json.refresh_token)).status).toBe(200);
+  });
+});

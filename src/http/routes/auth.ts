@@ -55,7 +55,12 @@ export function authRoutes(ctx: RouteContext) {
 
   app.post('/register', async (c) => {
     const body = await readJson(c, RegisterBody);
-    const user = await auth.register({ email: body.email, password: body.password, name: body.name ?? null });
+    const user = await auth.register({
+      email: body.email,
+      password: body.password,
+      name: body.name ?? null,
+      ipAddress: device(c).ipAddress,
+    });
     return c.json(
       { user: { id: user.id, email: user.email, name: user.name, created_at: user.createdAt.toISOString() } },
       201,
