@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { contextStorage, tryGetContext } from 'hono/context-storage';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
@@ -48,6 +49,7 @@ export function createApp(deps: AppDeps) {
     async recordSecurityEvent(event) {
       await deps.store.recordSecurityEvent(event);
       logger.info('security event', {
+        request_id: tryGetContext()?.get('requestId') ?? null,
         type: event.type,
         user_id: event.userId,
         session_id: event.sessionId ?? null,
@@ -126,6 +128,8 @@ export function createApp(deps: AppDeps) {
   app.onError(handleError(logger));
   app.notFound((c) => errorResponse(c, new AuthError('not_found', 'No such route')));
   app.use(requestId());
+  // Lets log lines written deep in a service name the request they belong to.
+  app.use(contextStorage());
   app.use(async function requestLog(c, next) {
     const started = performance.now();
     await next();

@@ -64,8 +64,10 @@ export const validIp = (value: string | undefined): string | null => {
   return candidate && ipAddress.safeParse(candidate).success ? candidate : null;
 };
 
+/** Header-derived text for the database: no control characters (NUL cannot be stored), bounded. */
 const limit = (value: string | undefined, max: number) => {
-  const trimmed = value?.trim();
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+  const trimmed = value?.replace(/[\u0000-\u001f\u007f]/g, '').trim();
   return trimmed ? trimmed.slice(0, max) : null;
 };
 

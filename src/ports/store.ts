@@ -98,6 +98,7 @@ export type SecurityEventType =
   | 'mfa_enabled'
   | 'mfa_disabled'
   | 'mfa_failed'
+  | 'mfa_throttled'
   | 'mfa_login_succeeded'
   | 'recovery_code_used'
   | 'recovery_codes_regenerated'

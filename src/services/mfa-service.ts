@@ -47,8 +47,15 @@ export function createMfaService(deps: MfaServiceDeps) {
 
   /** Wrong codes per user are throttled (API.md, Abuse limits): 429 with Retry-After. */
   async function assertNotThrottled(userId: string) {
-    const wait = await rateLimiter.retryAfter(throttleKey(userId), deps.failureLimit, clock.now());
+    const now = clock.now();
+    const wait = await rateLimiter.retryAfter(throttleKey(userId), deps.failureLimit, now);
     if (wait > 0) {
+      await store.recordSecurityEvent({
+        userId,
+        type: 'mfa_throttled',
+        details: { retry_after: wait },
+        at: now,
+      });
       throw new AuthError('rate_limited', 'Too many wrong codes; try again later', undefined, wait);
     }
   }

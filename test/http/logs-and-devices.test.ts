@@ -62,7 +62,10 @@ describe('logs', () => {
       user_id: expect.any(String),
       session_id: next.json.session_id,
     });
-    const events = lines.filter((line) => line.msg === 'security event').map((line) => line.type);
+    const eventLines = lines.filter((line) => line.msg === 'security event');
+    const requestIds = new Set(requests.map((line) => line.request_id));
+    for (const line of eventLines) expect(requestIds.has(line.request_id)).toBe(true);
+    const events = eventLines.map((line) => line.type);
     expect(events).toEqual(['user_registered', 'login_failed', 'login_succeeded', 'password_changed']);
   });
 });
