@@ -1,4 +1,4 @@
-import { errors, jwtVerify, SignJWT } from 'jose';
+import { base64url, errors, jwtVerify, SignJWT } from 'jose';
 import { AuthError } from '../domain/errors.js';
 import { toEpochSeconds } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
@@ -27,6 +27,23 @@ export interface AccessTokens {
 }
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt'; // RFC 9068 §2.1
+
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)$/;
+
+/**
+ * RFC 7515 §2, §7.1: base64url without padding, so a JWS has one spelling. Lenient decoders
+ * forgive padding and non-zero spare bits in the last character, which would give one token
+ * ~32 spellings: trouble for anything keyed on the token string (caches, denylists, logs).
+ */
+function isCanonicalCompactJws(token: string): boolean {
+  const signature = token.match(COMPACT_JWS)?.[1];
+  if (!signature) return false;
+  try {
+    return base64url.encode(base64url.decode(signature)) === signature;
+  } catch {
+    return false;
+  }
+}
 
 const REQUIRED_CLAIMS = [
   'iss',
@@ -88,6 +105,7 @@ export function createAccessTokens(options: {
     },
 
     async verify(token) {
+      if (!isCanonicalCompactJws(token)) throw new AuthError('invalid_token', 'The access token is invalid');
       try {
         // RFC 8725 §3.1, §3.11 and RFC 9068 §4: pin algorithms, type, issuer and audience.
         const { payload } = await jwtVerify(

@@ -11,7 +11,8 @@ import { buildLatchkey, type Latchkey, PASSWORD, useDatabase } from '../support/
  * is a 500 for bad input, and no body carries a stack trace"). Each property throws random and
  * hostile bodies, headers, tokens and path ids at one endpoint and checks, for every request:
  *  - the status is a 4xx (never a 5xx, never a 2xx: inputs that could legitimately succeed are
- *    excluded by construction and by a filter, see `could*` below);
+ *    excluded by construction and by filters, see `couldRegister` and `carriesSecret`; the one
+ *    2xx allowed is logout's 204 for an unknown refresh token, RFC 7009 §2.2);
  *  - the body is exactly `{error, error_description}` with a snake_case `error`;
  *  - no body carries a stack trace;
  *  - no stored data changed (row counts and an md5 of every row of the tables that hold
@@ -21,6 +22,19 @@ import { buildLatchkey, type Latchkey, PASSWORD, useDatabase } from '../support/
  */
 
 const FC = { seed: 20261124, numRuns: 150 } as const;
+
+/**
+ * Wrong passwords, codes, refreshes and sign-up attempts are expected by the thousand here;
+ * 429 would still be a fine answer, but higher limits keep the fuzzing reaching the code
+ * behind the throttles (the test clock never moves, so a window would never end).
+ */
+const ENV = {
+  LOGIN_FAILURES_PER_IP: '1000000',
+  LOGIN_FAILURES_PER_ACCOUNT: '10000',
+  MFA_FAILURES_PER_USER: '10000',
+  REGISTRATIONS_PER_IP: '1000000',
+  REFRESH_FAILURES_PER_IP: '1000000',
+};
 
 const database = useDatabase();
 let lk: Latchkey;
@@ -62,15 +76,7 @@ function totpNow(secretBase32: string, unixSeconds: number): string {
 }
 
 beforeAll(async () => {
-  lk = await buildLatchkey(database.current, {
-    env: {
-      // Wrong passwords and codes are expected by the thousand here; 429 would still be a
-      // fine answer, but higher limits keep the fuzzing reaching the code behind the throttle.
-      LOGIN_FAILURES_PER_IP: '1000000',
-      LOGIN_FAILURES_PER_ACCOUNT: '10000',
-      MFA_FAILURES_PER_USER: '10000',
-    },
-  });
+  lk = await buildLatchkey(database.current, { env: ENV });
   const alice = await registerUser(lk.app);
   const alicePair = await login(lk.app, alice.email, { device_name: 'fuzzing laptop' });
   const aliceOther = await login(lk.app, alice.email, { device_name: 'phone', remember: true });
@@ -80,7 +86,10 @@ beforeAll(async () => {
   const enrolled = await call(lk.app, '/v1/mfa/totp/enroll', { method: 'POST', token: bobPair.access_token });
   expect(enrolled.status).toBe(200);
   const code = totpNow(enrolled.json.secret, Math.floor(lk.clock.now().getTime() / 1000));
-  const activated = await call(lk.app, '/v1/mfa/totp/activate', { body: { code }, token: bobPair.access_token });
+  const activated = await call(lk.app, '/v1/mfa/totp/activate', {
+    body: { code },
+    token: bobPair.access_token,
+  });
   expect(activated.status).toBe(200);
   const first = await call(lk.app, '/v1/auth/login', { body: { email: bob.email, password: PASSWORD } });
   expect(first.json.mfa_required).toBe(true);
@@ -199,7 +208,10 @@ const b64urlString = (minLength: number, maxLength: number) =>
 const b64json = (value: unknown) => Buffer.from(JSON.stringify(value) ?? 'null').toString('base64url');
 
 /** Characters a header value can carry through `Headers` (ByteString, no CR/LF/NUL). */
-const headerChar = fc.integer({ min: 0x20, max: 0xff }).filter((code) => code !== 0x7f).map(String.fromCharCode);
+const headerChar = fc
+  .integer({ min: 0x20, max: 0xff })
+  .filter((code) => code !== 0x7f)
+  .map(String.fromCharCode);
 const headerString = (maxLength = 80) => fc.string({ unit: headerChar, maxLength });
 
 /** Strings that have broken parsers, drivers and normalisers before. */
@@ -224,6 +236,7 @@ const NASTY_STRINGS = [
   '%',
   "' OR '1'='1' --",
   "'; DROP TABLE users; --",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4shell-style payload, on purpose
   '${jndi:ldap://127.0.0.1:9/x}',
   '{{7*7}}',
   '<script>alert(1)</script>',
@@ -247,6 +260,17 @@ const nastyString = fc.oneof(
   { arbitrary: fc.string({ maxLength: 40 }), weight: 2 },
   { arbitrary: fc.string({ unit: 'binary', maxLength: 40 }), weight: 2 },
   { arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }), weight: 1 },
+  // Control characters, and a NUL inside an otherwise ordinary string.
+  {
+    arbitrary: fc.string({ unit: fc.integer({ min: 0, max: 0x1f }).map(String.fromCharCode), maxLength: 6 }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc
+      .tuple(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 }))
+      .map(([before, after]) => `${before}\u0000${after}`),
+    weight: 1,
+  },
   {
     arbitrary: fc
       .tuple(fc.constantFrom('x', 'é', '😀', '\u0000', 'A'), fc.integer({ min: 129, max: 12_000 }))
@@ -257,7 +281,10 @@ const nastyString = fc.oneof(
 
 const nastyValue: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: nastyString, weight: 4 },
-  { arbitrary: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(0, -0, 1e308, -1, 2 ** 53 + 1)), weight: 1 },
+  {
+    arbitrary: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(0, -0, 1e308, -1, 2 ** 53 + 1)),
+    weight: 1,
+  },
   { arbitrary: fc.boolean(), weight: 1 },
   { arbitrary: fc.constant(null), weight: 1 },
   { arbitrary: fc.array(nastyString, { maxLength: 3 }), weight: 1 },
@@ -267,11 +294,13 @@ const nastyValue: fc.Arbitrary<unknown> = fc.oneof(
 
 /** An object with the endpoint's real field names (each maybe absent) carrying hostile values. */
 const fieldObject = (fields: Record<string, fc.Arbitrary<unknown>>) =>
-  fc.record(fields, { requiredKeys: [] }).chain((record) =>
-    fc
-      .dictionary(nastyString, nastyValue, { maxKeys: 2 })
-      .map((extra) => ({ ...extra, ...(record as Record<string, unknown>) })),
-  );
+  fc
+    .record(fields, { requiredKeys: [] })
+    .chain((record) =>
+      fc
+        .dictionary(nastyString, nastyValue, { maxKeys: 2 })
+        .map((extra) => ({ ...extra, ...(record as Record<string, unknown>) })),
+    );
 
 /** Raw JSON text with prototype-pollution keys around the real fields. */
 const pollutingBody = (fields: fc.Arbitrary<Record<string, unknown>>) =>
@@ -320,18 +349,71 @@ const brokenJson = fc.oneof(
   fc.json({ maxDepth: 3 }).map((text) => text.slice(0, Math.max(1, text.length - 1))),
 );
 
-/** Any body at all: JSON of anything, the endpoint's fields with hostile values, broken text. */
-const anyBody = (fields: Record<string, fc.Arbitrary<unknown>>) =>
+/**
+ * Any body at all: JSON of anything, the endpoint's fields with hostile values, broken text,
+ * and (most often) `nearValid`: the right fields with the right types and hostile values,
+ * which is what gets past the schema into the services and the database.
+ */
+const anyBody = (
+  fields: Record<string, fc.Arbitrary<unknown>>,
+  nearValid?: fc.Arbitrary<Record<string, unknown>>,
+) =>
   fc.oneof(
     { arbitrary: fc.json({ maxDepth: 3 }), weight: 2 },
-    { arbitrary: fc.anything({ maxDepth: 2 }).map((value) => JSON.stringify(value) ?? 'undefined'), weight: 2 },
-    { arbitrary: fieldObject(fields).map((value) => JSON.stringify(value)), weight: 5 },
-    { arbitrary: pollutingBody(fieldObject(fields)), weight: 2 },
+    {
+      arbitrary: fc.anything({ maxDepth: 2 }).map((value) => JSON.stringify(value) ?? 'undefined'),
+      weight: 2,
+    },
+    { arbitrary: fieldObject(fields).map((value) => JSON.stringify(value)), weight: 4 },
+    { arbitrary: pollutingBody(fieldObject(fields)), weight: 1 },
     { arbitrary: brokenJson, weight: 2 },
+    ...(nearValid
+      ? [
+          { arbitrary: nearValid.map((value) => JSON.stringify(value)), weight: 10 },
+          { arbitrary: pollutingBody(nearValid), weight: 2 },
+        ]
+      : []),
   );
 
+/** Right-typed values for near-valid bodies. */
+const someString = nastyString;
+const passwordLike = () =>
+  fc.oneof(
+    nastyString,
+    fc.string({ minLength: 8, maxLength: 64 }),
+    fc.constantFrom(
+      `${PASSWORD} `,
+      ` ${PASSWORD}`,
+      PASSWORD.toUpperCase(),
+      PASSWORD.slice(0, -1),
+      `${PASSWORD}\u200B`,
+      'x'.repeat(1025),
+      'é'.repeat(600),
+      '😀'.repeat(200),
+    ),
+  );
+const codeLike = fc.oneof(
+  fc.stringMatching(/^\d{6}$/),
+  nastyString,
+  fc.constantFrom('000000', ' 123456', '12345', '1234567', '１２３４５６', '123 456', '-12345', '1e5'),
+);
+const clientIdLike = fc.oneof(
+  { arbitrary: fc.stringMatching(/^[A-Za-z0-9._:-]{1,64}$/), weight: 3 },
+  { arbitrary: nastyString, weight: 1 },
+);
+const deliveryLike = fc.oneof(
+  { arbitrary: fc.constantFrom('body', 'cookie'), weight: 3 },
+  { arbitrary: nastyString, weight: 1 },
+);
+const deviceNameLike = fc.oneof(
+  { arbitrary: fc.string({ minLength: 1, maxLength: 100 }), weight: 2 },
+  { arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 100 }), weight: 1 },
+  { arbitrary: nastyString, weight: 1 },
+);
+
 const contentType = fc.oneof(
-  { arbitrary: fc.constant('application/json'), weight: 6 },
+  { arbitrary: fc.constant('application/json'), weight: 12 },
+  { arbitrary: fc.constant(undefined), weight: 1 },
   {
     arbitrary: fc.constantFrom(
       'application/json; charset=utf-8',
@@ -399,20 +481,24 @@ function authorization(): fc.Arbitrary<string> {
       ({ alg, typ, kid: headerKid, extra, payload, signature }) =>
         `${b64json({ alg, typ, kid: headerKid, ...extra })}.${b64json(payload)}.${signature}`,
     );
-  const token = fc.oneof(
-    { arbitrary: garbled(alice.pair.access_token, false), weight: 4 },
-    { arbitrary: forged, weight: 4 },
-    { arbitrary: b64urlString(0, 300), weight: 1 },
-    {
-      arbitrary: fc
-        .array(b64urlString(0, 60), { minLength: 2, maxLength: 6 })
-        .map((parts) => parts.join('.')),
-      weight: 2,
-    },
-    // Tokens of another kind, presented as a Bearer access token.
-    { arbitrary: fc.constantFrom(alice.pair.refresh_token, bob.mfaToken, alice.pair.session_id), weight: 1 },
-    { arbitrary: garbled(bob.mfaToken, true), weight: 1 },
-  )
+  const token = fc
+    .oneof(
+      { arbitrary: garbled(alice.pair.access_token, false), weight: 4 },
+      { arbitrary: forged, weight: 4 },
+      { arbitrary: b64urlString(0, 300), weight: 1 },
+      {
+        arbitrary: fc
+          .array(b64urlString(0, 60), { minLength: 2, maxLength: 6 })
+          .map((parts) => parts.join('.')),
+        weight: 2,
+      },
+      // Tokens of another kind, presented as a Bearer access token.
+      {
+        arbitrary: fc.constantFrom(alice.pair.refresh_token, bob.mfaToken, alice.pair.session_id),
+        weight: 1,
+      },
+      { arbitrary: garbled(bob.mfaToken, true), weight: 1 },
+    )
     // The forgery above can rebuild the real token byte for byte (same header, claims and
     // signature): that one is not a stranger's.
     .filter((value) => value !== alice.pair.access_token);
@@ -429,7 +515,7 @@ function authorization(): fc.Arbitrary<string> {
   );
 }
 
-/** Optional hostile headers besides the body's content type. */
+/** A content type (usually JSON, sometimes none) and optional hostile headers. */
 function requestHeaders(withAuthorization: fc.Arbitrary<string | undefined>) {
   return fc
     .record(
@@ -443,15 +529,20 @@ function requestHeaders(withAuthorization: fc.Arbitrary<string | undefined>) {
             .map((value) => `latchkey_refresh=${value}`),
           headerString(100),
         ),
-        origin: fc.oneof(fc.constantFrom('https://app.example.com', 'null', 'https://evil.example'), headerString()),
+        origin: fc.oneof(
+          fc.constantFrom('https://app.example.com', 'null', 'https://evil.example'),
+          headerString(),
+        ),
         'sec-fetch-site': fc.constantFrom('same-origin', 'cross-site', 'none'),
         'user-agent': headerString(600),
         'x-forwarded-for': headerString(),
       },
-      { requiredKeys: [] },
+      { requiredKeys: ['content-type'] },
     )
     .map((headers) =>
-      Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined)),
+      Object.fromEntries(
+        Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined),
+      ),
     );
 }
 
@@ -501,10 +592,14 @@ const carriesSecret = (body: string | undefined): boolean => {
 
 const invalidEmail = fc.oneof(
   nastyString.filter((value) => !EMAIL_SHAPE.test(value.trim())),
-  fc.constantFrom('alice', 'alice@', '@example.com', 'a@b', 'a b@c.de', 'a@@b.co', 'a@b.co\u0000x'),
+  fc.constantFrom('alice', 'alice@', '@example.com', 'a@b', 'a b@c.de', 'a@@b.co', 'a@b.co x'),
 );
 const shortPassword = fc
-  .oneof(fc.string({ maxLength: 7 }), fc.string({ unit: 'binary', maxLength: 7 }), fc.constantFrom('', ' ', '\u0000'))
+  .oneof(
+    fc.string({ maxLength: 7 }),
+    fc.string({ unit: 'binary', maxLength: 7 }),
+    fc.constantFrom('', ' ', '\u0000'),
+  )
   .filter((value) => codePoints(value) < 8);
 
 const noAuth = fc.constant(undefined);
@@ -520,71 +615,102 @@ async function fuzz<T>(arbitrary: fc.Arbitrary<T>, predicate: (value: T) => Prom
 
 describe('unauthenticated endpoints never fail with a 5xx and change nothing', () => {
   it('POST /v1/auth/register', async () => {
-    const body = fc
-      .oneof(
-        { arbitrary: anyBody({ email: nastyValue, password: nastyValue, name: nastyValue }), weight: 3 },
+    // Near-valid sign-ups that must fail: an email that is not one, or a password under 8.
+    const nearValid = fc.oneof(
+      fc.record(
+        { email: invalidEmail, password: passwordLike(), name: fc.option(someString, { nil: undefined }) },
+        { requiredKeys: ['email', 'password'] },
+      ),
+      fc.record(
         {
-          arbitrary: fieldObject({ email: invalidEmail, password: nastyValue, name: nastyValue }).map((value) =>
-            JSON.stringify(value),
+          email: fc.oneof(
+            fc.emailAddress(),
+            fc.constantFrom(fx.alice.email, ` ${fx.bob.email.toUpperCase()} `),
           ),
-          weight: 2,
+          password: shortPassword,
+          name: fc.option(someString, { nil: undefined }),
         },
-        {
-          arbitrary: fc
-            .record({ email: fc.emailAddress(), password: shortPassword, name: nastyValue })
-            .map((value) => JSON.stringify(value)),
-          weight: 2,
-        },
-        {
-          arbitrary: pollutingBody(fc.record({ email: invalidEmail, password: fc.constant(PASSWORD) })),
-          weight: 1,
-        },
-      )
-      .filter((text) => !couldRegister(text));
+        { requiredKeys: ['email', 'password'] },
+      ),
+    );
+    const body = anyBody({ email: nastyValue, password: nastyValue, name: nastyValue }, nearValid).filter(
+      (text) => !couldRegister(text),
+    );
     await fuzz(fc.record({ body, headers: requestHeaders(maybeAuth()) }), async ({ body, headers }) => {
       await sendUnchanged({ method: 'POST', path: '/v1/auth/register', headers, body });
     });
   });
 
-  it('POST /v1/auth/login', async () => {
-    const emails = fc.oneof(nastyValue, fc.constantFrom(fx.alice.email, fx.bob.email.toUpperCase()));
-    const body = anyBody({
-      email: emails,
-      password: nastyValue,
-      device_name: nastyValue,
-      remember: nastyValue,
-      delivery: fc.oneof(fc.constantFrom('body', 'cookie'), nastyValue),
-      client_id: nastyValue,
-    }).filter((text) => !carriesSecret(text));
+  it('POST /v1/auth/login (never the right password)', async () => {
+    const email = fc.oneof(
+      someString,
+      fc.emailAddress(),
+      fc.constantFrom(fx.alice.email, fx.bob.email.toUpperCase(), ` ${fx.alice.email}\t`),
+    );
+    const nearValid = fc.record(
+      {
+        email,
+        password: passwordLike(),
+        device_name: deviceNameLike,
+        remember: fc.boolean(),
+        delivery: deliveryLike,
+        client_id: clientIdLike,
+      },
+      { requiredKeys: ['email', 'password'] },
+    );
+    const body = anyBody(
+      {
+        email: fc.oneof(email, nastyValue),
+        password: nastyValue,
+        device_name: nastyValue,
+        remember: nastyValue,
+        delivery: nastyValue,
+        client_id: nastyValue,
+      },
+      nearValid,
+    ).filter((text) => !carriesSecret(text));
     await fuzz(fc.record({ body, headers: requestHeaders(maybeAuth()) }), async ({ body, headers }) => {
       await sendUnchanged({ method: 'POST', path: '/v1/auth/login', headers, body });
     });
   });
 
-  it('POST /v1/auth/login/mfa', async () => {
+  it("POST /v1/auth/login/mfa (never bob's real mfa_token)", async () => {
     const mfaToken = fc.oneof(
       { arbitrary: garbled(fx.bob.mfaToken, true), weight: 3 },
       { arbitrary: b64urlString(43, 43).map((value) => `lkm_${value}`), weight: 2 },
-      { arbitrary: fc.constantFrom(fx.alice.pair.access_token, fx.alice.pair.session_id), weight: 1 },
-      { arbitrary: nastyValue, weight: 3 },
+      { arbitrary: fc.constantFrom(fx.alice.pair.access_token, fx.alice.pair.refresh_token), weight: 1 },
+      { arbitrary: someString, weight: 2 },
     );
-    const code = fc.oneof(fc.stringMatching(/^\d{6}$/), nastyValue);
-    const body = anyBody({ mfa_token: mfaToken, code, recovery_code: nastyValue }).filter(
-      (text) => !carriesSecret(text),
+    const nearValid = fc.oneof(
+      fc.record({ mfa_token: mfaToken, code: codeLike }),
+      fc.record({
+        mfa_token: mfaToken,
+        recovery_code: fc.oneof(fc.stringMatching(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/), someString),
+      }),
     );
+    const body = anyBody(
+      { mfa_token: nastyValue, code: nastyValue, recovery_code: nastyValue },
+      nearValid,
+    ).filter((text) => !carriesSecret(text));
     await fuzz(fc.record({ body, headers: requestHeaders(maybeAuth()) }), async ({ body, headers }) => {
       await sendUnchanged({ method: 'POST', path: '/v1/auth/login/mfa', headers, body });
     });
   });
 
-  it('POST /v1/auth/refresh', async () => {
-    const refreshToken = fc.oneof(
+  const refreshTokenLike = () =>
+    fc.oneof(
       { arbitrary: garbled(fx.alice.pair.refresh_token, true), weight: 3 },
       { arbitrary: b64urlString(43, 43).map((value) => `lkr_${value}`), weight: 2 },
       { arbitrary: fc.constantFrom(fx.alice.pair.access_token, fx.bob.mfaToken), weight: 1 },
-      { arbitrary: nastyValue, weight: 3 },
+      { arbitrary: someString, weight: 2 },
     );
-    const body = anyBody({ refresh_token: refreshToken, client_id: nastyValue }).filter(
+
+  it('POST /v1/auth/refresh (never a live refresh token)', async () => {
+    const nearValid = fc.record(
+      { refresh_token: refreshTokenLike(), client_id: clientIdLike },
+      { requiredKeys: ['refresh_token'] },
+    );
+    const body = anyBody({ refresh_token: nastyValue, client_id: nastyValue }, nearValid).filter(
       (text) => !carriesSecret(text),
     );
     await fuzz(fc.record({ body, headers: requestHeaders(maybeAuth()) }), async ({ body, headers }) => {
@@ -593,13 +719,8 @@ describe('unauthenticated endpoints never fail with a 5xx and change nothing', (
   });
 
   it('POST /v1/auth/logout (204 only when it names a refresh token, which must then be unknown)', async () => {
-    const refreshToken = fc.oneof(
-      { arbitrary: garbled(fx.alice.pair.refresh_token, true), weight: 3 },
-      { arbitrary: b64urlString(43, 43).map((value) => `lkr_${value}`), weight: 1 },
-      { arbitrary: fc.constantFrom(fx.alice.pair.access_token, fx.bob.mfaToken), weight: 1 },
-      { arbitrary: nastyValue, weight: 3 },
-    );
-    const body = fc.option(anyBody({ refresh_token: refreshToken }), { nil: undefined });
+    const nearValid = fc.record({ refresh_token: refreshTokenLike() });
+    const body = fc.option(anyBody({ refresh_token: nastyValue }, nearValid), { nil: undefined });
     const request = fc
       .record({ body, headers: requestHeaders(maybeAuth()) })
       .filter(({ body }) => !carriesSecret(body));
@@ -632,12 +753,21 @@ const BEARER_ROUTES: [FuzzRequest['method'], string, Record<string, fc.Arbitrary
   ['POST', '/v1/mfa/recovery-codes', {}],
 ];
 
+/** encodeURIComponent, but lone surrogates (which it refuses) become U+FFFD first. */
+const encodeSegment = (value: string) => {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    return encodeURIComponent(value.replace(/[\uD800-\uDFFF]/g, '\uFFFD'));
+  }
+};
+
 /** Path ids: real ids of sessions (others' too), random UUIDs, and hostile segments. */
 function pathId(): fc.Arbitrary<string> {
   return fc.oneof(
     fc.constantFrom(fx.alice.pair.session_id, fx.alice.other.session_id, fx.bob.pair.session_id),
     fc.uuid(),
-    nastyString.map(encodeURIComponent),
+    nastyString.map(encodeSegment),
     fc.constantFrom('..', '%2e%2e', '%2F', '%00', '%ZZ', '1;DROP TABLE x', 'a'.repeat(3000)),
   );
 }
@@ -647,10 +777,7 @@ describe('Bearer endpoints refuse anything but a valid access token with 401 inv
     const request = fc.record({
       id: pathId(),
       headers: requestHeaders(fc.option(authorization(), { nil: undefined })),
-      body:
-        method === 'GET'
-          ? fc.constant(undefined)
-          : fc.option(anyBody(fields ?? {}), { nil: undefined }),
+      body: method === 'GET' ? fc.constant(undefined) : fc.option(anyBody(fields ?? {}), { nil: undefined }),
     });
     await fuzz(request, async ({ id, headers, body }) => {
       const concretePath = path.replace('{id}', id);
@@ -684,21 +811,26 @@ const withAliceToken = () =>
 
 describe('Bearer endpoints with a valid token and hostile input answer 4xx and change nothing', () => {
   it('POST /v1/auth/step-up (alice has no TOTP; the password is never hers)', async () => {
-    const body = anyBody({
-      code: fc.oneof(fc.stringMatching(/^\d{6}$/), nastyValue),
-      password: nastyValue,
-      delivery: fc.oneof(fc.constantFrom('body', 'cookie'), nastyValue),
-    }).filter((text) => !carriesSecret(text));
+    const nearValid = fc.oneof(
+      fc.record({ code: codeLike, delivery: deliveryLike }, { requiredKeys: ['code'] }),
+      fc.record({ password: passwordLike(), delivery: deliveryLike }, { requiredKeys: ['password'] }),
+    );
+    const body = anyBody({ code: nastyValue, password: nastyValue, delivery: nastyValue }, nearValid).filter(
+      (text) => !carriesSecret(text),
+    );
     await fuzz(fc.record({ body, headers: withAliceToken() }), async ({ body, headers }) => {
       await sendUnchanged({ method: 'POST', path: '/v1/auth/step-up', headers, body });
     });
   });
 
   it('POST /v1/users/me/password (the current password is never hers)', async () => {
-    const body = anyBody({
-      current_password: nastyValue,
-      new_password: fc.oneof(nastyValue, fc.constant('another correct horse battery staple 42')),
-    }).filter((text) => !carriesSecret(text));
+    const nearValid = fc.record({
+      current_password: passwordLike(),
+      new_password: fc.oneof(passwordLike(), fc.constant('another correct horse battery staple 42')),
+    });
+    const body = anyBody({ current_password: nastyValue, new_password: nastyValue }, nearValid).filter(
+      (text) => !carriesSecret(text),
+    );
     await fuzz(fc.record({ body, headers: withAliceToken() }), async ({ body, headers }) => {
       await sendUnchanged({ method: 'POST', path: '/v1/users/me/password', headers, body });
     });
@@ -707,7 +839,8 @@ describe('Bearer endpoints with a valid token and hostile input answer 4xx and c
   it('POST /v1/sessions/revoke-all (bodies that are not a valid request)', async () => {
     // A valid body (an object whose include_current is absent or a boolean, or an empty body)
     // would revoke alice's other session: not a fuzz input.
-    const body = anyBody({ include_current: nastyValue }).filter((text) => {
+    const nearValid = fc.record({ include_current: nastyValue });
+    const body = anyBody({ include_current: nastyValue }, nearValid).filter((text) => {
       const value = parsed(text);
       if (text.trim() === '') return false;
       return !value || (value.include_current !== undefined && typeof value.include_current !== 'boolean');
@@ -719,7 +852,9 @@ describe('Bearer endpoints with a valid token and hostile input answer 4xx and c
   });
 
   it("DELETE /v1/sessions/{id} (random ids, and another user's real session)", async () => {
-    const id = pathId().filter((value) => value !== fx.alice.pair.session_id && value !== fx.alice.other.session_id);
+    const id = pathId().filter(
+      (value) => value !== fx.alice.pair.session_id && value !== fx.alice.other.session_id,
+    );
     await fuzz(fc.record({ id, headers: withAliceToken() }), async ({ id, headers }) => {
       await sendUnchanged({ method: 'DELETE', path: `/v1/sessions/${id}`, headers });
     });
@@ -740,7 +875,11 @@ describe('Bearer endpoints with a valid token and hostile input answer 4xx and c
             nastyString,
             fc.constantFrom('0', '101', '-1', '1.5', '1e9', 'Infinity', '0x10', ' 5 ', ''),
           ),
-          cursor: fc.oneof(nastyString, b64urlString(1, 250), fc.constantFrom(btoa('2030-01-01T00:00:00Z|x'))),
+          cursor: fc.oneof(
+            nastyString,
+            b64urlString(1, 250),
+            fc.constantFrom(btoa('2030-01-01T00:00:00Z|x')),
+          ),
         },
         { requiredKeys: [] },
       )
@@ -753,12 +892,18 @@ describe('Bearer endpoints with a valid token and hostile input answer 4xx and c
     });
   });
 
+  it('POST /v1/mfa/totp/activate (alice has no factor)', async () => {
+    const body = fc.option(anyBody({ code: nastyValue }, fc.record({ code: codeLike })), { nil: undefined });
+    await fuzz(fc.record({ body, headers: withAliceToken() }), async ({ body, headers }) => {
+      await sendUnchanged({ method: 'POST', path: '/v1/mfa/totp/activate', headers, body });
+    });
+  });
+
   it.each([
-    ['POST', '/v1/mfa/totp/activate', { code: nastyValue }],
-    ['DELETE', '/v1/mfa/totp', {}],
-    ['POST', '/v1/mfa/recovery-codes', {}],
-  ] as const)('%s %s (alice has no factor and only aal1)', async (method, path, fields) => {
-    const body = fc.option(anyBody(fields), { nil: undefined });
+    ['DELETE', '/v1/mfa/totp'],
+    ['POST', '/v1/mfa/recovery-codes'],
+  ] as const)('%s %s (alice has only aal1)', async (method, path) => {
+    const body = fc.option(anyBody({ code: nastyValue }), { nil: undefined });
     await fuzz(fc.record({ body, headers: withAliceToken() }), async ({ body, headers }) => {
       await sendUnchanged({ method, path, headers, body });
     });
@@ -767,14 +912,75 @@ describe('Bearer endpoints with a valid token and hostile input answer 4xx and c
 
 // ---------------------------------------------------------------------------------------------
 
+describe('NUL bytes never reach PostgreSQL (it refuses them in text: a 500 unless caught)', () => {
+  const json = { 'content-type': 'application/json' };
+  const STRONG = 'velvet trombone galaxy pickle 93';
+
+  // Regression tests: each of the first three was a 500 when this file was written (the value
+  // reached a text parameter: "invalid byte sequence for encoding UTF8: 0x00"); readJson now
+  // refuses NUL anywhere in a JSON body (src/http/request.ts).
+  it.each([
+    [
+      '/v1/auth/login',
+      'email (rate-limit key, then findUserByEmail)',
+      { email: 'n\u0000@example.com', password: 'x' },
+    ],
+    [
+      '/v1/auth/register',
+      'email (strong password: INSERT INTO users)',
+      { email: 'n\u0000@example.com', password: STRONG },
+    ],
+    [
+      '/v1/auth/register',
+      'name (INSERT INTO users)',
+      { email: 'nul-name@example.com', password: STRONG, name: 'A\u0000' },
+    ],
+    ['/v1/auth/register', 'a key', { email: 'no-at-sign', password: 'x', 'a\u0000': 1 }],
+    ['/v1/auth/login', 'password', { email: 'nobody@example.com', password: 'wrong\u0000password' }],
+    ['/v1/auth/login/mfa', 'mfa_token', { mfa_token: 'lkm_\u0000', code: '123456' }],
+    ['/v1/auth/login/mfa', 'recovery_code', { mfa_token: 'lkm_x', recovery_code: '\u0000' }],
+    ['/v1/auth/refresh', 'refresh_token', { refresh_token: 'lkr_\u0000' }],
+    ['/v1/auth/refresh', 'client_id', { refresh_token: 'lkr_x', client_id: '\u0000' }],
+    ['/v1/auth/logout', 'refresh_token', { refresh_token: 'lkr_\u0000' }],
+  ] as const)('%s with a NUL in %s is a clean 4xx', async (path, _field, body) => {
+    await sendUnchanged({ method: 'POST', path, headers: json, body: JSON.stringify(body) });
+  });
+
+  it('POST /v1/auth/login with the right password and a NUL in device_name is a 400, not a 500', async () => {
+    // Was a 500 too: store.openSession's INSERT INTO refresh_tokens failed on the 0x00.
+    await sendUnchanged({
+      method: 'POST',
+      path: '/v1/auth/login',
+      headers: json,
+      body: JSON.stringify({ email: fx.alice.email, password: PASSWORD, device_name: 'phone\u0000' }),
+    });
+  });
+
+  it('a login through an edge whose location header decodes to a NUL is not a 500', async () => {
+    const edge = await buildLatchkey(database.current, {
+      clock: lk.clock,
+      env: { ...ENV, LOCATION_HEADERS: 'cf-ipcity' },
+    });
+    const user = await registerUser(edge.app);
+    const res = await call(edge.app, '/v1/auth/login', {
+      body: { email: user.email, password: PASSWORD },
+      headers: { 'cf-ipcity': 'Paris%00' },
+    });
+    // Was a 500 too: requestDevice (src/http/request.ts) decodeURIComponent()s the configured
+    // location header ("Paris%00" -> "Paris\0") and store.openSession's INSERT failed on it.
+    // Now control characters are dropped.
+    expect(res.status, JSON.stringify(res.json)).toBe(200);
+  });
+});
+
 describe('afterwards', () => {
   it('the fixtures still work: nothing above revoked or changed them', async () => {
     expect((await call(lk.app, '/v1/users/me', { token: fx.alice.pair.access_token })).status).toBe(200);
     const sessions = await call(lk.app, '/v1/sessions', { token: fx.alice.pair.access_token });
     expect(sessions.json.sessions).toHaveLength(2);
-    expect((await call(lk.app, '/v1/auth/login', { body: { email: fx.alice.email, password: PASSWORD } })).status).toBe(
-      200,
-    );
+    expect(
+      (await call(lk.app, '/v1/auth/login', { body: { email: fx.alice.email, password: PASSWORD } })).status,
+    ).toBe(200);
   });
 
   it('no prototype was polluted', () => {
@@ -787,6 +993,6 @@ describe('afterwards', () => {
 });
 
 afterAll(() => {
-  // biome-ignore lint/suspicious/noExplicitAny: leave no pollution behind for other files
+  // biome-ignore lint/suspicious/noExplicitAny: leave no pollution behind, should there be any
   delete (Object.prototype as any).polluted;
 });
