@@ -1,10 +1,10 @@
-import { createHmac } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../src/adapters/db/database.js';
 import { call, login, registerUser, type TokenPair } from '../support/client.js';
 import { buildLatchkey, type Latchkey, PASSWORD, useDatabase } from '../support/harness.js';
+import { totpCode } from '../support/totp.js';
 
 /**
  * Property-based fuzzing of every endpoint of the HTTP contract (../shared/API.md, "No response
@@ -52,29 +52,6 @@ interface Fixtures {
 }
 let fx: Fixtures;
 
-/** RFC 6238 with SHA-1, 6 digits, 30 s: enough to activate bob's factor. */
-function totpNow(secretBase32: string, unixSeconds: number): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  const bytes: number[] = [];
-  let bits = 0;
-  let value = 0;
-  for (const char of secretBase32.replace(/=+$/, '')) {
-    value = ((value << 5) | alphabet.indexOf(char)) & 0xffff;
-    bits += 5;
-    if (bits >= 8) {
-      bytes.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
-  const mac = createHmac('sha1', Buffer.from(bytes)).update(counter).digest();
-  const offset = mac[mac.length - 1]! & 0x0f;
-  const code =
-    ((mac[offset]! & 0x7f) << 24) | (mac[offset + 1]! << 16) | (mac[offset + 2]! << 8) | mac[offset + 3]!;
-  return String(code % 1_000_000).padStart(6, '0');
-}
-
 beforeAll(async () => {
   lk = await buildLatchkey(database.current, { env: ENV });
   const alice = await registerUser(lk.app);
@@ -85,7 +62,7 @@ beforeAll(async () => {
   const bobPair = await login(lk.app, bob.email);
   const enrolled = await call(lk.app, '/v1/mfa/totp/enroll', { method: 'POST', token: bobPair.access_token });
   expect(enrolled.status).toBe(200);
-  const code = totpNow(enrolled.json.secret, Math.floor(lk.clock.now().getTime() / 1000));
+  const code = totpCode(enrolled.json.secret, Math.floor(lk.clock.now().getTime() / 1000));
   const activated = await call(lk.app, '/v1/mfa/totp/activate', {
     body: { code },
     token: bobPair.access_token,

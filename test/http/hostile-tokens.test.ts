@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import argon2 from 'argon2';
@@ -20,6 +19,7 @@ import type { LatchkeyApp } from '../../src/http/app.js';
 import type { SigningKey } from '../../src/services/key-ring.js';
 import { call, decodeJwtPart, login, registerUser, type TokenPair } from '../support/client.js';
 import { buildLatchkey, type Latchkey, PASSWORD, uniqueEmail, useDatabase } from '../support/harness.js';
+import { totpCode } from '../support/totp.js';
 
 /**
  * Forged, malformed and misplaced tokens that test/keys.test.ts does not cover (it has alg
@@ -314,29 +314,6 @@ describe('ES256 tokens with a zero or out-of-range signature', () => {
 });
 
 describe('tokens of another kind as Bearer', () => {
-  /** RFC 6238 (SHA-1, 6 digits, 30 s), to give a user TOTP and get a real mfa_token. */
-  function totp(secret: string, unixSeconds: number): string {
-    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-    const bytes: number[] = [];
-    let bits = 0;
-    let value = 0;
-    for (const char of secret.replace(/=+$/, '')) {
-      value = ((value << 5) | alphabet.indexOf(char)) & 0xffff;
-      bits += 5;
-      if (bits >= 8) {
-        bytes.push((value >>> (bits - 8)) & 0xff);
-        bits -= 8;
-      }
-    }
-    const counter = Buffer.alloc(8);
-    counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
-    const mac = createHmac('sha1', Buffer.from(bytes)).update(counter).digest();
-    const offset = mac[mac.length - 1]! & 0x0f;
-    const code =
-      ((mac[offset]! & 0x7f) << 24) | (mac[offset + 1]! << 16) | (mac[offset + 2]! << 8) | mac[offset + 3]!;
-    return String(code % 1_000_000).padStart(6, '0');
-  }
-
   it('a refresh token (lkr_…) is refused, and still refreshes afterwards', async () => {
     const user = await registerUser(lk.app);
     const own = await login(lk.app, user.email);
@@ -353,7 +330,7 @@ describe('tokens of another kind as Bearer', () => {
     expect(enrolled.status).toBe(200);
     const now = () => Math.floor(lk.clock.now().getTime() / 1000);
     const activated = await call(lk.app, '/v1/mfa/totp/activate', {
-      body: { code: totp(enrolled.json.secret, now()) },
+      body: { code: totpCode(enrolled.json.secret, now()) },
       token: own.access_token,
     });
     expect(activated.status).toBe(200);
@@ -363,7 +340,7 @@ describe('tokens of another kind as Bearer', () => {
     await expectInvalidToken(mfaToken);
     lk.clock.advance(30_000); // the activation used this step's code
     const second = await call(lk.app, '/v1/auth/login/mfa', {
-      body: { mfa_token: mfaToken, code: totp(enrolled.json.secret, now()) },
+      body: { mfa_token: mfaToken, code: totpCode(enrolled.json.secret, now()) },
     });
     expect(second.status).toBe(200);
   });
