@@ -12,17 +12,10 @@ import { join } from 'node:path';
 import argon2 from 'argon2';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { createDrizzleRateLimiter } from '../src/adapters/db/drizzle-rate-limiter.js';
-import { createDrizzleStore } from '../src/adapters/db/drizzle-store.js';
-import { type OpenedDatabase, openPglite } from '../src/adapters/db/pglite.js';
-import { migratePostgres, openPostgres } from '../src/adapters/db/postgres.js';
-import { createArgon2Hasher } from '../src/adapters/password/argon2-native.js';
 import { parseConfig } from '../src/config.js';
-import { MIGRATIONS_FOLDER } from '../src/entry/node-runtime.js';
+import { openNodeRuntime } from '../src/entry/node-runtime.js';
 import { createApp } from '../src/http/app.js';
-import { deriveMasterKeys } from '../src/lib/crypto.js';
 import { createAccessTokens } from '../src/services/access-tokens.js';
-import { createKeyRing } from '../src/services/key-ring.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
 
@@ -37,12 +30,20 @@ async function median(iterations: number, run: (i: number) => Promise<unknown>):
   return times[Math.floor(times.length / 2)]!;
 }
 
-async function openDatabase(): Promise<OpenedDatabase & { label: string; cleanup(): Promise<void> }> {
+/** A scratch database: a PGlite data directory, or a PostgreSQL database next to BENCH_DATABASE_URL's. */
+async function scratchDatabase(): Promise<{
+  env: Record<string, string>;
+  label: string;
+  cleanup(): Promise<void>;
+}> {
   const url = process.env.BENCH_DATABASE_URL;
   if (!url) {
     const dir = await mkdtemp(join(tmpdir(), 'latchkey-bench-'));
-    const opened = await openPglite({ dataDir: dir, migrationsFolder: MIGRATIONS_FOLDER });
-    return { ...opened, label: 'PGlite', cleanup: () => rm(dir, { recursive: true, force: true }) };
+    return {
+      env: { DATA_DIR: dir },
+      label: 'PGlite',
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
   }
   const name = `latchkey_bench_${Date.now()}`;
   const adminUrl = new URL(url);
@@ -51,10 +52,8 @@ async function openDatabase(): Promise<OpenedDatabase & { label: string; cleanup
   await adminSql`CREATE DATABASE ${adminSql(name)}`;
   const benchUrl = new URL(url);
   benchUrl.pathname = `/${name}`;
-  await migratePostgres(benchUrl.toString(), MIGRATIONS_FOLDER);
-  const opened = openPostgres(benchUrl.toString(), { max: 10 });
   return {
-    ...opened,
+    env: { DATABASE_URL: benchUrl.toString() },
     label: 'PostgreSQL',
     async cleanup() {
       await adminSql`DROP DATABASE IF EXISTS ${adminSql(name)} WITH (FORCE)`;
@@ -63,32 +62,21 @@ async function openDatabase(): Promise<OpenedDatabase & { label: string; cleanup
   };
 }
 
-const database = await openDatabase();
-try {
-  const config = parseConfig({
+const scratch = await scratchDatabase();
+// The same wiring as `npm start`, on a scratch database.
+const runtime = await openNodeRuntime(
+  parseConfig({
     NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
     MASTER_SECRET: 'bench-master-secret-0123456789-abcdefghijklmn',
-  });
-  const clock = { now: () => new Date() };
-  const store = createDrizzleStore(database.db);
-  const masterKeys = await deriveMasterKeys(config.masterSecret!);
-  const keyRing = createKeyRing({
-    store,
-    clock,
-    masterKeys,
-    alg: config.signingAlg,
-    accessTokenTtlMs: 900_000,
-  });
+    ...scratch.env,
+  }),
+);
+const database = runtime.database;
+try {
+  const { config, keyRing, clock, store } = runtime;
   await keyRing.ensureSigningKey();
-  const app = createApp({
-    config,
-    store,
-    hasher: createArgon2Hasher(config.argon2),
-    clock,
-    keyRing,
-    masterKeys,
-    rateLimiter: createDrizzleRateLimiter(database.db),
-  });
+  const app = createApp(runtime);
   const post = async (path: string, body: unknown) => {
     const res = await app.request(path, {
       method: 'POST',
@@ -169,12 +157,12 @@ try {
       `${name.padEnd(34)} ${ours.toFixed(3).padStart(9)} ms vs ${base.toFixed(3).padStart(9)} ms  ratio ${(ours / base).toFixed(2)}`,
     );
   console.log(
-    `latchkey bench on ${database.label}, ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, medians`,
+    `latchkey bench on ${scratch.label}, ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, medians`,
   );
   row('verify access token / raw Ed25519', fullVerify, rawVerify);
   row('refresh (HTTP) / bare SQL', refresh, bareSql);
   row('login (HTTP) / one argon2id hash', login, oneHash);
 } finally {
   await database.close();
-  await database.cleanup();
+  await scratch.cleanup();
 }

@@ -2,7 +2,7 @@ import { hmacSha256Base64url, randomBytes } from '../lib/crypto.js';
 
 /**
  * Recovery codes: 10 per user, 12 characters of Crockford base32 (60 bits each, OWASP
- * MFA cheat sheet asks for enough entropy to resist guessing), shown as XXXX-XXXX-XXXX.
+ * MFA cheat sheet asks for enough entropy to resist guessing), shown in three groups of four.
  * Stored as HMAC-SHA-256 under a key derived from the master secret.
  */
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'; // no I, L, O, U: nothing to misread
