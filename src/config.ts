@@ -73,6 +73,9 @@ const EnvSchema = z.object({
   LOGIN_FAILURE_WINDOW: seconds(900, 1),
   REGISTRATIONS_PER_IP: integer(20, 1, 1_000_000),
   REFRESH_FAILURES_PER_IP: integer(100, 1, 1_000_000),
+  CLEANUP_INTERVAL: seconds(300, 0),
+  CLEANUP_BATCH_SIZE: integer(500, 1, 100_000),
+  SECURITY_EVENT_RETENTION: seconds(90 * 24 * 3600, 3600),
   TOTP_ISSUER: z.string().min(1).max(100).default('Latchkey'),
   MFA_FAILURES_PER_USER: integer(10, 1, 10_000),
   MFA_FAILURE_WINDOW: seconds(900, 1),
@@ -112,6 +115,8 @@ export interface Config {
   /** Sign-ups per IP per hour, and failed refreshes per IP per 15 minutes, before 429. */
   registrationsPerIpPerHour: number;
   refreshFailuresPerIp: number;
+  /** Cleanup of expired rows: every `intervalSeconds` (0: never), `batchSize` rows a statement. */
+  cleanup: { intervalSeconds: number; batchSize: number; eventRetentionSeconds: number };
   /** zxcvbn score (0-4) a new password needs; 0 turns the check off. */
   passwordMinScore: number;
   /** Wrong passwords per account (from one IP) and per IP, per window, before 429. */
@@ -233,6 +238,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     locationHeaders: e.LOCATION_HEADERS.map((name) => name.toLowerCase()),
     refreshCookieName: e.REFRESH_COOKIE_NAME,
     passwordMinScore: e.PASSWORD_MIN_SCORE,
+    cleanup: {
+      intervalSeconds: e.CLEANUP_INTERVAL,
+      batchSize: e.CLEANUP_BATCH_SIZE,
+      eventRetentionSeconds: e.SECURITY_EVENT_RETENTION,
+    },
     registrationsPerIpPerHour: e.REGISTRATIONS_PER_IP,
     refreshFailuresPerIp: e.REFRESH_FAILURES_PER_IP,
     loginFailureLimit: {

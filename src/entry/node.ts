@@ -1,6 +1,7 @@
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createApp } from '../http/app.js';
+import { createCleanup } from '../services/cleanup.js';
 import { loadConfigOrExit, openNodeRuntime } from './node-runtime.js';
 
 const config = loadConfigOrExit(process.env);
@@ -30,11 +31,39 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
   });
 });
 
+// Cleanup on an interval; safe on many instances at once (see services/cleanup.ts).
+const cleanup = createCleanup({
+  store: runtime.store,
+  clock: runtime.clock,
+  policy: {
+    batchSize: config.cleanup.batchSize,
+    eventRetentionMs: config.cleanup.eventRetentionSeconds * 1000,
+  },
+});
+let cleaning = false;
+const cleanupTimer =
+  config.cleanup.intervalSeconds > 0
+    ? setInterval(async () => {
+        if (cleaning) return;
+        cleaning = true;
+        try {
+          const deleted = await cleanup.runOnce();
+          logger.info('cleanup', { deleted });
+        } catch (error) {
+          logger.error('cleanup failed', { error: error instanceof Error ? error.message : String(error) });
+        } finally {
+          cleaning = false;
+        }
+      }, config.cleanup.intervalSeconds * 1000)
+    : undefined;
+cleanupTimer?.unref();
+
 let stopping = false;
 const stop = (signal: string) => {
   if (stopping) return;
   stopping = true;
   logger.info('shutting down', { signal });
+  if (cleanupTimer) clearInterval(cleanupTimer);
   server.close(async () => {
     await runtime.database.close();
     process.exit(0);

@@ -124,6 +124,13 @@ export interface StoredSecurityEvent {
   at: Date;
 }
 
+/**
+ * What cleanup removes, each past its own cutoff: refresh tokens past their expiry (a replay
+ * of one is then unknown rather than reuse, harmless since it expired), used or expired
+ * `mfa_token` challenges, ended rate-limit windows, and old security events.
+ */
+export type CleanupTable = 'refresh_tokens' | 'mfa_challenges' | 'rate_limits' | 'security_events';
+
 export interface StoredSigningKey {
   kid: string;
   alg: string;
@@ -215,6 +222,12 @@ export interface Store extends MfaStore {
     userId: string,
     page: { limit: number; before?: { at: Date; id: string } },
   ): Promise<StoredSecurityEvent[]>;
+
+  /**
+   * Deletes one batch (at most `batchSize` rows) of what has outlived its use in `table`,
+   * skipping rows another instance is deleting (FOR UPDATE SKIP LOCKED). Returns the count.
+   */
+  deleteExpiredBatch(table: CleanupTable, cutoff: Date, batchSize: number): Promise<number>;
 
   listSigningKeys(): Promise<StoredSigningKey[]>;
   /**

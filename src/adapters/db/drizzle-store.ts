@@ -1,5 +1,11 @@
 import { and, desc, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
-import type { AuthenticatorAssurance, SessionView, Store, StoredRefreshToken } from '../../ports/store.js';
+import type {
+  AuthenticatorAssurance,
+  CleanupTable,
+  SessionView,
+  Store,
+  StoredRefreshToken,
+} from '../../ports/store.js';
 import { type Database, rowsOf } from './database.js';
 import { createMfaStore } from './drizzle-mfa-store.js';
 import { refreshTokens, securityEvents, signingKeys, users } from './schema.js';
@@ -17,6 +23,14 @@ const userColumns = {
 
 /** Serialises the signing-key changes of every instance on one database. */
 const SIGNING_KEY_LOCK = 0x4c4b_0001;
+
+/** Key column and the timestamp whose index drives the batch, per table cleanup touches. */
+const CLEANUP_COLUMNS: Record<CleanupTable, [string, string]> = {
+  refresh_tokens: ['id', 'expires_at'],
+  mfa_challenges: ['id', 'expires_at'],
+  rate_limits: ['key', 'window_ends_at'],
+  security_events: ['id', 'created_at'],
+};
 
 export function createDrizzleStore(db: Database): Store {
   return {
@@ -249,6 +263,23 @@ export function createDrizzleStore(db: Database): Store {
         )
         .orderBy(desc(securityEvents.createdAt), desc(securityEvents.id))
         .limit(limit);
+    },
+
+    async deleteExpiredBatch(table, cutoff, batchSize) {
+      const at = cutoff.toISOString();
+      const [key, column] = CLEANUP_COLUMNS[table];
+      // Short transactions, no waiting: rows locked by another instance are skipped.
+      const result = await db.execute(sql`
+        WITH doomed AS (
+          SELECT ${sql.identifier(key)} AS k FROM ${sql.identifier(table)}
+          WHERE ${sql.identifier(column)} < ${at}::timestamptz
+          ORDER BY ${sql.identifier(column)}
+          LIMIT ${batchSize}
+          FOR UPDATE SKIP LOCKED
+        )
+        DELETE FROM ${sql.identifier(table)} WHERE ${sql.identifier(key)} IN (SELECT k FROM doomed)
+        RETURNING 1`);
+      return rowsOf(result).length;
     },
 
     async listSigningKeys() {

@@ -1,0 +1,48 @@
+import { DAY, HOUR } from '../lib/time.js';
+import type { Clock } from '../ports/clock.js';
+import type { CleanupTable, Store } from '../ports/store.js';
+
+export interface CleanupPolicy {
+  batchSize: number;
+  /** How long security events are kept (the user's log). */
+  eventRetentionMs: number;
+  /** At most this many batches per table per run, so one run never holds an instance long. */
+  maxBatchesPerRun?: number;
+}
+
+export type CleanupCounts = Record<CleanupTable, number>;
+
+/**
+ * Deletes what has outlived its use, in batches, safely on many instances at once: each
+ * batch is one short statement that skips rows another instance has locked.
+ */
+export function createCleanup(deps: { store: Store; clock: Clock; policy: CleanupPolicy }) {
+  const { store, clock, policy } = deps;
+
+  async function runOnce(): Promise<CleanupCounts> {
+    const now = clock.now().getTime();
+    // A small margin past expiry, so nothing is deleted under a request still deciding on it.
+    const cutoffs: Record<CleanupTable, Date> = {
+      refresh_tokens: new Date(now - DAY),
+      mfa_challenges: new Date(now - HOUR),
+      rate_limits: new Date(now - HOUR),
+      security_events: new Date(now - policy.eventRetentionMs),
+    };
+    const counts: CleanupCounts = {
+      refresh_tokens: 0,
+      mfa_challenges: 0,
+      rate_limits: 0,
+      security_events: 0,
+    };
+    for (const table of Object.keys(cutoffs) as CleanupTable[]) {
+      for (let batch = 0; batch < (policy.maxBatchesPerRun ?? 20); batch++) {
+        const deleted = await store.deleteExpiredBatch(table, cutoffs[table], policy.batchSize);
+        counts[table] += deleted;
+        if (deleted < policy.batchSize) break;
+      }
+    }
+    return counts;
+  }
+
+  return { runOnce };
+}
