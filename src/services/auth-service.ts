@@ -74,6 +74,11 @@ export function createAuthService(deps: AuthServiceDeps) {
     };
   }
 
+  const loginKeys = (email: string, ipAddress: string | null) => ({
+    account: `login:account:${email}:${ipAddress ?? 'unknown'}`,
+    ip: `login:ip:${ipAddress ?? 'unknown'}`,
+  });
+
   /**
    * OWASP ASVS V2.2.1 / Credential Stuffing Prevention: wrong passwords are counted per
    * account *from one IP* and per IP. Keying the account counter by IP too means a guesser
@@ -81,16 +86,18 @@ export function createAuthService(deps: AuthServiceDeps) {
    * account's counter for that IP but never the IP's own count. Checked before hashing, so
    * a throttled attempt costs no argon2id.
    */
-  async function assertLoginAllowed(email: string, ipAddress: string | null) {
+  async function assertLoginAllowed(
+    keys: ReturnType<typeof loginKeys>,
+    user: UserRecord | undefined,
+    ipAddress: string | null,
+  ) {
     const now = clock.now();
-    const keys = loginKeys(email, ipAddress);
     const waits = await Promise.all([
       deps.rateLimiter.retryAfter(keys.account, deps.loginLimits.perAccount, now),
       deps.rateLimiter.retryAfter(keys.ip, deps.loginLimits.perIp, now),
     ]);
     const wait = Math.max(...waits);
     if (wait > 0) {
-      const user = await store.findUserByEmail(email);
       if (user) {
         await store.recordSecurityEvent({
           userId: user.id,
@@ -104,11 +111,6 @@ export function createAuthService(deps: AuthServiceDeps) {
     }
   }
 
-  const loginKeys = (email: string, ipAddress: string | null) => ({
-    account: `login:account:${email}:${ipAddress ?? 'unknown'}`,
-    ip: `login:ip:${ipAddress ?? 'unknown'}`,
-  });
-
   /** Checks email and password; the same error, and one argon2id verification, for every failure. */
   async function verifyPassword(
     email: string,
@@ -116,11 +118,11 @@ export function createAuthService(deps: AuthServiceDeps) {
     ipAddress: string | null,
   ): Promise<UserRecord> {
     const normalizedEmail = normalizeEmail(email);
-    await assertLoginAllowed(normalizedEmail, ipAddress);
+    const keys = loginKeys(normalizedEmail, ipAddress);
     const user = await store.findUserByEmail(normalizedEmail);
+    await assertLoginAllowed(keys, user, ipAddress);
     const candidate = normalizePassword(password);
     const ok = await hasher.verify(user?.passwordHash ?? (await deps.dummyPasswordHash), candidate);
-    const keys = loginKeys(normalizedEmail, ipAddress);
     if (!user || !ok) {
       const now = clock.now();
       await Promise.all([

@@ -15,7 +15,7 @@ import {
   RECOVERY_CODE_COUNT,
 } from './recovery-codes.js';
 import { hashRefreshToken, newRefreshToken } from './refresh-tokens.js';
-import type { Caller } from './session-service.js';
+import { type Caller, userOfCaller } from './session-service.js';
 import { matchTotp, newTotpSecret, qrCodeSvg, totpUri } from './totp.js';
 import type { IssuedTokens, RequestDevice } from './types.js';
 
@@ -107,11 +107,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     return AMR_RECOVERY_CODE;
   }
 
-  async function userOf(caller: Caller): Promise<UserRecord> {
-    const user = await store.findUserById(caller.sub);
-    if (!user) throw new AuthError('invalid_token', 'The user of this access token no longer exists');
-    return user;
-  }
+  const userOf = (caller: Caller) => userOfCaller(store, caller);
 
   async function enroll(caller: Caller) {
     const user = await userOf(caller);

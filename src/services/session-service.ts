@@ -2,7 +2,7 @@ import { normalizePassword } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
-import type { Store } from '../ports/store.js';
+import type { Store, UserRecord } from '../ports/store.js';
 import type { AccessTokenClaims, AccessTokens } from './access-tokens.js';
 import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
 import type { RequestDevice } from './types.js';
@@ -18,6 +18,13 @@ function decodeEventCursor(cursor: string): { at: Date; id: string } | undefined
   } catch {
     return undefined;
   }
+}
+
+/** The user behind a verified access token; `invalid_token` if the account is gone. */
+export async function userOfCaller(store: Pick<Store, 'findUserById'>, caller: Caller): Promise<UserRecord> {
+  const user = await store.findUserById(caller.sub);
+  if (!user) throw new AuthError('invalid_token', 'The user of this access token no longer exists');
+  return user;
 }
 
 /** What a Bearer route knows about its caller once the token and its session have been checked. */
@@ -44,11 +51,7 @@ export function createSessionService(deps: {
     return claims;
   }
 
-  async function me(caller: Caller) {
-    const user = await store.findUserById(caller.sub);
-    if (!user) throw new AuthError('invalid_token', 'The user of this access token no longer exists');
-    return user;
-  }
+  const me = (caller: Caller) => userOfCaller(store, caller);
 
   const list = (caller: Caller) => store.listSessions(caller.sub, clock.now());
 
