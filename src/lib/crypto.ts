@@ -21,17 +21,6 @@ export async function hmacSha256Base64url(key: CryptoKey, value: string): Promis
   return base64url.encode(new Uint8Array(mac));
 }
 
-/** Compares two strings without an early exit, so timing reveals nothing but the length. */
-export function constantTimeEqual(a: string, b: string): boolean {
-  const left = encoder.encode(a);
-  const right = encoder.encode(b);
-  let diff = left.length ^ right.length;
-  for (let i = 0; i < Math.max(left.length, right.length); i++) {
-    diff |= (left[i] ?? 0) ^ (right[i] ?? 0);
-  }
-  return diff === 0;
-}
-
 export interface MasterKeys {
   /** HMAC key that derives a refresh token's successor from the token itself. */
   refreshSuccessorKey: CryptoKey;

@@ -6,6 +6,10 @@ import { hmacSha256Base64url, randomToken, sha256Base64url } from '../lib/crypto
  * HMAC(key, token): deterministic, so parallel refreshes inside the grace window are all
  * handed the same successor without it being stored in clear, and unguessable without
  * the server's key.
+ *
+ * No secret is ever compared in JavaScript: a presented token (like an mfa_token or a
+ * recovery code) is hashed and found by that hash through a unique index, so timing reveals
+ * nothing about a stored value.
  */
 const PREFIX = 'lkr_';
 const SHAPE = /^lkr_[A-Za-z0-9_-]{43}$/;
