@@ -57,6 +57,8 @@ export function createApp(deps: AppDeps) {
     },
   };
 
+  const perWindow = (points: number, seconds: number) => ({ points, windowMs: seconds * SECOND });
+
   const accessTokens = createAccessTokens({
     keyRing,
     clock,
@@ -81,17 +83,11 @@ export function createApp(deps: AppDeps) {
     dummyPasswordHash,
     rateLimiter: deps.rateLimiter,
     passwordMinScore: config.passwordMinScore,
-    registerLimit: { points: config.registrationsPerIpPerHour, windowMs: 3600 * SECOND },
-    refreshFailureLimit: { points: config.refreshFailuresPerIp, windowMs: 900 * SECOND },
+    registerLimit: perWindow(config.registrationsPerIpPerHour, 3600),
+    refreshFailureLimit: perWindow(config.refreshFailuresPerIp, 900),
     loginLimits: {
-      perAccount: {
-        points: config.loginFailureLimit.perAccount,
-        windowMs: config.loginFailureLimit.windowSeconds * SECOND,
-      },
-      perIp: {
-        points: config.loginFailureLimit.perIp,
-        windowMs: config.loginFailureLimit.windowSeconds * SECOND,
-      },
+      perAccount: perWindow(config.loginFailureLimit.perAccount, config.loginFailureLimit.windowSeconds),
+      perIp: perWindow(config.loginFailureLimit.perIp, config.loginFailureLimit.windowSeconds),
     },
   });
   const sessions = createSessionService({
@@ -110,10 +106,7 @@ export function createApp(deps: AppDeps) {
     rateLimiter: deps.rateLimiter,
     totpIssuer: config.totpIssuer,
     refreshTokenTtlMs: config.refreshTokenTtlSeconds * SECOND,
-    failureLimit: {
-      points: config.mfaFailureLimit.points,
-      windowMs: config.mfaFailureLimit.windowSeconds * SECOND,
-    },
+    failureLimit: perWindow(config.mfaFailureLimit.points, config.mfaFailureLimit.windowSeconds),
   });
   const ctx: RouteContext = {
     config,

@@ -6,6 +6,9 @@ import { liveHead, replaceLiveToken, revokeUntilNone } from './token-rows.js';
 
 const TOTP = 'totp';
 
+/** RFC 6238 §5.2: only a time step later than the last accepted one may pass. */
+const laterStep = (step: number) => or(isNull(mfaFactors.lastUsedStep), lt(mfaFactors.lastUsedStep, step));
+
 export function createMfaStore(db: Database): MfaStore {
   const insertRecoveryCodes = (tx: Pick<Database, 'insert'>, userId: string, hashes: string[], now: Date) =>
     tx
@@ -52,7 +55,7 @@ export function createMfaStore(db: Database): MfaStore {
               eq(mfaFactors.id, factorId),
               eq(mfaFactors.userId, userId),
               eq(mfaFactors.status, 'pending'),
-              or(isNull(mfaFactors.lastUsedStep), lt(mfaFactors.lastUsedStep, step)),
+              laterStep(step),
             ),
           )
           .returning({ id: mfaFactors.id });
@@ -75,13 +78,7 @@ export function createMfaStore(db: Database): MfaStore {
       const rows = await db
         .update(mfaFactors)
         .set({ lastUsedStep: step })
-        .where(
-          and(
-            eq(mfaFactors.id, factorId),
-            eq(mfaFactors.status, 'active'),
-            or(isNull(mfaFactors.lastUsedStep), lt(mfaFactors.lastUsedStep, step)),
-          ),
-        )
+        .where(and(eq(mfaFactors.id, factorId), eq(mfaFactors.status, 'active'), laterStep(step)))
         .returning({ id: mfaFactors.id });
       return rows.length === 1;
     },
