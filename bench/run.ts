@@ -1,11 +1,13 @@
 /**
  * `npm run bench`: ratios measured side by side in one run (these machines are noisy):
- *   - verifying an access token (our full check) vs the raw signature verification;
+ *   - the server verifying an access token (our full check) vs bare node:crypto signature verification;
+ *   - the resource-server kit's verifications per second vs bare node:crypto (bench/verify-kit.ts);
  *   - a refresh through the HTTP app vs the bare SQL it needs (UPDATE … INSERT, one statement);
  *   - a login through the HTTP app vs one argon2id hash with the same parameters.
  * PGlite by default; BENCH_DATABASE_URL=postgres://… for PostgreSQL (it creates and drops
  * a scratch database next to the one named).
  */
+import { KeyObject, verify as nodeVerify } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ import { parseConfig } from '../src/config.js';
 import { openNodeRuntime } from '../src/entry/node-runtime.js';
 import { createApp } from '../src/http/app.js';
 import { createAccessTokens } from '../src/services/access-tokens.js';
+import { benchVerifyKit } from './verify-kit.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
 
@@ -108,10 +111,29 @@ try {
   const signature = Buffer.from(s!, 'base64url');
   const kid = JSON.parse(Buffer.from(h!, 'base64url').toString()).kid;
   const publicKey = (await keyRing.verificationKey({ kid, alg: 'EdDSA' }))!;
-  const rawVerify = await median(ITERATIONS * 5, () =>
-    crypto.subtle.verify('Ed25519', publicKey, signature, signed),
-  );
+  const nodeKey = KeyObject.from(publicKey);
+  const rawVerify = await median(ITERATIONS * 5, async () => nodeVerify(null, signed, nodeKey, signature));
   const fullVerify = await median(ITERATIONS * 5, () => accessTokens.verify(pair.access_token));
+
+  // 1b. The resource-server kit (latchkey/verify) vs bare node:crypto, fresh and repeated tokens.
+  const kitGoals = { fresh: 0.6, repeated: 5 };
+  const kit = await benchVerifyKit({
+    fetch: async (url, init) => app.request(url, init),
+    issuer: config.issuer,
+    audience: config.audience,
+    accessTokens,
+    grant: {
+      sessionId: crypto.randomUUID(),
+      userId: crypto.randomUUID(),
+      clientId: 'default',
+      acr: 'aal1',
+      amr: ['pwd'],
+      authTime: clock.now(),
+      remembered: false,
+    },
+    tokensPerRound: Number(process.env.BENCH_KIT_TOKENS ?? 2000),
+    rounds: 5,
+  });
 
   // 2. Refresh through the app vs the bare statement it needs (same shape, on a dummy row).
   let refreshToken = pair.refresh_token;
@@ -159,7 +181,10 @@ try {
   console.log(
     `latchkey bench on ${scratch.label}, ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, medians`,
   );
-  row('verify access token / raw Ed25519', fullVerify, rawVerify);
+  row('verify access token / node:crypto Ed25519', fullVerify, rawVerify);
+  console.log(
+    `kit verifications/s / node:crypto (${Math.round(kit.baselinePerSecond)}/s): fresh ${kit.fresh.toFixed(2)} (goal >= ${kitGoals.fresh}), repeated ${kit.repeated.toFixed(1)} (goal >= ${kitGoals.repeated}); jose jwtVerify alone (reference) ${kit.joseOnly.toFixed(2)}`,
+  );
   row('refresh (HTTP) / bare SQL', refresh, bareSql);
   row('login (HTTP) / one argon2id hash', login, oneHash);
 } finally {

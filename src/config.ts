@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isLoopbackHost } from './lib/hosts.js';
 
 /**
  * Configuration comes from the environment only through `parseConfig`, which checks every
@@ -52,12 +53,19 @@ const EnvSchema = z.object({
     .min(32, 'must be at least 32 characters (try: openssl rand -base64 48)')
     .optional(),
   SIGNING_ALG: z.enum(['EdDSA', 'ES256']).default('EdDSA'),
+  KEY_PREPUBLICATION: seconds(3600, 0),
+  INTROSPECTION_CLIENTS: list,
+  METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters (try: openssl rand -hex 32)').optional(),
   ACCESS_TOKEN_TTL: seconds(900, 60),
   REFRESH_TOKEN_TTL: seconds(30 * 24 * 3600, 60),
   SESSION_TTL: seconds(24 * 3600, 60),
   SESSION_REMEMBER_TTL: seconds(90 * 24 * 3600, 60),
   REFRESH_REUSE_GRACE: seconds(10, 0),
+  SESSION_BINDING: z.enum(['off', 'warn', 'strict']).default('off'),
+  SESSION_BINDING_IPV4_PREFIX: integer(24, 0, 32),
+  SESSION_BINDING_IPV6_PREFIX: integer(48, 0, 128),
   MAX_SESSIONS_PER_USER: integer(15, 1, 1000),
+  SESSION_LIMIT_POLICY: z.enum(['evict', 'reject']).default('evict'),
   ARGON2_MEMORY_KIB: integer(19456, 1024, 4 * 1024 * 1024),
   ARGON2_TIME_COST: integer(2, 1, 100),
   ARGON2_PARALLELISM: integer(1, 1, 16),
@@ -76,6 +84,7 @@ const EnvSchema = z.object({
   CLEANUP_INTERVAL: seconds(300, 0),
   CLEANUP_BATCH_SIZE: integer(500, 1, 100_000),
   SECURITY_EVENT_RETENTION: seconds(90 * 24 * 3600, 3600),
+  REVOKED_SESSION_RETENTION: seconds(7 * 24 * 3600, 3600),
   TOTP_ISSUER: z.string().min(1).max(100).default('Latchkey'),
   MFA_FAILURES_PER_USER: integer(10, 1, 10_000),
   MFA_FAILURE_WINDOW: seconds(900, 1),
@@ -101,12 +110,22 @@ export interface Config {
   /** Absent only in development, where the entry point keeps a generated one in DATA_DIR. */
   masterSecret: string | undefined;
   signingAlg: SigningAlgorithm;
+  /** How long `keys:rotate` publishes a new key in the JWKS before it signs anything. */
+  keyPrepublicationSeconds: number;
+  /** Resource servers allowed to call /oauth/introspect (client_secret_basic or _post). */
+  introspectionClients: { id: string; secret: string }[];
+  /** Bearer token for GET /metrics; without it the endpoint answers 404. */
+  metricsToken: string | undefined;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   sessionTtlSeconds: number;
   sessionRememberTtlSeconds: number;
   refreshReuseGraceSeconds: number;
+  /** Refreshes compared with the session's network and browser family (see domain/session-binding.ts). */
+  sessionBinding: { mode: 'off' | 'warn' | 'strict'; ipv4Prefix: number; ipv6Prefix: number };
   maxSessionsPerUser: number;
+  /** At the limit: revoke the least recently active session, or answer 409 and let the user choose. */
+  sessionLimitPolicy: 'evict' | 'reject';
   argon2: { memoryKib: number; timeCost: number; parallelism: number };
   allowedOrigins: string[];
   trustedIpHeader: string | undefined;
@@ -116,7 +135,13 @@ export interface Config {
   registrationsPerIpPerHour: number;
   refreshFailuresPerIp: number;
   /** Cleanup of expired rows: every `intervalSeconds` (0: never), `batchSize` rows a statement. */
-  cleanup: { intervalSeconds: number; batchSize: number; eventRetentionSeconds: number };
+  cleanup: {
+    intervalSeconds: number;
+    batchSize: number;
+    eventRetentionSeconds: number;
+    /** Token rows of revoked sessions are kept this long (well past the revoked-sessions feed's window). */
+    revokedSessionRetentionSeconds: number;
+  };
   /** zxcvbn score (0-4) a new password needs; 0 turns the check off. */
   passwordMinScore: number;
   /** Wrong passwords per account (from one IP) and per IP, per window, before 429. */
@@ -133,12 +158,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
-
-const isLocalHost = (hostname: string) =>
-  hostname === 'localhost' ||
-  hostname === '127.0.0.1' ||
-  hostname === '[::1]' ||
-  hostname.endsWith('.localhost');
 
 /**
  * Rules across variables, read from the raw strings so that they are reported together
@@ -171,6 +190,25 @@ function crossChecks(raw: Record<string, string>): string[] {
     }
   }
 
+  const clientIds = new Set<string>();
+  for (const item of (raw.INTROSPECTION_CLIENTS ?? '').split(',').map((entry) => entry.trim())) {
+    if (!item) continue;
+    const colon = item.indexOf(':');
+    const id = colon > 0 ? item.slice(0, colon) : '';
+    if (!/^[A-Za-z0-9._~-]+$/.test(id)) {
+      problems.push(
+        'INTROSPECTION_CLIENTS: each entry is client_id:secret (client_id of letters, digits, . _ ~ -)',
+      );
+    } else if (item.length - colon - 1 < 32) {
+      problems.push(
+        `INTROSPECTION_CLIENTS: the secret of "${id}" must be at least 32 characters (try: openssl rand -hex 32)`,
+      );
+    } else if (clientIds.has(id)) {
+      problems.push(`INTROSPECTION_CLIENTS: "${id}" is listed twice`);
+    }
+    clientIds.add(id);
+  }
+
   const sessionTtl = Number(raw.SESSION_TTL ?? 86400);
   const rememberTtl = Number(raw.SESSION_REMEMBER_TTL ?? 7776000);
   if (rememberTtl < sessionTtl) problems.push('SESSION_REMEMBER_TTL: must not be shorter than SESSION_TTL');
@@ -182,7 +220,7 @@ function crossChecks(raw: Record<string, string>): string[] {
     }
     if (!raw.ISSUER) {
       problems.push('ISSUER: must be set in production (the public URL of this server)');
-    } else if (issuerUrl && issuerUrl.protocol !== 'https:' && !isLocalHost(issuerUrl.hostname)) {
+    } else if (issuerUrl && issuerUrl.protocol !== 'https:' && !isLoopbackHost(issuerUrl.hostname)) {
       problems.push('ISSUER: must be an https:// URL in production');
     }
   }
@@ -222,12 +260,24 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     audience: e.AUDIENCE ?? issuer,
     masterSecret: e.MASTER_SECRET,
     signingAlg: e.SIGNING_ALG,
+    keyPrepublicationSeconds: e.KEY_PREPUBLICATION,
+    metricsToken: e.METRICS_TOKEN,
+    introspectionClients: e.INTROSPECTION_CLIENTS.map((item) => {
+      const colon = item.indexOf(':');
+      return { id: item.slice(0, colon), secret: item.slice(colon + 1) };
+    }),
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL,
     refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL,
     sessionTtlSeconds: e.SESSION_TTL,
     sessionRememberTtlSeconds: e.SESSION_REMEMBER_TTL,
     refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE,
+    sessionBinding: {
+      mode: e.SESSION_BINDING,
+      ipv4Prefix: e.SESSION_BINDING_IPV4_PREFIX,
+      ipv6Prefix: e.SESSION_BINDING_IPV6_PREFIX,
+    },
     maxSessionsPerUser: e.MAX_SESSIONS_PER_USER,
+    sessionLimitPolicy: e.SESSION_LIMIT_POLICY,
     argon2: {
       memoryKib: e.ARGON2_MEMORY_KIB,
       timeCost: e.ARGON2_TIME_COST,
@@ -242,6 +292,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       intervalSeconds: e.CLEANUP_INTERVAL,
       batchSize: e.CLEANUP_BATCH_SIZE,
       eventRetentionSeconds: e.SECURITY_EVENT_RETENTION,
+      revokedSessionRetentionSeconds: e.REVOKED_SESSION_RETENTION,
     },
     registrationsPerIpPerHour: e.REGISTRATIONS_PER_IP,
     refreshFailuresPerIp: e.REFRESH_FAILURES_PER_IP,

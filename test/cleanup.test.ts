@@ -17,7 +17,16 @@ const count = async (query: ReturnType<typeof sql>) =>
 const tokensOf = (sessionId: string) =>
   count(sql`SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = ${sessionId}`);
 const cleanupWith = (batchSize: number) =>
-  createCleanup({ store: lk.store, clock: lk.clock, policy: { batchSize, eventRetentionMs: 90 * DAY } });
+  createCleanup({
+    store: lk.store,
+    clock: lk.clock,
+    policy: {
+      batchSize,
+      eventRetentionMs: 90 * DAY,
+      revokedSessionRetentionMs: 7 * DAY,
+      retiredKeyRetentionMs: lk.keyRing.retiredKeyRetentionMs,
+    },
+  });
 
 describe('cleanup', () => {
   it('deletes expired tokens in batches and keeps live sessions whole', async () => {
@@ -64,5 +73,44 @@ describe('cleanup', () => {
     const runs = await Promise.all(Array.from({ length: 4 }, () => cleanupWith(3).runOnce()));
     expect(runs.reduce((sum, run) => sum + run.refresh_tokens, 0)).toBe(expired);
     expect(await count(sql`SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = ${id}`)).toBe(0);
+  });
+
+  it('deletes signing keys (private halves too) once no token they signed can be alive', async () => {
+    const keys = () => count(sql`SELECT count(*)::int AS n FROM signing_keys`);
+    const before = await keys();
+    const { kid: newKid } = await lk.keyRing.rotate({ immediate: true });
+    expect(await keys()).toBe(before + 1);
+    // Still within the retention: kept (its tokens may be alive, and it is published).
+    lk.clock.advance(lk.keyRing.retiredKeyRetentionMs);
+    expect((await cleanupWith(500).runOnce()).signing_keys).toBe(0);
+    lk.clock.advance(2 * 3600 * 1000);
+    expect((await cleanupWith(500).runOnce()).signing_keys).toBe(before);
+    expect(await keys()).toBe(1);
+    const jwks = await call(lk.app, '/.well-known/jwks.json');
+    expect(jwks.json.keys.map((key: { kid: string }) => key.kid)).toEqual([newKid]);
+    const { email } = await registerUser(lk.app);
+    expect((await login(lk.app, email)).access_token).toBeTruthy();
+  });
+
+  it('deletes the rows of sessions revoked longer ago than the retention, and nothing live', async () => {
+    const { email } = await registerUser(lk.app);
+    const old = await login(lk.app, email, { remember: true });
+    const rotated = (await refresh(lk.app, old.refresh_token)).json;
+    const live = await login(lk.app, email, { remember: true });
+    await call(lk.app, '/v1/auth/logout', { body: { refresh_token: rotated.refresh_token } });
+    lk.clock.advance(6 * DAY);
+    const recent = await login(lk.app, email, { remember: true });
+    await call(lk.app, '/v1/auth/logout', { body: { refresh_token: recent.refresh_token } });
+    // Keep `live` alive past the 7 days (a refresh moves its expiry, not its revocation).
+    const liveNow = (await refresh(lk.app, live.refresh_token)).json;
+    lk.clock.advance(DAY + 60_000);
+    expect(await tokensOf(old.session_id)).toBe(2);
+
+    const counts = await cleanupWith(500).runOnce();
+    expect(counts.revoked_sessions).toBeGreaterThanOrEqual(2);
+    expect(await tokensOf(old.session_id)).toBe(0);
+    expect(await tokensOf(recent.session_id)).toBe(1); // revoked 1 day ago: kept
+    expect(await tokensOf(live.session_id)).toBe(2); // live: whole, rotated row included
+    expect((await refresh(lk.app, liveNow.refresh_token)).status).toBe(200);
   });
 });

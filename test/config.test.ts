@@ -349,3 +349,83 @@ describe('ALLOWED_ORIGINS', () => {
     expect(config.allowedOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
   });
 });
+
+describe('INTROSPECTION_CLIENTS and KEY_PREPUBLICATION', () => {
+  const SECRET_1 = 's'.repeat(32);
+  const SECRET_2 = 'another-secret-of-more-than-32-characters';
+
+  it('INTROSPECTION_CLIENTS is empty by default', () => {
+    expect(parseConfig({}).introspectionClients).toEqual([]);
+    expect(parseConfig({ INTROSPECTION_CLIENTS: '' }).introspectionClients).toEqual([]);
+  });
+
+  it('parses client_id:secret pairs, trimmed, in order', () => {
+    const config = parseConfig({ INTROSPECTION_CLIENTS: ` rs1:${SECRET_1} , rs2:${SECRET_2},` });
+    expect(config.introspectionClients).toEqual([
+      { id: 'rs1', secret: SECRET_1 },
+      { id: 'rs2', secret: SECRET_2 },
+    ]);
+  });
+
+  it('a secret may itself contain a colon: the id ends at the first one', () => {
+    const secret = `${'x'.repeat(20)}:${'y'.repeat(20)}`;
+    const config = parseConfig({ INTROSPECTION_CLIENTS: `rs1:${secret}` });
+    expect(config.introspectionClients).toEqual([{ id: 'rs1', secret }]);
+  });
+
+  it.each([
+    ['an entry without a colon', `rs1${SECRET_2}`, SECRET_2],
+    ['an empty client id', `:${SECRET_2}`, SECRET_2],
+    ['a client id with a space', `rs 1:${SECRET_2}`, SECRET_2],
+  ])('refuses %s', (_label, value, secret) => {
+    const error = problemsOf({ INTROSPECTION_CLIENTS: value });
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^INTROSPECTION_CLIENTS: each entry is client_id:secret/),
+    ]);
+    expect(error.message).not.toContain(secret);
+  });
+
+  it('refuses a secret shorter than 32 characters, naming the client but not the secret', () => {
+    const short = 'short-secret-31-characters-long';
+    expect(short).toHaveLength(31);
+    const error = problemsOf({ INTROSPECTION_CLIENTS: `rs1:${SECRET_1},rs2:${short}` });
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^INTROSPECTION_CLIENTS: the secret of "rs2" must be at least 32 characters/),
+    ]);
+    expect(error.message).not.toContain(short);
+    expect(error.message).not.toContain(SECRET_1);
+  });
+
+  it('refuses a client id listed twice, without printing either secret', () => {
+    const error = problemsOf({ INTROSPECTION_CLIENTS: `rs1:${SECRET_1},rs1:${SECRET_2}` });
+    expect(error.problems).toEqual(['INTROSPECTION_CLIENTS: "rs1" is listed twice']);
+    expect(error.message).not.toContain(SECRET_1);
+    expect(error.message).not.toContain(SECRET_2);
+  });
+
+  it('reports each bad entry on its own line', () => {
+    const error = problemsOf({ INTROSPECTION_CLIENTS: `nocolon,rs1:short,rs2:${SECRET_1},rs2:${SECRET_2}` });
+    expect(error.problems).toHaveLength(3);
+    for (const secret of ['short', SECRET_1, SECRET_2]) expect(error.message).not.toContain(secret);
+  });
+
+  it('KEY_PREPUBLICATION defaults to 3600 seconds', () => {
+    expect(parseConfig({}).keyPrepublicationSeconds).toBe(3600);
+    expect(parseConfig({ KEY_PREPUBLICATION: '' }).keyPrepublicationSeconds).toBe(3600);
+  });
+
+  it('KEY_PREPUBLICATION accepts 0 (sign with a new key at once) and other whole seconds', () => {
+    expect(parseConfig({ KEY_PREPUBLICATION: '0' }).keyPrepublicationSeconds).toBe(0);
+    expect(parseConfig({ KEY_PREPUBLICATION: '7200' }).keyPrepublicationSeconds).toBe(7200);
+  });
+
+  it.each([
+    ['-1', /^KEY_PREPUBLICATION: must be at least 0$/],
+    ['abc', /^KEY_PREPUBLICATION: must be a whole number of seconds$/],
+    ['1.5', /^KEY_PREPUBLICATION: must be a whole number of seconds$/],
+  ])('KEY_PREPUBLICATION=%s is refused', (value, message) => {
+    const error = problemsOf({ KEY_PREPUBLICATION: value });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(message);
+  });
+});

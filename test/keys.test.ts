@@ -77,7 +77,7 @@ describe('key rotation', () => {
     const oldKid = kidOf(pair.access_token);
     expect((await jwksOf(lk)).map((key) => key.kid)).toEqual([oldKid]);
 
-    const newKid = await lk.keyRing.rotate();
+    const newKid = (await lk.keyRing.rotate({ immediate: true })).kid;
     expect(newKid).not.toBe(oldKid);
 
     const after = await login(lk.app, (await me(lk, pair.access_token)).json.user.email);
@@ -102,7 +102,7 @@ describe('key rotation', () => {
     const oldKid = kidOf(pair.access_token);
     const oldKey = await lk.keyRing.signingKey();
     expect(oldKey.kid).toBe(oldKid);
-    const newKid = await lk.keyRing.rotate();
+    const newKid = (await lk.keyRing.rotate({ immediate: true })).kid;
 
     // Control: right after the rotation, the retired key's signature is still good.
     const signedByOld = (payload: Record<string, unknown>) =>
@@ -111,8 +111,8 @@ describe('key rotation', () => {
         .sign(oldKey.key);
     expect((await me(lk, await signedByOld(decodeJwtPart(pair.access_token, 1)))).status).toBe(200);
 
-    // Just inside access-token lifetime + 1 minute: still published (and past the 60 s cache).
-    lk.clock.advance(ACCESS_TOKEN_TTL_MS + MINUTE - 5 * SECOND);
+    // Just inside access-token lifetime + key-ring cache (60 s) + 1 minute: still published.
+    lk.clock.advance(ACCESS_TOKEN_TTL_MS + 2 * MINUTE - 5 * SECOND);
     expect((await jwksOf(lk)).map((key) => key.kid)).toContain(oldKid);
 
     lk.clock.advance(10 * SECOND);
@@ -132,7 +132,7 @@ describe('key rotation', () => {
     const { email } = await signedIn(lk);
     const beforeKid = kidOf((await login(other.app, email)).access_token);
 
-    const newKid = await lk.keyRing.rotate();
+    const newKid = (await lk.keyRing.rotate({ immediate: true })).kid;
     const fromRotator = await login(lk.app, email);
     expect(kidOf(fromRotator.access_token)).toBe(newKid);
     // The other instance has not reloaded yet, but verifies the unknown kid by reloading at once.
@@ -152,7 +152,7 @@ describe('key rotation', () => {
     lk.clock.advance(2 * SECOND);
     const junk = `${b64({ ...decodeJwtPart(pair.access_token, 0), kid: 'junk' })}.${pair.access_token.split('.').slice(1).join('.')}`;
     await expectInvalidToken(other, junk);
-    const newKid = await lk.keyRing.rotate();
+    const newKid = (await lk.keyRing.rotate({ immediate: true })).kid;
     const fresh = await login(lk.app, email);
     expect(kidOf(fresh.access_token)).toBe(newKid);
     lk.clock.advance(SECOND);
@@ -168,12 +168,85 @@ describe('key rotation', () => {
   });
 });
 
+describe('scheduled rotation (npm run keys:rotate)', () => {
+  const database = useDatabase();
+  let lk: Latchkey;
+  let other: Latchkey;
+  beforeAll(async () => {
+    lk = await buildLatchkey(database.current);
+    other = await buildLatchkey(database.current, { clock: lk.clock });
+  });
+
+  it('publishes the new key before it signs, switches every instance on time, then drops the old key', async () => {
+    const { email } = await signedIn(lk);
+    const oldKid = kidOf((await login(lk.app, email)).access_token);
+    const prePublicationMs = lk.config.keyPrepublicationSeconds * SECOND;
+    expect(prePublicationMs).toBe(3600 * SECOND); // the default
+
+    const { kid: newKid, activatesAt } = await lk.keyRing.rotate();
+    expect(activatesAt.getTime()).toBe(lk.clock.now().getTime() + prePublicationMs);
+    // Published at once, on both instances once their caches reload ...
+    expect((await jwksOf(lk)).map((key) => key.kid).sort()).toEqual([oldKid, newKid].sort());
+    lk.clock.advance(MINUTE + SECOND);
+    expect((await jwksOf(other)).map((key) => key.kid)).toContain(newKid);
+    // ... but nothing is signed with it before the period ends.
+    lk.clock.advance(prePublicationMs - MINUTE - 2 * SECOND);
+    expect(kidOf((await login(lk.app, email)).access_token)).toBe(oldKid);
+    expect(kidOf((await login(other.app, email)).access_token)).toBe(oldKid);
+    const lastOld = await login(other.app, email);
+
+    lk.clock.advance(SECOND); // the activation instant
+    expect(kidOf((await login(lk.app, email)).access_token)).toBe(newKid);
+    expect(kidOf((await login(other.app, email)).access_token)).toBe(newKid);
+
+    // The old key stays published while the last token it signed lives, then leaves.
+    lk.clock.advance(ACCESS_TOKEN_TTL_MS - SECOND);
+    expect((await me(lk, lastOld.access_token)).status).toBe(200);
+    expect((await jwksOf(lk)).map((key) => key.kid)).toContain(oldKid);
+    lk.clock.advance(lk.keyRing.retiredKeyRetentionMs - ACCESS_TOKEN_TTL_MS + 2 * SECOND);
+    expect((await jwksOf(lk)).map((key) => key.kid)).toEqual([newKid]);
+  });
+
+  it('JWKS caches expire well within the pre-publication period', async () => {
+    const res = await call(lk.app, '/.well-known/jwks.json');
+    const maxAge = Number(res.headers.get('cache-control')?.match(/max-age=(\d+)/)?.[1]);
+    expect(res.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/);
+    expect(maxAge).toBeGreaterThan(0);
+    expect(maxAge).toBeLessThanOrEqual(lk.config.keyPrepublicationSeconds / 2);
+    const short = await buildLatchkey(database.current, { env: { KEY_PREPUBLICATION: '120' } });
+    expect(short.keyRing.jwksMaxAgeSeconds).toBe(60);
+    const none = await buildLatchkey(database.current, { env: { KEY_PREPUBLICATION: '0' } });
+    expect(none.keyRing.jwksMaxAgeSeconds).toBe(0);
+  });
+
+  it('two rotations in a row: each key signs in its turn and exactly one key signs at any time', async () => {
+    const { email } = await signedIn(lk);
+    const first = await lk.keyRing.rotate();
+    lk.clock.advance(10 * MINUTE);
+    const second = await lk.keyRing.rotate();
+    // The first key signs from its activation until the second one starts.
+    lk.clock.advance(first.activatesAt.getTime() - lk.clock.now().getTime());
+    expect(kidOf((await login(lk.app, email)).access_token)).toBe(first.kid);
+    lk.clock.advance(second.activatesAt.getTime() - lk.clock.now().getTime());
+    expect(kidOf((await login(lk.app, email)).access_token)).toBe(second.kid);
+  });
+
+  it('an emergency rotation (--now) signs at once and cancels a pending one', async () => {
+    const { email } = await signedIn(lk);
+    const pending = await lk.keyRing.rotate();
+    const emergency = await lk.keyRing.rotate({ immediate: true });
+    expect(kidOf((await login(lk.app, email)).access_token)).toBe(emergency.kid);
+    lk.clock.advance(pending.activatesAt.getTime() - lk.clock.now().getTime() + SECOND);
+    expect(kidOf((await login(lk.app, email)).access_token)).toBe(emergency.kid);
+  });
+});
+
 describe('private keys at rest', () => {
   const database = useDatabase();
   let lk: Latchkey;
   beforeAll(async () => {
     lk = await buildLatchkey(database.current);
-    await lk.keyRing.rotate();
+    await lk.keyRing.rotate({ immediate: true });
   });
 
   it('are sealed: no JWK field, no private scalar, not the public key either', async () => {
@@ -291,7 +364,7 @@ describe('ES256', () => {
   });
 
   it('keys:rotate (an operator decision) retires every other key, and a stale instance heals', async () => {
-    await es.keyRing.rotate();
+    await es.keyRing.rotate({ immediate: true });
     const active = (await signingKeyRows(database.current)).filter((row) => row.retired_at === null);
     expect(active.map((row) => row.alg)).toEqual(['ES256']);
     // The EdDSA instance finds no key of its algorithm: it makes one rather than fail logins.

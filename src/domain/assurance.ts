@@ -1,10 +1,11 @@
-import type { AuthenticatorAssurance } from '../ports/store.js';
-
 /**
  * RFC 9470 step-up: a route may ask for a minimum assurance level and for an
  * authentication no older than `maxAge` seconds. Pure, so the server's guard and the
  * resource-server kit can share it.
  */
+/** NIST SP 800-63B assurance levels, as `acr` values. */
+export type AuthenticatorAssurance = 'aal1' | 'aal2';
+
 export interface AssuranceRequirement {
   acr?: AuthenticatorAssurance;
   maxAge?: number;

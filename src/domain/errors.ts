@@ -19,12 +19,19 @@ export type AuthErrorCode =
   | 'invalid_password'
   | 'email_taken'
   | 'invalid_grant'
+  /** RFC 6749 §5.2, on the /oauth endpoints. */
+  | 'invalid_client'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
   | 'refresh_token_reused'
   | 'invalid_token'
   | 'insufficient_user_authentication'
   | 'invalid_origin'
   | 'not_found'
   | 'rate_limited'
+  /** SESSION_LIMIT_POLICY=reject: the body lists the sessions and carries a `limit_token`. */
+  | 'session_limit_reached'
+  | 'invalid_limit_token'
   | 'temporarily_unavailable'
   | 'server_error';
 
@@ -41,6 +48,8 @@ export class AuthError extends Error {
     readonly challenge?: StepUpChallenge,
     /** For `rate_limited`: seconds until the caller may try again (`Retry-After`). */
     readonly retryAfterSeconds?: number,
+    /** More fields for the JSON body (the session list of `session_limit_reached`). */
+    readonly extra?: Record<string, unknown>,
   ) {
     super(description);
     this.name = 'AuthError';

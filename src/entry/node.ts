@@ -1,6 +1,7 @@
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createApp } from '../http/app.js';
+import { describeError } from '../lib/errors.js';
 import { createCleanup } from '../services/cleanup.js';
 import { loadConfigOrExit, openNodeRuntime } from './node-runtime.js';
 
@@ -38,6 +39,8 @@ const cleanup = createCleanup({
   policy: {
     batchSize: config.cleanup.batchSize,
     eventRetentionMs: config.cleanup.eventRetentionSeconds * 1000,
+    revokedSessionRetentionMs: config.cleanup.revokedSessionRetentionSeconds * 1000,
+    retiredKeyRetentionMs: runtime.keyRing.retiredKeyRetentionMs,
   },
 });
 let cleaning = false;
@@ -48,9 +51,10 @@ const cleanupTimer =
         cleaning = true;
         try {
           const deleted = await cleanup.runOnce();
+          for (const [table, rows] of Object.entries(deleted)) runtime.metrics.cleaned(table, rows);
           logger.info('cleanup', { deleted });
         } catch (error) {
-          logger.error('cleanup failed', { error: error instanceof Error ? error.message : String(error) });
+          logger.error('cleanup failed', { error: describeError(error) });
         } finally {
           cleaning = false;
         }

@@ -10,6 +10,7 @@ import { type MasterKeys, randomToken } from '../lib/crypto.js';
 import { SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import { type Logger, silentLogger } from '../ports/logger.js';
+import { type Metrics, noMetrics } from '../ports/metrics.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { RateLimiter } from '../ports/rate-limiter.js';
 import type { Store } from '../ports/store.js';
@@ -17,13 +18,18 @@ import { createAccessTokens } from '../services/access-tokens.js';
 import { createAuthService } from '../services/auth-service.js';
 import type { KeyRing } from '../services/key-ring.js';
 import { createMfaService } from '../services/mfa-service.js';
+import { createOAuthService } from '../services/oauth-service.js';
 import { createSessionService } from '../services/session-service.js';
 import type { RouteContext } from './context.js';
+import { EDGE_CF } from './context-keys.js';
 import { errorResponse, handleError } from './errors.js';
+import { countRequest, metricsHandler } from './metrics.js';
 import type { GetClientIp } from './request.js';
 import { accountRoutes } from './routes/account.js';
 import { authRoutes } from './routes/auth.js';
+import { type ApiReferenceAssets, docsRoutes } from './routes/docs.js';
 import { mfaRoutes } from './routes/mfa.js';
+import { oauthRoutes } from './routes/oauth.js';
 
 export interface AppDeps {
   config: Config;
@@ -35,7 +41,14 @@ export interface AppDeps {
   rateLimiter: RateLimiter;
   getClientIp?: GetClientIp;
   logger?: Logger;
+  /** Prometheus on Node (src/adapters/prom-metrics.ts); nothing by default. */
+  metrics?: Metrics;
+  /** The API reference's script for /docs (Node serves the installed package; else a CDN). */
+  apiReference?: ApiReferenceAssets;
 }
+
+/** The version of the HTTP contract, as the OpenAPI document states it. */
+export const API_VERSION = '1.0.0';
 
 export const MAX_BODY_BYTES = 64 * 1024; // API.md, Abuse limits
 
@@ -43,6 +56,7 @@ export const MAX_BODY_BYTES = 64 * 1024; // API.md, Abuse limits
 export function createApp(deps: AppDeps) {
   const { config, hasher, clock, keyRing } = deps;
   const logger = deps.logger ?? silentLogger;
+  const metrics = deps.metrics ?? noMetrics;
   // Operators see every security event as a log line too (ids and type only: no IP, no secret).
   const store: Store = {
     ...deps.store,
@@ -80,6 +94,8 @@ export function createApp(deps: AppDeps) {
       maxSessionsPerUser: config.maxSessionsPerUser,
     },
     reuseGraceMs: config.refreshReuseGraceSeconds * SECOND,
+    sessionBinding: config.sessionBinding,
+    sessionLimitPolicy: config.sessionLimitPolicy,
     dummyPasswordHash,
     rateLimiter: deps.rateLimiter,
     passwordMinScore: config.passwordMinScore,
@@ -108,31 +124,50 @@ export function createApp(deps: AppDeps) {
     refreshTokenTtlMs: config.refreshTokenTtlSeconds * SECOND,
     failureLimit: perWindow(config.mfaFailureLimit.points, config.mfaFailureLimit.windowSeconds),
   });
+  const oauth = createOAuthService({
+    store,
+    clock,
+    accessTokens,
+    sessions,
+    issuer: config.issuer,
+    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    introspectionClients: config.introspectionClients,
+  });
   const ctx: RouteContext = {
     config,
     clock,
     auth,
     sessions,
     mfa,
+    oauth,
+    keyRing,
+    logger,
     getClientIp: deps.getClientIp ?? (() => undefined),
   };
 
   const app = new Hono();
   app.onError(handleError(logger));
   app.notFound((c) => errorResponse(c, new AuthError('not_found', 'No such route')));
+  app.use(async function keepEdgeFacts(c, next) {
+    const cf = (c.req.raw as { cf?: unknown }).cf;
+    if (cf) c.set(EDGE_CF as never, cf as never);
+    await next();
+  });
   app.use(requestId());
   // Lets log lines written deep in a service name the request they belong to.
   app.use(contextStorage());
   app.use(async function requestLog(c, next) {
     const started = performance.now();
     await next();
+    const elapsedMs = performance.now() - started;
+    countRequest(metrics, c, elapsedMs / 1000);
     const caller = (c.var as { caller?: { sub: string; sid: string } }).caller;
     logger.info('request', {
       request_id: c.get('requestId'),
       method: c.req.method,
       route: c.req.routePath,
       status: c.res.status,
-      latency_ms: Math.round((performance.now() - started) * 10) / 10,
+      latency_ms: Math.round(elapsedMs * 10) / 10,
       ...(caller ? { user_id: caller.sub, session_id: caller.sid } : {}),
     });
   });
@@ -167,6 +202,12 @@ export function createApp(deps: AppDeps) {
     c.header('Pragma', 'no-cache');
   });
 
+  app.get('/metrics', metricsHandler({ metrics, store, clock, token: config.metricsToken }));
+  app.route(
+    '/',
+    docsRoutes({ issuer: config.issuer, version: API_VERSION, assets: deps.apiReference ?? {} }),
+  );
+
   app.get('/health', async (c) => {
     try {
       await store.ping();
@@ -176,14 +217,10 @@ export function createApp(deps: AppDeps) {
     }
   });
 
-  app.get('/.well-known/jwks.json', async (c) => {
-    c.header('Cache-Control', 'public, max-age=300');
-    return c.json(await keyRing.jwks());
-  });
-
   app.route('/v1/auth', authRoutes(ctx));
   app.route('/v1/mfa', mfaRoutes(ctx));
   app.route('/v1', accountRoutes(ctx));
+  app.route('/', oauthRoutes(ctx));
   return app;
 }
 

@@ -1,7 +1,10 @@
 import type { Config } from '../config.js';
 import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
 import type { AuthService } from '../services/auth-service.js';
+import type { KeyRing } from '../services/key-ring.js';
 import type { MfaService } from '../services/mfa-service.js';
+import type { OAuthService } from '../services/oauth-service.js';
 import type { SessionService } from '../services/session-service.js';
 import type { GetClientIp } from './request.js';
 
@@ -12,5 +15,8 @@ export interface RouteContext {
   auth: AuthService;
   sessions: SessionService;
   mfa: MfaService;
+  oauth: OAuthService;
+  keyRing: KeyRing;
+  logger: Logger;
   getClientIp: GetClientIp;
 }

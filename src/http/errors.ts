@@ -1,12 +1,14 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { bearerChallenge } from '../domain/bearer.js';
 import { AuthError, type AuthErrorCode } from '../domain/errors.js';
-import { isUnavailableError } from '../lib/errors.js';
+import { describeError, isUnavailableError } from '../lib/errors.js';
 import type { Logger } from '../ports/logger.js';
+import { ERROR_CODE } from './context-keys.js';
 
 /** The one place where error codes become HTTP statuses (API.md, Conventions). */
-const STATUS: Record<AuthErrorCode, ContentfulStatusCode> = {
+export const STATUS: Record<AuthErrorCode, ContentfulStatusCode> = {
   invalid_request: 400,
   invalid_password: 400,
   unsupported_media_type: 415,
@@ -19,6 +21,9 @@ const STATUS: Record<AuthErrorCode, ContentfulStatusCode> = {
   mfa_already_enabled: 409,
   mfa_not_enabled: 409,
   invalid_grant: 401,
+  invalid_client: 401,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
   refresh_token_reused: 401,
   invalid_token: 401,
   insufficient_user_authentication: 401,
@@ -26,38 +31,31 @@ const STATUS: Record<AuthErrorCode, ContentfulStatusCode> = {
   not_found: 404,
   email_taken: 409,
   rate_limited: 429,
+  session_limit_reached: 409,
+  invalid_limit_token: 401,
   server_error: 500,
   temporarily_unavailable: 503,
 };
 
-const quote = (value: string) => `"${value.replace(/["\\]/g, '')}"`;
-
-/** RFC 6750 §3 and RFC 9470 §3 challenges for the Bearer routes. */
-function bearerChallenge(error: AuthError): string | undefined {
-  if (error.code === 'invalid_token')
-    return `Bearer error="invalid_token", error_description=${quote(error.description)}`;
-  if (error.code !== 'insufficient_user_authentication') return undefined;
-  const parts = [
-    'Bearer error="insufficient_user_authentication"',
-    `error_description=${quote(error.description)}`,
-  ];
-  if (error.challenge?.acrValues) parts.push(`acr_values=${quote(error.challenge.acrValues)}`);
-  if (error.challenge?.maxAge !== undefined) parts.push(`max_age=${error.challenge.maxAge}`);
-  return parts.join(', ');
-}
-
-export function errorResponse(c: Context, error: AuthError): Response {
+/** The contract's JSON error; `status` overrides the code's usual one (the /oauth endpoints). */
+export function errorResponse(c: Context, error: AuthError, status?: ContentfulStatusCode): Response {
   const challenge = bearerChallenge(error);
   if (challenge) c.header('WWW-Authenticate', challenge);
   if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.retryAfterSeconds));
   c.header('Cache-Control', 'no-store');
-  return c.json({ error: error.code, error_description: error.description }, STATUS[error.code]);
+  return c.json(
+    { error: error.code, error_description: error.description, ...error.extra },
+    status ?? STATUS[error.code],
+  );
 }
 
 /** Maps every failure to the contract's JSON error; nothing else (no stack) ever leaves. */
 export function handleError(logger: Logger) {
   return function handleError(error: unknown, c: Context): Response {
-    if (error instanceof AuthError) return errorResponse(c, error);
+    if (error instanceof AuthError) {
+      c.set(ERROR_CODE as never, error.code as never);
+      return errorResponse(c, error);
+    }
     if (error instanceof HTTPException && error.status < 500) {
       const code: AuthErrorCode =
         error.status === 413 ? 'payload_too_large' : error.status === 404 ? 'not_found' : 'invalid_request';
@@ -77,7 +75,7 @@ export function handleError(logger: Logger) {
     logger.error('unexpected error', {
       request_id: c.get('requestId'),
       route: c.req.routePath,
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      error: describeError(error),
     });
     return errorResponse(c, new AuthError('server_error', 'An unexpected error occurred'));
   };

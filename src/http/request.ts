@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Config } from '../config.js';
 import { AuthError } from '../domain/errors.js';
 import type { RequestDevice } from '../services/types.js';
+import { EDGE_CF } from './context-keys.js';
 
 /** The runtime's view of the peer address (Node's socket, Workers' CF-Connecting-IP). */
 export type GetClientIp = (c: Context) => string | undefined;
@@ -45,6 +46,29 @@ export async function readJson<S extends z.ZodType>(
   }
   // PostgreSQL text cannot hold NUL: refuse it here rather than fail in the database.
   if (containsNul(value)) throw new AuthError('invalid_request', 'Strings must not contain NUL characters');
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new AuthError('invalid_request', describeIssues(parsed.error));
+  return parsed.data;
+}
+
+const FORM_TYPE = /^application\/x-www-form-urlencoded$/i;
+
+/**
+ * Reads the parameters of an /oauth endpoint: `application/x-www-form-urlencoded` as the
+ * RFCs require (RFC 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1), or a JSON object (API.md).
+ * A parameter sent twice is refused (RFC 6749 §3.2); unknown ones are ignored.
+ */
+export async function readParams<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  const mediaType = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
+  if (!FORM_TYPE.test(mediaType)) return readJson(c, schema, { allowEmpty: true });
+  const params = new URLSearchParams(await c.req.text());
+  const value: Record<string, string> = {};
+  for (const [name, item] of params) {
+    if (Object.hasOwn(value, name)) throw new AuthError('invalid_request', `${name} is sent more than once`);
+    value[name] = item;
+  }
+  if (containsNul(value))
+    throw new AuthError('invalid_request', 'Parameters must not contain NUL characters');
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new AuthError('invalid_request', describeIssues(parsed.error));
   return parsed.data;
@@ -98,6 +122,18 @@ export function requestDevice(c: Context, config: Config, getClientIp: GetClient
   return {
     ipAddress: validIp(ip),
     userAgent: limit(c.req.header('user-agent'), 512),
-    location: limit(location, 200),
+    location: limit(location || edgeLocation(c), 200),
   };
+}
+
+/**
+ * On Cloudflare Workers, where Cloudflare (not the client) sets `request.cf`: "City, CC".
+ * Elsewhere a Request has no `cf`, and nothing a client sends can make one.
+ */
+function edgeLocation(c: Context): string {
+  const cf = (c.var as Record<string, unknown>)[EDGE_CF] as { city?: unknown; country?: unknown } | undefined;
+  if (!cf) return '';
+  return [cf.city, cf.country]
+    .filter((part): part is string => typeof part === 'string' && part !== '')
+    .join(', ');
 }

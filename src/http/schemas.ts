@@ -35,6 +35,11 @@ export const LoginBody = z.object({
   client_id: clientId.optional(),
 });
 
+export const SessionLimitBody = z.object({
+  limit_token: z.string().max(512),
+  revoke_session_id: z.uuid(),
+});
+
 export const RefreshBody = z.object({
   refresh_token: z.string().max(512).optional(),
   client_id: clientId.optional(),
@@ -79,3 +84,25 @@ export const StepUpBody = z.union(
 );
 
 export const ActivateTotpBody = z.object({ code: totpCode });
+
+// The /oauth endpoints: unknown parameters are ignored, as RFC 6749 §3.2 requires.
+const opaqueToken = z.string().min(1, 'must not be empty').max(4096);
+
+export const TokenParams = z.object({
+  grant_type: z.string().max(100).optional(),
+  refresh_token: z.string().max(512).optional(),
+  client_id: clientId.optional(),
+});
+
+export const RevokeParams = z.object({
+  token: opaqueToken,
+  token_type_hint: z.string().max(100).optional(),
+  client_id: clientId.optional(),
+});
+
+export const IntrospectParams = z.object({
+  token: opaqueToken,
+  token_type_hint: z.string().max(100).optional(),
+  client_id: z.string().max(200).optional(),
+  client_secret: z.string().max(1024).optional(),
+});

@@ -21,6 +21,38 @@ export async function hmacSha256Base64url(key: CryptoKey, value: string): Promis
   return base64url.encode(new Uint8Array(mac));
 }
 
+/**
+ * Checks presented secrets against configured ones (client secrets, the metrics token).
+ * They are kept only as HMACs under a key made at start, and a presented secret is checked
+ * with WebCrypto's HMAC verify, which compares in constant time (OWASP ASVS V6.2.1); an
+ * unknown id costs the same check. Built lazily, on first use.
+ */
+export function secretChecker(
+  secrets: Map<string, string>,
+): (id: string, secret: string) => Promise<boolean> {
+  let ready: Promise<{ key: CryptoKey; macs: Map<string, ArrayBuffer>; unknown: ArrayBuffer }> | undefined;
+  const prepare = async () => {
+    const key = await crypto.subtle.importKey(
+      'raw',
+      randomBytes(32),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    );
+    const macs = new Map<string, ArrayBuffer>();
+    for (const [id, secret] of secrets)
+      macs.set(id, await crypto.subtle.sign('HMAC', key, encoder.encode(secret)));
+    return { key, macs, unknown: await crypto.subtle.sign('HMAC', key, randomBytes(32)) };
+  };
+  return async (id, secret) => {
+    ready ??= prepare();
+    const { key, macs, unknown } = await ready;
+    const mac = macs.get(id);
+    const ok = await crypto.subtle.verify('HMAC', key, mac ?? unknown, encoder.encode(secret));
+    return ok && mac !== undefined;
+  };
+}
+
 export interface MasterKeys {
   /** HMAC key that derives a refresh token's successor from the token itself. */
   refreshSuccessorKey: CryptoKey;

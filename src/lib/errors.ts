@@ -29,3 +29,17 @@ export function isUnavailableError(error: unknown): boolean {
   if (code && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
   return error instanceof Error && /PGlite is closed/i.test(error.message);
 }
+
+/**
+ * An error for a log line: its name and message, but never a failed query's parameters
+ * (drizzle's "Failed query: … params: …" carries emails, hashes and IPs): for those, the
+ * driver's own message and code.
+ */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return typeof error;
+  if (error.message.startsWith('Failed query:')) {
+    const cause = error.cause instanceof Error ? error.cause.message : 'query failed';
+    return `${error.name}: ${cause}${errorCodeOf(error) ? ` (${errorCodeOf(error)})` : ''}`;
+  }
+  return `${error.name}: ${error.message}`;
+}

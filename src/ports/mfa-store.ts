@@ -11,16 +11,20 @@ export interface TotpFactor {
   lastUsedStep: number | null;
 }
 
-export interface MfaChallenge {
+/** A password login waiting for one more step (a second factor, a device to sign out). */
+export interface PendingLogin {
   id: string;
   userId: string;
   clientId: string;
   deviceName: string | null;
   remembered: boolean;
   delivery: 'body' | 'cookie';
-  failedAttempts: number;
   createdAt: Date;
   expiresAt: Date;
+}
+
+export interface MfaChallenge extends PendingLogin {
+  failedAttempts: number;
   consumedAt: Date | null;
 }
 

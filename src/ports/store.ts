@@ -1,5 +1,5 @@
 import type { RefreshTokenState } from '../domain/refresh-decision.js';
-import type { MfaStore } from './mfa-store.js';
+import type { MfaStore, PendingLogin } from './mfa-store.js';
 
 /**
  * The persistence port. Methods are named after what the auth flows need and each one is
@@ -7,7 +7,10 @@ import type { MfaStore } from './mfa-store.js';
  * never hold a transaction open across a password hash or a signature.
  */
 
-export type AuthenticatorAssurance = 'aal1' | 'aal2';
+import type { AuthenticatorAssurance } from '../domain/assurance.js';
+import type { SessionStats } from './metrics.js';
+
+export type { AuthenticatorAssurance };
 
 export interface UserRecord {
   id: string;
@@ -39,10 +42,20 @@ export interface SessionGrant {
 /** The session's live refresh token, as the store saw it after an insert or a rotation. */
 export interface RefreshTokenGrant extends SessionGrant {
   expiresAt: Date;
+  /** After a rotation: the IP and user agent the replaced token was last used from. */
+  previousDevice?: { ipAddress: string | null; userAgent: string | null };
 }
 
 export interface StoredRefreshToken extends RefreshTokenGrant, RefreshTokenState {
   tokenHash: string;
+  issuedAt: Date;
+}
+
+/** A login held at the session limit, with the assurance it already reached. */
+export interface LoginHold extends PendingLogin {
+  acr: AuthenticatorAssurance;
+  amr: string[];
+  authTime: Date;
 }
 
 export interface NewSession extends SessionGrant, DeviceInfo {
@@ -84,7 +97,8 @@ export type RevokeReason =
   | 'reuse_detected'
   | 'session_limit'
   | 'stepped_up'
-  | 'mfa_disabled';
+  | 'mfa_disabled'
+  | 'binding_mismatch';
 
 export type SecurityEventType =
   | 'user_registered'
@@ -102,7 +116,8 @@ export type SecurityEventType =
   | 'mfa_login_succeeded'
   | 'recovery_code_used'
   | 'recovery_codes_regenerated'
-  | 'step_up';
+  | 'step_up'
+  | 'session_binding_mismatch';
 
 export interface SecurityEvent {
   userId: string;
@@ -127,9 +142,17 @@ export interface StoredSecurityEvent {
 /**
  * What cleanup removes, each past its own cutoff: refresh tokens past their expiry (a replay
  * of one is then unknown rather than reuse, harmless since it expired), used or expired
- * `mfa_token` challenges, ended rate-limit windows, and old security events.
+ * `mfa_token` challenges, the token rows of sessions revoked longer ago than their retention, ended rate-limit windows, old security events, and signing keys
+ * retired so long ago that no token they signed is alive (their private halves go too).
  */
-export type CleanupTable = 'refresh_tokens' | 'mfa_challenges' | 'rate_limits' | 'security_events';
+export type CleanupTable =
+  | 'refresh_tokens'
+  | 'revoked_sessions'
+  | 'mfa_challenges'
+  | 'rate_limits'
+  | 'security_events'
+  | 'signing_keys'
+  | 'login_holds';
 
 export interface StoredSigningKey {
   kid: string;
@@ -138,7 +161,11 @@ export interface StoredSigningKey {
   /** The private JWK, sealed with AES-256-GCM under a key derived from the master secret. */
   privateKeySealed: string;
   encryptionKeyId: string;
+  /** Published in the JWKS from here on. */
   createdAt: Date;
+  /** Signs from here on: a rotated-in key is published for a while before it signs. */
+  activatesAt: Date;
+  /** Stops signing here (the next key's `activatesAt`); published a token lifetime longer. */
   retiredAt: Date | null;
 }
 
@@ -165,8 +192,24 @@ export interface Store extends MfaStore {
    */
   openSession(
     session: NewSession,
-    options: { maxSessions: number; verifiedPasswordHash: string },
-  ): Promise<{ evictedSessionIds: string[] } | 'credentials_changed'>;
+    options: { maxSessions: number; verifiedPasswordHash: string; onLimit?: 'evict' | 'reject' },
+  ): Promise<{ evictedSessionIds: string[] } | 'credentials_changed' | 'limit_reached'>;
+
+  /** Keeps a login held at the session limit (SESSION_LIMIT_POLICY=reject). */
+  createLoginHold(hold: LoginHold & { tokenHash: string }): Promise<void>;
+  findLoginHold(tokenHash: string, now: Date): Promise<LoginHold | undefined>;
+  /**
+   * In one transaction under the user's lock: uses the hold (once), revokes the user's live
+   * session `revokeSessionId`, and opens `session` if the user is then below `maxSessions`.
+   * Nothing changes unless all three succeed.
+   */
+  completeLoginHold(input: {
+    holdId: string;
+    revokeSessionId: string;
+    session: NewSession;
+    maxSessions: number;
+    now: Date;
+  }): Promise<'ok' | 'invalid_hold' | 'no_such_session' | 'limit_reached'>;
 
   /**
    * Marks the presented token rotated and inserts its successor in one statement, only if the
@@ -176,6 +219,15 @@ export interface Store extends MfaStore {
 
   /** Rows for the given token hashes, whatever their state. */
   findRefreshTokens(tokenHashes: string[]): Promise<StoredRefreshToken[]>;
+
+  /**
+   * Sessions revoked after `since` (not step-up replacements, which keep the session), oldest
+   * first: the revoked-sessions feed for resource servers.
+   */
+  listRevokedSessions(since: Date): Promise<{ sessionId: string; revokedAt: Date }[]>;
+
+  /** Counts for the metrics endpoint, in one statement. */
+  sessionStats(now: Date): Promise<SessionStats>;
 
   /** Liveness of a session for the server's own Bearer routes (API.md, Liveness). */
   isSessionLive(sessionId: string, userId: string, now: Date): Promise<boolean>;

@@ -1,14 +1,23 @@
 import { normalizeEmail, normalizePassword } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
 import { decideReplay, type RefreshTokenState } from '../domain/refresh-decision.js';
+import { type BindingPolicy, bindingMismatches } from '../domain/session-binding.js';
 import { refreshTokenExpiry, type SessionPolicy, sessionExpiry } from '../domain/session-policy.js';
+import { randomToken, sha256Base64url } from '../lib/crypto.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { LimitPolicy, RateLimiter } from '../ports/rate-limiter.js';
-import type { AuthenticatorAssurance, RefreshTokenGrant, Store, UserRecord } from '../ports/store.js';
+import type {
+  AuthenticatorAssurance,
+  NewSession,
+  RefreshTokenGrant,
+  SessionGrant,
+  Store,
+  UserRecord,
+} from '../ports/store.js';
 import type { AccessTokens } from './access-tokens.js';
+import { createAccount } from './accounts.js';
 import { newMfaToken } from './mfa-tokens.js';
-import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
 import {
   hashRefreshToken,
   isWellFormedRefreshToken,
@@ -22,6 +31,10 @@ export const DEFAULT_CLIENT_ID = 'default';
 /** An `mfa_token` lives 5 minutes and dies after 5 wrong codes (API.md, Abuse limits). */
 export const MFA_TOKEN_TTL_MS = 5 * 60 * 1000;
 export const MFA_TOKEN_MAX_ATTEMPTS = 5;
+
+/** `limit_token` (SESSION_LIMIT_POLICY=reject): opaque, 256 bits, stored as SHA-256, 5 minutes, once. */
+const LIMIT_TOKEN_PREFIX = 'lkl_';
+const LIMIT_TOKEN_SHAPE = /^lkl_[A-Za-z0-9_-]{43}$/;
 
 export type Delivery = 'body' | 'cookie';
 
@@ -51,6 +64,10 @@ export interface AuthServiceDeps {
   /** Registrations per IP (every attempt counts) and failed refreshes per IP. */
   registerLimit: LimitPolicy;
   refreshFailureLimit: LimitPolicy;
+  /** At the session limit: revoke the least recently active (`evict`) or ask (`reject`). */
+  sessionLimitPolicy?: 'evict' | 'reject';
+  /** Optional binding of a session to its network and browser family (SESSION_BINDING). */
+  sessionBinding?: BindingPolicy;
 }
 
 const invalidCredentials = () => new AuthError('invalid_credentials', 'The email or password is incorrect');
@@ -158,23 +175,42 @@ export function createAuthService(deps: AuthServiceDeps) {
     const wait = await deps.rateLimiter.penalize(key, deps.registerLimit, clock.now());
     if (wait > 0)
       throw new AuthError('rate_limited', 'Too many sign-ups from here; try again later', undefined, wait);
-    const email = normalizeEmail(input.email);
-    const password = normalizePassword(input.password);
-    assertAcceptablePassword(password, contextWordsOf(email), deps.passwordMinScore);
-    const created = await store.createUser({
-      id: crypto.randomUUID(),
-      email,
-      name: input.name?.trim() || null,
-      passwordHash: await hasher.hash(password),
-      now: clock.now(),
-    });
-    if (created === 'email_taken')
-      throw new AuthError('email_taken', 'An account with this email already exists');
-    await store.recordSecurityEvent({ userId: created.id, type: 'user_registered', at: clock.now() });
-    return created;
+    return createAccount({ store, hasher, clock, passwordMinScore: deps.passwordMinScore }, input);
   }
 
   /** Opens a session for a user whose credentials were just checked. */
+  /** A new session's first refresh token, its grant, and the row the store inserts. */
+  async function newSession(
+    facts: Pick<SessionGrant, 'userId' | 'clientId' | 'acr' | 'amr' | 'authTime' | 'remembered'> & {
+      deviceName: string | null;
+    },
+    device: RequestDevice,
+    now: Date,
+  ): Promise<{ grant: RefreshTokenGrant; refreshToken: string; session: NewSession }> {
+    const refreshToken = newRefreshToken();
+    const sessionExpiresAt = sessionExpiry(facts.remembered, now, sessionPolicy);
+    const grant: RefreshTokenGrant = {
+      sessionId: crypto.randomUUID(),
+      userId: facts.userId,
+      clientId: facts.clientId,
+      acr: facts.acr,
+      amr: facts.amr,
+      authTime: facts.authTime,
+      remembered: facts.remembered,
+      expiresAt: refreshTokenExpiry(now, sessionExpiresAt, sessionPolicy),
+    };
+    const session: NewSession = {
+      ...grant,
+      ...device,
+      tokenHash: await hashRefreshToken(refreshToken),
+      deviceName: facts.deviceName,
+      createdAt: now,
+      sessionExpiresAt,
+      tokenExpiresAt: grant.expiresAt,
+    };
+    return { grant, refreshToken, session };
+  }
+
   async function openSession(
     user: UserRecord,
     input: {
@@ -184,35 +220,23 @@ export function createAuthService(deps: AuthServiceDeps) {
       device: RequestDevice;
       acr: AuthenticatorAssurance;
       amr: string[];
+      delivery?: Delivery;
     },
   ): Promise<IssuedTokens> {
     const now = clock.now();
-    const refreshToken = newRefreshToken();
-    const sessionExpiresAt = sessionExpiry(input.remembered, now, sessionPolicy);
-    const grant: RefreshTokenGrant = {
-      sessionId: crypto.randomUUID(),
-      userId: user.id,
-      clientId: input.clientId,
-      acr: input.acr,
-      amr: input.amr,
-      authTime: now,
-      remembered: input.remembered,
-      expiresAt: refreshTokenExpiry(now, sessionExpiresAt, sessionPolicy),
-    };
-    const opened = await store.openSession(
-      {
-        ...grant,
-        ...input.device,
-        tokenHash: await hashRefreshToken(refreshToken),
-        deviceName: input.deviceName,
-        createdAt: now,
-        sessionExpiresAt,
-        tokenExpiresAt: grant.expiresAt,
-      },
-      { maxSessions: sessionPolicy.maxSessionsPerUser, verifiedPasswordHash: user.passwordHash },
+    const { grant, refreshToken, session } = await newSession(
+      { ...input, userId: user.id, authTime: now },
+      input.device,
+      now,
     );
+    const opened = await store.openSession(session, {
+      maxSessions: sessionPolicy.maxSessionsPerUser,
+      verifiedPasswordHash: user.passwordHash,
+      onLimit: deps.sessionLimitPolicy ?? 'evict',
+    });
     // The password changed between the check and the lock: the checked one is no longer valid.
     if (opened === 'credentials_changed') throw invalidCredentials();
+    if (opened === 'limit_reached') throw await holdLogin(user, { ...input, authTime: now });
     // Seen before? Lets a client (and the user's event log) warn about a new device or place.
     const seen = await store.seenBefore(user.id, input.device);
     await store.recordSecurityEvent({
@@ -266,7 +290,13 @@ export function createAuthService(deps: AuthServiceDeps) {
       });
       return { mfaRequired: true, mfaToken: token, methods: ['totp', 'recovery_code'] };
     }
-    return openSession(user, { ...session, device: input.device, acr: 'aal1', amr: ['pwd'] });
+    return openSession(user, {
+      ...session,
+      device: input.device,
+      acr: 'aal1',
+      amr: ['pwd'],
+      delivery: input.delivery ?? 'body',
+    });
   }
 
   /**
@@ -312,7 +342,10 @@ export function createAuthService(deps: AuthServiceDeps) {
       refreshTokenTtlMs: sessionPolicy.refreshTokenTtlMs,
       device,
     });
-    if (rotated) return tokensFor(rotated, successor);
+    if (rotated) {
+      await enforceBinding(rotated, device, now);
+      return tokensFor(rotated, successor);
+    }
 
     // Not live: find out why, looking at the token and its first successors in one query.
     const tokens = [refreshToken, successor];
@@ -352,6 +385,130 @@ export function createAuthService(deps: AuthServiceDeps) {
     throw invalidGrant();
   }
 
+  /**
+   * SESSION_LIMIT_POLICY=reject: the login is held, and the answer (409) lists the user's
+   * sessions with a `limit_token` good for one thing, for 5 minutes: revoking one of them and
+   * finishing this login (completeHeldLogin).
+   */
+  async function holdLogin(
+    user: UserRecord,
+    input: {
+      deviceName: string | null;
+      remembered: boolean;
+      clientId: string;
+      acr: AuthenticatorAssurance;
+      amr: string[];
+      delivery?: Delivery;
+      authTime: Date;
+    },
+  ): Promise<AuthError> {
+    const now = clock.now();
+    const token = LIMIT_TOKEN_PREFIX + randomToken(32);
+    await store.createLoginHold({
+      id: crypto.randomUUID(),
+      tokenHash: await sha256Base64url(token),
+      userId: user.id,
+      clientId: input.clientId,
+      deviceName: input.deviceName,
+      remembered: input.remembered,
+      delivery: input.delivery ?? 'body',
+      acr: input.acr,
+      amr: input.amr,
+      authTime: input.authTime,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + MFA_TOKEN_TTL_MS),
+    });
+    const sessions = await store.listSessions(user.id, now);
+    return new AuthError(
+      'session_limit_reached',
+      `You are signed in on ${sessions.length} devices, the most allowed: sign one out to continue`,
+      undefined,
+      undefined,
+      {
+        limit_token: token,
+        sessions: sessions.map((session) => ({
+          id: session.id,
+          device_name: session.deviceName,
+          user_agent: session.userAgent,
+          location: session.location,
+          last_active_at: session.lastActiveAt.toISOString(),
+        })),
+      },
+    );
+  }
+
+  /** Revokes the chosen session and finishes the held login, atomically; the token works once. */
+  async function completeHeldLogin(input: {
+    limitToken: string;
+    revokeSessionId: string;
+    device: RequestDevice;
+  }): Promise<{ tokens: IssuedTokens; delivery: Delivery }> {
+    const now = clock.now();
+    const invalid = () => new AuthError('invalid_limit_token', 'The limit token is invalid, used or expired');
+    if (!LIMIT_TOKEN_SHAPE.test(input.limitToken)) throw invalid();
+    const hold = await store.findLoginHold(await sha256Base64url(input.limitToken), now);
+    if (!hold) throw invalid();
+    const { grant, refreshToken, session } = await newSession(hold, input.device, now);
+    const outcome = await store.completeLoginHold({
+      holdId: hold.id,
+      revokeSessionId: input.revokeSessionId,
+      maxSessions: sessionPolicy.maxSessionsPerUser,
+      now,
+      session,
+    });
+    if (outcome === 'invalid_hold') throw invalid();
+    if (outcome === 'no_such_session')
+      throw new AuthError('not_found', 'No live session of yours has this id');
+    if (outcome === 'limit_reached') {
+      throw new AuthError('session_limit_reached', 'Another login took the free place; try again');
+    }
+    await store.recordSecurityEvent({
+      userId: hold.userId,
+      sessionId: input.revokeSessionId,
+      type: 'session_revoked',
+      details: { via: 'session_limit', replaced_by: grant.sessionId },
+      at: now,
+    });
+    await store.recordSecurityEvent({
+      userId: hold.userId,
+      sessionId: grant.sessionId,
+      type: 'login_succeeded',
+      ipAddress: input.device.ipAddress,
+      userAgent: input.device.userAgent,
+      details: { client_id: hold.clientId, device_name: hold.deviceName, location: input.device.location },
+      at: now,
+    });
+    return { tokens: await tokensFor(grant, refreshToken), delivery: hold.delivery };
+  }
+
+  /**
+   * SESSION_BINDING: a refresh from another network or browser family than the session's last
+   * request is recorded (`warn`), or ends the session (`strict`; the successor just made is
+   * revoked with it).
+   */
+  async function enforceBinding(rotated: RefreshTokenGrant, device: RequestDevice, now: Date): Promise<void> {
+    const policy = deps.sessionBinding;
+    if (!policy || policy.mode === 'off' || !rotated.previousDevice) return;
+    const mismatches = bindingMismatches(rotated.previousDevice, device, policy);
+    if (mismatches.length === 0) return;
+    await store.recordSecurityEvent({
+      userId: rotated.userId,
+      sessionId: rotated.sessionId,
+      type: 'session_binding_mismatch',
+      ipAddress: device.ipAddress,
+      userAgent: device.userAgent,
+      details: { mismatches, mode: policy.mode },
+      at: now,
+    });
+    if (policy.mode === 'strict') {
+      await store.revokeSession({ sessionId: rotated.sessionId, now, reason: 'binding_mismatch' });
+      throw new AuthError(
+        'invalid_grant',
+        'This session is bound to another network or browser; it has been ended: sign in again',
+      );
+    }
+  }
+
   /** Revokes the session a refresh token belongs to; unknown tokens are ignored (RFC 7009 §2.2). */
   async function logoutWithRefreshToken(refreshToken: string): Promise<void> {
     if (!isWellFormedRefreshToken(refreshToken)) return;
@@ -360,7 +517,16 @@ export function createAuthService(deps: AuthServiceDeps) {
     await store.revokeSession({ sessionId: row.sessionId, now: clock.now(), reason: 'logout' });
   }
 
-  return { register, login, refresh, logoutWithRefreshToken, verifyPassword, openSession, tokensFor };
+  return {
+    register,
+    login,
+    refresh,
+    logoutWithRefreshToken,
+    verifyPassword,
+    openSession,
+    tokensFor,
+    completeHeldLogin,
+  };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

@@ -6,6 +6,10 @@ export interface CleanupPolicy {
   batchSize: number;
   /** How long security events are kept (the user's log). */
   eventRetentionMs: number;
+  /** Token rows of a revoked session are deleted this long after the revocation. */
+  revokedSessionRetentionMs: number;
+  /** Retired signing keys are deleted this long after retirement (KeyRing.retiredKeyRetentionMs). */
+  retiredKeyRetentionMs: number;
   /** At most this many batches per table per run, so one run never holds an instance long. */
   maxBatchesPerRun?: number;
 }
@@ -24,17 +28,16 @@ export function createCleanup(deps: { store: Store; clock: Clock; policy: Cleanu
     // A small margin past expiry, so nothing is deleted under a request still deciding on it.
     const cutoffs: Record<CleanupTable, Date> = {
       refresh_tokens: new Date(now - DAY),
+      revoked_sessions: new Date(now - policy.revokedSessionRetentionMs),
       mfa_challenges: new Date(now - HOUR),
+      login_holds: new Date(now - HOUR),
       rate_limits: new Date(now - HOUR),
       security_events: new Date(now - policy.eventRetentionMs),
+      signing_keys: new Date(now - policy.retiredKeyRetentionMs - HOUR),
     };
-    const counts: CleanupCounts = {
-      refresh_tokens: 0,
-      mfa_challenges: 0,
-      rate_limits: 0,
-      security_events: 0,
-    };
+    const counts = {} as CleanupCounts;
     for (const table of Object.keys(cutoffs) as CleanupTable[]) {
+      counts[table] = 0;
       for (let batch = 0; batch < (policy.maxBatchesPerRun ?? 20); batch++) {
         const deleted = await store.deleteExpiredBatch(table, cutoffs[table], policy.batchSize);
         counts[table] += deleted;

@@ -12,8 +12,6 @@ import { MINUTE, SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import type { Store, StoredSigningKey } from '../ports/store.js';
 
-export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['EdDSA', 'ES256'];
-
 export interface SigningKey {
   kid: string;
   alg: SigningAlgorithm;
@@ -28,13 +26,22 @@ export interface KeyRing {
    */
   ensureSigningKey(): Promise<void>;
   /**
-   * Adds a new key that signs from now on and retires every other key; retired keys stay
-   * published while tokens they signed live.
+   * Adds a new key, published at once and signing after the pre-publication period (at once
+   * with `immediate`, for a compromised key); every other key stops signing when it starts,
+   * and stays published while tokens it signed may live.
    */
-  rotate(): Promise<string>;
+  rotate(options?: { immediate?: boolean }): Promise<{ kid: string; activatesAt: Date }>;
   signingKey(): Promise<SigningKey>;
   verificationKey(header: Pick<JWTHeaderParameters, 'kid' | 'alg'>): Promise<CryptoKey | undefined>;
   jwks(): Promise<{ keys: JWK[] }>;
+  /**
+   * How long caches may keep the JWKS: at most half the pre-publication period, so every
+   * cache holds a new key well before it signs; and at most 5 minutes, so an emergency
+   * rotation reaches caches soon.
+   */
+  readonly jwksMaxAgeSeconds: number;
+  /** Keys retired longer ago than this signed no token that is still alive: cleanup drops them. */
+  readonly retiredKeyRetentionMs: number;
 }
 
 interface LoadedKeys {
@@ -55,11 +62,15 @@ export function createKeyRing(options: {
   alg: SigningAlgorithm;
   /** Keys retired less than this long ago are still published: tokens they signed may live. */
   accessTokenTtlMs: number;
+  /** How long `rotate()` publishes a new key before it signs (KEY_PREPUBLICATION). */
+  prePublicationMs: number;
   cacheTtlMs?: number;
 }): KeyRing {
-  const { store, clock, masterKeys, alg } = options;
+  const { store, clock, masterKeys, alg, prePublicationMs } = options;
   const cacheTtlMs = options.cacheTtlMs ?? MINUTE;
-  const publishAfterRetirementMs = options.accessTokenTtlMs + MINUTE;
+  // An instance may sign with a retired key until its cache reloads, and verifiers allow 5 s
+  // of clock skew: keep the key published a token lifetime plus both, plus a margin.
+  const publishAfterRetirementMs = options.accessTokenTtlMs + cacheTtlMs + MINUTE;
   let loaded: LoadedKeys | undefined;
   let lastForcedReload = 0;
   const privateKeys = new Map<string, Promise<CryptoKey>>();
@@ -72,13 +83,24 @@ export function createKeyRing(options: {
     return loaded.keys;
   };
 
-  const currentKey = (keys: StoredSigningKey[]) =>
-    keys.find((key) => key.retiredAt === null && key.alg === alg);
+  const signsAt = (key: StoredSigningKey, at: Date) =>
+    key.activatesAt <= at && (key.retiredAt === null || key.retiredAt > at);
+
+  /** The key of our algorithm that signs now: the latest activated one not yet retired. */
+  const currentKey = (keys: StoredSigningKey[]): StoredSigningKey | undefined => {
+    const now = clock.now();
+    let current: StoredSigningKey | undefined;
+    for (const key of keys) {
+      if (key.alg !== alg || !signsAt(key, now)) continue;
+      if (!current || key.activatesAt > current.activatesAt) current = key;
+    }
+    return current;
+  };
 
   const isPublished = (key: StoredSigningKey, now: Date) =>
     key.retiredAt === null || now.getTime() - key.retiredAt.getTime() < publishAfterRetirementMs;
 
-  const createKey = async (): Promise<StoredSigningKey> => {
+  const createKey = async (activatesAt: Date): Promise<StoredSigningKey> => {
     const pair = await generateKeyPair(alg, {
       crv: alg === 'EdDSA' ? 'Ed25519' : 'P-256',
       extractable: true,
@@ -97,6 +119,7 @@ export function createKeyRing(options: {
       ),
       encryptionKeyId: masterKeys.encryptionKeyId,
       createdAt: clock.now(),
+      activatesAt,
       retiredAt: null,
     };
   };
@@ -132,7 +155,8 @@ export function createKeyRing(options: {
     let current = currentKey(await load(true));
     if (!current) {
       // Keys of another algorithm stay: instances still configured for it keep signing.
-      await store.addSigningKey(await createKey(), { onlyIfNone: true, retire: 'same-alg' });
+      // A first key has no tokens to wait for: it signs at once.
+      await store.addSigningKey(await createKey(clock.now()), { onlyIfNone: true, retire: 'same-alg' });
       current = currentKey(await load(true));
     }
     if (!current) throw new Error('no signing key after creating one');
@@ -142,12 +166,16 @@ export function createKeyRing(options: {
   return {
     ensureSigningKey,
 
-    async rotate() {
-      const key = await createKey();
+    async rotate({ immediate = false } = {}) {
+      const activatesAt = new Date(clock.now().getTime() + (immediate ? 0 : prePublicationMs));
+      const key = await createKey(activatesAt);
       await store.addSigningKey(key, { onlyIfNone: false, retire: 'all' });
       await load(true);
-      return key.kid;
+      return { kid: key.kid, activatesAt };
     },
+
+    jwksMaxAgeSeconds: Math.min(300, Math.floor(prePublicationMs / SECOND / 2)),
+    retiredKeyRetentionMs: publishAfterRetirementMs,
 
     async signingKey() {
       // Another instance may have rotated (or an operator retired this algorithm): look

@@ -1,3 +1,4 @@
+import { BearerError } from '../domain/bearer.js';
 import { normalizePassword } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
 import { decryptString, encryptString, type MasterKeys } from '../lib/crypto.js';
@@ -225,6 +226,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       device: input.device,
       acr: 'aal2',
       amr: ['pwd', method],
+      delivery: challenge.delivery,
     });
     return { tokens, delivery: challenge.delivery };
   }
@@ -265,7 +267,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       now,
       refreshTokenTtlMs: deps.refreshTokenTtlMs,
     });
-    if (!grant) throw new AuthError('invalid_token', 'The session of this access token has ended');
+    if (!grant) throw new BearerError('invalid_token', 'The session of this access token has ended');
     await store.recordSecurityEvent({
       userId: user.id,
       sessionId: caller.sid,

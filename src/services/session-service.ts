@@ -1,3 +1,4 @@
+import { BearerError } from '../domain/bearer.js';
 import { normalizePassword } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
 import type { Clock } from '../ports/clock.js';
@@ -23,7 +24,7 @@ function decodeEventCursor(cursor: string): { at: Date; id: string } | undefined
 /** The user behind a verified access token; `invalid_token` if the account is gone. */
 export async function userOfCaller(store: Pick<Store, 'findUserById'>, caller: Caller): Promise<UserRecord> {
   const user = await store.findUserById(caller.sub);
-  if (!user) throw new AuthError('invalid_token', 'The user of this access token no longer exists');
+  if (!user) throw new BearerError('invalid_token', 'The user of this access token no longer exists');
   return user;
 }
 
@@ -46,7 +47,7 @@ export function createSessionService(deps: {
   async function authenticate(accessToken: string): Promise<Caller> {
     const claims = await accessTokens.verify(accessToken);
     if (!(await store.isSessionLive(claims.sid, claims.sub, clock.now()))) {
-      throw new AuthError('invalid_token', 'The session of this access token has ended');
+      throw new BearerError('invalid_token', 'The session of this access token has ended');
     }
     return claims;
   }

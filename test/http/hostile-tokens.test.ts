@@ -18,6 +18,7 @@ import { rowsOf } from '../../src/adapters/db/database.js';
 import type { LatchkeyApp } from '../../src/http/app.js';
 import type { SigningKey } from '../../src/services/key-ring.js';
 import { call, decodeJwtPart, login, registerUser, type TokenPair } from '../support/client.js';
+import { signRaw } from '../support/forge.js';
 import { buildLatchkey, type Latchkey, PASSWORD, uniqueEmail, useDatabase } from '../support/harness.js';
 import { totpCode } from '../support/totp.js';
 
@@ -45,22 +46,6 @@ beforeAll(async () => {
 
 const b64 = (value: unknown) =>
   Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
-
-/**
- * Signs `header.payload` (already encoded, so anything goes: headers jose would refuse to
- * make, payloads that are not JSON) with a key, as a JWS signature of its algorithm.
- */
-async function signRaw(
-  headerPart: string,
-  payloadPart: string,
-  key: CryptoKey,
-  alg: string,
-): Promise<string> {
-  const algorithm = alg === 'ES256' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'Ed25519' };
-  const input = new TextEncoder().encode(`${headerPart}.${payloadPart}`);
-  const signature = new Uint8Array(await crypto.subtle.sign(algorithm, key, input));
-  return `${headerPart}.${payloadPart}.${Buffer.from(signature).toString('base64url')}`;
-}
 
 /** Our real key over any header (merged over the right one) and any payload. */
 const signWithRealKey = (header: Record<string, unknown>, payload: unknown = claims) =>
@@ -221,6 +206,61 @@ describe('crit (RFC 7515 §4.1.11): an extension we do not understand is refused
     ['b64 false (an unencoded payload, RFC 7797)', { crit: ['b64'], b64: false }],
   ])('crit with %s, signed with our key, is refused', async (_label, header) => {
     await expectInvalidToken(await signWithRealKey(header));
+  });
+});
+
+describe('headers and claims our own JWS check decides on (src/verify/claims.ts)', () => {
+  it('typ is compared without case and without "application/" (RFC 7515 §4.1.9)', async () => {
+    expect((await me(lk.app, await signWithRealKey({ typ: 'application/at+jwt' }))).status).toBe(200);
+    expect((await me(lk.app, await signWithRealKey({ typ: 'AT+JWT' }))).status).toBe(200);
+  });
+
+  it.each([
+    ['b64 without crit', { b64: false }],
+    ['b64 true without crit', { b64: true }],
+    ['a kid that is a number', { kid: 42 }],
+    ['typ application/jwt', { typ: 'application/jwt' }],
+    ['alg in lower case', { alg: 'eddsa' }],
+  ])('a header with %s, signed with our key, is refused', async (_label, header) => {
+    await expectInvalidToken(await signWithRealKey(header));
+  });
+
+  it.each([
+    ['a JSON array', []],
+    ['a JSON string', 'claims'],
+    ['null', null],
+  ])('a payload that is %s, signed with our key, is refused', async (_label, payload) => {
+    await expectInvalidToken(await signWithRealKey({}, payload));
+  });
+
+  it('a payload that is not JSON, or not UTF-8, signed with our key, is refused', async () => {
+    const header = b64({ alg: real.alg, typ: 'at+jwt', kid: real.kid });
+    await expectInvalidToken(await signRaw(header, b64('{"sub": '), real.key, real.alg));
+    await expectInvalidToken(
+      await signRaw(header, Buffer.from([0x7b, 0xff, 0x7d]).toString('base64url'), real.key, real.alg),
+    );
+  });
+
+  // Built when the test runs (the server and its clock exist only then).
+  type Overrides = (now: number, issuer: string, audience: string) => Record<string, unknown>;
+  it.each<[string, Overrides]>([
+    ['nbf in the future (beyond the 5 s tolerance)', (now) => ({ nbf: now + 60 })],
+    ['nbf that is a string', (now) => ({ nbf: String(now) })],
+    ['iat that is a string', (now) => ({ iat: String(now) })],
+    ['exp that is a string', (now) => ({ exp: String(now + 600) })],
+    ['aud that is a list without us', () => ({ aud: ['https://api.other.example'] })],
+    ['aud that is a list with a non-string', (_now, _issuer, audience) => ({ aud: [audience, 42] })],
+    ['iss with a trailing slash', (_now, issuer) => ({ iss: `${issuer}/` })],
+  ])('claims with %s, signed with our key, are refused', async (_label, overrides) => {
+    const now = Math.floor(lk.clock.now().getTime() / 1000);
+    const changed = overrides(now, lk.config.issuer, lk.config.audience);
+    await expectInvalidToken(await signWithRealKey({}, { ...claims, ...changed }));
+  });
+
+  it('nbf in the past and aud as a list that includes us are accepted', async () => {
+    const now = Math.floor(lk.clock.now().getTime() / 1000);
+    const token = await signWithRealKey({}, { ...claims, nbf: now - 10, aud: ['x', lk.config.audience] });
+    expect((await me(lk.app, token)).status).toBe(200);
   });
 });
 

@@ -1,7 +1,13 @@
-import type { LatchkeyApp } from '../../src/http/app.js';
 import { PASSWORD, uniqueEmail } from './harness.js';
 
-/** A thin HTTP client over `app.request()`: no server, no sockets. */
+/**
+ * A thin HTTP client over `app.request()` (no server, no sockets), or over anything with the
+ * same `request(path, init)`: the contract tests point it at a worker in workerd.
+ */
+export interface Requester {
+  request(path: string, init?: RequestInit): Response | Promise<Response>;
+}
+type LatchkeyApp = Requester;
 
 export interface TokenPair {
   access_token: string;
@@ -63,3 +69,9 @@ export const refresh = (app: LatchkeyApp, refreshToken: string, extra: Record<st
 /** Decodes a JWT part without verifying it (tests verify separately). */
 export const decodeJwtPart = (token: string, index: 0 | 1) =>
   JSON.parse(Buffer.from(token.split('.')[index]!, 'base64url').toString('utf8'));
+
+/** A `fetch` that serves requests from the app in-process: for clients we did not write (oauth4webapi, the kit). */
+export const appFetch =
+  (app: { request(input: string | Request, init?: RequestInit): Response | Promise<Response> }) =>
+  (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
+    Promise.resolve(app.request(input instanceof Request ? input : String(input), init));

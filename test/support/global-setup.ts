@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,11 +16,15 @@ declare module 'vitest' {
 }
 
 /**
- * Runs the real migrations once. On PGlite (default) it saves a snapshot of the migrated
+ * Builds `dist/` (the `latchkey/verify` kit) and runs the real migrations once. On PGlite (default) it saves a snapshot of the migrated
  * data directory that each test file loads; with TEST_DATABASE_URL it migrates that
  * database, which each test file then clones as a template (see database.ts).
  */
 export default async function setup(project: TestProject) {
+  // The kit's tests import the built `latchkey/verify` from plain Node: build it from this source.
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+    stdio: 'inherit',
+  });
   const url = process.env.TEST_DATABASE_URL;
   if (url) {
     await migratePostgres(url, MIGRATIONS_FOLDER);

@@ -3,10 +3,11 @@ import { createDrizzleRateLimiter } from '../../src/adapters/db/drizzle-rate-lim
 import { createDrizzleStore } from '../../src/adapters/db/drizzle-store.js';
 import { createArgon2Hasher } from '../../src/adapters/password/argon2-native.js';
 import { type Config, parseConfig } from '../../src/config.js';
-import { createApp, type LatchkeyApp } from '../../src/http/app.js';
+import { type AppDeps, createApp, type LatchkeyApp } from '../../src/http/app.js';
 import { deriveMasterKeys } from '../../src/lib/crypto.js';
 import type { Clock } from '../../src/ports/clock.js';
 import type { Logger } from '../../src/ports/logger.js';
+import type { PasswordHasher } from '../../src/ports/password-hasher.js';
 import type { Store } from '../../src/ports/store.js';
 import { createKeyRing, type KeyRing } from '../../src/services/key-ring.js';
 import { openTestDatabase, type TestDatabase } from './database.js';
@@ -56,6 +57,10 @@ export async function buildLatchkey(
     /** Lets a test watch or break the store (e.g. count calls, fail a write). */
     wrapStore?: (store: Store) => Store;
     logger?: Logger;
+    /** Another password hasher than the native one (the WASM one of Workers). */
+    hasher?: PasswordHasher;
+    /** More of the app's dependencies (metrics, the API reference's assets). */
+    appDeps?: Pick<AppDeps, 'metrics' | 'apiReference'>;
   } = {},
 ): Promise<Latchkey> {
   const config = testConfig(options.env);
@@ -69,18 +74,20 @@ export async function buildLatchkey(
     masterKeys,
     alg: config.signingAlg,
     accessTokenTtlMs: config.accessTokenTtlSeconds * 1000,
+    prePublicationMs: config.keyPrepublicationSeconds * 1000,
   });
   await keyRing.ensureSigningKey();
   const app = createApp({
     config,
     store,
-    hasher: createArgon2Hasher(config.argon2),
+    hasher: options.hasher ?? createArgon2Hasher(config.argon2),
     clock,
     keyRing,
     masterKeys,
     rateLimiter: createDrizzleRateLimiter(database.db),
     getClientIp: () => options.clientIp ?? '203.0.113.7',
     ...(options.logger ? { logger: options.logger } : {}),
+    ...options.appDeps,
   });
   return { app, config, clock, store, keyRing };
 }

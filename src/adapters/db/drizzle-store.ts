@@ -1,14 +1,15 @@
-import { and, desc, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
 import type {
   AuthenticatorAssurance,
   CleanupTable,
+  NewSession,
   SessionView,
   Store,
   StoredRefreshToken,
 } from '../../ports/store.js';
 import { type Database, rowsOf } from './database.js';
 import { createMfaStore } from './drizzle-mfa-store.js';
-import { refreshTokens, securityEvents, signingKeys, users } from './schema.js';
+import { loginHolds, refreshTokens, securityEvents, signingKeys, users } from './schema.js';
 import { liveHead, replaceLiveToken, revokeUntilNone } from './token-rows.js';
 
 const userColumns = {
@@ -24,13 +25,64 @@ const userColumns = {
 /** Serialises the signing-key changes of every instance on one database. */
 const SIGNING_KEY_LOCK = 0x4c4b_0001;
 
-/** Key column and the timestamp whose index drives the batch, per table cleanup touches. */
-const CLEANUP_COLUMNS: Record<CleanupTable, [string, string]> = {
-  refresh_tokens: ['id', 'expires_at'],
-  mfa_challenges: ['id', 'expires_at'],
-  rate_limits: ['key', 'window_ends_at'],
-  security_events: ['id', 'created_at'],
+/** Table, key column and the timestamp whose index drives the batch, per cleanup job. */
+const CLEANUP_COLUMNS: Record<CleanupTable, [string, string, string]> = {
+  refresh_tokens: ['refresh_tokens', 'id', 'expires_at'],
+  revoked_sessions: ['refresh_tokens', 'id', 'revoked_at'],
+  mfa_challenges: ['mfa_challenges', 'id', 'expires_at'],
+  rate_limits: ['rate_limits', 'key', 'window_ends_at'],
+  security_events: ['security_events', 'id', 'created_at'],
+  signing_keys: ['signing_keys', 'kid', 'retired_at'],
+  login_holds: ['login_holds', 'id', 'expires_at'],
 };
+
+type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+/**
+ * Locks the user's row for the rest of the transaction and returns its password hash.
+ * NO KEY UPDATE serialises logins of one user without blocking the KEY SHARE lock that a
+ * concurrent rotation's foreign-key check takes on the same row (no deadlock).
+ */
+async function lockUser(tx: Tx, userId: string): Promise<string | undefined> {
+  const [user] = await tx
+    .select({ passwordHash: users.passwordHash })
+    .from(users)
+    .where(eq(users.id, userId))
+    .for('no key update');
+  return user?.passwordHash;
+}
+
+/** The user's live sessions, most recently active first. */
+async function liveSessionIds(tx: Tx, userId: string, now: Date): Promise<string[]> {
+  const live = await tx
+    .select({ sessionId: refreshTokens.sessionId })
+    .from(refreshTokens)
+    .where(and(eq(refreshTokens.userId, userId), liveHead(now)))
+    .orderBy(desc(refreshTokens.issuedAt), desc(refreshTokens.sessionId));
+  return live.map((row) => row.sessionId);
+}
+
+async function insertSession(tx: Tx, session: NewSession): Promise<void> {
+  await tx.insert(refreshTokens).values({
+    id: crypto.randomUUID(),
+    tokenHash: session.tokenHash,
+    sessionId: session.sessionId,
+    userId: session.userId,
+    clientId: session.clientId,
+    deviceName: session.deviceName,
+    ipAddress: session.ipAddress,
+    userAgent: session.userAgent,
+    location: session.location,
+    remembered: session.remembered,
+    acr: session.acr,
+    amr: session.amr,
+    authTime: session.authTime,
+    sessionCreatedAt: session.createdAt,
+    sessionExpiresAt: session.sessionExpiresAt,
+    issuedAt: session.createdAt,
+    expiresAt: session.tokenExpiresAt,
+  });
+}
 
 export function createDrizzleStore(db: Database): Store {
   return {
@@ -67,23 +119,13 @@ export function createDrizzleStore(db: Database): Store {
       return rows.length === 1;
     },
 
-    async openSession(session, { maxSessions, verifiedPasswordHash }) {
+    async openSession(session, { maxSessions, verifiedPasswordHash, onLimit = 'evict' }) {
       return db.transaction(async (tx) => {
-        // NO KEY UPDATE serialises logins of one user without blocking the KEY SHARE lock that
-        // a concurrent rotation's foreign-key check takes on the same row (no deadlock).
-        const [user] = await tx
-          .select({ passwordHash: users.passwordHash })
-          .from(users)
-          .where(eq(users.id, session.userId))
-          .for('no key update');
-        if (!user || user.passwordHash !== verifiedPasswordHash) return 'credentials_changed' as const;
-
-        const live = await tx
-          .select({ sessionId: refreshTokens.sessionId })
-          .from(refreshTokens)
-          .where(and(eq(refreshTokens.userId, session.userId), liveHead(session.createdAt)))
-          .orderBy(desc(refreshTokens.issuedAt), desc(refreshTokens.sessionId));
-        const evictedSessionIds = live.slice(Math.max(0, maxSessions - 1)).map((row) => row.sessionId);
+        if ((await lockUser(tx, session.userId)) !== verifiedPasswordHash)
+          return 'credentials_changed' as const;
+        const live = await liveSessionIds(tx, session.userId, session.createdAt);
+        if (onLimit === 'reject' && live.length >= maxSessions) return 'limit_reached' as const;
+        const evictedSessionIds = live.slice(Math.max(0, maxSessions - 1));
         if (evictedSessionIds.length > 0) {
           await revokeUntilNone(
             tx,
@@ -92,28 +134,57 @@ export function createDrizzleStore(db: Database): Store {
             'session_limit',
           );
         }
-
-        await tx.insert(refreshTokens).values({
-          id: crypto.randomUUID(),
-          tokenHash: session.tokenHash,
-          sessionId: session.sessionId,
-          userId: session.userId,
-          clientId: session.clientId,
-          deviceName: session.deviceName,
-          ipAddress: session.ipAddress,
-          userAgent: session.userAgent,
-          location: session.location,
-          remembered: session.remembered,
-          acr: session.acr,
-          amr: session.amr,
-          authTime: session.authTime,
-          sessionCreatedAt: session.createdAt,
-          sessionExpiresAt: session.sessionExpiresAt,
-          issuedAt: session.createdAt,
-          expiresAt: session.tokenExpiresAt,
-        });
+        await insertSession(tx, session);
         return { evictedSessionIds };
       });
+    },
+
+    async createLoginHold(hold) {
+      await db.insert(loginHolds).values(hold);
+    },
+
+    async findLoginHold(tokenHash, now) {
+      const [row] = await db
+        .select()
+        .from(loginHolds)
+        .where(
+          and(
+            eq(loginHolds.tokenHash, tokenHash),
+            isNull(loginHolds.consumedAt),
+            gt(loginHolds.expiresAt, now),
+          ),
+        );
+      return row
+        ? { ...row, acr: row.acr as AuthenticatorAssurance, delivery: row.delivery as 'body' | 'cookie' }
+        : undefined;
+    },
+
+    async completeLoginHold({ holdId, revokeSessionId, session, maxSessions, now }) {
+      const outcome = (value: 'invalid_hold' | 'no_such_session' | 'limit_reached') =>
+        Object.assign(new Error(value), { outcome: value });
+      try {
+        return await db.transaction(async (tx) => {
+          await lockUser(tx, session.userId);
+          const used = await tx
+            .update(loginHolds)
+            .set({ consumedAt: now })
+            .where(
+              and(eq(loginHolds.id, holdId), isNull(loginHolds.consumedAt), gt(loginHolds.expiresAt, now)),
+            )
+            .returning({ id: loginHolds.id });
+          if (used.length === 0) throw outcome('invalid_hold');
+          const live = await liveSessionIds(tx, session.userId, now);
+          if (!live.includes(revokeSessionId)) throw outcome('no_such_session');
+          await revokeUntilNone(tx, eq(refreshTokens.sessionId, revokeSessionId), now, 'session_limit');
+          if (live.length - 1 >= maxSessions) throw outcome('limit_reached');
+          await insertSession(tx, session);
+          return 'ok' as const;
+        });
+      } catch (error) {
+        const value = (error as { outcome?: 'invalid_hold' | 'no_such_session' | 'limit_reached' }).outcome;
+        if (value) return value; // the transaction rolled back: the hold is still usable
+        throw error;
+      }
     },
 
     async rotateRefreshToken({ presentedHash, successorHash, clientId, now, refreshTokenTtlMs, device }) {
@@ -145,10 +216,61 @@ export function createDrizzleStore(db: Database): Store {
           expiresAt: refreshTokens.expiresAt,
           rotatedAt: refreshTokens.rotatedAt,
           revokedAt: refreshTokens.revokedAt,
+          issuedAt: refreshTokens.issuedAt,
         })
         .from(refreshTokens)
         .where(inArray(refreshTokens.tokenHash, tokenHashes));
       return rows.map((row): StoredRefreshToken => ({ ...row, acr: row.acr as AuthenticatorAssurance }));
+    },
+
+    async listRevokedSessions(since) {
+      // A revoked session's head is its one row revoked while not rotated
+      // (refresh_tokens_revoked_head_idx).
+      const rows = await db
+        .select({ sessionId: refreshTokens.sessionId, revokedAt: refreshTokens.revokedAt })
+        .from(refreshTokens)
+        .where(
+          and(
+            isNull(refreshTokens.rotatedAt),
+            gt(refreshTokens.revokedAt, since),
+            ne(refreshTokens.revokedReason, 'stepped_up'),
+          ),
+        )
+        .orderBy(refreshTokens.revokedAt, refreshTokens.sessionId);
+      return rows.map((row) => ({ sessionId: row.sessionId, revokedAt: row.revokedAt! }));
+    },
+
+    async sessionStats(now) {
+      const at = now.toISOString();
+      const midnight = new Date(
+        Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()),
+      ).toISOString();
+      const dayAgo = new Date(now.getTime() - 24 * 3600 * 1000).toISOString();
+      const result = await db.execute(sql`
+        SELECT
+          (SELECT count(*) FROM refresh_tokens
+            WHERE rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ${at}::timestamptz)::float8 AS active,
+          (SELECT COALESCE(avg(extract(epoch FROM ${at}::timestamptz - session_created_at)), 0) FROM refresh_tokens
+            WHERE rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ${at}::timestamptz)::float8 AS live_age,
+          -- Every opened session records one login_succeeded: counted on the created_at index,
+          -- where counting sessions in refresh_tokens would read the whole table.
+          (SELECT count(*) FROM security_events
+            WHERE created_at >= ${midnight}::timestamptz AND type = 'login_succeeded')::float8 AS created_today,
+          (SELECT COALESCE(avg(extract(epoch FROM revoked_at - session_created_at)), 0) FROM refresh_tokens
+            WHERE rotated_at IS NULL AND revoked_at > ${dayAgo}::timestamptz
+              AND revoked_reason <> 'stepped_up')::float8 AS ended_duration`);
+      const [row] = rowsOf<{
+        active: number;
+        live_age: number;
+        created_today: number;
+        ended_duration: number;
+      }>(result);
+      return {
+        active: Number(row?.active ?? 0),
+        createdToday: Number(row?.created_today ?? 0),
+        averageLiveAgeSeconds: Number(row?.live_age ?? 0),
+        averageEndedDurationSeconds: Number(row?.ended_duration ?? 0),
+      };
     },
 
     async isSessionLive(sessionId, userId, now) {
@@ -267,17 +389,17 @@ export function createDrizzleStore(db: Database): Store {
 
     async deleteExpiredBatch(table, cutoff, batchSize) {
       const at = cutoff.toISOString();
-      const [key, column] = CLEANUP_COLUMNS[table];
+      const [name, key, column] = CLEANUP_COLUMNS[table];
       // Short transactions, no waiting: rows locked by another instance are skipped.
       const result = await db.execute(sql`
         WITH doomed AS (
-          SELECT ${sql.identifier(key)} AS k FROM ${sql.identifier(table)}
+          SELECT ${sql.identifier(key)} AS k FROM ${sql.identifier(name)}
           WHERE ${sql.identifier(column)} < ${at}::timestamptz
           ORDER BY ${sql.identifier(column)}
           LIMIT ${batchSize}
           FOR UPDATE SKIP LOCKED
         )
-        DELETE FROM ${sql.identifier(table)} WHERE ${sql.identifier(key)} IN (SELECT k FROM doomed)
+        DELETE FROM ${sql.identifier(name)} WHERE ${sql.identifier(key)} IN (SELECT k FROM doomed)
         RETURNING 1`);
       return rowsOf(result).length;
     },
@@ -287,24 +409,25 @@ export function createDrizzleStore(db: Database): Store {
     },
 
     async addSigningKey(key, { onlyIfNone, retire }) {
+      // A key "signs at t" when activates_at <= t < retired_at (or no retired_at).
+      const from = key.activatesAt;
+      const stillSigningAt = or(isNull(signingKeys.retiredAt), gt(signingKeys.retiredAt, from));
       return db.transaction(async (tx) => {
         await tx.execute(sql`SELECT pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
         if (onlyIfNone) {
           const current = await tx
             .select({ kid: signingKeys.kid })
             .from(signingKeys)
-            .where(and(isNull(signingKeys.retiredAt), eq(signingKeys.alg, key.alg)))
+            .where(and(stillSigningAt, lte(signingKeys.activatesAt, from), eq(signingKeys.alg, key.alg)))
             .limit(1);
           if (current.length > 0) return false;
         }
+        // Keys that would still sign when the new one starts stop at that moment: exactly one
+        // key of an algorithm signs at any time, and the old one keeps signing until then.
         await tx
           .update(signingKeys)
-          .set({ retiredAt: key.createdAt })
-          .where(
-            retire === 'all'
-              ? isNull(signingKeys.retiredAt)
-              : and(isNull(signingKeys.retiredAt), eq(signingKeys.alg, key.alg)),
-          );
+          .set({ retiredAt: from })
+          .where(retire === 'all' ? stillSigningAt : and(stillSigningAt, eq(signingKeys.alg, key.alg)));
         await tx.insert(signingKeys).values(key);
         return true;
       });

@@ -70,6 +70,12 @@ export const refreshTokens = pgTable(
     index('refresh_tokens_session_idx').on(t.sessionId),
     // Listing a user's sessions, the session limit and revoke-all read only unrevoked rows.
     index('refresh_tokens_user_live_idx').on(t.userId, t.issuedAt).where(sql`revoked_at IS NULL`),
+    // The revocation feed: heads revoked within the last access-token lifetime.
+    index('refresh_tokens_revoked_head_idx')
+      .on(t.revokedAt)
+      .where(sql`rotated_at IS NULL AND revoked_at IS NOT NULL`),
+    // Cleanup of revoked sessions past their retention.
+    index('refresh_tokens_revoked_at_idx').on(t.revokedAt).where(sql`revoked_at IS NOT NULL`),
     // Cleanup of expired and long-rotated rows.
     index('refresh_tokens_expires_at_idx').on(t.expiresAt),
     check('refresh_tokens_acr_check', sql`acr IN ('aal1', 'aal2')`),
@@ -104,6 +110,8 @@ export const signingKeys = pgTable('signing_keys', {
   privateKeySealed: text('private_key_sealed').notNull(),
   encryptionKeyId: text('encryption_key_id').notNull(),
   createdAt: timestamptz('created_at').notNull(),
+  /** Published from `created_at`, signs from `activates_at` until `retired_at`. */
+  activatesAt: timestamptz('activates_at').notNull(),
   retiredAt: timestamptz('retired_at'),
 });
 
@@ -170,6 +178,35 @@ export const mfaChallenges = pgTable(
   ],
 );
 
+/**
+ * A login held at the session limit (SESSION_LIMIT_POLICY=reject): the state behind a
+ * `limit_token`, which allows one thing: revoke one of the user's sessions and finish the login.
+ */
+export const loginHolds = pgTable(
+  'login_holds',
+  {
+    id: uuid('id').primaryKey(),
+    tokenHash: text('token_hash').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    clientId: text('client_id').notNull(),
+    deviceName: text('device_name'),
+    remembered: boolean('remembered').notNull(),
+    delivery: text('delivery').notNull(),
+    acr: text('acr').notNull(),
+    amr: text('amr').array().notNull(),
+    authTime: timestamptz('auth_time').notNull(),
+    createdAt: timestamptz('created_at').notNull(),
+    expiresAt: timestamptz('expires_at').notNull(),
+    consumedAt: timestamptz('consumed_at'),
+  },
+  (t) => [
+    uniqueIndex('login_holds_token_hash_key').on(t.tokenHash),
+    index('login_holds_expires_at_idx').on(t.expiresAt),
+  ],
+);
+
 /** Failure counters shared by every instance (fixed windows). */
 export const rateLimits = pgTable(
   'rate_limits',
@@ -189,5 +226,6 @@ export const schema = {
   mfaFactors,
   recoveryCodes,
   mfaChallenges,
+  loginHolds,
   rateLimits,
 };

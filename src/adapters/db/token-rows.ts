@@ -57,6 +57,8 @@ interface ReplacedRow {
   remembered: boolean;
   auth_time_ms: number | string;
   expires_at_ms: number | string;
+  previous_ip: string | null;
+  previous_user_agent: string | null;
 }
 
 /** `text[]` arrives parsed from PGlite and as `{a,b}` text from postgres.js under drizzle. */
@@ -100,7 +102,7 @@ export async function replaceLiveToken(
       UPDATE refresh_tokens SET ${input.mark}
       WHERE ${input.claim} AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ${at}::timestamptz
       RETURNING *
-    )
+    ), inserted AS (
     INSERT INTO refresh_tokens (
       id, token_hash, session_id, user_id, client_id, device_name, ip_address, user_agent,
       location, remembered, acr, amr, auth_time, session_created_at, session_expires_at,
@@ -119,6 +121,10 @@ export async function replaceLiveToken(
     RETURNING session_id, user_id, client_id, acr, amr, remembered,
       (extract(epoch FROM auth_time) * 1000)::float8 AS auth_time_ms,
       (extract(epoch FROM expires_at) * 1000)::float8 AS expires_at_ms
+    )
+    -- The claimed row's device facts: what the session looked like before this request.
+    SELECT inserted.*, host(claimed.ip_address) AS previous_ip, claimed.user_agent AS previous_user_agent
+    FROM inserted, claimed
   `);
   const [row] = rowsOf<ReplacedRow>(result);
   if (!row) return undefined;
@@ -131,5 +137,6 @@ export async function replaceLiveToken(
     remembered: row.remembered,
     authTime: new Date(Number(row.auth_time_ms)),
     expiresAt: new Date(Number(row.expires_at_ms)),
+    previousDevice: { ipAddress: row.previous_ip, userAgent: row.previous_user_agent },
   };
 }

@@ -1,24 +1,10 @@
 import { Hono } from 'hono';
 import { AuthError } from '../../domain/errors.js';
-import type { SessionView } from '../../ports/store.js';
 import type { RouteContext } from '../context.js';
 import { type AuthVariables, requireAuth } from '../middleware/require-auth.js';
 import { readJson, requestDevice } from '../request.js';
 import { ChangePasswordBody, EventsQuery, RevokeAllBody, SessionIdParam } from '../schemas.js';
-
-const sessionJson = (session: SessionView, currentSessionId: string) => ({
-  id: session.id,
-  device_name: session.deviceName,
-  ip_address: session.ipAddress,
-  user_agent: session.userAgent,
-  location: session.location,
-  created_at: session.createdAt.toISOString(),
-  last_active_at: session.lastActiveAt.toISOString(),
-  expires_at: session.expiresAt.toISOString(),
-  current: session.id === currentSessionId,
-  remembered: session.remembered,
-  acr: session.acr,
-});
+import { sessionJson } from '../views.js';
 
 /** `/v1/users/*` and `/v1/sessions*`: the signed-in user's account and devices. */
 export function accountRoutes(ctx: RouteContext) {

@@ -1,11 +1,21 @@
 import { type Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { bearerToken } from '../../domain/bearer.js';
 import { AuthError } from '../../domain/errors.js';
 import type { IssuedTokens } from '../../services/types.js';
 import type { RouteContext } from '../context.js';
-import { type AuthVariables, bearerToken, requireAuth } from '../middleware/require-auth.js';
+import { MFA_REQUIRED } from '../context-keys.js';
+import { type AuthVariables, requireAuth } from '../middleware/require-auth.js';
 import { readJson, requestDevice } from '../request.js';
-import { LoginBody, LogoutBody, MfaLoginBody, RefreshBody, RegisterBody, StepUpBody } from '../schemas.js';
+import {
+  LoginBody,
+  LogoutBody,
+  MfaLoginBody,
+  RefreshBody,
+  RegisterBody,
+  SessionLimitBody,
+  StepUpBody,
+} from '../schemas.js';
 
 /** The refresh cookie is sent to these routes only (API.md, Cookie delivery). */
 export const REFRESH_COOKIE_PATH = '/v1/auth';
@@ -79,6 +89,7 @@ export function authRoutes(ctx: RouteContext) {
       device: device(c),
     });
     if ('mfaRequired' in result) {
+      c.set(MFA_REQUIRED as never, true as never);
       return c.json({ mfa_required: true, mfa_token: result.mfaToken, methods: result.methods });
     }
     return tokenResponse(c, result, body.delivery ?? 'body');
@@ -89,6 +100,17 @@ export function authRoutes(ctx: RouteContext) {
     const { tokens, delivery } = await mfa.loginWithSecondFactor({
       mfaToken: body.mfa_token,
       factor: 'code' in body ? { code: body.code } : { recoveryCode: body.recovery_code },
+      device: device(c),
+    });
+    return tokenResponse(c, tokens, delivery);
+  });
+
+  /** SESSION_LIMIT_POLICY=reject: sign one device out and finish the held login. */
+  app.post('/login/session-limit', async (c) => {
+    const body = await readJson(c, SessionLimitBody);
+    const { tokens, delivery } = await auth.completeHeldLogin({
+      limitToken: body.limit_token,
+      revokeSessionId: body.revoke_session_id,
       device: device(c),
     });
     return tokenResponse(c, tokens, delivery);

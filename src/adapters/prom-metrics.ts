@@ -1,0 +1,63 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Metrics } from '../ports/metrics.js';
+
+/** The Metrics port over prom-client, one registry per app (tests build several apps). */
+export function createPromMetrics(): Metrics & { registry: Registry } {
+  const registry = new Registry();
+  const outcomes = new Counter({
+    name: 'latchkey_auth_outcomes_total',
+    help: 'Logins, refreshes and MFA checks by result',
+    labelNames: ['flow', 'result'] as const,
+    registers: [registry],
+  });
+  const requests = new Histogram({
+    name: 'latchkey_http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const cleaned = new Counter({
+    name: 'latchkey_cleanup_deleted_rows_total',
+    help: 'Rows deleted by cleanup (expired tokens, spent challenges, old events, retired keys)',
+    labelNames: ['table'] as const,
+    registers: [registry],
+  });
+  const active = new Gauge({
+    name: 'latchkey_sessions_active',
+    help: 'Sessions with a live refresh token',
+    registers: [registry],
+  });
+  const createdToday = new Gauge({
+    name: 'latchkey_sessions_created_today',
+    help: 'Sessions opened since 00:00 UTC',
+    registers: [registry],
+  });
+  const liveAge = new Gauge({
+    name: 'latchkey_sessions_live_age_seconds_avg',
+    help: 'Mean age of the live sessions',
+    registers: [registry],
+  });
+  const endedDuration = new Gauge({
+    name: 'latchkey_sessions_duration_seconds_avg',
+    help: 'Mean length of the sessions revoked in the last 24 hours (opening to revocation)',
+    registers: [registry],
+  });
+  return {
+    registry,
+    authOutcome: (flow, result) => outcomes.inc({ flow, result }),
+    request: ({ method, route, status }, seconds) =>
+      requests.observe({ method, route, status: String(status) }, seconds),
+    cleaned: (table, rows) => {
+      if (rows > 0) cleaned.inc({ table }, rows);
+    },
+    async expose(readStats) {
+      const stats = await readStats();
+      active.set(stats.active);
+      createdToday.set(stats.createdToday);
+      liveAge.set(stats.averageLiveAgeSeconds);
+      endedDuration.set(stats.averageEndedDurationSeconds);
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}

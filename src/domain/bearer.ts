@@ -1,0 +1,69 @@
+import { type AssuranceRequirement, checkAssurance } from './assurance.js';
+import { AuthError, type StepUpChallenge } from './errors.js';
+
+/**
+ * Bearer-token rules shared by the server's own guard and the resource-server kit
+ * (`latchkey/verify`), so both answer the same way: RFC 6750 for the token, RFC 9470 for
+ * assurance. Pure: no framework, no runtime.
+ */
+
+export type BearerErrorCode = 'invalid_token' | 'insufficient_user_authentication';
+
+/** A refused Bearer request: always 401 with a `WWW-Authenticate` challenge. */
+export class BearerError extends AuthError {
+  declare readonly code: BearerErrorCode;
+  readonly status = 401;
+
+  constructor(code: BearerErrorCode, description: string, challenge?: StepUpChallenge) {
+    super(code, description, challenge);
+    this.name = 'BearerError';
+  }
+
+  /** The `WWW-Authenticate` header value for this refusal. */
+  get wwwAuthenticate(): string {
+    return bearerChallenge(this)!;
+  }
+}
+
+const BEARER = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)$/i; // RFC 6750 §2.1 b64token
+
+/** The Bearer token of an `Authorization` header, if it carries one. */
+export const bearerToken = (header: string | null | undefined): string | undefined =>
+  header?.match(BEARER)?.[1];
+
+const quote = (value: string) => `"${value.replace(/["\\]/g, '')}"`;
+
+/** RFC 6750 §3 and RFC 9470 §3 challenges; undefined for errors that are not about the token. */
+export function bearerChallenge(
+  error: Pick<AuthError, 'code' | 'description' | 'challenge'>,
+): string | undefined {
+  if (error.code !== 'invalid_token' && error.code !== 'insufficient_user_authentication') return undefined;
+  const parts = [`Bearer error="${error.code}"`, `error_description=${quote(error.description)}`];
+  if (error.challenge?.acrValues) parts.push(`acr_values=${quote(error.challenge.acrValues)}`);
+  if (error.challenge?.maxAge !== undefined) parts.push(`max_age=${error.challenge.maxAge}`);
+  return parts.join(', ');
+}
+
+/**
+ * The whole guard: takes the token from the header, authenticates it (the server checks the
+ * session too; the kit checks signature, claims and the revocation feed) and checks the
+ * route's assurance needs. Throws `BearerError`.
+ */
+export async function authorizeBearer<Claims extends { acr: string; auth_time: number }>(input: {
+  authorization: string | null | undefined;
+  authenticate: (token: string) => Promise<Claims>;
+  need: AssuranceRequirement;
+  now: () => Date;
+}): Promise<{ token: string; claims: Claims }> {
+  const token = bearerToken(input.authorization);
+  if (!token) throw new BearerError('invalid_token', 'A Bearer access token is required');
+  const claims = await input.authenticate(token);
+  const verdict = checkAssurance({ acr: claims.acr, authTime: claims.auth_time }, input.need, input.now());
+  if (!verdict.ok) {
+    throw new BearerError('insufficient_user_authentication', verdict.description, {
+      ...(verdict.acrValues ? { acrValues: verdict.acrValues } : {}),
+      ...(verdict.maxAge !== undefined ? { maxAge: verdict.maxAge } : {}),
+    });
+  }
+  return { token, claims };
+}

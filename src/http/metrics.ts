@@ -1,0 +1,78 @@
+import type { Context } from 'hono';
+import { bearerToken } from '../domain/bearer.js';
+import { AuthError, type AuthErrorCode } from '../domain/errors.js';
+import { secretChecker } from '../lib/crypto.js';
+import type { Clock } from '../ports/clock.js';
+import type { AuthFlow, Metrics } from '../ports/metrics.js';
+import type { Store } from '../ports/store.js';
+import { ERROR_CODE, MFA_REQUIRED } from './context-keys.js';
+import { errorResponse } from './errors.js';
+
+const FLOWS: Record<string, AuthFlow> = {
+  '/v1/auth/login': 'login',
+  '/v1/auth/refresh': 'refresh',
+  '/oauth/token': 'refresh',
+  '/v1/auth/login/mfa': 'mfa',
+  '/v1/auth/step-up': 'mfa',
+  '/v1/mfa/totp/activate': 'mfa',
+};
+
+const FAILED: AuthErrorCode[] = [
+  'invalid_credentials',
+  'invalid_code',
+  'wrong_code',
+  'wrong_password',
+  'invalid_mfa_token',
+];
+
+/** ok, mfa_required, failed, throttled, reused, invalid, or the error code (a bounded set). */
+function resultOf(
+  flow: AuthFlow,
+  status: number,
+  code: AuthErrorCode | undefined,
+  mfaRequired: boolean,
+): string {
+  if (status < 400) return mfaRequired ? 'mfa_required' : 'ok';
+  if (code === 'rate_limited') return 'throttled';
+  if (code === 'refresh_token_reused') return 'reused';
+  if (flow === 'refresh' && code === 'invalid_grant') return 'invalid';
+  if (code && FAILED.includes(code)) return 'failed';
+  return code ?? `http_${status}`;
+}
+
+const read = (c: Context, key: string): unknown => (c.var as Record<string, unknown>)[key];
+
+/**
+ * Counts a finished request (latency per route) and the outcome of a login, refresh or MFA
+ * check; called by the request log, which times each request once for both.
+ */
+export function countRequest(metrics: Metrics, c: Context, seconds: number): void {
+  const route = c.req.routePath;
+  const status = c.res.status;
+  metrics.request({ method: c.req.method, route, status }, seconds);
+  const flow = FLOWS[route];
+  if (flow) {
+    const code = read(c, ERROR_CODE) as AuthErrorCode | undefined;
+    metrics.authOutcome(flow, resultOf(flow, status, code, read(c, MFA_REQUIRED) === true));
+  }
+}
+
+/** GET /metrics: Prometheus text, for the holder of METRICS_TOKEN only; 404 when none is configured. */
+export function metricsHandler(deps: {
+  metrics: Metrics;
+  store: Store;
+  clock: Clock;
+  token: string | undefined;
+}) {
+  const check = secretChecker(new Map(deps.token ? [['metrics', deps.token]] : []));
+  return async (c: Context) => {
+    if (!deps.token) return errorResponse(c, new AuthError('not_found', 'No such route'));
+    const presented = bearerToken(c.req.header('authorization'));
+    if (!presented || !(await check('metrics', presented))) {
+      throw new AuthError('invalid_token', 'GET /metrics needs METRICS_TOKEN as a Bearer token');
+    }
+    const { contentType, body } = await deps.metrics.expose(() => deps.store.sessionStats(deps.clock.now()));
+    c.header('Cache-Control', 'no-store');
+    return c.body(body, 200, { 'Content-Type': contentType });
+  };
+}

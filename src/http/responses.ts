@@ -1,0 +1,112 @@
+import { z } from 'zod';
+
+/**
+ * Response bodies of the HTTP contract (../shared/API.md), for the OpenAPI document. The
+ * tests parse real responses with them (test/http/openapi.test.ts), so they cannot drift
+ * from what the routes send.
+ */
+
+const isoTime = z.iso.datetime({ offset: true }).meta({ description: 'ISO 8601, UTC' });
+
+export const ErrorResponse = z.object({
+  error: z.string().meta({ description: 'A stable snake_case code' }),
+  error_description: z.string().meta({ description: 'For humans; never carries a token or secret' }),
+});
+
+export const TokenPair = z.object({
+  access_token: z.string().meta({ description: 'RFC 9068 JWT, 15 minutes by default' }),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int(),
+  refresh_token: z.string().optional().meta({ description: 'Absent when delivered as a cookie' }),
+  refresh_token_expires_in: z.number().int(),
+  session_id: z.uuid(),
+});
+
+export const MfaRequired = z.object({
+  mfa_required: z.literal(true),
+  mfa_token: z.string().meta({ description: 'Opaque, 5 minutes, single use' }),
+  methods: z.array(z.enum(['totp', 'recovery_code'])),
+});
+
+export const RegisteredUser = z.object({
+  user: z.object({ id: z.uuid(), email: z.string(), name: z.string().nullable(), created_at: isoTime }),
+});
+
+export const Me = z.object({
+  user: z.object({
+    id: z.uuid(),
+    email: z.string(),
+    name: z.string().nullable(),
+    mfa_enabled: z.boolean(),
+    created_at: isoTime,
+  }),
+});
+
+export const Session = z.object({
+  id: z.uuid(),
+  device_name: z.string().nullable(),
+  ip_address: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  location: z.string().nullable(),
+  created_at: isoTime,
+  last_active_at: isoTime,
+  expires_at: isoTime,
+  current: z.boolean(),
+  remembered: z.boolean(),
+  acr: z.enum(['aal1', 'aal2']),
+});
+
+export const SessionList = z.object({ sessions: z.array(Session) });
+
+export const RevokedCount = z.object({ revoked: z.number().int() });
+
+export const SecurityEvents = z.object({
+  events: z.array(
+    z.object({
+      id: z.uuid(),
+      type: z.string(),
+      created_at: isoTime,
+      session_id: z.uuid().nullable(),
+      ip_address: z.string().nullable(),
+      user_agent: z.string().nullable(),
+      details: z.record(z.string(), z.unknown()),
+    }),
+  ),
+  next_cursor: z.string().nullable(),
+});
+
+export const TotpEnrollment = z.object({ secret: z.string(), otpauth_uri: z.string(), qr_svg: z.string() });
+
+export const RecoveryCodes = z.object({ recovery_codes: z.array(z.string()).length(10) });
+
+export const Jwks = z.object({
+  keys: z.array(z.looseObject({ kty: z.string(), kid: z.string(), alg: z.string() })),
+});
+
+export const AuthorizationServerMetadata = z.looseObject({
+  issuer: z.string(),
+  jwks_uri: z.string(),
+  token_endpoint: z.string(),
+  revocation_endpoint: z.string(),
+  introspection_endpoint: z.string(),
+  revoked_sessions_endpoint: z.string(),
+  grant_types_supported: z.array(z.string()),
+});
+
+export const OAuthTokenResponse = TokenPair.extend({ refresh_token: z.string() });
+
+export const Introspection = z.looseObject({
+  active: z.boolean(),
+  token_type: z.enum(['Bearer', 'refresh_token']).optional(),
+  sub: z.string().optional(),
+  sid: z.string().optional(),
+  client_id: z.string().optional(),
+  exp: z.number().optional(),
+});
+
+export const RevokedSessionsFeed = z.object({
+  window_seconds: z.number(),
+  revoked_sessions: z.array(z.object({ sid: z.uuid(), revoked_at: isoTime })),
+});
+
+export const Health = z.object({ status: z.enum(['ok', 'unavailable']) });

@@ -1,0 +1,34 @@
+/**
+ * What the server counts, for operators. Adapters expose it (Prometheus on Node); the
+ * default does nothing, so nothing in the core depends on a metrics library.
+ */
+export type AuthFlow = 'login' | 'refresh' | 'mfa';
+
+export interface SessionStats {
+  /** Sessions with a live refresh token. */
+  active: number;
+  /** Sessions opened since 00:00 UTC. */
+  createdToday: number;
+  /** Mean age of the live sessions, seconds. */
+  averageLiveAgeSeconds: number;
+  /** Mean length (opening to revocation) of the sessions revoked in the last 24 hours, seconds. */
+  averageEndedDurationSeconds: number;
+}
+
+export interface Metrics {
+  /** One outcome of a login, a refresh or an MFA check (`ok`, `failed`, `throttled`, …). */
+  authOutcome(flow: AuthFlow, result: string): void;
+  request(labels: { method: string; route: string; status: number }, seconds: number): void;
+  cleaned(table: string, rows: number): void;
+  /** The text exposition, with the session gauges read at scrape time. */
+  expose(readStats: () => Promise<SessionStats>): Promise<{ contentType: string; body: string }>;
+}
+
+export const noMetrics: Metrics = {
+  authOutcome() {},
+  request() {},
+  cleaned() {},
+  async expose() {
+    return { contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' };
+  },
+};

@@ -1,0 +1,37 @@
+import { normalizeEmail, normalizePassword } from '../domain/credentials.js';
+import { AuthError } from '../domain/errors.js';
+import type { Clock } from '../ports/clock.js';
+import type { PasswordHasher } from '../ports/password-hasher.js';
+import type { Store, UserRecord } from '../ports/store.js';
+import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
+
+/**
+ * Creates an account by the rules of POST /v1/auth/register: the email normalised, the
+ * password policy, argon2id, and the `user_registered` event. Registration puts its per-IP
+ * limit in front of it; the CLI's `users:create` calls it as it is.
+ * Throws `invalid_password` or `email_taken`.
+ */
+export async function createAccount(
+  deps: {
+    store: Pick<Store, 'createUser' | 'recordSecurityEvent'>;
+    hasher: PasswordHasher;
+    clock: Clock;
+    passwordMinScore: number;
+  },
+  input: { email: string; password: string; name?: string | null },
+): Promise<UserRecord> {
+  const email = normalizeEmail(input.email);
+  const password = normalizePassword(input.password);
+  assertAcceptablePassword(password, contextWordsOf(email), deps.passwordMinScore);
+  const created = await deps.store.createUser({
+    id: crypto.randomUUID(),
+    email,
+    name: input.name?.trim() || null,
+    passwordHash: await deps.hasher.hash(password),
+    now: deps.clock.now(),
+  });
+  if (created === 'email_taken')
+    throw new AuthError('email_taken', 'An account with this email already exists');
+  await deps.store.recordSecurityEvent({ userId: created.id, type: 'user_registered', at: deps.clock.now() });
+  return created;
+}

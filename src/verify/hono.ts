@@ -1,0 +1,31 @@
+import type { MiddlewareHandler } from 'hono';
+import type { AssuranceRequirement } from '../domain/assurance.js';
+import type { AccessTokenClaims } from './claims.js';
+import { authenticateRequest, errorResponseFor } from './http.js';
+import type { Verifier } from './verifier.js';
+
+export type AccessTokenVariables = { accessToken: Readonly<AccessTokenClaims> };
+
+/**
+ * Hono middleware: a valid access token, and optionally an assurance level and a maximum
+ * age of the authentication, as on the Latchkey server's own routes, e.g.
+ * `app.get('/payouts', requireAccessToken(verifier, { acr: 'aal2', maxAge: 300 }), handler)`.
+ * The claims are `c.get('accessToken')`.
+ */
+export function requireAccessToken(
+  verifier: Verifier,
+  need: AssuranceRequirement = {},
+): MiddlewareHandler<{ Variables: AccessTokenVariables }> {
+  return async function requireAccessToken(c, next) {
+    let claims: Readonly<AccessTokenClaims>;
+    try {
+      claims = await authenticateRequest(verifier, c.req.header('authorization'), need);
+    } catch (error) {
+      const refusal = errorResponseFor(error);
+      if (!refusal) throw error;
+      return new Response(refusal.body, { status: refusal.status, headers: refusal.headers });
+    }
+    c.set('accessToken', claims);
+    await next();
+  };
+}

@@ -1,0 +1,17 @@
+/**
+ * `latchkey/verify`: what a resource server needs to trust Latchkey access tokens offline.
+ * See "Protecting your API" in the README.
+ */
+export type { AssuranceRequirement, AuthenticatorAssurance } from '../domain/assurance.js';
+export { checkAssurance } from '../domain/assurance.js';
+export { BearerError, type BearerErrorCode, bearerToken } from '../domain/bearer.js';
+export {
+  ACCESS_TOKEN_TYPE,
+  type AccessTokenClaims,
+  SIGNING_ALGORITHMS,
+  type SigningAlgorithm,
+} from './claims.js';
+export { type AccessTokenVariables, requireAccessToken } from './hono.js';
+export { authenticateRequest, type ErrorResponse, errorResponseFor } from './http.js';
+export type { FetchLike } from './revocation-feed.js';
+export { createVerifier, type Verifier, type VerifierOptions, VerifierUnavailableError } from './verifier.js';

@@ -1,0 +1,44 @@
+import type { AccessTokenClaims } from './claims.js';
+
+/**
+ * Verified access tokens, keyed by the whole token string, each until its own `exp` (plus
+ * the clock tolerance): a resource server sees the same token many times in its lifetime,
+ * and a repeat then costs a map lookup instead of a signature check. Bounded: when full, the
+ * oldest entry goes (all tokens live equally long, so insertion order is expiry order).
+ * Only tokens that passed every check get in; a refusal is never cached. The entry is the
+ * claims object itself, frozen (callers share it): no allocation of our own per token.
+ */
+export class VerifiedTokenCache {
+  readonly #entries = new Map<string, Readonly<AccessTokenClaims>>();
+
+  constructor(
+    readonly maxEntries: number,
+    private readonly toleranceMs: number,
+  ) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get(token: string, nowMs: number): Readonly<AccessTokenClaims> | undefined {
+    const claims = this.#entries.get(token);
+    if (claims === undefined) return undefined;
+    if (nowMs < claims.exp * 1000 + this.toleranceMs) return claims;
+    this.#entries.delete(token);
+    return undefined;
+  }
+
+  /** Keeps `claims` (frozen) until its `exp`; returns them frozen. */
+  set(token: string, claims: AccessTokenClaims): Readonly<AccessTokenClaims> {
+    Object.freeze(claims.amr);
+    if (Array.isArray(claims.aud)) Object.freeze(claims.aud);
+    const frozen = Object.freeze(claims);
+    if (this.maxEntries <= 0) return frozen;
+    if (this.#entries.size >= this.maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (!oldest.done) this.#entries.delete(oldest.value);
+    }
+    this.#entries.set(token, frozen);
+    return frozen;
+  }
+}

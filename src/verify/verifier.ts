@@ -1,0 +1,140 @@
+import { createRemoteJWKSet, customFetch, errors } from 'jose';
+import { BearerError } from '../domain/bearer.js';
+import { isLoopbackHost } from '../lib/hosts.js';
+import {
+  type AccessTokenClaims,
+  DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  type KeyResolver,
+  SIGNING_ALGORITHMS,
+  type SigningAlgorithm,
+  verifyAccessToken,
+} from './claims.js';
+import { createRevocationFeed, type FetchLike, type RevocationFeed } from './revocation-feed.js';
+import { VerifiedTokenCache } from './token-cache.js';
+
+export interface VerifierOptions {
+  /** The Latchkey server's `ISSUER`, e.g. `https://auth.example.com`. */
+  issuer: string;
+  /** The audience (or audiences) this API accepts: the server's `AUDIENCE`. */
+  audience: string | string[];
+  /** Defaults to `<issuer>/.well-known/jwks.json`. */
+  jwksUri?: string;
+  /** Defaults to the algorithms Latchkey signs with (EdDSA, ES256); never anything else. */
+  algorithms?: SigningAlgorithm[];
+  /** Clock skew allowed on `exp`, seconds (default 5). */
+  clockToleranceSeconds?: number;
+  /** Verified tokens kept so a repeat costs a lookup (default 10 000; 0 turns the cache off). */
+  cacheSize?: number;
+  /**
+   * The revoked-sessions feed: tokens of a session revoked more than `maxDelaySeconds` ago
+   * (default 30) are refused. `false` turns it off: tokens are then good until `exp`.
+   */
+  revocation?: false | { feedUri?: string; maxDelaySeconds?: number; onError?: (error: unknown) => void };
+  /** A fetch to use instead of the global one (a proxy, a test). */
+  fetch?: FetchLike;
+  /** The clock, in ms since the epoch (default `Date.now`); for tests. */
+  now?: () => number;
+}
+
+export interface Verifier {
+  /** The claims of a valid access token of a session not known to be revoked; throws `BearerError`. */
+  verify(token: string): Promise<Readonly<AccessTokenClaims>>;
+  /** The verifier's clock. */
+  now(): Date;
+  /** Fetches the revoked-sessions feed now (say, at start). */
+  refreshRevocations(): Promise<void>;
+  readonly cachedTokens: number;
+}
+
+/** The signing keys or the feed could not be fetched: answer 503, not 401. */
+export class VerifierUnavailableError extends Error {
+  readonly status = 503;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'VerifierUnavailableError';
+  }
+}
+
+/** Keys and revocations are trusted input: fetch them over TLS (loopback excepted, for development). */
+function trustedUrl(value: string, what: string): URL {
+  const url = new URL(value);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    throw new TypeError(`${what} must be an https:// URL (http:// only on loopback): ${value}`);
+  }
+  return url;
+}
+
+/**
+ * A verifier for Latchkey access tokens, for resource servers: offline (JWKS fetched once
+ * and cached by jose, refetched on an unknown `kid` at most every 30 s, so a rotated key is
+ * picked up by itself), pinned to Latchkey's algorithms, `typ: at+jwt`, the issuer and the
+ * audience; repeated tokens are answered from a cache; revoked sessions are learnt from the
+ * feed.
+ */
+export function createVerifier(options: VerifierOptions): Verifier {
+  const issuer = options.issuer.replace(/\/+$/, '');
+  const fetchImpl: FetchLike = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
+  const now = options.now ?? Date.now;
+  const remoteJwks = createRemoteJWKSet(
+    trustedUrl(options.jwksUri ?? `${issuer}/.well-known/jwks.json`, 'jwksUri'),
+    { cooldownDuration: 30_000, cacheMaxAge: 600_000, [customFetch]: fetchImpl },
+  );
+  // No key for the token's kid is the token's fault (401); a JWKS that cannot be fetched or
+  // read (network, timeout, a non-200 answer, a body that is not a key set) is not (503).
+  const jwks: KeyResolver = async (header) => {
+    try {
+      return await remoteJwks(header);
+    } catch (error) {
+      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys)
+        throw error;
+      throw new VerifierUnavailableError('The signing keys could not be fetched', { cause: error });
+    }
+  };
+  const toleranceSeconds = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
+  const rules = {
+    issuer,
+    audience: options.audience,
+    algorithms: options.algorithms ?? SIGNING_ALGORITHMS,
+    clockToleranceSeconds: toleranceSeconds,
+  };
+  const cache = new VerifiedTokenCache(options.cacheSize ?? 10_000, toleranceSeconds * 1000);
+  const feed: RevocationFeed | undefined =
+    options.revocation === false
+      ? undefined
+      : createRevocationFeed({
+          url: trustedUrl(options.revocation?.feedUri ?? `${issuer}/oauth/revoked-sessions`, 'feedUri').href,
+          maxDelayMs: (options.revocation?.maxDelaySeconds ?? 30) * 1000,
+          fetch: fetchImpl,
+          now,
+          ...(options.revocation?.onError ? { onError: options.revocation.onError } : {}),
+        });
+
+  async function verify(token: string): Promise<Readonly<AccessTokenClaims>> {
+    const waitForFeed = feed?.ready();
+    if (waitForFeed) await waitForFeed;
+    const at = now();
+    let claims = cache.get(token, at);
+    if (claims === undefined) {
+      try {
+        const verified = await verifyAccessToken(token, jwks, rules, new Date(at));
+        claims = cache.set(token, verified);
+      } catch (error) {
+        if (error instanceof BearerError || error instanceof VerifierUnavailableError) throw error;
+        throw new VerifierUnavailableError('The token could not be verified', { cause: error });
+      }
+    }
+    if (feed?.isRevoked(claims.sid)) {
+      throw new BearerError('invalid_token', 'The session of this access token has ended');
+    }
+    return claims;
+  }
+
+  return {
+    verify,
+    now: () => new Date(now()),
+    refreshRevocations: () => feed?.refresh() ?? Promise.resolve(),
+    get cachedTokens() {
+      return cache.size;
+    },
+  };
+}

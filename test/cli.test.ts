@@ -1,0 +1,534 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createArgon2Hasher } from '../src/adapters/password/argon2-native.js';
+import {
+  CliError,
+  type CommandDeps,
+  createUserCommand,
+  EXIT_USAGE,
+  listSessionsCommand,
+  MASK,
+  maskUrl,
+  parseCommandLine,
+  readFirstLine,
+  resolvePassword,
+  revokeSessionsCommand,
+  showConfigCommand,
+  UsageError,
+} from '../src/entry/cli-commands.js';
+import type { PasswordHasher } from '../src/ports/password-hasher.js';
+import { call, refresh, type TokenPair } from './support/client.js';
+import {
+  buildLatchkey,
+  type Latchkey,
+  PASSWORD,
+  TEST_MASTER_SECRET,
+  testConfig,
+  uniqueEmail,
+  useDatabase,
+} from './support/harness.js';
+
+const database = useDatabase();
+let lk: Latchkey;
+let hasher: PasswordHasher;
+beforeAll(async () => {
+  lk = await buildLatchkey(database.current);
+  hasher = createArgon2Hasher(lk.config.argon2);
+});
+
+/** The commands' dependencies over the test database, with the output collected. */
+function cli() {
+  const lines: string[] = [];
+  const deps: CommandDeps = {
+    store: lk.store,
+    hasher,
+    config: lk.config,
+    clock: lk.clock,
+    out: (text) => lines.push(text),
+  };
+  return { deps, lines, output: () => lines.join('\n') };
+}
+
+async function createUser(
+  email = uniqueEmail('cli'),
+  password = PASSWORD,
+  displayName: string | null = null,
+) {
+  const { deps, output } = cli();
+  const user = await createUserCommand(deps, { email, password, displayName });
+  return { user, output: output() };
+}
+
+async function loginAs(
+  email: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+) {
+  const res = await call(lk.app, '/v1/auth/login', {
+    body: { email, password: PASSWORD, ...extra },
+    headers,
+  });
+  expect(res.status).toBe(200);
+  return res.json as TokenPair;
+}
+
+/** The error a command must fail with. */
+async function failureOf(promise: Promise<unknown>): Promise<CliError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(CliError);
+  return error as CliError;
+}
+
+const eventsOf = async (userId: string) => lk.store.listSecurityEvents(userId, { limit: 50 });
+/** The user's one event of this type (events at the same instant have no set order). */
+async function eventOf(userId: string, type: string) {
+  const events = (await eventsOf(userId)).filter((event) => event.type === type);
+  expect(events).toHaveLength(1);
+  return events[0];
+}
+
+describe('users:create', () => {
+  it('creates a user who can then log in through the HTTP API with that password', async () => {
+    const email = uniqueEmail('create');
+    const { user, output } = await createUser(email, PASSWORD, '  Ada Lovelace ');
+    expect(output).toBe(user.id);
+    expect(user).toMatchObject({ email, name: 'Ada Lovelace', mfaEnabled: false });
+    expect(user.passwordHash).toMatch(/^\$argon2id\$/);
+    expect(hasher.needsRehash(user.passwordHash)).toBe(false);
+
+    const res = await call(lk.app, '/v1/auth/login', { body: { email, password: PASSWORD } });
+    expect(res.status).toBe(200);
+    expect(res.json.access_token).toEqual(expect.any(String));
+    const me = await call(lk.app, '/v1/users/me', { token: res.json.access_token });
+    expect(me.status).toBe(200);
+    expect(me.json.user).toMatchObject({ id: user.id, email, name: 'Ada Lovelace' });
+  });
+
+  it('records the user_registered event, as registration does', async () => {
+    const { user } = await createUser();
+    expect((await eventsOf(user.id)).map((event) => event.type)).toEqual(['user_registered']);
+  });
+
+  it('refuses an email that is taken, whatever its case, with exit status 1', async () => {
+    const email = uniqueEmail('taken');
+    await createUser(email);
+    const error = await failureOf(createUser(` ${email.toUpperCase()}`, 'another fine passphrase 42'));
+    expect(error.exitCode).toBe(1);
+    expect(error.message).toBe(`An account with the email ${email} already exists`);
+  });
+
+  it('refuses an email taken through the HTTP registration too', async () => {
+    const email = uniqueEmail('http');
+    expect((await call(lk.app, '/v1/auth/register', { body: { email, password: PASSWORD } })).status).toBe(
+      201,
+    );
+    expect((await failureOf(createUser(email))).message).toMatch(/already exists/);
+  });
+
+  it('refuses a weak password with the policy of registration, and creates nothing', async () => {
+    const email = uniqueEmail('weak');
+    const common = await failureOf(createUser(email, 'password123'));
+    expect(common.exitCode).toBe(1);
+    expect(common.message).toMatch(/too easy to guess/);
+    const short = await failureOf(createUser(email, 'x7#Lq'));
+    expect(short.message).toBe('Password must be at least 8 characters');
+    const long = await failureOf(createUser(email, 'a'.repeat(129)));
+    expect(long.message).toBe('Password must be at most 128 characters');
+    // The email is a context word: a password built on it scores lower.
+    const local = email.split('@')[0]!;
+    expect((await failureOf(createUser(email, `${local}`))).message).toMatch(/too easy to guess/);
+    expect(await lk.store.findUserByEmail(email)).toBeUndefined();
+  });
+
+  it('applies PASSWORD_MIN_SCORE from the configuration', async () => {
+    const lenient = cli();
+    lenient.deps.config = testConfig({ PASSWORD_MIN_SCORE: '0' });
+    const email = uniqueEmail('lenient');
+    const user = await createUserCommand(lenient.deps, { email, password: 'password123', displayName: null });
+    expect(user.email).toBe(email);
+  });
+
+  it('normalises the email as registration does (trimmed, NFKC, lower case)', async () => {
+    const email = uniqueEmail('norm');
+    const { user } = await createUser(`  ${email.toUpperCase()}\t`);
+    expect(user.email).toBe(email);
+    expect((await lk.store.findUserByEmail(email))?.id).toBe(user.id);
+    // Fullwidth letters fold under NFKC, as they do for the API.
+    const fullwidth = uniqueEmail('nfkc');
+    const { user: folded } = await createUser(fullwidth.replace('nfkc', 'ｎｆｋｃ'));
+    expect(folded.email).toBe(fullwidth);
+    await loginAs(fullwidth);
+  });
+
+  it('refuses what the registration schema refuses', async () => {
+    expect((await failureOf(createUser('not-an-email'))).message).toBe('email: must be an email address');
+    const name = await failureOf(createUser(uniqueEmail('name'), PASSWORD, 'n'.repeat(201)));
+    expect(name.message).toMatch(/^name: /);
+  });
+});
+
+/** Characters a terminal would act on (C0 but newline, DEL, C1) or that reorder text (RLO). */
+const terminalControls = (text: string) =>
+  [...text].filter((char) => {
+    const code = char.codePointAt(0)!;
+    return (code < 0x20 && char !== '\n') || (code >= 0x7f && code <= 0x9f) || code === 0x202e;
+  });
+
+describe('sessions:list', () => {
+  it('shows the sessions opened by logins as a table, newest activity first', async () => {
+    const { user } = await createUser();
+    await loginAs(user.email, { device_name: 'Work laptop' }, { 'user-agent': 'Firefox/130.0' });
+    lk.clock.advance(1000);
+    const second = await loginAs(user.email, { device_name: 'Phone' }, { 'user-agent': 'MobileSafari/17' });
+
+    const { deps, output } = cli();
+    const sessions = await listSessionsCommand(deps, { email: user.email.toUpperCase(), json: false });
+    expect(sessions).toHaveLength(2);
+    const lines = output().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(
+      /^ID\s+DEVICE\s+IP\s+USER AGENT\s+LOCATION\s+CREATED\s+LAST ACTIVE\s+EXPIRES\s+ACR$/,
+    );
+    expect(lines[1]).toContain(second.session_id);
+    expect(lines[1]).toContain('Phone');
+    expect(lines[1]).toContain('MobileSafari/17');
+    expect(lines[1]).toContain('203.0.113.7');
+    expect(lines[1]).toContain(lk.clock.now().toISOString());
+    expect(lines[1]).toMatch(/aal1$/);
+    expect(lines[2]).toContain('Work laptop');
+    expect(lines[2]).toContain('Firefox/130.0');
+    // Columns line up: every row starts its DEVICE column where the header does.
+    const deviceColumn = lines[0]!.indexOf('DEVICE');
+    expect(lines[1]!.indexOf('Phone')).toBe(deviceColumn);
+    expect(lines[2]!.indexOf('Work laptop')).toBe(deviceColumn);
+  });
+
+  it('--json gives the fields of GET /v1/sessions', async () => {
+    const { user } = await createUser();
+    const tokens = await loginAs(
+      user.email,
+      { device_name: 'Desk', remember: true },
+      { 'user-agent': 'Curl/8' },
+    );
+    const { deps, output } = cli();
+    await listSessionsCommand(deps, { email: user.email, json: true });
+    const body = JSON.parse(output());
+    expect(body).toMatchObject({ user_id: user.id, email: user.email });
+    expect(body.sessions).toEqual([
+      {
+        id: tokens.session_id,
+        device_name: 'Desk',
+        ip_address: '203.0.113.7',
+        user_agent: 'Curl/8',
+        location: null,
+        created_at: expect.any(String),
+        last_active_at: expect.any(String),
+        expires_at: expect.any(String),
+        remembered: true,
+        acr: 'aal1',
+      },
+    ]);
+    const api = await call(lk.app, '/v1/sessions', { token: tokens.access_token });
+    const { current: _current, ...fromApi } = api.json.sessions[0];
+    expect(body.sessions[0]).toEqual(fromApi);
+  });
+
+  it('says so when there are no live sessions; an unknown email fails with status 1', async () => {
+    const { user } = await createUser();
+    const { deps, output } = cli();
+    expect(await listSessionsCommand(deps, { email: user.email, json: false })).toEqual([]);
+    expect(output()).toBe(`${user.email} has no live sessions`);
+    const json = cli();
+    await listSessionsCommand(json.deps, { email: user.email, json: true });
+    expect(JSON.parse(json.output()).sessions).toEqual([]);
+    const unknown = await failureOf(
+      listSessionsCommand(cli().deps, { email: uniqueEmail('ghost'), json: false }),
+    );
+    expect(unknown.exitCode).toBe(1);
+    expect(unknown.message).toMatch(/^No user has the email /);
+  });
+
+  it('does not let a client-chosen device name or user agent drive the terminal', async () => {
+    const { user } = await createUser();
+    await loginAs(
+      user.email,
+      { device_name: 'evil\u001b[2Jname\u202eesrever' },
+      { 'user-agent': 'UA\u009b31m' },
+    );
+    const table = cli();
+    await listSessionsCommand(table.deps, { email: user.email, json: false });
+    expect(terminalControls(table.output())).toEqual([]);
+    expect(table.output()).toContain('evil\ufffd[2Jname');
+    const json = cli();
+    await listSessionsCommand(json.deps, { email: user.email, json: true });
+    expect(terminalControls(json.output())).toEqual([]);
+    const [session] = JSON.parse(json.output()).sessions;
+    expect(session.device_name).toBe('evil\u001b[2Jname\u202eesrever');
+    expect(session.user_agent).toBe('UA\u009b31m');
+  });
+});
+
+describe('sessions:revoke', () => {
+  it('revokes every live session: their refresh tokens fail afterwards', async () => {
+    const { user } = await createUser();
+    const first = await loginAs(user.email);
+    const second = await loginAs(user.email);
+
+    const { deps, output } = cli();
+    expect(await revokeSessionsCommand(deps, { email: user.email })).toBe(2);
+    expect(output()).toBe(`revoked 2 sessions of ${user.email}`);
+
+    for (const tokens of [first, second]) {
+      const res = await refresh(lk.app, tokens.refresh_token);
+      expect(res.status).toBe(401);
+      expect(res.json.error).toBe('invalid_grant');
+    }
+    expect(await lk.store.listSessions(user.id, lk.clock.now())).toEqual([]);
+    expect(await eventOf(user.id, 'sessions_revoked')).toMatchObject({
+      type: 'sessions_revoked',
+      sessionId: null,
+      details: { revoked: 2, via: 'cli' },
+    });
+
+    // Nothing left: zero, and still a clean exit.
+    const again = cli();
+    expect(await revokeSessionsCommand(again.deps, { email: user.email })).toBe(0);
+    expect(again.output()).toBe(`revoked 0 sessions of ${user.email}`);
+  });
+
+  it('--session revokes that one session only', async () => {
+    const { user } = await createUser();
+    const kept = await loginAs(user.email);
+    const revoked = await loginAs(user.email);
+
+    const { deps, output } = cli();
+    expect(await revokeSessionsCommand(deps, { email: user.email, sessionId: revoked.session_id })).toBe(1);
+    expect(output()).toBe(`revoked 1 session of ${user.email} (${revoked.session_id})`);
+
+    expect((await refresh(lk.app, revoked.refresh_token)).status).toBe(401);
+    expect((await refresh(lk.app, kept.refresh_token)).status).toBe(200);
+    expect((await lk.store.listSessions(user.id, lk.clock.now())).map((session) => session.id)).toEqual([
+      kept.session_id,
+    ]);
+    expect(await eventOf(user.id, 'session_revoked')).toMatchObject({
+      type: 'session_revoked',
+      sessionId: revoked.session_id,
+      details: { via: 'cli' },
+    });
+  });
+
+  it('--session refuses a session that is not a live one of this user', async () => {
+    const { user } = await createUser();
+    const { user: other } = await createUser();
+    const theirs = await loginAs(other.email);
+    const error = await failureOf(
+      revokeSessionsCommand(cli().deps, { email: user.email, sessionId: theirs.session_id }),
+    );
+    expect(error.exitCode).toBe(1);
+    expect(error.message).toBe(`${user.email} has no live session ${theirs.session_id}`);
+    expect((await refresh(lk.app, theirs.refresh_token)).status).toBe(200);
+  });
+});
+
+const DB_PASSWORD = 'Db-Pa55word-that-must-not-leak';
+const INTROSPECTION_SECRET = 'introspection-secret-0123456789abcdef-XYZ';
+const METRICS_TOKEN = 'metrics-token-0123456789abcdef-0123456789';
+
+describe('config:show', () => {
+  const secretEnv = {
+    DATABASE_URL: `postgres://latchkey:${DB_PASSWORD}@db.internal:5432/latchkey_prod?sslmode=require`,
+    INTROSPECTION_CLIENTS: `orders-api:${INTROSPECTION_SECRET},billing:${INTROSPECTION_SECRET.toUpperCase()}`,
+    METRICS_TOKEN,
+  };
+
+  it('masks MASTER_SECRET, the DATABASE_URL password, introspection secrets and the metrics token', () => {
+    const lines: string[] = [];
+    const text = showConfigCommand({ config: testConfig(secretEnv), out: (line) => lines.push(line) });
+    expect(lines).toEqual([text]);
+    for (const secret of [TEST_MASTER_SECRET, DB_PASSWORD, INTROSPECTION_SECRET, METRICS_TOKEN]) {
+      expect(text).not.toContain(secret);
+      expect(text.toLowerCase()).not.toContain(secret.toLowerCase());
+    }
+    const shown = JSON.parse(text);
+    expect(shown).toMatchObject({
+      env: 'test',
+      issuer: 'http://localhost:3000',
+      masterSecret: '(set)',
+      metricsToken: '(set)',
+      databaseUrl: `postgres://latchkey:${MASK}@db.internal:5432/latchkey_prod?sslmode=require`,
+      introspectionClients: [
+        { id: 'orders-api', secret: MASK },
+        { id: 'billing', secret: MASK },
+      ],
+      argon2: { memoryKib: 1024, timeCost: 1, parallelism: 1 },
+      passwordMinScore: 3,
+    });
+  });
+
+  it('says which secrets are not set, and shows other unset values as null', () => {
+    const shown = JSON.parse(showConfigCommand({ config: testConfig({ MASTER_SECRET: '' }), out: () => {} }));
+    expect(shown).toMatchObject({
+      masterSecret: '(not set)',
+      metricsToken: '(not set)',
+      databaseUrl: null,
+      trustedIpHeader: null,
+      introspectionClients: [],
+    });
+  });
+
+  it('masks a connection URL password wherever it is, encoded or not', () => {
+    expect(maskUrl('postgres://app:p%40ss%2Fw0rd@db:5432/app').masked).toBe(
+      `postgres://app:${MASK}@db:5432/app`,
+    );
+    expect(maskUrl('postgresql://db.example.com/app').masked).toBe('postgresql://db.example.com/app');
+    expect(maskUrl('postgres://app@db/app?password=hunter2hunter2').masked).toBe(
+      `postgres://app@db/app?password=${encodeURIComponent(MASK)}`,
+    );
+    // A user name equal to the password would give it away.
+    expect(maskUrl('postgres://postgres:postgres@localhost/app').masked).toBe(
+      `postgres://${MASK}:${MASK}@localhost/app`,
+    );
+    // A multi-host URL the WHATWG parser refuses is masked by hand.
+    const multi = maskUrl(`postgres://app:${DB_PASSWORD}@h1:5432,h2:5432/app`).masked;
+    expect(multi).not.toContain(DB_PASSWORD);
+    expect(multi).toContain(`app:${MASK}@h1:5432,h2:5432/app`);
+  });
+});
+
+describe('command line', () => {
+  it('parses the commands and their options', () => {
+    expect(parseCommandLine(['users:create', 'a@example.com', '--name', 'Ada L'])).toEqual({
+      name: 'users:create',
+      email: 'a@example.com',
+      displayName: 'Ada L',
+    });
+    expect(parseCommandLine(['users:create', '--name=Ada', 'a@example.com'])).toMatchObject({
+      displayName: 'Ada',
+    });
+    expect(parseCommandLine(['sessions:list', 'a@example.com', '--json'])).toEqual({
+      name: 'sessions:list',
+      email: 'a@example.com',
+      json: true,
+    });
+    const id = crypto.randomUUID();
+    expect(parseCommandLine(['sessions:revoke', 'a@example.com', '--session', id])).toEqual({
+      name: 'sessions:revoke',
+      email: 'a@example.com',
+      sessionId: id,
+    });
+    expect(parseCommandLine(['keys:rotate', '--now'])).toEqual({ name: 'keys:rotate', now: true });
+    expect(parseCommandLine(['keys:rotate'])).toEqual({ name: 'keys:rotate', now: false });
+    expect(parseCommandLine(['migrate'])).toEqual({ name: 'migrate' });
+    expect(parseCommandLine(['config:show'])).toEqual({ name: 'config:show' });
+    expect(parseCommandLine(['--help'])).toEqual({ name: 'help' });
+  });
+
+  it.each([
+    [[]],
+    [['users:delete', 'a@example.com']],
+    [['users:create']],
+    [['users:create', 'a@example.com', 'b@example.com']],
+    [['users:create', 'a@example.com', '--name']],
+    [['users:create', 'a@example.com', '--password', 'hunter2']],
+    [['users:create', 'a@example.com', '--password=hunter2']],
+    [['sessions:list', 'a@example.com', '--jsonn']],
+    [['sessions:list', 'a@example.com', '--json=yes']],
+    [['sessions:revoke', 'a@example.com', '--session', 'not-a-uuid']],
+    [['config:show', 'extra']],
+    [['keys:rotate', '--later']],
+  ])('refuses %j with a usage error (exit status 64)', (argv) => {
+    const attempt = () => parseCommandLine(argv);
+    expect(attempt).toThrow(UsageError);
+    try {
+      attempt();
+    } catch (error) {
+      expect((error as UsageError).exitCode).toBe(EXIT_USAGE);
+    }
+  });
+
+  it('takes the password from LATCHKEY_PASSWORD, else the first line of stdin', async () => {
+    const neverRead = async () => {
+      throw new Error('stdin must not be read');
+    };
+    expect(await resolvePassword({ LATCHKEY_PASSWORD: 'from the env' }, neverRead)).toBe('from the env');
+    const stdin = () => readFirstLine(Readable.from(['  spaced pass', 'word  \r\nsecond line\n']));
+    expect(await resolvePassword({}, stdin)).toBe('  spaced password  ');
+    expect(await resolvePassword({ LATCHKEY_PASSWORD: '' }, stdin)).toBe('  spaced password  ');
+    expect(await readFirstLine(Readable.from([Buffer.from('no newline at all')]))).toBe('no newline at all');
+    expect(await readFirstLine(Readable.from([]))).toBeUndefined();
+    // A multi-byte character split across chunks.
+    const bytes = Buffer.from('pässwörd\n');
+    expect(await readFirstLine(Readable.from([bytes.subarray(0, 2), bytes.subarray(2)]))).toBe('pässwörd');
+    const missing = await failureOf(resolvePassword({}, async () => undefined));
+    expect(missing.message).toMatch(/LATCHKEY_PASSWORD/);
+    expect(missing.exitCode).toBe(1);
+    await expect(readFirstLine(Readable.from(['x'.repeat(5000)]))).rejects.toThrow(/too long/);
+  });
+});
+
+describe('the cli process', () => {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'latchkey-cli-'));
+  });
+  afterAll(() => rm(dataDir, { recursive: true, force: true }));
+
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'src/entry/cli.ts', ...args],
+        {
+          cwd: root,
+          // Not the test's own environment: only what the command is meant to see.
+          env: {
+            PATH: process.env.PATH,
+            NODE_ENV: 'test',
+            DATA_DIR: dataDir,
+            MASTER_SECRET: TEST_MASTER_SECRET,
+            LOG_LEVEL: 'silent',
+            DATABASE_URL: `postgres://latchkey:${DB_PASSWORD}@db.internal:5432/latchkey`,
+            INTROSPECTION_CLIENTS: `orders-api:${INTROSPECTION_SECRET}`,
+          },
+          timeout: 60_000,
+        },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+
+  it('config:show exits 0 and prints the configuration with its secrets masked', async () => {
+    const result = await run(['config:show']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    for (const secret of [TEST_MASTER_SECRET, DB_PASSWORD, INTROSPECTION_SECRET]) {
+      expect(result.stdout).not.toContain(secret);
+    }
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      env: 'test',
+      dataDir,
+      masterSecret: '(set)',
+      databaseUrl: `postgres://latchkey:${MASK}@db.internal:5432/latchkey`,
+      introspectionClients: [{ id: 'orders-api', secret: MASK }],
+    });
+  });
+
+  it('an unknown command exits 64 with the usage', async () => {
+    const result = await run(['users:explode']);
+    expect(result.code).toBe(64);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('unknown command "users:explode"');
+    expect(result.stderr).toContain('usage: npm run cli -- <command>');
+  });
+});

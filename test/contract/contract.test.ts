@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest';
+import { call, decodeJwtPart, login, refresh, registerUser } from '../support/client.js';
+import { PASSWORD, uniqueEmail } from '../support/harness.js';
+import { totpCode } from '../support/totp.js';
+import { useTargets } from './target.js';
+
+/**
+ * The HTTP contract (../shared/API.md) as one set of test bodies for both runtimes: the app
+ * on Node by default, the worker in workerd on PostgreSQL in CI (see target.ts). Scenarios
+ * that need a moved clock stay in the Node-only suites; these run on real time.
+ */
+const targets = useTargets();
+const main = () => targets.current.main;
+
+describe(`contract (${process.env.CONTRACT_WORKER_URL ? 'worker' : 'node'})`, () => {
+  it('register, login, me, refresh: a token pair of the documented shape', async () => {
+    const { email, id } = await registerUser(main());
+    const pair = await login(main(), email, { device_name: 'contract' });
+    expect(pair).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
+    expect(pair.refresh_token).toMatch(/^lkr_/);
+    expect(decodeJwtPart(pair.access_token, 0)).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt' });
+    expect(decodeJwtPart(pair.access_token, 1)).toMatchObject({ sub: id, sid: pair.session_id, acr: 'aal1' });
+    const me = await call(main(), '/v1/users/me', { token: pair.access_token });
+    expect(me.status).toBe(200);
+    expect(me.json.user).toMatchObject({ id, email, mfa_enabled: false });
+    const next = await refresh(main(), pair.refresh_token);
+    expect(next.status).toBe(200);
+    expect(next.json.refresh_token).not.toBe(pair.refresh_token);
+    expect(next.headers.get('cache-control')).toContain('no-store');
+  });
+
+  it('wrong password and unknown email get the same 401', async () => {
+    const { email } = await registerUser(main());
+    const wrong = await call(main(), '/v1/auth/login', { body: { email, password: 'not the password' } });
+    const unknown = await call(main(), '/v1/auth/login', {
+      body: { email: uniqueEmail(), password: PASSWORD },
+    });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(wrong.json).toEqual(unknown.json);
+  });
+
+  it('a replay within the grace window returns the same successor', async () => {
+    const { email } = await registerUser(main());
+    const pair = await login(main(), email);
+    const first = await refresh(main(), pair.refresh_token);
+    const replay = await refresh(main(), pair.refresh_token);
+    expect(replay.status).toBe(200);
+    expect(replay.json.refresh_token).toBe(first.json.refresh_token);
+  });
+
+  it('parallel refreshes of one token never fork the session', async () => {
+    const { email } = await registerUser(main());
+    const pair = await login(main(), email);
+    const results = await Promise.all(Array.from({ length: 8 }, () => refresh(main(), pair.refresh_token)));
+    const ok = results.filter((res) => res.status === 200);
+    expect(ok.length).toBeGreaterThan(0);
+    expect(new Set(ok.map((res) => res.json.refresh_token)).size).toBe(1);
+    const live = ok[0]!.json.refresh_token;
+    expect((await refresh(main(), live)).status).toBe(200);
+  });
+
+  it('a replay after the grace window (0 here) revokes the whole session', async () => {
+    const server = targets.current.noGrace;
+    const { email } = await registerUser(server);
+    const pair = await login(server, email);
+    const next = await refresh(server, pair.refresh_token);
+    expect(next.status).toBe(200);
+    const replay = await refresh(server, pair.refresh_token);
+    expect(replay.status).toBe(401);
+    expect(replay.json.error).toBe('refresh_token_reused');
+    expect((await refresh(server, next.json.refresh_token)).json.error).toBe('invalid_grant');
+    expect((await call(server, '/v1/users/me', { token: next.json.access_token })).status).toBe(401);
+  });
+
+  it('sessions: listed with their device, revoked one by one or all at once', async () => {
+    const { email } = await registerUser(main());
+    const phone = await login(main(), email, { device_name: 'phone' }, { 'user-agent': 'ContractPhone/1' });
+    const laptop = await login(main(), email, { device_name: 'laptop' });
+    const tablet = await login(main(), email, { device_name: 'tablet' });
+    const list = await call(main(), '/v1/sessions', { token: laptop.access_token });
+    expect(list.status).toBe(200);
+    expect(list.json.sessions.map((s: { device_name: string }) => s.device_name).sort()).toEqual([
+      'laptop',
+      'phone',
+      'tablet',
+    ]);
+    const phoneRow = list.json.sessions.find((s: { id: string }) => s.id === phone.session_id);
+    expect(phoneRow).toMatchObject({ user_agent: 'ContractPhone/1', current: false, acr: 'aal1' });
+
+    const revoked = await call(main(), `/v1/sessions/${phone.session_id}`, {
+      method: 'DELETE',
+      token: laptop.access_token,
+    });
+    expect(revoked.status).toBe(204);
+    expect((await refresh(main(), phone.refresh_token)).json.error).toBe('invalid_grant');
+    expect((await call(main(), '/v1/users/me', { token: phone.access_token })).status).toBe(401);
+
+    const all = await call(main(), '/v1/sessions/revoke-all', { body: {}, token: laptop.access_token });
+    expect(all.json).toEqual({ revoked: 1 });
+    expect((await refresh(main(), tablet.refresh_token)).status).toBe(401);
+    expect((await call(main(), '/v1/users/me', { token: laptop.access_token })).status).toBe(200);
+  });
+
+  it('MFA: enrol, activate, log in with a code and with a recovery code, step up', async () => {
+    const { email } = await registerUser(main());
+    const pair = await login(main(), email);
+    const enrolled = await call(main(), '/v1/mfa/totp/enroll', { method: 'POST', token: pair.access_token });
+    expect(enrolled.status).toBe(200);
+    const secret: string = enrolled.json.secret;
+    const now = () => Math.floor(Date.now() / 1000);
+    const activated = await call(main(), '/v1/mfa/totp/activate', {
+      body: { code: totpCode(secret, now()) },
+      token: pair.access_token,
+    });
+    expect(activated.status).toBe(200);
+    const recoveryCodes: string[] = activated.json.recovery_codes;
+    expect(recoveryCodes).toHaveLength(10);
+
+    const challenge = await call(main(), '/v1/auth/login', { body: { email, password: PASSWORD } });
+    expect(challenge.json).toMatchObject({ mfa_required: true, methods: ['totp', 'recovery_code'] });
+    // The code of the next step (RFC 6238 allows one step of drift): the current one is spent.
+    const withCode = await call(main(), '/v1/auth/login/mfa', {
+      body: { mfa_token: challenge.json.mfa_token, code: totpCode(secret, now() + 30) },
+    });
+    expect(withCode.status).toBe(200);
+    expect(decodeJwtPart(withCode.json.access_token, 1)).toMatchObject({ acr: 'aal2', amr: ['pwd', 'otp'] });
+
+    const again = await call(main(), '/v1/auth/login', { body: { email, password: PASSWORD } });
+    const withRecovery = await call(main(), '/v1/auth/login/mfa', {
+      body: { mfa_token: again.json.mfa_token, recovery_code: recoveryCodes[0] },
+    });
+    expect(withRecovery.status).toBe(200);
+    const reused = await call(main(), '/v1/auth/login', { body: { email, password: PASSWORD } });
+    const twice = await call(main(), '/v1/auth/login/mfa', {
+      body: { mfa_token: reused.json.mfa_token, recovery_code: recoveryCodes[0] },
+    });
+    expect(twice.status).toBe(401);
+    expect(twice.json.error).toBe('invalid_code');
+
+    const stepUp = await call(main(), '/v1/auth/step-up', {
+      body: { password: PASSWORD },
+      token: withRecovery.json.access_token,
+    });
+    expect(stepUp.status).toBe(200);
+    expect(decodeJwtPart(stepUp.json.access_token, 1).acr).toBe('aal1');
+
+    // aal2 and fresh: regenerating recovery codes needs both (RFC 9470 challenge otherwise).
+    const denied = await call(main(), '/v1/mfa/recovery-codes', {
+      method: 'POST',
+      token: stepUp.json.access_token,
+    });
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('www-authenticate')).toContain('acr_values="aal2"');
+    const codes = await call(main(), '/v1/mfa/recovery-codes', {
+      method: 'POST',
+      token: withCode.json.access_token,
+    });
+    expect(codes.status).toBe(200);
+  });
+
+  it('password hashes made by one runtime verify on the other, both ways', async () => {
+    const { main: server, otherHasher } = targets.current;
+    const onMain = await registerUser(server);
+    expect((await login(otherHasher, onMain.email)).access_token).toBeTruthy();
+    const onOther = await registerUser(otherHasher);
+    expect((await login(server, onOther.email)).access_token).toBeTruthy();
+  });
+
+  it('bad input is a JSON 4xx, never a 500', async () => {
+    const cases = [
+      await call(main(), '/v1/auth/login', {
+        rawBody: '{"email":',
+        headers: { 'content-type': 'application/json' },
+      }),
+      await call(main(), '/v1/auth/login', { rawBody: 'email=a', headers: { 'content-type': 'text/plain' } }),
+      await call(main(), '/v1/auth/refresh', { body: { refresh_token: 42 } }),
+      await call(main(), '/v1/users/me', { token: 'not.a.token' }),
+      await call(main(), '/nope'),
+    ];
+    for (const res of cases) {
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.status).toBeLessThan(500);
+      expect(typeof res.json.error).toBe('string');
+    }
+  });
+
+  it('the JWKS and the metadata are served', async () => {
+    const jwks = await call(main(), '/.well-known/jwks.json');
+    expect(jwks.json.keys.length).toBeGreaterThan(0);
+    const metadata = await call(main(), '/.well-known/oauth-authorization-server');
+    expect(metadata.json.token_endpoint).toMatch(/\/oauth\/token$/);
+    expect((await call(main(), '/health')).json).toEqual({ status: 'ok' });
+  });
+});

@@ -1,0 +1,164 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { OPERATIONS } from '../../src/http/openapi.js';
+import { call, login, refresh, registerUser } from '../support/client.js';
+import { buildLatchkey, type Latchkey, useDatabase } from '../support/harness.js';
+import { totpCode } from '../support/totp.js';
+
+/**
+ * /openapi.json is valid OpenAPI 3.1, covers every route the app serves and every route of
+ * the contract, and the response schemas it publishes match what the routes really send.
+ */
+const database = useDatabase();
+let lk: Latchkey;
+// biome-ignore lint/suspicious/noExplicitAny: the document is checked by the validator
+let doc: any;
+
+beforeAll(async () => {
+  lk = await buildLatchkey(database.current, {
+    env: { INTROSPECTION_CLIENTS: `rs1:${'s'.repeat(40)}`, METRICS_TOKEN: 'm'.repeat(40) },
+  });
+  doc = (await call(lk.app, '/openapi.json')).json;
+});
+
+/** ../shared/API.md, Endpoints. */
+const CONTRACT = [
+  'POST /v1/auth/register',
+  'POST /v1/auth/login',
+  'POST /v1/auth/login/mfa',
+  'POST /v1/auth/refresh',
+  'POST /v1/auth/logout',
+  'POST /v1/auth/step-up',
+  'GET /v1/users/me',
+  'POST /v1/users/me/password',
+  'GET /v1/sessions',
+  'DELETE /v1/sessions/{id}',
+  'POST /v1/sessions/revoke-all',
+  'POST /v1/mfa/totp/enroll',
+  'POST /v1/mfa/totp/activate',
+  'DELETE /v1/mfa/totp',
+  'POST /v1/mfa/recovery-codes',
+  'GET /.well-known/jwks.json',
+  'GET /.well-known/oauth-authorization-server',
+  'POST /oauth/token',
+  'POST /oauth/revoke',
+  'POST /oauth/introspect',
+  'GET /health',
+];
+
+const documented = () =>
+  Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
+    Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+  );
+
+describe('/openapi.json', () => {
+  it('is valid OpenAPI 3.1 (@seriousme/openapi-schema-validator)', async () => {
+    expect(doc.openapi).toBe('3.1.0');
+    const result = await new Validator().validate(doc);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
+
+  it('covers every route of the contract', () => {
+    expect(documented()).toEqual(expect.arrayContaining(CONTRACT));
+  });
+
+  it('covers every route the app serves (but its own /openapi.json and /docs)', () => {
+    const served = lk.app.routes
+      .filter((route) => route.method !== 'ALL')
+      .map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, '{$1}')}`)
+      .filter((route) => !/^GET \/(openapi\.json|docs)/.test(route));
+    expect([...new Set(documented())].sort()).toEqual([...new Set(served)].sort());
+  });
+
+  it('states security, request bodies and errors', () => {
+    const me = doc.paths['/v1/users/me'].get;
+    expect(me.security).toEqual([{ bearerAuth: [] }]);
+    expect(me.responses['401'].description).toContain('invalid_token');
+    const login = doc.paths['/v1/auth/login'].post;
+    expect(login.security).toEqual([]);
+    expect(login.requestBody.content['application/json'].schema.required).toEqual(['email', 'password']);
+    expect(login.responses['429'].description).toContain('rate_limited');
+    const token = doc.paths['/oauth/token'].post;
+    expect(Object.keys(token.requestBody.content)).toContain('application/x-www-form-urlencoded');
+    expect(doc.paths['/v1/mfa/totp'].delete.description).toContain('aal2');
+  });
+});
+
+describe('the published response schemas match the responses', () => {
+  const schemaOf = (method: string, path: string) => {
+    const op = OPERATIONS.find((item) => item.method === method && item.path === path);
+    if (!op?.ok.schema) throw new Error(`no response schema for ${method} ${path}`);
+    return op.ok.alternatives ? [op.ok.schema, ...op.ok.alternatives] : [op.ok.schema];
+  };
+  const expectMatches = (method: string, path: string, res: { status: number; json: unknown }) => {
+    const op = OPERATIONS.find((item) => item.method === method && item.path === path)!;
+    expect(res.status, JSON.stringify(res.json)).toBe(op.ok.status);
+    const results = schemaOf(method, path).map((schema) => schema.safeParse(res.json));
+    expect(
+      results.some((result) => result.success),
+      JSON.stringify(results.map((r) => r.error?.issues)),
+    ).toBe(true);
+  };
+
+  it('for a whole flow: register, login, MFA, sessions, events, OAuth, health', async () => {
+    const email = `openapi-${Date.now()}@example.com`;
+    const registered = await call(lk.app, '/v1/auth/register', {
+      body: { email, password: 'correct horse battery staple' },
+    });
+    expectMatches('post', '/v1/auth/register', registered);
+    const pair = await login(lk.app, email);
+    expectMatches('post', '/v1/auth/login', { status: 200, json: pair });
+    const token = pair.access_token;
+    expectMatches('get', '/v1/users/me', await call(lk.app, '/v1/users/me', { token }));
+    expectMatches('get', '/v1/sessions', await call(lk.app, '/v1/sessions', { token }));
+    expectMatches('get', '/v1/users/me/events', await call(lk.app, '/v1/users/me/events', { token }));
+    const refreshed = await refresh(lk.app, pair.refresh_token);
+    expectMatches('post', '/v1/auth/refresh', refreshed);
+
+    const enrolled = await call(lk.app, '/v1/mfa/totp/enroll', { method: 'POST', token });
+    expectMatches('post', '/v1/mfa/totp/enroll', enrolled);
+    const code = totpCode(enrolled.json.secret, Math.floor(lk.clock.now().getTime() / 1000));
+    const activated = await call(lk.app, '/v1/mfa/totp/activate', { body: { code }, token });
+    expectMatches('post', '/v1/mfa/totp/activate', activated);
+    const mfa = await call(lk.app, '/v1/auth/login', {
+      body: { email, password: 'correct horse battery staple' },
+    });
+    expectMatches('post', '/v1/auth/login', mfa);
+    expect(mfa.json.mfa_required).toBe(true);
+
+    expectMatches(
+      'post',
+      '/v1/sessions/revoke-all',
+      await call(lk.app, '/v1/sessions/revoke-all', { body: {}, token: refreshed.json.access_token }),
+    );
+    expectMatches('get', '/.well-known/jwks.json', await call(lk.app, '/.well-known/jwks.json'));
+    expectMatches(
+      'get',
+      '/.well-known/oauth-authorization-server',
+      await call(lk.app, '/.well-known/oauth-authorization-server'),
+    );
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const other = await registerUser(lk.app);
+    const otherPair = await login(lk.app, other.email);
+    const oauthToken = await call(lk.app, '/oauth/token', {
+      rawBody: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: otherPair.refresh_token,
+      }).toString(),
+      headers: form,
+    });
+    expectMatches('post', '/oauth/token', oauthToken);
+    const introspected = await call(lk.app, '/oauth/introspect', {
+      rawBody: new URLSearchParams({
+        token: oauthToken.json.access_token,
+        client_id: 'rs1',
+        client_secret: 's'.repeat(40),
+      }).toString(),
+      headers: form,
+    });
+    expectMatches('post', '/oauth/introspect', introspected);
+    expectMatches('get', '/oauth/revoked-sessions', await call(lk.app, '/oauth/revoked-sessions'));
+    expectMatches('get', '/health', await call(lk.app, '/health'));
+  });
+});
