@@ -23,11 +23,17 @@ start() {
   done
   echo "server did not become healthy"; cat "$LOG"; return 1
 }
+# A graceful stop: SIGTERM, then wait for the whole process group to exit (the server closes
+# its database and releases the data-directory lock on the way out). SIGKILL only after 30 s.
 stop() {
+  [ -n "${PID:-}" ] || return 0
   kill -TERM -- "-$PID" 2>/dev/null || true
-  for _ in $(seq 1 40); do curl -s "$BASE/health" >/dev/null 2>&1 || break; sleep 0.25; done
-  kill -KILL -- "-$PID" 2>/dev/null || true
+  ( sleep 30; kill -KILL -- "-$PID" 2>/dev/null ) &
+  local timer=$!
   wait "$PID" 2>/dev/null || true
+  for _ in $(seq 1 120); do pgrep -g "$PID" >/dev/null 2>&1 || break; sleep 0.25; done
+  kill "$timer" 2>/dev/null || true
+  PID=""
 }
 cleanup() {
   status=$?
@@ -46,6 +52,7 @@ REFRESH=$(echo "$PAIR" | json refresh_token)
 curl -sf "$BASE/v1/users/me" -H "authorization: Bearer $ACCESS" >/dev/null
 KID_BEFORE=$(curl -sf "$BASE/.well-known/jwks.json" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).keys[0].kid))')
 stop
+[ ! -e "$DATA_DIR/latchkey.lock" ] || { echo "the server exited without releasing its data-directory lock"; exit 1; }
 
 start
 KID_AFTER=$(curl -sf "$BASE/.well-known/jwks.json" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).keys[0].kid))')

@@ -1,12 +1,14 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDrizzleRateLimiter } from '../adapters/db/drizzle-rate-limiter.js';
 import { createDrizzleStore } from '../adapters/db/drizzle-store.js';
 import { type OpenedDatabase, openPglite } from '../adapters/db/pglite.js';
 import { migratePostgres, openPostgres } from '../adapters/db/postgres.js';
-import { createJsonLogger } from '../adapters/json-logger.js';
 import { createArgon2Hasher } from '../adapters/password/argon2-native.js';
+import { createPinoLogger } from '../adapters/pino-logger.js';
+import { createPromMetrics } from '../adapters/prom-metrics.js';
 import { type Config, ConfigError, parseConfig } from '../config.js';
 import { deriveMasterKeys, randomToken } from '../lib/crypto.js';
 import { MINUTE, SECOND } from '../lib/time.js';
@@ -15,6 +17,17 @@ import type { Logger } from '../ports/logger.js';
 import { createKeyRing } from '../services/key-ring.js';
 
 /** Node wiring shared by the server and the CLI: configuration, database, keys, hasher. */
+
+/** The API reference served at /docs/scalar.js: the installed package's self-contained bundle. */
+const SCALAR_SCRIPT = join(
+  dirname(createRequire(import.meta.url).resolve('@scalar/api-reference')),
+  'browser/standalone.js',
+);
+
+/** /docs serves the installed Scalar bundle: no CDN, so it works on a closed network. */
+export const apiReferenceAssets = () => ({
+  script: () => readFile(SCALAR_SCRIPT).then((file) => new Uint8Array(file)),
+});
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
@@ -60,12 +73,71 @@ export async function openDatabase(config: Config, options: { migrate: boolean }
   }
   const dataDir = join(config.dataDir, 'pglite');
   await mkdir(dataDir, { recursive: true });
-  // The embedded database is always migrated: nobody else can do it for a newcomer.
-  return openPglite({ dataDir, migrationsFolder: MIGRATIONS_FOLDER });
+  // PGlite is one process's database: a second process on the same files would corrupt them.
+  const release = await lockDataDir(config.dataDir);
+  try {
+    // The embedded database is always migrated: nobody else can do it for a newcomer.
+    const opened = await openPglite({ dataDir, migrationsFolder: MIGRATIONS_FOLDER });
+    return {
+      db: opened.db,
+      close: async () => {
+        await opened.close();
+        await release();
+      },
+    };
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
+
+export class DataDirLockedError extends Error {
+  constructor(dataDir: string, pid: number) {
+    super(
+      `the embedded database in ${dataDir} is in use by process ${pid}; stop it first (PGlite serves one process at a time; use DATABASE_URL to share a database)`,
+    );
+    this.name = 'DataDirLockedError';
+  }
+}
+
+/**
+ * Whether the process that wrote a lock file still runs. A zombie does not: it was killed,
+ * but nobody has reaped it yet (common in containers whose first process reaps nothing), and
+ * `kill(pid, 0)` alone would call it alive and lock the data directory for good.
+ */
+const isAlive = async (pid: number) => {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  // Field 3, after the parenthesised command name (which may itself hold spaces or parens).
+  const state = stat?.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
+};
+
+/** A lock file holding our pid: taken atomically, and taken over when its process is gone. */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const file = join(dataDir, 'latchkey.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx' });
+      return () => rm(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const pid = Number(await readFile(file, 'utf8').catch(() => ''));
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && (await isAlive(pid))) {
+        throw new DataDirLockedError(dataDir, pid);
+      }
+      await rm(file, { force: true }); // left by a process that died
+    }
+  }
+  throw new Error(`could not lock ${dataDir}`);
 }
 
 export async function openNodeRuntime(config: Config) {
-  const logger = createJsonLogger(config.logLevel);
+  const logger = createPinoLogger(config.logLevel);
   const database = await openDatabase(config, { migrate: config.migrateOnStart });
   const store = createDrizzleStore(database.db);
   const masterKeys = await deriveMasterKeys(
@@ -77,9 +149,23 @@ export async function openNodeRuntime(config: Config) {
     masterKeys,
     alg: config.signingAlg,
     accessTokenTtlMs: config.accessTokenTtlSeconds * SECOND,
+    prePublicationMs: config.keyPrepublicationSeconds * SECOND,
     cacheTtlMs: MINUTE,
   });
   const hasher = createArgon2Hasher(config.argon2);
   const rateLimiter = createDrizzleRateLimiter(database.db);
-  return { config, logger, database, store, rateLimiter, masterKeys, keyRing, hasher, clock: systemClock };
+  const metrics = createPromMetrics();
+  return {
+    config,
+    logger,
+    database,
+    store,
+    rateLimiter,
+    masterKeys,
+    keyRing,
+    hasher,
+    clock: systemClock,
+    metrics,
+    apiReference: apiReferenceAssets(),
+  };
 }
