@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,5 +104,42 @@ describe('graceful shutdown', () => {
     await exited;
     const database = await openDatabase(config, { migrate: true });
     await database.close();
+  }, 60_000);
+
+  it('takes over a lock left by a killed process that nobody has reaped (a zombie)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'latchkey-zombie-'));
+    dirs.push(dir);
+    // `sleep 0` exits at once; its parent became `sleep 30` by exec and never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    try {
+      const zombie = Number(
+        await new Promise<string>((resolve) => parent.stdout?.once('data', (d) => resolve(String(d)))),
+      );
+      // It is a zombie once it has exited; wait for that (it takes a few milliseconds).
+      const state = async () => {
+        const stat = await readFile(`/proc/${zombie}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      };
+      for (let i = 0; i < 500 && (await state()) !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await state()).toBe('Z');
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'latchkey.lock'), String(zombie));
+      const stillListed = () => {
+        try {
+          process.kill(zombie, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      expect(stillListed()).toBe(true); // kill(pid, 0) alone would call it alive
+      const config = parseConfig({ NODE_ENV: 'development', DATA_DIR: dir });
+      const database = await openDatabase(config, { migrate: true });
+      await database.close();
+    } finally {
+      parent.kill('SIGKILL');
+    }
   }, 60_000);
 });
