@@ -109,10 +109,14 @@ describe('graceful shutdown', () => {
   it('takes over a lock left by a killed process that nobody has reaped (a zombie)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'latchkey-zombie-'));
     dirs.push(dir);
-    // `sleep 0` exits at once; its parent became `sleep 30` by exec and never reaps it.
-    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    // The forked child exits at once; its parent never calls wait, so it stays a zombie.
+    const parent = spawn(
+      'perl',
+      ['-e', '$| = 1; my $pid = fork(); exit 0 unless $pid; print "$pid\n"; sleep 30'],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
     try {
       const zombie = Number(
         await new Promise<string>((resolve) => parent.stdout?.once('data', (d) => resolve(String(d)))),
