@@ -44,6 +44,7 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATABASE_POOL_MAX: integer(10, 1, 1000),
+  DATABASE_CONNECT_TIMEOUT: integer(5, 1, 120),
   MIGRATE_ON_START: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
   DATA_DIR: z.string().min(1).default('./.data'),
   ISSUER: z.url('must be an absolute URL').optional(),
@@ -75,6 +76,7 @@ const EnvSchema = z.object({
     .regex(headerName, 'must be a header name such as cf-connecting-ip or x-forwarded-for')
     .optional(),
   LOCATION_HEADERS: list,
+  COUNTRY_HEADER: z.string().regex(headerName, 'must be a header name such as cf-ipcountry').optional(),
   PASSWORD_MIN_SCORE: integer(3, 0, 4),
   LOGIN_FAILURES_PER_ACCOUNT: integer(10, 1, 10_000),
   LOGIN_FAILURES_PER_IP: integer(100, 1, 1_000_000),
@@ -103,6 +105,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   databaseUrl: string | undefined;
   databasePoolMax: number;
+  /** Seconds to wait for a PostgreSQL connection before the request fails with 503. */
+  databaseConnectTimeoutSeconds: number;
   migrateOnStart: boolean;
   dataDir: string;
   issuer: string;
@@ -130,6 +134,8 @@ export interface Config {
   allowedOrigins: string[];
   trustedIpHeader: string | undefined;
   locationHeaders: string[];
+  /** A trusted edge's ISO 3166-1 country header, for the admin analytics' logins by country. */
+  countryHeader: string | undefined;
   refreshCookieName: string;
   /** Sign-ups per IP per hour, and failed refreshes per IP per 15 minutes, before 429. */
   registrationsPerIpPerHour: number;
@@ -254,6 +260,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
+    databaseConnectTimeoutSeconds: e.DATABASE_CONNECT_TIMEOUT,
     migrateOnStart: e.MIGRATE_ON_START === 'true',
     dataDir: e.DATA_DIR,
     issuer,
@@ -286,6 +293,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     allowedOrigins,
     trustedIpHeader: e.TRUSTED_IP_HEADER?.toLowerCase(),
     locationHeaders: e.LOCATION_HEADERS.map((name) => name.toLowerCase()),
+    countryHeader: e.COUNTRY_HEADER?.toLowerCase(),
     refreshCookieName: e.REFRESH_COOKIE_NAME,
     passwordMinScore: e.PASSWORD_MIN_SCORE,
     cleanup: {

@@ -18,6 +18,7 @@ import {
   readFirstLine,
   resolvePassword,
   revokeSessionsCommand,
+  setRoleCommand,
   showConfigCommand,
   UsageError,
 } from '../src/entry/cli-commands.js';
@@ -341,6 +342,40 @@ describe('sessions:revoke', () => {
 const DB_PASSWORD = 'Db-Pa55word-that-must-not-leak';
 const INTROSPECTION_SECRET = 'introspection-secret-0123456789abcdef-XYZ';
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef-0123456789';
+
+describe('users:role', () => {
+  it('grants and takes the admin role, with a role_changed event each time', async () => {
+    const { user } = await createUser();
+    const { deps, output } = cli();
+    await setRoleCommand(deps, { email: user.email.toUpperCase(), role: 'admin' });
+    expect(output()).toBe(`${user.email} is now admin`);
+    expect((await lk.store.findUserById(user.id))?.role).toBe('admin');
+    expect(await eventOf(user.id, 'role_changed')).toMatchObject({
+      details: { from: 'user', to: 'admin', via: 'cli' },
+    });
+
+    const again = cli();
+    await setRoleCommand(again.deps, { email: user.email, role: 'admin' });
+    expect(again.output()).toBe(`${user.email} is already admin`);
+    expect((await eventsOf(user.id)).filter((event) => event.type === 'role_changed')).toHaveLength(1);
+
+    await setRoleCommand(cli().deps, { email: user.email, role: 'user' });
+    expect((await lk.store.findUserById(user.id))?.role).toBe('user');
+  });
+
+  it('fails with status 1 for an unknown email, and 64 for a role that is not user or admin', async () => {
+    expect(
+      (await failureOf(setRoleCommand(cli().deps, { email: uniqueEmail('nobody'), role: 'admin' }))).exitCode,
+    ).toBe(1);
+    expect(parseCommandLine(['users:role', 'a@example.com', 'admin'])).toEqual({
+      name: 'users:role',
+      email: 'a@example.com',
+      role: 'admin',
+    });
+    expect(() => parseCommandLine(['users:role', 'a@example.com', 'root'])).toThrow(UsageError);
+    expect(() => parseCommandLine(['users:role', 'a@example.com'])).toThrow(UsageError);
+  });
+});
 
 describe('config:show', () => {
   const secretEnv = {

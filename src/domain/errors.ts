@@ -32,6 +32,10 @@ export type AuthErrorCode =
   /** SESSION_LIMIT_POLICY=reject: the body lists the sessions and carries a `limit_token`. */
   | 'session_limit_reached'
   | 'invalid_limit_token'
+  /** The password was right, but an admin disabled the account: 403, after the check only. */
+  | 'account_disabled'
+  /** A valid token without the rights the route needs (the admin API for a non-admin). */
+  | 'forbidden'
   | 'temporarily_unavailable'
   | 'server_error';
 

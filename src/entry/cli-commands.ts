@@ -5,7 +5,7 @@ import { RegisterBody, SessionIdParam } from '../http/schemas.js';
 import { sessionJson } from '../http/views.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
-import type { SessionView, Store, UserRecord } from '../ports/store.js';
+import type { SessionView, Store, UserRecord, UserRole } from '../ports/store.js';
 import { createAccount } from '../services/accounts.js';
 
 /**
@@ -50,6 +50,8 @@ commands:
   users:create <email> [--name NAME]    create a user and print its id; the password is read
                                         from ${PASSWORD_ENV} if set, else from the first line
                                         of stdin (never from the command line)
+  users:role <email> <user|admin>       set the user's role; admin opens /v1/admin/* (with
+                                        an aal2 session, so the admin needs MFA)
   sessions:list <email> [--json]        the user's live sessions
   sessions:revoke <email> [--session ID]
                                         revoke every live session of the user, or just one
@@ -61,6 +63,7 @@ export type Command =
   | { name: 'migrate' }
   | { name: 'keys:rotate'; now: boolean }
   | { name: 'users:create'; email: string; displayName: string | null }
+  | { name: 'users:role'; email: string; role: UserRole }
   | { name: 'sessions:list'; email: string; json: boolean }
   | { name: 'sessions:revoke'; email: string; sessionId: string | undefined }
   | { name: 'config:show' };
@@ -76,6 +79,7 @@ const SPECS: Record<Exclude<Command['name'], 'help'>, ArgSpec> = {
   migrate: { positionals: [], flags: [], options: [] },
   'keys:rotate': { positionals: [], flags: ['--now'], options: [] },
   'users:create': { positionals: ['email'], flags: [], options: ['--name'] },
+  'users:role': { positionals: ['email', 'role'], flags: [], options: [] },
   'sessions:list': { positionals: ['email'], flags: ['--json'], options: [] },
   'sessions:revoke': { positionals: ['email'], flags: [], options: ['--session'] },
   'config:show': { positionals: [], flags: [], options: [] },
@@ -142,6 +146,12 @@ export function parseCommandLine(argv: readonly string[]): Command {
       return { name, now: flags.has('--now') };
     case 'users:create':
       return { name, email, displayName: options.get('--name') ?? null };
+    case 'users:role': {
+      const role = positionals[1];
+      if (role !== 'user' && role !== 'admin')
+        throw new UsageError(`users:role: the role is user or admin, not "${role}"`);
+      return { name, email, role };
+    }
     case 'sessions:list':
       return { name, email, json: flags.has('--json') };
     case 'sessions:revoke': {
@@ -210,6 +220,7 @@ export interface CommandDeps {
     | 'revokeSession'
     | 'revokeUserSessions'
     | 'recordSecurityEvent'
+    | 'setUserRole'
   >;
   hasher: PasswordHasher;
   config: Pick<Config, 'passwordMinScore'>;
@@ -254,6 +265,30 @@ export async function createUserCommand(
   }
   deps.out(created.id);
   return created;
+}
+
+/**
+ * `users:role`: grants or takes the admin role, with a `role_changed` event (`via: 'cli'`).
+ * Only an operator with the database can make the first admin; the API never grants it.
+ */
+export async function setRoleCommand(
+  deps: Pick<CommandDeps, 'store' | 'clock' | 'out'>,
+  input: { email: string; role: UserRole },
+): Promise<void> {
+  const user = await userByEmail(deps, input.email);
+  if (user.role === input.role) {
+    deps.out(`${user.email} is already ${input.role}`);
+    return;
+  }
+  if (!(await deps.store.setUserRole(user.id, input.role)))
+    throw new CliError(`${user.email} no longer exists`);
+  await deps.store.recordSecurityEvent({
+    userId: user.id,
+    type: 'role_changed',
+    details: { from: user.role, to: input.role, via: 'cli' },
+    at: deps.clock.now(),
+  });
+  deps.out(`${user.email} is now ${input.role}`);
 }
 
 /**

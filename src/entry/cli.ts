@@ -13,6 +13,7 @@ import {
   readFirstLine,
   resolvePassword,
   revokeSessionsCommand,
+  setRoleCommand,
   showConfigCommand,
   USAGE,
   UsageError,
@@ -138,6 +139,9 @@ async function main(command: Exclude<Command, { name: 'help' }>): Promise<void> 
       );
       return;
     }
+    case 'users:role':
+      await withDatabase((deps) => setRoleCommand(deps, command));
+      return;
     case 'sessions:list':
       await withDatabase((deps) => listSessionsCommand(deps, command));
       return;

@@ -69,7 +69,10 @@ async function developmentMasterSecret(config: Config, logger: Logger): Promise<
 export async function openDatabase(config: Config, options: { migrate: boolean }): Promise<OpenedDatabase> {
   if (config.databaseUrl) {
     if (options.migrate) await migratePostgres(config.databaseUrl, MIGRATIONS_FOLDER);
-    return openPostgres(config.databaseUrl, { max: config.databasePoolMax });
+    return openPostgres(config.databaseUrl, {
+      max: config.databasePoolMax,
+      connectTimeoutSeconds: config.databaseConnectTimeoutSeconds,
+    });
   }
   const dataDir = join(config.dataDir, 'pglite');
   await mkdir(dataDir, { recursive: true });

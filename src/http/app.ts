@@ -15,6 +15,7 @@ import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { RateLimiter } from '../ports/rate-limiter.js';
 import type { Store } from '../ports/store.js';
 import { createAccessTokens } from '../services/access-tokens.js';
+import { createAdminService } from '../services/admin-service.js';
 import { createAuthService } from '../services/auth-service.js';
 import type { KeyRing } from '../services/key-ring.js';
 import { createMfaService } from '../services/mfa-service.js';
@@ -26,6 +27,7 @@ import { errorResponse, handleError } from './errors.js';
 import { countRequest, metricsHandler } from './metrics.js';
 import type { GetClientIp } from './request.js';
 import { accountRoutes } from './routes/account.js';
+import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { type ApiReferenceAssets, docsRoutes } from './routes/docs.js';
 import { mfaRoutes } from './routes/mfa.js';
@@ -133,6 +135,7 @@ export function createApp(deps: AppDeps) {
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     introspectionClients: config.introspectionClients,
   });
+  const admin = createAdminService({ store, clock });
   const ctx: RouteContext = {
     config,
     clock,
@@ -140,6 +143,7 @@ export function createApp(deps: AppDeps) {
     sessions,
     mfa,
     oauth,
+    admin,
     keyRing,
     logger,
     getClientIp: deps.getClientIp ?? (() => undefined),
@@ -220,6 +224,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/auth', authRoutes(ctx));
   app.route('/v1/mfa', mfaRoutes(ctx));
   app.route('/v1', accountRoutes(ctx));
+  app.route('/v1/admin', adminRoutes(ctx));
   app.route('/', oauthRoutes(ctx));
   return app;
 }

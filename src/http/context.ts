@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
+import type { AdminService } from '../services/admin-service.js';
 import type { AuthService } from '../services/auth-service.js';
 import type { KeyRing } from '../services/key-ring.js';
 import type { MfaService } from '../services/mfa-service.js';
@@ -16,6 +17,7 @@ export interface RouteContext {
   sessions: SessionService;
   mfa: MfaService;
   oauth: OAuthService;
+  admin: AdminService;
   keyRing: KeyRing;
   logger: Logger;
   getClientIp: GetClientIp;

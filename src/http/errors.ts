@@ -33,6 +33,8 @@ export const STATUS: Record<AuthErrorCode, ContentfulStatusCode> = {
   rate_limited: 429,
   session_limit_reached: 409,
   invalid_limit_token: 401,
+  account_disabled: 403,
+  forbidden: 403,
   server_error: 500,
   temporarily_unavailable: 503,
 };

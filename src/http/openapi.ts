@@ -18,7 +18,8 @@ type Security =
   | 'bearerFresh'
   | 'bearerFreshAal2'
   | 'introspectionClient'
-  | 'metrics';
+  | 'metrics'
+  | 'admin';
 
 interface Operation {
   method: Method;
@@ -41,6 +42,7 @@ interface Operation {
 
 const BAD_INPUT: AuthErrorCode[] = ['invalid_request', 'unsupported_media_type', 'payload_too_large'];
 const BEARER_ERRORS: AuthErrorCode[] = ['invalid_token', 'temporarily_unavailable'];
+const ADMIN_ERRORS: AuthErrorCode[] = [...BEARER_ERRORS, 'insufficient_user_authentication', 'forbidden'];
 
 /** Every route the app serves, but the documentation's own (/openapi.json, /docs). */
 export const OPERATIONS: Operation[] = [
@@ -282,6 +284,96 @@ export const OPERATIONS: Operation[] = [
   },
   {
     method: 'get',
+    path: '/v1/admin/users',
+    tag: 'admin',
+    summary: 'Search users by email prefix or id, in email order',
+    security: 'admin',
+    query: S.AdminUsersQuery,
+    ok: { status: 200, description: 'A page of users', schema: R.AdminUserList },
+    errors: ['invalid_request', ...ADMIN_ERRORS],
+  },
+  {
+    method: 'get',
+    path: '/v1/admin/users/{id}',
+    tag: 'admin',
+    summary: 'One user',
+    security: 'admin',
+    ok: { status: 200, description: 'The user', schema: R.AdminUserOne },
+    errors: [...ADMIN_ERRORS, 'not_found'],
+  },
+  {
+    method: 'get',
+    path: '/v1/admin/users/{id}/sessions',
+    tag: 'admin',
+    summary: "A user's live sessions",
+    security: 'admin',
+    ok: { status: 200, description: 'Sessions', schema: R.SessionList },
+    errors: [...ADMIN_ERRORS, 'not_found'],
+  },
+  {
+    method: 'post',
+    path: '/v1/admin/users/{id}/sessions/revoke-all',
+    tag: 'admin',
+    summary: 'Revoke every session of a user (event admin_sessions_revoked)',
+    security: 'admin',
+    ok: { status: 200, description: 'How many were revoked', schema: R.RevokedCount },
+    errors: [...ADMIN_ERRORS, 'not_found'],
+  },
+  {
+    method: 'delete',
+    path: '/v1/admin/users/{id}/sessions/{session_id}',
+    tag: 'admin',
+    summary: "Revoke one of a user's sessions (event admin_session_revoked)",
+    security: 'admin',
+    ok: { status: 204, description: 'Revoked' },
+    errors: [...ADMIN_ERRORS, 'not_found'],
+  },
+  {
+    method: 'post',
+    path: '/v1/admin/users/{id}/disable',
+    tag: 'admin',
+    summary: 'Disable a user: no more logins, and every session revoked at once (event admin_user_disabled)',
+    description:
+      'Idempotent: disabling a disabled user changes nothing (`revoked: 0`, no event). Not your own account.',
+    security: 'admin',
+    ok: {
+      status: 200,
+      description: 'The user, and how many sessions were revoked',
+      schema: R.AdminUserDisabled,
+    },
+    errors: ['invalid_request', ...ADMIN_ERRORS, 'not_found'],
+  },
+  {
+    method: 'post',
+    path: '/v1/admin/users/{id}/enable',
+    tag: 'admin',
+    summary: 'Re-enable a disabled user (event admin_user_enabled)',
+    security: 'admin',
+    ok: { status: 200, description: 'The user', schema: R.AdminUserOne },
+    errors: [...ADMIN_ERRORS, 'not_found'],
+  },
+  {
+    method: 'delete',
+    path: '/v1/admin/users/{id}/mfa',
+    tag: 'admin',
+    summary:
+      "Reset a user's MFA: factor and recovery codes removed, every session revoked (event admin_mfa_reset)",
+    security: 'admin',
+    ok: { status: 200, description: 'How many sessions were revoked', schema: R.RevokedCount },
+    errors: [...ADMIN_ERRORS, 'not_found', 'mfa_not_enabled'],
+  },
+  {
+    method: 'get',
+    path: '/v1/admin/analytics',
+    tag: 'admin',
+    summary: 'Sessions, logins, reuse detections and throttling over the last days',
+    security: 'admin',
+    query: S.AnalyticsQuery,
+    ok: { status: 200, description: 'The figures', schema: R.Analytics },
+    errors: ['invalid_request', ...ADMIN_ERRORS],
+  },
+  {
+    method: 'get',
     path: '/health',
     tag: 'operations',
     summary: 'Readiness: 200 once the database answers, 503 otherwise',
@@ -308,11 +400,14 @@ const securityRequirement: Record<Security, Record<string, string[]>[]> = {
   bearerFreshAal2: [{ bearerAuth: [] }],
   introspectionClient: [{ clientSecretBasic: [] }, {}],
   metrics: [{ metricsToken: [] }],
+  admin: [{ bearerAuth: [] }],
 };
 
 const securityNote: Partial<Record<Security, string>> = {
   bearerFresh: 'Needs an authentication less than 300 s old (RFC 9470 `max_age=300`).',
   bearerFreshAal2: 'Needs `acr` aal2 and an authentication less than 300 s old (RFC 9470).',
+  admin:
+    'An access token at `acr` aal2 (else 401 `insufficient_user_authentication`) of a user whose role is `admin` (else 403 `forbidden`); the role is granted with `npm run cli -- users:role EMAIL admin`.',
   introspectionClient:
     'client_secret_basic, or client_id and client_secret in the form (client_secret_post).',
 };
@@ -348,9 +443,9 @@ export function openApiDocument(options: { issuer: string; version: string }) {
         : jsonSchema(op.ok.schema)
       : undefined;
     const parameters = [
-      ...(op.path.includes('{id}')
-        ? [{ name: 'id', in: 'path', required: true, schema: jsonSchema(S.SessionIdParam) }]
-        : []),
+      ...['id', 'session_id']
+        .filter((name) => op.path.includes(`{${name}}`))
+        .map((name) => ({ name, in: 'path', required: true, schema: jsonSchema(S.SessionIdParam) })),
       ...(op.query
         ? Object.entries((jsonSchema(op.query) as { properties: Record<string, unknown> }).properties).map(
             ([name, schema]) => ({ name, in: 'query', required: false, schema }),
@@ -402,7 +497,9 @@ export function openApiDocument(options: { issuer: string; version: string }) {
       license: { name: 'MIT', identifier: 'MIT' },
     },
     servers: [{ url: options.issuer }],
-    tags: ['auth', 'account', 'sessions', 'mfa', 'keys', 'oauth', 'operations'].map((name) => ({ name })),
+    tags: ['auth', 'account', 'sessions', 'mfa', 'keys', 'oauth', 'admin', 'operations'].map((name) => ({
+      name,
+    })),
     paths,
     components: {
       schemas: { Error: jsonSchema(R.ErrorResponse) },

@@ -119,11 +119,19 @@ export function requestDevice(c: Context, config: Config, getClientIp: GetClient
       }
     })
     .join(', ');
+  const country = config.countryHeader ? c.req.header(config.countryHeader) : edgeCountry(c);
   return {
     ipAddress: validIp(ip),
     userAgent: limit(c.req.header('user-agent'), 512),
     location: limit(location || edgeLocation(c), 200),
+    country: country && /^[A-Za-z0-9]{2}$/.test(country.trim()) ? country.trim().toUpperCase() : null,
   };
+}
+
+/** Cloudflare's `request.cf.country` on Workers (it sets "XX" when it does not know, "T1" for Tor). */
+function edgeCountry(c: Context): string | undefined {
+  const cf = (c.var as Record<string, unknown>)[EDGE_CF] as { country?: unknown } | undefined;
+  return typeof cf?.country === 'string' ? cf.country : undefined;
 }
 
 /**

@@ -75,6 +75,56 @@ export const SecurityEvents = z.object({
   next_cursor: z.string().nullable(),
 });
 
+export const AdminUser = z.object({
+  id: z.uuid(),
+  email: z.string(),
+  name: z.string().nullable(),
+  role: z.enum(['user', 'admin']),
+  mfa_enabled: z.boolean(),
+  disabled: z.boolean(),
+  disabled_at: isoTime.nullable(),
+  created_at: isoTime,
+  live_sessions: z.number().int(),
+});
+
+export const AdminUserList = z.object({ users: z.array(AdminUser), next_cursor: z.string().nullable() });
+
+export const AdminUserOne = z.object({ user: AdminUser });
+
+export const AdminUserDisabled = z.object({ user: AdminUser, revoked: z.number().int() });
+
+const dayCounts = z.array(
+  z.object({ day: z.string().meta({ description: 'YYYY-MM-DD (UTC)' }), count: z.number().int() }),
+);
+const durationBuckets = z.array(
+  z.object({
+    up_to_seconds: z.number().int().nullable().meta({ description: 'Upper bound; null for the last bucket' }),
+    count: z.number().int(),
+  }),
+);
+
+export const Analytics = z.object({
+  generated_at: isoTime,
+  since: isoTime,
+  days: z.number().int(),
+  active_sessions: z.object({
+    total: z.number().int(),
+    users: z.number().int().meta({ description: 'Users with at least one live session' }),
+    per_user: z.object({ p50: z.number(), p90: z.number(), p99: z.number(), max: z.number() }),
+  }),
+  sessions_created_per_day: dayCounts,
+  session_durations: z.object({
+    ended: durationBuckets.meta({
+      description: 'Sessions revoked in the window (kept REVOKED_SESSION_RETENTION)',
+    }),
+    live: durationBuckets.meta({ description: 'Ages of the live sessions' }),
+  }),
+  logins_by_country: z.array(z.object({ country: z.string(), count: z.number().int() })),
+  logins_by_device_family: z.array(z.object({ family: z.string(), count: z.number().int() })),
+  reuse_detections_per_day: dayCounts,
+  throttled_per_day: dayCounts,
+});
+
 export const TotpEnrollment = z.object({ secret: z.string(), otpauth_uri: z.string(), qr_svg: z.string() });
 
 export const RecoveryCodes = z.object({ recovery_codes: z.array(z.string()).length(10) });

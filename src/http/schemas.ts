@@ -65,6 +65,16 @@ export const EventsQuery = z.object({
   cursor: z.string().max(200).optional(),
 });
 
+export const AdminUsersQuery = z.object({
+  q: z.string().max(320).optional().meta({ description: 'An email prefix, or a user id' }),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(500).optional(),
+});
+
+export const AnalyticsQuery = z.object({
+  days: z.coerce.number().int().min(1).max(90).default(30).meta({ description: 'UTC days, today included' }),
+});
+
 const totpCode = z.string().max(32);
 // Bounded by the body limit; long enough that an access token sent here gets invalid_mfa_token.
 const mfaToken = z.string().max(8192);

@@ -20,7 +20,12 @@ export interface UserRecord {
   mfaEnabled: boolean;
   createdAt: Date;
   passwordChangedAt: Date | null;
+  role: UserRole;
+  /** When an admin disabled the account; null while it may log in. */
+  disabledAt: Date | null;
 }
+
+export type UserRole = 'user' | 'admin';
 
 export interface DeviceInfo {
   ipAddress: string | null;
@@ -98,7 +103,10 @@ export type RevokeReason =
   | 'session_limit'
   | 'stepped_up'
   | 'mfa_disabled'
-  | 'binding_mismatch';
+  | 'binding_mismatch'
+  | 'revoked_by_admin'
+  | 'user_disabled'
+  | 'mfa_reset';
 
 export type SecurityEventType =
   | 'user_registered'
@@ -117,7 +125,15 @@ export type SecurityEventType =
   | 'recovery_code_used'
   | 'recovery_codes_regenerated'
   | 'step_up'
-  | 'session_binding_mismatch';
+  | 'session_binding_mismatch'
+  /** Admin actions, on the target user's log; `details.admin_id` names the admin. */
+  | 'admin_session_revoked'
+  | 'admin_sessions_revoked'
+  | 'admin_user_disabled'
+  | 'admin_user_enabled'
+  | 'admin_mfa_reset'
+  /** An operator granted or took the admin role (`npm run cli -- users:role`). */
+  | 'role_changed';
 
 export interface SecurityEvent {
   userId: string;
@@ -169,6 +185,59 @@ export interface StoredSigningKey {
   retiredAt: Date | null;
 }
 
+/** A page of the admin's user search: by email prefix or exact id, in email order. */
+export interface UserSearch {
+  emailPrefix?: string;
+  id?: string;
+  limit: number;
+  /** Keyset paging: emails strictly after this one. */
+  afterEmail?: string;
+}
+
+export interface AdminUserView {
+  id: string;
+  email: string;
+  name: string | null;
+  role: UserRole;
+  mfaEnabled: boolean;
+  createdAt: Date;
+  disabledAt: Date | null;
+  liveSessions: number;
+}
+
+/** Counts for a day (UTC), `YYYY-MM-DD`. */
+export interface DayCount {
+  day: string;
+  count: number;
+}
+
+/**
+ * The raw figures of GET /v1/admin/analytics, each from one bounded, indexed query
+ * (src/adapters/db/analytics-queries.ts); the service shapes them.
+ */
+export interface AnalyticsFigures {
+  /** Live sessions per user, for users with at least one. */
+  liveSessionsPerUser: {
+    users: number;
+    sessions: number;
+    p50: number;
+    p90: number;
+    p99: number;
+    max: number;
+  };
+  /** Sessions opened per day (one `login_succeeded` event each) since `since`. */
+  sessionsCreated: DayCount[];
+  /** Durations in seconds of sessions ended by revocation since `since` (not step-ups), bucketed. */
+  endedSessionDurations: { upToSeconds: number | null; count: number }[];
+  /** Ages in seconds of the live sessions, bucketed the same way. */
+  liveSessionAges: { upToSeconds: number | null; count: number }[];
+  loginsByCountry: { country: string | null; count: number }[];
+  /** Logins per user-agent string (the most frequent first, at most `userAgentLimit`). */
+  loginsByUserAgent: { userAgent: string | null; count: number }[];
+  reuseDetections: DayCount[];
+  throttled: DayCount[];
+}
+
 export interface Store extends MfaStore {
   /** Throws when the database cannot answer. */
   ping(): Promise<void>;
@@ -193,7 +262,7 @@ export interface Store extends MfaStore {
   openSession(
     session: NewSession,
     options: { maxSessions: number; verifiedPasswordHash: string; onLimit?: 'evict' | 'reject' },
-  ): Promise<{ evictedSessionIds: string[] } | 'credentials_changed' | 'limit_reached'>;
+  ): Promise<{ evictedSessionIds: string[] } | 'credentials_changed' | 'limit_reached' | 'account_disabled'>;
 
   /** Keeps a login held at the session limit (SESSION_LIMIT_POLICY=reject). */
   createLoginHold(hold: LoginHold & { tokenHash: string }): Promise<void>;
@@ -209,7 +278,7 @@ export interface Store extends MfaStore {
     session: NewSession;
     maxSessions: number;
     now: Date;
-  }): Promise<'ok' | 'invalid_hold' | 'no_such_session' | 'limit_reached'>;
+  }): Promise<'ok' | 'invalid_hold' | 'no_such_session' | 'limit_reached' | 'account_disabled'>;
 
   /**
    * Marks the presented token rotated and inserts its successor in one statement, only if the
@@ -282,6 +351,27 @@ export interface Store extends MfaStore {
   deleteExpiredBatch(table: CleanupTable, cutoff: Date, batchSize: number): Promise<number>;
 
   listSigningKeys(): Promise<StoredSigningKey[]>;
+
+  // Administration (/v1/admin/*).
+  searchUsers(search: UserSearch, now: Date): Promise<AdminUserView[]>;
+  setUserRole(userId: string, role: UserRole): Promise<boolean>;
+  /**
+   * Disables the user and revokes every session, in one transaction under the user's lock
+   * (so no login can open a session in between). 'unchanged' when already disabled.
+   */
+  disableUser(input: { userId: string; now: Date }): Promise<{ revoked: number } | 'not_found' | 'unchanged'>;
+  enableUser(userId: string): Promise<'ok' | 'not_found' | 'unchanged'>;
+  /**
+   * Removes the user's TOTP factor (active or pending) and recovery codes, clears
+   * `mfa_enabled` and revokes every session, in one transaction.
+   */
+  resetMfa(input: { userId: string; now: Date }): Promise<{ revoked: number } | 'not_found' | 'not_enabled'>;
+  analytics(input: {
+    now: Date;
+    since: Date;
+    durationBuckets: number[];
+    userAgentLimit: number;
+  }): Promise<AnalyticsFigures>;
   /**
    * Adds a signing key under a lock, so instances starting together agree. It retires the
    * current keys of its own algorithm (`retire: 'same-alg'`, safe while instances configured

@@ -71,6 +71,8 @@ export interface AuthServiceDeps {
 }
 
 const invalidCredentials = () => new AuthError('invalid_credentials', 'The email or password is incorrect');
+const accountDisabled = () =>
+  new AuthError('account_disabled', 'This account has been disabled by an administrator');
 const invalidGrant = () => new AuthError('invalid_grant', 'The refresh token is invalid, expired or revoked');
 
 export function createAuthService(deps: AuthServiceDeps) {
@@ -157,6 +159,17 @@ export function createAuthService(deps: AuthServiceDeps) {
       throw invalidCredentials();
     }
     await deps.rateLimiter.reset(keys.account);
+    // Said only to whoever knows the password: no oracle for anybody else.
+    if (user.disabledAt) {
+      await store.recordSecurityEvent({
+        userId: user.id,
+        type: 'login_failed',
+        ipAddress,
+        details: { reason: 'account_disabled' },
+        at: clock.now(),
+      });
+      throw accountDisabled();
+    }
     if (hasher.needsRehash(user.passwordHash)) {
       const rehashed = await hasher.hash(candidate);
       if (await store.replacePasswordHash(user.id, user.passwordHash, rehashed)) user.passwordHash = rehashed;
@@ -236,6 +249,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     });
     // The password changed between the check and the lock: the checked one is no longer valid.
     if (opened === 'credentials_changed') throw invalidCredentials();
+    if (opened === 'account_disabled') throw accountDisabled();
     if (opened === 'limit_reached') throw await holdLogin(user, { ...input, authTime: now });
     // Seen before? Lets a client (and the user's event log) warn about a new device or place.
     const seen = await store.seenBefore(user.id, input.device);
@@ -249,6 +263,7 @@ export function createAuthService(deps: AuthServiceDeps) {
         client_id: input.clientId,
         device_name: input.deviceName,
         location: input.device.location,
+        country: input.device.country ?? null,
         new_device: !seen.device,
         new_location: !seen.location,
         ...(opened.evictedSessionIds.length > 0 ? { evicted_sessions: opened.evictedSessionIds } : {}),
@@ -457,6 +472,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       session,
     });
     if (outcome === 'invalid_hold') throw invalid();
+    if (outcome === 'account_disabled') throw accountDisabled();
     if (outcome === 'no_such_session')
       throw new AuthError('not_found', 'No live session of yours has this id');
     if (outcome === 'limit_reached') {
@@ -475,7 +491,12 @@ export function createAuthService(deps: AuthServiceDeps) {
       type: 'login_succeeded',
       ipAddress: input.device.ipAddress,
       userAgent: input.device.userAgent,
-      details: { client_id: hold.clientId, device_name: hold.deviceName, location: input.device.location },
+      details: {
+        client_id: hold.clientId,
+        device_name: hold.deviceName,
+        location: input.device.location,
+        country: input.device.country ?? null,
+      },
       at: now,
     });
     return { tokens: await tokensFor(grant, refreshToken), delivery: hold.delivery };

@@ -10,5 +10,8 @@ export interface IssuedTokens {
   remembered: boolean;
 }
 
-/** The request facts every flow records: client IP, user agent and trusted location. */
-export type RequestDevice = DeviceInfo;
+/**
+ * The request facts every flow records: client IP, user agent and trusted location, and the
+ * country (ISO 3166-1 alpha-2) when a trusted edge tells it.
+ */
+export type RequestDevice = DeviceInfo & { country?: string | null };

@@ -6,8 +6,10 @@ import type {
   SessionView,
   Store,
   StoredRefreshToken,
+  UserRole,
 } from '../../ports/store.js';
 import { type Database, rowsOf } from './database.js';
+import { createAdminStore } from './drizzle-admin-store.js';
 import { createMfaStore } from './drizzle-mfa-store.js';
 import { loginHolds, refreshTokens, securityEvents, signingKeys, users } from './schema.js';
 import { liveHead, replaceLiveToken, revokeUntilNone } from './token-rows.js';
@@ -20,7 +22,12 @@ const userColumns = {
   mfaEnabled: users.mfaEnabled,
   createdAt: users.createdAt,
   passwordChangedAt: users.passwordChangedAt,
+  role: users.role,
+  disabledAt: users.disabledAt,
 };
+
+const asUserRecord = <T extends { role: string }>(row: T | undefined) =>
+  row ? { ...row, role: row.role as UserRole } : undefined;
 
 /** Serialises the signing-key changes of every instance on one database. */
 const SIGNING_KEY_LOCK = 0x4c4b_0001;
@@ -39,17 +46,17 @@ const CLEANUP_COLUMNS: Record<CleanupTable, [string, string, string]> = {
 type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 /**
- * Locks the user's row for the rest of the transaction and returns its password hash.
- * NO KEY UPDATE serialises logins of one user without blocking the KEY SHARE lock that a
- * concurrent rotation's foreign-key check takes on the same row (no deadlock).
+ * Locks the user's row for the rest of the transaction and returns its password hash and
+ * whether an admin disabled it. NO KEY UPDATE serialises logins of one user without blocking
+ * the KEY SHARE lock that a concurrent rotation's foreign-key check takes on the same row.
  */
-async function lockUser(tx: Tx, userId: string): Promise<string | undefined> {
+async function lockUser(tx: Tx, userId: string) {
   const [user] = await tx
-    .select({ passwordHash: users.passwordHash })
+    .select({ passwordHash: users.passwordHash, disabledAt: users.disabledAt })
     .from(users)
     .where(eq(users.id, userId))
     .for('no key update');
-  return user?.passwordHash;
+  return user;
 }
 
 /** The user's live sessions, most recently active first. */
@@ -87,6 +94,7 @@ async function insertSession(tx: Tx, session: NewSession): Promise<void> {
 export function createDrizzleStore(db: Database): Store {
   return {
     ...createMfaStore(db),
+    ...createAdminStore(db),
     async ping() {
       await db.execute(sql`SELECT 1`);
     },
@@ -97,17 +105,17 @@ export function createDrizzleStore(db: Database): Store {
         .values({ id, email, name, passwordHash, createdAt: now })
         .onConflictDoNothing({ target: users.email })
         .returning(userColumns);
-      return row ?? 'email_taken';
+      return asUserRecord(row) ?? 'email_taken';
     },
 
     async findUserByEmail(email) {
       const [row] = await db.select(userColumns).from(users).where(eq(users.email, email)).limit(1);
-      return row;
+      return asUserRecord(row);
     },
 
     async findUserById(id) {
       const [row] = await db.select(userColumns).from(users).where(eq(users.id, id)).limit(1);
-      return row;
+      return asUserRecord(row);
     },
 
     async replacePasswordHash(userId, expectedHash, newHash) {
@@ -121,8 +129,9 @@ export function createDrizzleStore(db: Database): Store {
 
     async openSession(session, { maxSessions, verifiedPasswordHash, onLimit = 'evict' }) {
       return db.transaction(async (tx) => {
-        if ((await lockUser(tx, session.userId)) !== verifiedPasswordHash)
-          return 'credentials_changed' as const;
+        const user = await lockUser(tx, session.userId);
+        if (user?.passwordHash !== verifiedPasswordHash) return 'credentials_changed' as const;
+        if (user.disabledAt) return 'account_disabled' as const;
         const live = await liveSessionIds(tx, session.userId, session.createdAt);
         if (onLimit === 'reject' && live.length >= maxSessions) return 'limit_reached' as const;
         const evictedSessionIds = live.slice(Math.max(0, maxSessions - 1));
@@ -160,11 +169,11 @@ export function createDrizzleStore(db: Database): Store {
     },
 
     async completeLoginHold({ holdId, revokeSessionId, session, maxSessions, now }) {
-      const outcome = (value: 'invalid_hold' | 'no_such_session' | 'limit_reached') =>
-        Object.assign(new Error(value), { outcome: value });
+      type Outcome = 'invalid_hold' | 'no_such_session' | 'limit_reached' | 'account_disabled';
+      const outcome = (value: Outcome) => Object.assign(new Error(value), { outcome: value });
       try {
         return await db.transaction(async (tx) => {
-          await lockUser(tx, session.userId);
+          if ((await lockUser(tx, session.userId))?.disabledAt) throw outcome('account_disabled');
           const used = await tx
             .update(loginHolds)
             .set({ consumedAt: now })
@@ -181,7 +190,7 @@ export function createDrizzleStore(db: Database): Store {
           return 'ok' as const;
         });
       } catch (error) {
-        const value = (error as { outcome?: 'invalid_hold' | 'no_such_session' | 'limit_reached' }).outcome;
+        const value = (error as { outcome?: Outcome }).outcome;
         if (value) return value; // the transaction rolled back: the hold is still usable
         throw error;
       }

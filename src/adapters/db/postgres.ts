@@ -8,8 +8,20 @@ import { schema } from './schema.js';
 /** Any fixed number shared by every instance; it guards the migrations table. */
 const MIGRATION_LOCK = 0x4c4b_0000;
 
-export function openPostgres(url: string, options: { max?: number } = {}): OpenedDatabase {
-  const client = postgres(url, { max: options.max ?? 10, onnotice: () => {} });
+/**
+ * A pool on PostgreSQL. `connectTimeoutSeconds` bounds how long a request waits for a
+ * connection to a database that does not answer (postgres.js waits 30 s by default): past it
+ * the request fails with 503 rather than hanging.
+ */
+export function openPostgres(
+  url: string,
+  options: { max?: number; connectTimeoutSeconds?: number } = {},
+): OpenedDatabase {
+  const client = postgres(url, {
+    max: options.max ?? 10,
+    connect_timeout: options.connectTimeoutSeconds ?? 5,
+    onnotice: () => {},
+  });
   const db = drizzle(client, { schema }) as unknown as Database;
   return { db, close: () => client.end({ timeout: 5 }) };
 }

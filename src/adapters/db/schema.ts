@@ -16,16 +16,28 @@ import {
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
-export const users = pgTable('users', {
-  id: uuid('id').primaryKey(),
-  /** Stored normalised (trimmed, NFKC, lower-case); the unique constraint makes one account per mailbox. */
-  email: text('email').notNull().unique('users_email_key'),
-  name: text('name'),
-  passwordHash: text('password_hash').notNull(),
-  mfaEnabled: boolean('mfa_enabled').notNull().default(false),
-  createdAt: timestamptz('created_at').notNull(),
-  passwordChangedAt: timestamptz('password_changed_at'),
-});
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey(),
+    /** Stored normalised (trimmed, NFKC, lower-case); the unique constraint makes one account per mailbox. */
+    email: text('email').notNull().unique('users_email_key'),
+    name: text('name'),
+    passwordHash: text('password_hash').notNull(),
+    mfaEnabled: boolean('mfa_enabled').notNull().default(false),
+    createdAt: timestamptz('created_at').notNull(),
+    passwordChangedAt: timestamptz('password_changed_at'),
+    /** `admin` opens /v1/admin/* (with aal2); granted by an operator: `npm run cli -- users:role`. */
+    role: text('role').notNull().default('user'),
+    /** Set by an admin: no login, and every session was revoked in the same transaction. */
+    disabledAt: timestamptz('disabled_at'),
+  },
+  (t) => [
+    check('users_role_check', sql`role IN ('user', 'admin')`),
+    // The admin search by email prefix (LIKE 'abc%'), whatever the database's collation.
+    index('users_email_prefix_idx').using('btree', t.email.op('text_pattern_ops')),
+  ],
+);
 
 /**
  * One row per refresh token ever issued. A session is the family of rows sharing a
@@ -76,6 +88,12 @@ export const refreshTokens = pgTable(
       .where(sql`rotated_at IS NULL AND revoked_at IS NOT NULL`),
     // Cleanup of revoked sessions past their retention.
     index('refresh_tokens_revoked_at_idx').on(t.revokedAt).where(sql`revoked_at IS NOT NULL`),
+    // Live sessions per user (admin analytics, listing, the session limit): the heads only,
+    // with their expiry and start, so counting and ageing them is an index-only scan however
+    // long the rotation history.
+    index('refresh_tokens_live_head_user_idx')
+      .on(t.userId, t.expiresAt, t.sessionCreatedAt)
+      .where(sql`rotated_at IS NULL AND revoked_at IS NULL`),
     // Cleanup of expired and long-rotated rows.
     index('refresh_tokens_expires_at_idx').on(t.expiresAt),
     check('refresh_tokens_acr_check', sql`acr IN ('aal1', 'aal2')`),
@@ -99,6 +117,8 @@ export const securityEvents = pgTable(
   (t) => [
     index('security_events_user_created_idx').on(t.userId, t.createdAt),
     index('security_events_created_idx').on(t.createdAt),
+    // Admin analytics: events of one type per day (logins, reuse detections, throttling).
+    index('security_events_type_created_idx').on(t.type, t.createdAt),
   ],
 );
 
