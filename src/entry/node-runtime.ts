@@ -6,6 +6,7 @@ import { createDrizzleRateLimiter } from '../adapters/db/drizzle-rate-limiter.js
 import { createDrizzleStore } from '../adapters/db/drizzle-store.js';
 import { type OpenedDatabase, openPglite } from '../adapters/db/pglite.js';
 import { migratePostgres, openPostgres } from '../adapters/db/postgres.js';
+import { retryOnAdminShutdown } from '../adapters/db/retry-stale.js';
 import { createArgon2Hasher } from '../adapters/password/argon2-native.js';
 import { createPinoLogger } from '../adapters/pino-logger.js';
 import { createPromMetrics } from '../adapters/prom-metrics.js';
@@ -142,7 +143,10 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
 export async function openNodeRuntime(config: Config) {
   const logger = createPinoLogger(config.logLevel);
   const database = await openDatabase(config, { migrate: config.migrateOnStart });
-  const store = createDrizzleStore(database.db);
+  // PostgreSQL only: see retry-stale.ts (PGlite has no connections to go stale).
+  const stale = <T extends object>(adapter: T) =>
+    config.databaseUrl ? retryOnAdminShutdown(adapter) : adapter;
+  const store = stale(createDrizzleStore(database.db));
   const masterKeys = await deriveMasterKeys(
     config.masterSecret ?? (await developmentMasterSecret(config, logger)),
   );
@@ -156,7 +160,7 @@ export async function openNodeRuntime(config: Config) {
     cacheTtlMs: MINUTE,
   });
   const hasher = createArgon2Hasher(config.argon2);
-  const rateLimiter = createDrizzleRateLimiter(database.db);
+  const rateLimiter = stale(createDrizzleRateLimiter(database.db));
   const metrics = createPromMetrics();
   return {
     config,

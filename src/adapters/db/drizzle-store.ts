@@ -353,6 +353,7 @@ export function createDrizzleStore(db: Database): Store {
         ipAddress: event.ipAddress ?? null,
         userAgent: event.userAgent ?? null,
         details: event.details ?? null,
+        country: typeof event.details?.country === 'string' ? event.details.country : null,
         createdAt: event.at,
       });
     },
