@@ -145,7 +145,7 @@ export async function openNodeRuntime(config: Config) {
   const database = await openDatabase(config, { migrate: config.migrateOnStart });
   // PostgreSQL only: see retry-stale.ts (PGlite has no connections to go stale).
   const stale = <T extends object>(adapter: T) =>
-    config.databaseUrl ? retryOnAdminShutdown(adapter) : adapter;
+    config.databaseUrl ? retryOnAdminShutdown(adapter, config.databasePoolMax) : adapter;
   const store = stale(createDrizzleStore(database.db));
   const masterKeys = await deriveMasterKeys(
     config.masterSecret ?? (await developmentMasterSecret(config, logger)),

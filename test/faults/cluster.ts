@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, chmod, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../support/ports.js';
 
 /**
  * A private PostgreSQL cluster for the fault tests: its own data directory under /tmp, its
@@ -25,18 +25,6 @@ function binDirectory(): string {
   const version = versions[0];
   if (!version) throw new Error(`no PostgreSQL with bin/initdb under ${PG_ROOT}`);
   return join(PG_ROOT, version, 'bin');
-}
-
-/** A port the system just handed out (and took back): free, unlike a random guess. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './cluster.js';
+import { freePort } from '../support/ports.js';
 
 /**
  * The real Node server (`src/entry/node.ts`) as a child process, on a PostgreSQL given by

@@ -1,4 +1,6 @@
+import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../../src/adapters/db/database.js';
 import { call, registerUser } from '../support/client.js';
 import { buildLatchkey, type Latchkey, PASSWORD, useDatabase } from '../support/harness.js';
 
@@ -32,6 +34,37 @@ describe('edge location', () => {
     const { email } = await registerUser(lk.app);
     const request = Object.assign(loginRequest(email), { cf: { city: 'Lisbon', country: 'PT', asn: 1 } });
     expect((await loginWith(request)).location).toBe('Lisbon, PT');
+  });
+
+  it("records the login's country (request.cf.country) in the event and its indexed column", async () => {
+    const { email, id } = await registerUser(lk.app);
+    const request = Object.assign(loginRequest(email), { cf: { city: 'Lisbon', country: 'PT' } });
+    await loginWith(request);
+    const rows = rowsOf<{ country: string | null; details: { country?: string } }>(
+      await database.current.db.execute(
+        sql`SELECT country, details FROM security_events WHERE user_id = ${id} AND type = 'login_succeeded'`,
+      ),
+    );
+    expect(rows).toEqual([
+      expect.objectContaining({ country: 'PT', details: expect.objectContaining({ country: 'PT' }) }),
+    ]);
+  });
+
+  it('takes the country from COUNTRY_HEADER when configured, and only a two-letter code', async () => {
+    const behindEdge = await buildLatchkey(database.current, { env: { COUNTRY_HEADER: 'cf-ipcountry' } });
+    const countryOf = async (value: string) => {
+      const { email, id } = await registerUser(behindEdge.app);
+      const res = await behindEdge.app.request(loginRequest(email, { 'cf-ipcountry': value }));
+      expect(res.status).toBe(200);
+      const [row] = rowsOf<{ country: string | null }>(
+        await database.current.db.execute(
+          sql`SELECT country FROM security_events WHERE user_id = ${id} AND type = 'login_succeeded'`,
+        ),
+      );
+      return row?.country;
+    };
+    expect(await countryOf('de')).toBe('DE');
+    expect(await countryOf('Germany')).toBeNull();
   });
 
   it('ignores location headers a client sends', async () => {
