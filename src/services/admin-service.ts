@@ -172,7 +172,7 @@ export function createAdminService(deps: { store: Store; clock: Clock }) {
       const family = row.userAgent ? userAgentFamily(row.userAgent) : 'unknown';
       families.set(family, (families.get(family) ?? 0) + row.count);
     }
-    const allLogins = series(figures.sessionsCreated).reduce((sum, day) => sum + day.count, 0);
+    const allLogins = figures.sessionsCreated.reduce((sum, day) => sum + day.count, 0);
     if (allLogins > readLogins) families.set('other', (families.get('other') ?? 0) + allLogins - readLogins);
     return {
       generatedAt: now,

@@ -3,7 +3,7 @@ import type { AnalyticsFigures, DayCount, Store, UserRole } from '../../ports/st
 import { analyticsQueries } from './analytics-queries.js';
 import { type Database, rowsOf } from './database.js';
 import { mfaFactors, recoveryCodes, refreshTokens, users } from './schema.js';
-import { revokeUntilNone } from './token-rows.js';
+import { lockUser, revokeUntilNone } from './token-rows.js';
 
 type AdminStore = Pick<
   Store,
@@ -12,13 +12,6 @@ type AdminStore = Pick<
 
 /** `LIKE` treats `%`, `_` and `\` specially; an email prefix means them literally. */
 const escapeLike = (value: string) => value.replace(/[\\%_]/g, (char) => `\\${char}`);
-
-const lockUserRow = (tx: Pick<Database, 'select'>, userId: string) =>
-  tx
-    .select({ id: users.id, disabledAt: users.disabledAt, mfaEnabled: users.mfaEnabled })
-    .from(users)
-    .where(eq(users.id, userId))
-    .for('no key update');
 
 export function createAdminStore(db: Database): AdminStore {
   return {
@@ -69,7 +62,7 @@ export function createAdminStore(db: Database): AdminStore {
       return db.transaction(async (tx) => {
         // The same lock as a login's openSession: a login either finished before (and its
         // session is revoked here) or sees the account disabled.
-        const [user] = await lockUserRow(tx, userId);
+        const user = await lockUser(tx, userId);
         if (!user) return 'not_found' as const;
         if (user.disabledAt) return 'unchanged' as const;
         await tx.update(users).set({ disabledAt: now }).where(eq(users.id, userId));
@@ -91,7 +84,7 @@ export function createAdminStore(db: Database): AdminStore {
 
     async resetMfa({ userId, now }) {
       return db.transaction(async (tx) => {
-        const [user] = await lockUserRow(tx, userId);
+        const user = await lockUser(tx, userId);
         if (!user) return 'not_found' as const;
         const factors = await tx
           .delete(mfaFactors)

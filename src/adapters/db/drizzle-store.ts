@@ -12,7 +12,7 @@ import { type Database, rowsOf } from './database.js';
 import { createAdminStore } from './drizzle-admin-store.js';
 import { createMfaStore } from './drizzle-mfa-store.js';
 import { loginHolds, refreshTokens, securityEvents, signingKeys, users } from './schema.js';
-import { liveHead, replaceLiveToken, revokeUntilNone } from './token-rows.js';
+import { liveHead, lockUser, replaceLiveToken, revokeUntilNone } from './token-rows.js';
 
 const userColumns = {
   id: users.id,
@@ -44,20 +44,6 @@ const CLEANUP_COLUMNS: Record<CleanupTable, [string, string, string]> = {
 };
 
 type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
-
-/**
- * Locks the user's row for the rest of the transaction and returns its password hash and
- * whether an admin disabled it. NO KEY UPDATE serialises logins of one user without blocking
- * the KEY SHARE lock that a concurrent rotation's foreign-key check takes on the same row.
- */
-async function lockUser(tx: Tx, userId: string) {
-  const [user] = await tx
-    .select({ passwordHash: users.passwordHash, disabledAt: users.disabledAt })
-    .from(users)
-    .where(eq(users.id, userId))
-    .for('no key update');
-  return user;
-}
 
 /** The user's live sessions, most recently active first. */
 async function liveSessionIds(tx: Tx, userId: string, now: Date): Promise<string[]> {

@@ -1,4 +1,4 @@
-import { and, gt, isNull, type SQL, sql } from 'drizzle-orm';
+import { and, eq, gt, isNull, type SQL, sql } from 'drizzle-orm';
 import type { SessionAssurance } from '../../ports/mfa-store.js';
 import type {
   AuthenticatorAssurance,
@@ -7,11 +7,25 @@ import type {
   RevokeReason,
 } from '../../ports/store.js';
 import { type Database, rowsOf } from './database.js';
-import { refreshTokens } from './schema.js';
+import { refreshTokens, users } from './schema.js';
 
-/** Statements on `refresh_tokens` shared by the session store and the MFA store. */
+/** Statements shared by the stores: on `refresh_tokens`, and the lock on a user row. */
 
 export type Executor = Pick<Database, 'execute' | 'update' | 'select'>;
+
+/**
+ * Locks the user's row for the rest of the transaction (logins, disabling, MFA reset) and
+ * returns what those decide on. NO KEY UPDATE serialises them without blocking the KEY SHARE
+ * lock that a concurrent rotation's foreign-key check takes on the same row (no deadlock).
+ */
+export async function lockUser(tx: Pick<Database, 'select'>, userId: string) {
+  const [user] = await tx
+    .select({ passwordHash: users.passwordHash, disabledAt: users.disabledAt, mfaEnabled: users.mfaEnabled })
+    .from(users)
+    .where(eq(users.id, userId))
+    .for('no key update');
+  return user;
+}
 
 export const liveHead = (now: Date) =>
   and(isNull(refreshTokens.rotatedAt), isNull(refreshTokens.revokedAt), gt(refreshTokens.expiresAt, now));
