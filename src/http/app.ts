@@ -21,6 +21,7 @@ import type { KeyRing } from '../services/key-ring.js';
 import { createMfaService } from '../services/mfa-service.js';
 import { createOAuthService } from '../services/oauth-service.js';
 import { createSessionService } from '../services/session-service.js';
+import { accountPages } from './account/routes.js';
 import type { RouteContext } from './context.js';
 import { EDGE_CF } from './context-keys.js';
 import { errorResponse, handleError } from './errors.js';
@@ -226,6 +227,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1', accountRoutes(ctx));
   app.route('/v1/admin', adminRoutes(ctx));
   app.route('/', oauthRoutes(ctx));
+  app.route('/account', accountPages(ctx));
   return app;
 }
 

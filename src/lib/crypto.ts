@@ -11,6 +11,18 @@ export const randomBytes = (length: number): Uint8Array<ArrayBuffer> =>
 
 export const randomToken = (bytes = 32): string => base64url.encode(randomBytes(bytes));
 
+/** Constant time in the length (OWASP ASVS V6.2.1): the lengths themselves are not secret. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+/** Two strings compared as UTF-8 bytes, in constant time (see `equalBytes`). */
+export const constantTimeEqual = (a: string, b: string): boolean =>
+  equalBytes(encoder.encode(a), encoder.encode(b));
+
 export async function sha256Base64url(value: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', encoder.encode(value));
   return base64url.encode(new Uint8Array(digest));

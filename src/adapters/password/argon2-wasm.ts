@@ -1,4 +1,5 @@
 import { argon2id } from 'argon2-wasm-edge';
+import { equalBytes } from '../../lib/crypto.js';
 import type { PasswordHasher } from '../../ports/password-hasher.js';
 import type { Argon2Params } from './argon2-native.js';
 
@@ -35,14 +36,6 @@ function parse(phc: string): ParsedHash | undefined {
   // A stored hash is trusted input, but bound the work a corrupted one could ask for.
   if (memoryKib > 4 * 1024 * 1024 || timeCost > 100 || parallelism > 16) return undefined;
   return { memoryKib, timeCost, parallelism, salt: fromBase64(match[2]!), hash: fromBase64(match[3]!) };
-}
-
-/** Constant time in the length (OWASP ASVS V6.2.1). */
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
 }
 
 export function createWasmArgon2Hasher(params: Argon2Params): PasswordHasher {

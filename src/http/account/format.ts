@@ -1,0 +1,103 @@
+import { UAParser } from 'ua-parser-js';
+
+/**
+ * What the account pages say about a session or an event, in words: a readable browser and
+ * OS from the user agent (ua-parser-js, maintained), relative times, and event descriptions.
+ */
+
+/** "Chrome 131 on Windows 10", "Safari on iOS 18.1", or null when the parser knows nothing. */
+export function describeUserAgent(userAgent: string | null): string | null {
+  if (!userAgent) return null;
+  const { browser, os, device } = new UAParser(userAgent).getResult();
+  const major = browser.version?.split('.')[0];
+  const browserText = browser.name ? `${browser.name}${major ? ` ${major}` : ''}` : null;
+  const osText = os.name ? `${os.name}${os.version ? ` ${os.version}` : ''}` : null;
+  const deviceText = device.model && device.type !== undefined ? device.model : null;
+  const where = [deviceText, osText].filter(Boolean).join(', ');
+  if (browserText && where) return `${browserText} on ${where}`;
+  return browserText ?? (where || null);
+}
+
+const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
+  ['year', 365 * 24 * 3600],
+  ['month', 30 * 24 * 3600],
+  ['week', 7 * 24 * 3600],
+  ['day', 24 * 3600],
+  ['hour', 3600],
+  ['minute', 60],
+];
+
+const relative = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
+
+/** "just now", "5 minutes ago", "in 3 days", relative to `now` (the injected clock's). */
+export function relativeTime(at: Date, now: Date): string {
+  const seconds = Math.round((at.getTime() - now.getTime()) / 1000);
+  if (Math.abs(seconds) < 45) return 'just now';
+  for (const [unit, size] of UNITS) {
+    if (Math.abs(seconds) >= size || unit === 'minute') {
+      return relative.format(Math.round(seconds / size), unit);
+    }
+  }
+  return 'just now';
+}
+
+/** "24 Nov 2026, 14:05 UTC": the absolute time, for the `title` of a relative one. */
+export const absoluteTime = (at: Date): string =>
+  `${at.toLocaleString('en-GB', {
+    timeZone: 'UTC',
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+  })} UTC`;
+
+const EVENT_TEXT: Record<string, string> = {
+  user_registered: 'Account created',
+  login_succeeded: 'Signed in',
+  mfa_login_succeeded: 'Signed in with a second factor',
+  login_failed: 'Failed sign-in attempt',
+  login_throttled: 'Sign-in attempts throttled',
+  refresh_token_reused: 'A stolen or replayed session token was detected; the session was ended',
+  session_revoked: 'A session was signed out',
+  sessions_revoked: 'Signed out of other sessions',
+  password_changed: 'Password changed',
+  mfa_enabled: 'Two-step verification turned on',
+  mfa_disabled: 'Two-step verification turned off',
+  mfa_failed: 'Wrong verification code entered',
+  mfa_throttled: 'Verification attempts throttled',
+  recovery_code_used: 'A recovery code was used',
+  recovery_codes_regenerated: 'New recovery codes generated',
+  step_up: 'Identity confirmed again',
+  session_binding_mismatch: 'A session was used from a different network or browser',
+  admin_session_revoked: 'An administrator signed out a session',
+  admin_sessions_revoked: 'An administrator signed out every session',
+  admin_user_disabled: 'An administrator disabled the account',
+  admin_user_enabled: 'An administrator enabled the account',
+  admin_mfa_reset: 'An administrator reset two-step verification',
+  role_changed: 'Account role changed',
+};
+
+/** The events a user should look at twice (the Activity page marks them). */
+const ALERTS = new Set([
+  'refresh_token_reused',
+  'login_throttled',
+  'mfa_throttled',
+  'mfa_disabled',
+  'password_changed',
+  'session_binding_mismatch',
+  'admin_user_disabled',
+  'admin_mfa_reset',
+]);
+
+export function describeEvent(
+  type: string,
+  details: Record<string, unknown> | null,
+): {
+  text: string;
+  alert: boolean;
+} {
+  if (type === 'login_succeeded' && details?.new_device === true)
+    return { text: 'Signed in from a new device', alert: true };
+  return { text: EVENT_TEXT[type] ?? type.replaceAll('_', ' '), alert: ALERTS.has(type) };
+}

@@ -1,0 +1,284 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from '@hono/node-server';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildLatchkey, type Latchkey, PASSWORD, uniqueEmail, useDatabase } from '../support/harness.js';
+import { totpCode } from '../support/totp.js';
+
+/**
+ * The account pages end to end in Debian's headless Chromium (CI installs it): two browser
+ * contexts are two devices of one person. Sign in, see both sessions, revoke the other one
+ * and watch it thrown out at its next refresh, turn on MFA with a code computed here, sign in
+ * again with it, sign out everywhere else. Time is the injected clock's, never a sleep.
+ * Each page's screenshot goes to docs/screenshots/ (the README shows them).
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const available = existsSync(CHROMIUM);
+if (!available && process.env.CI)
+  throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
+
+const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+const MINUTE = 60_000;
+const WINDOWS_CHROME =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const IPHONE_SAFARI =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1';
+
+describe.skipIf(!available)('account pages in headless Chromium', () => {
+  const database = useDatabase();
+  let lk: Latchkey;
+  let server: ReturnType<typeof serve>;
+  let base: string;
+  let browser: Browser;
+  const email = uniqueEmail('pages');
+
+  beforeAll(async () => {
+    lk = await buildLatchkey(database.current, {
+      env: { TRUSTED_IP_HEADER: 'x-test-ip', LOCATION_HEADERS: 'x-test-city,x-test-country' },
+    });
+    const registered = await lk.app.request('/v1/auth/register', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: PASSWORD, name: 'Ada' }),
+    });
+    expect(registered.status).toBe(201);
+    server = serve({ fetch: lk.app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((resolve) => server.once('listening', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await mkdir(SCREENSHOTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  /** A device: its own cookies, user agent, address and city. */
+  async function device(options: {
+    userAgent: string;
+    ip: string;
+    city: string;
+    country: string;
+    phone?: boolean;
+  }): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+    const context = await browser.newContext({
+      userAgent: options.userAgent,
+      viewport: options.phone ? { width: 390, height: 844 } : { width: 1100, height: 900 },
+      ...(options.phone ? { deviceScaleFactor: 2, isMobile: true, hasTouch: true } : {}),
+      extraHTTPHeaders: {
+        'x-test-ip': options.ip,
+        'x-test-city': options.city,
+        'x-test-country': options.country,
+      },
+    });
+    const page = await context.newPage();
+    // A CSP violation or a script error is a failure: the pages must run under their own policy.
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    page.on('console', (message) => {
+      // Error statuses (a wrong password's 401) are logged by Chromium too; they are not problems.
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+        problems.push(`console on ${new URL(page.url()).pathname}: ${message.text()}`);
+    });
+    return { context, page, problems };
+  }
+
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+  const codeNow = (secret: string) => totpCode(secret, Math.floor(lk.clock.now().getTime() / 1000));
+
+  it('signs in, revokes the other device, turns on MFA, signs in with it, signs out everywhere else', async () => {
+    const laptop = await device({
+      userAgent: WINDOWS_CHROME,
+      ip: '198.51.100.23',
+      city: 'Lisbon',
+      country: 'PT',
+    });
+    const phone = await device({
+      userAgent: IPHONE_SAFARI,
+      ip: '203.0.113.80',
+      city: 'Porto',
+      country: 'PT',
+      phone: true,
+    });
+    const { page: a } = laptop;
+    const { page: b } = phone;
+
+    // 1. The laptop signs in with "remember this device" and a name.
+    await a.goto(`${base}/account`);
+    await expect.poll(() => new URL(a.url()).pathname).toBe('/account/sign-in');
+    await a.getByLabel('Email').fill(email);
+    await a.getByLabel('Password').fill('not the password');
+    await a.getByRole('button', { name: 'Sign in' }).click();
+    await a.getByText('The email or password is incorrect.').waitFor();
+    expect(await a.getByLabel('Password').getAttribute('aria-invalid')).toBe('true');
+    await a.getByLabel('Password').fill(PASSWORD);
+    await a.getByLabel('Name this device (optional)').fill('Work laptop');
+    await a.getByLabel('Remember this device for 30 days').check();
+    await shot(a, 'sign-in');
+    await a.getByRole('button', { name: 'Sign in' }).click();
+    await a.getByRole('heading', { name: 'Your devices' }).waitFor();
+    const laptopCookies = await laptop.context.cookies();
+    const refreshCookie = laptopCookies.find((cookie) => cookie.name.endsWith('_account_rt'));
+    expect(refreshCookie).toMatchObject({
+      httpOnly: true,
+      secure: true,
+      sameSite: 'Strict',
+      path: '/account',
+    });
+    expect(refreshCookie!.expires).toBeGreaterThan(Date.now() / 1000 + 29 * 24 * 3600); // remembered
+
+    // 2. The phone signs in with the keyboard only: email has focus, Tab moves through the form.
+    await b.goto(`${base}/account/sign-in`);
+    await b.keyboard.type(email);
+    await b.keyboard.press('Tab');
+    await b.keyboard.type(PASSWORD);
+    await b.keyboard.press('Enter');
+    await b.getByRole('heading', { name: 'Your devices' }).waitFor();
+    const phoneRefresh = (await phone.context.cookies()).find((cookie) =>
+      cookie.name.endsWith('_account_rt'),
+    );
+    expect(phoneRefresh!.expires).toBe(-1); // not remembered: a browser-session cookie
+
+    // 3. The laptop sees both sessions, its own marked.
+    await a.reload();
+    const cards = a.locator('article[data-session]');
+    await expect.poll(() => cards.count()).toBe(2);
+    const thisDevice = a.locator('.badge.current', { hasText: 'This device' });
+    const mine = cards.filter({ has: thisDevice });
+    await expect.poll(() => mine.count()).toBe(1);
+    expect(await mine.textContent()).toContain('Work laptop');
+    expect(await mine.textContent()).toContain('Chrome 131 on Windows 10');
+    expect(await mine.textContent()).toContain('Remembered');
+    const other = cards.filter({ hasNot: thisDevice });
+    const otherText = await other.textContent();
+    expect(otherText).toContain('Mobile Safari 18 on iPhone, iOS 18.1');
+    expect(otherText).toContain('Porto, PT');
+    expect(otherText).toContain('203.0.113.80');
+    expect(otherText).toContain('just now');
+    await shot(a, 'sessions');
+    await b.reload();
+    await shot(b, 'sessions-phone');
+
+    // 4. The laptop revokes the phone; the list updates without a reload.
+    await a.evaluate(() => {
+      (window as unknown as { marker: number }).marker = 42;
+    });
+    await other.getByRole('button', { name: 'Sign out this device' }).click();
+    await a.getByText('The device was signed out.').waitFor();
+    await expect.poll(() => cards.count()).toBe(1);
+    expect(await a.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+
+    // 5. The phone is thrown out at its next refresh (its access token has expired by then).
+    lk.clock.advance(16 * MINUTE);
+    await b.reload();
+    await expect.poll(() => new URL(b.url()).pathname).toBe('/account/sign-in');
+    await b.getByText('Your session has ended').waitFor();
+    expect((await phone.context.cookies()).filter((cookie) => cookie.name.includes('_account_'))).toEqual([]);
+
+    // 6. The laptop turns on MFA: its sign-in is 16 minutes old, so the password first.
+    await a.getByRole('link', { name: 'Security' }).click();
+    await a.getByLabel('Confirm your password').fill(PASSWORD);
+    await a.getByRole('button', { name: 'Set up an authenticator app' }).click();
+    await a.getByRole('heading', { name: 'Set up your authenticator app' }).waitFor();
+    expect(await a.getByRole('img', { name: /QR code/ }).isVisible()).toBe(true);
+    const secret = (await a.locator('code.secret').textContent())!.replace(/\s+/g, '');
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    await shot(a, 'totp-setup');
+    await a
+      .getByLabel('Code from your authenticator app')
+      .fill('000000' === codeNow(secret) ? '111111' : '000000');
+    await a.getByRole('button', { name: 'Turn on two-step verification' }).click();
+    await a.getByText('The code is not valid').waitFor();
+    expect((await a.locator('code.secret').textContent())!.replace(/\s+/g, '')).toBe(secret);
+    await a.getByLabel('Code from your authenticator app').fill(codeNow(secret));
+    await a.getByRole('button', { name: 'Turn on two-step verification' }).click();
+    await a.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
+    const codes = await a.locator('#recovery-codes li').allTextContents();
+    expect(codes).toHaveLength(10);
+    const download = await a.getByRole('link', { name: 'Download codes' }).getAttribute('href');
+    expect(decodeURIComponent(download!.split(',')[1]!)).toContain(codes[0]!);
+    expect(await a.getByRole('button', { name: 'Copy codes' }).isVisible()).toBe(true);
+    await shot(a, 'recovery-codes');
+
+    // 7. Signed out and in again: now the code step, with a wrong code first.
+    await a.getByRole('button', { name: 'Sign out' }).click();
+    await a.getByText('You are signed out.').waitFor();
+    await a.getByLabel('Email').fill(email);
+    await a.getByLabel('Password').fill(PASSWORD);
+    await a.getByRole('button', { name: 'Sign in' }).click();
+    await a.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+    await shot(a, 'sign-in-mfa');
+    lk.clock.advance(MINUTE); // the activation's code may not be used twice (RFC 6238 §5.2)
+    const wrong = codeNow(secret) === '123456' ? '654321' : '123456';
+    await a.getByLabel('Code from your authenticator app').fill(wrong);
+    await a.getByRole('button', { name: 'Verify' }).click();
+    await a.getByText(/The code is not valid \(4 attempts left\)/).waitFor();
+    await a.getByLabel('Code from your authenticator app').fill(codeNow(secret));
+    await a.getByRole('button', { name: 'Verify' }).click();
+    await a.getByRole('heading', { name: 'Your devices' }).waitFor();
+    expect(await mine.textContent()).toContain('with two-step verification');
+
+    // 8. The phone signs in again, with a recovery code this time.
+    await b.getByLabel('Email').fill(email);
+    await b.getByLabel('Password').fill(PASSWORD);
+    await b.getByRole('button', { name: 'Sign in' }).click();
+    await b.getByText('Use a recovery code instead').click();
+    await b.getByLabel('Recovery code').fill(codes[3]!);
+    await b.getByRole('button', { name: 'Verify' }).click();
+    await b.getByRole('heading', { name: 'Your devices' }).waitFor();
+
+    // 9. Sign out everywhere else, confirmed in a dialog; the list updates in place.
+    await a.reload();
+    await expect.poll(() => cards.count()).toBe(2);
+    await a.getByRole('link', { name: 'Sign out everywhere else' }).click();
+    const dialog = a.getByRole('dialog', { name: 'Sign out everywhere else?' });
+    await dialog.waitFor();
+    await shot(a, 'sign-out-everywhere-else');
+    await dialog.getByRole('button', { name: 'Sign out everywhere else' }).click();
+    await a.getByText('Signed out of 1 other device.').waitFor();
+    await expect.poll(() => cards.count()).toBe(1);
+    expect(await dialog.isVisible()).toBe(false);
+    // The phone's access token is still unexpired, but the server checks its session.
+    await b.reload();
+    await expect.poll(() => new URL(b.url()).pathname).toBe('/account/sign-in');
+
+    // 10. The activity page tells the story.
+    await a.getByRole('link', { name: 'Activity' }).click();
+    await a.getByRole('heading', { name: 'Security activity' }).waitFor();
+    const activity = await a.locator('.events').textContent();
+    for (const line of [
+      'Two-step verification turned on',
+      'A recovery code was used',
+      'Signed out of other sessions',
+      'A session was signed out',
+      'Wrong verification code entered',
+      'Failed sign-in attempt',
+    ])
+      expect(activity).toContain(line);
+    await shot(a, 'activity');
+
+    // 11. Turning MFA off asks for a fresh code.
+    await a.getByRole('link', { name: 'Security' }).click();
+    await shot(a, 'security');
+    lk.clock.advance(MINUTE);
+    const disable = a.locator('form[action="/account/security/totp/disable"]');
+    await disable.getByLabel('Code from your authenticator app').fill(codeNow(secret));
+    await disable.getByRole('button', { name: 'Turn off two-step verification' }).click();
+    await a.getByText('Two-step verification is off').waitFor();
+
+    expect(laptop.problems).toEqual([]);
+    expect(phone.problems).toEqual([]);
+    await laptop.context.close();
+    await phone.context.close();
+  }, 120_000);
+});
