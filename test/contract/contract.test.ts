@@ -185,6 +185,43 @@ describe(`contract (${process.env.CONTRACT_WORKER_URL ? 'worker' : 'node'})`, ()
     }
   });
 
+  it('the account pages: a form sign-in without JavaScript reaches the devices page, under a nonce CSP', async () => {
+    const { email } = await registerUser(main());
+    const jar = new Map<string, string>();
+    const keep = (response: Response) => {
+      for (const line of response.headers.getSetCookie()) {
+        const [pair] = line.split(';');
+        const [name, value] = [pair!.slice(0, pair!.indexOf('=')), pair!.slice(pair!.indexOf('=') + 1)];
+        if (value) jar.set(name, value);
+        else jar.delete(name);
+      }
+    };
+    const cookie = () => [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
+    const page = await main().request('/account/sign-in');
+    keep(page);
+    const html = await page.text();
+    const nonce = page.headers.get('content-security-policy')?.match(/script-src 'nonce-([^']+)'/)?.[1];
+    expect(nonce).toBeTruthy();
+    expect(html).toContain(`<script nonce="${nonce}">`);
+    const csrf = html.match(/name="csrf" value="([^"]+)"/)?.[1];
+    const signIn = await main().request('/account/sign-in', {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'sec-fetch-site': 'same-origin',
+        cookie: cookie(),
+      },
+      body: new URLSearchParams({ csrf: csrf!, email, password: PASSWORD, device_name: 'Contract browser' }),
+    });
+    expect(signIn.status).toBe(303);
+    expect(signIn.headers.get('location')).toBe('/account/sessions');
+    keep(signIn);
+    const devices = await main().request('/account/sessions', { headers: { cookie: cookie() } });
+    expect(devices.status).toBe(200);
+    expect(await devices.text()).toContain('Contract browser');
+  });
+
   it('the JWKS and the metadata are served', async () => {
     const jwks = await call(main(), '/.well-known/jwks.json');
     expect(jwks.json.keys.length).toBeGreaterThan(0);
