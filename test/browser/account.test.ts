@@ -38,7 +38,11 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
 
   beforeAll(async () => {
     lk = await buildLatchkey(database.current, {
-      env: { TRUSTED_IP_HEADER: 'x-test-ip', LOCATION_HEADERS: 'x-test-city,x-test-country' },
+      env: {
+        TRUSTED_IP_HEADER: 'x-test-ip',
+        LOCATION_HEADERS: 'x-test-city,x-test-country',
+        COUNTRY_HEADER: 'x-test-country',
+      },
     });
     const registered = await lk.app.request('/v1/auth/register', {
       method: 'POST',
@@ -267,7 +271,18 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
       expect(activity).toContain(line);
     await shot(a, 'activity');
 
-    // 11. Turning MFA off asks for a fresh code.
+    // 11. An administrator (granted by an operator) gets the analytics page; this session is aal2.
+    const user = await lk.store.findUserByEmail(email);
+    await lk.store.setUserRole(user!.id, 'admin');
+    await a.reload();
+    await a.getByRole('link', { name: 'Analytics' }).click();
+    await a.getByRole('heading', { name: 'Analytics' }).waitFor();
+    const live = await a.locator('section[aria-labelledby="live-title"]').textContent();
+    expect(live).toContain('Sessions1');
+    expect(await a.getByRole('table', { name: 'Sign-ins by country' }).textContent()).toContain('PT');
+    await shot(a, 'admin-analytics');
+
+    // 12. Turning MFA off asks for a fresh code.
     await a.getByRole('link', { name: 'Security' }).click();
     await shot(a, 'security');
     lk.clock.advance(MINUTE);

@@ -9,15 +9,19 @@ export interface PageContext {
   csrf: string;
   /** The signed-in user's email, for the header; absent on the sign-in pages. */
   email?: string;
+  /** Administrators also get the analytics page in the menu. */
+  admin?: boolean;
 }
 
-export type Section = 'sessions' | 'security' | 'activity';
+export type Section = 'sessions' | 'security' | 'activity' | 'admin';
 
 const NAV: { section: Section; href: string; label: string }[] = [
   { section: 'sessions', href: '/account/sessions', label: 'Devices' },
   { section: 'security', href: '/account/security', label: 'Security' },
   { section: 'activity', href: '/account/activity', label: 'Activity' },
 ];
+
+const ADMIN_NAV = { section: 'admin' as const, href: '/account/admin/analytics', label: 'Analytics' };
 
 /** A status message at the top of the page, read out by screen readers when it changes. */
 export interface Notice {
@@ -66,7 +70,7 @@ export function Layout(props: {
             {page.email ? (
               <nav aria-label="Account">
                 <ul>
-                  {NAV.map((item) => (
+                  {(page.admin ? [...NAV, ADMIN_NAV] : NAV).map((item) => (
                     <li>
                       <a href={item.href} aria-current={item.section === props.section ? 'page' : undefined}>
                         {item.label}

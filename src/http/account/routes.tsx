@@ -8,6 +8,7 @@ import type { RouteContext } from '../context.js';
 import { handleError, STATUS } from '../errors.js';
 import { requestDevice } from '../request.js';
 import { FRESH_AUTH_SECONDS } from '../routes/mfa.js';
+import { AdminStepUpPage, AnalyticsPage } from './admin-page.js';
 import {
   clearLimitCookie,
   clearMfaCookie,
@@ -36,7 +37,9 @@ import {
   TotpSetupPage,
 } from './pages.js';
 
-type PageEnv = { Variables: { nonce: string; caller: Caller; email: string; mfaEnabled: boolean } };
+type PageEnv = {
+  Variables: { nonce: string; caller: Caller; email: string; mfaEnabled: boolean; admin: boolean };
+};
 type PageContextOf = Context<PageEnv>;
 
 const SIGN_IN = '/account/sign-in';
@@ -106,7 +109,7 @@ function expected(error: unknown, ...codes: AuthErrorCode[]): AuthError {
  *   Prevention Cheat Sheet).
  */
 export function accountPages(ctx: RouteContext) {
-  const { auth, sessions, mfa, clock, config } = ctx;
+  const { auth, sessions, mfa, admin, clock, config } = ctx;
   const app = new Hono<PageEnv>();
   const issuerOrigin = new URL(config.issuer).origin;
   const device = (c: Context) => requestDevice(c, config, ctx.getClientIp);
@@ -115,7 +118,7 @@ export function accountPages(ctx: RouteContext) {
     // Unset only when the request failed before the first middleware: then no CSP names one.
     nonce: c.get('nonce') ?? randomToken(16),
     csrf: csrfToken(c),
-    ...(c.var.email ? { email: c.var.email } : {}),
+    ...(c.var.email ? { email: c.var.email, admin: c.var.admin } : {}),
   });
   const message = (
     c: PageContextOf,
@@ -221,6 +224,7 @@ export function accountPages(ctx: RouteContext) {
     c.set('caller', caller);
     c.set('email', user.email);
     c.set('mfaEnabled', user.mfaEnabled);
+    c.set('admin', user.role === 'admin' && !user.disabledAt);
     await next();
   };
 
@@ -573,6 +577,44 @@ export function accountPages(ctx: RouteContext) {
     return c.html(
       <ActivityPage page={pageOf(c)} events={page.items} nextCursor={page.nextCursor} now={clock.now()} />,
     );
+  });
+
+  // --- Administrators ---------------------------------------------------------------------
+
+  /** As the admin API: the role, read from the database now, and an `aal2` session. */
+  const adminOnly: MiddlewareHandler<PageEnv> = async (c, next) => {
+    if (!c.get('admin')) return message(c, 'Not allowed', 'This page is for administrators.', 403);
+    await next();
+  };
+
+  app.get('/admin/analytics', signedIn, adminOnly, async (c) => {
+    const caller = c.get('caller');
+    if (caller.acr !== 'aal2')
+      return c.html(<AdminStepUpPage page={pageOf(c)} mfaEnabled={c.get('mfaEnabled')} />, 401);
+    const days = Number(c.req.query('days') ?? 30);
+    if (!Number.isSafeInteger(days) || days < 1 || days > 90)
+      return message(c, 'Analytics', 'Choose between 1 and 90 days.', 400);
+    const report = await admin.analytics(days);
+    return c.html(<AnalyticsPage page={pageOf(c)} report={report} />);
+  });
+
+  app.post('/admin/step-up', signedIn, adminOnly, async (c) => {
+    const body = await c.req.parseBody();
+    const code = text(body.code).trim();
+    const again = (status: 400 | 403 | 429, error: string) =>
+      c.html(<AdminStepUpPage page={pageOf(c)} mfaEnabled={c.get('mfaEnabled')} error={error} />, status);
+    if (!code) return again(400, 'Enter the code from your authenticator app.');
+    try {
+      await adopt(c, await mfa.stepUp(c.get('caller'), { code }, device(c)));
+      return c.redirect('/account/admin/analytics', 303);
+    } catch (error) {
+      const failure = expected(error, 'wrong_code', 'rate_limited');
+      if (failure.code === 'rate_limited') c.header('Retry-After', String(failure.retryAfterSeconds ?? 60));
+      return again(
+        failure.code === 'rate_limited' ? 429 : 403,
+        failure.code === 'rate_limited' ? throttled(failure) : failure.description,
+      );
+    }
   });
 
   return app;

@@ -50,4 +50,9 @@ form.inline { display: inline; } .actions { display: flex; gap: .75rem; flex-wra
 dialog { border: 1px solid var(--line); border-radius: .5rem; background: var(--card); color: var(--fg); max-width: 28rem; }
 dialog::backdrop { background: rgb(0 0 0 / .45); }
 [hidden] { display: none !important; }
+table { width: 100%; border-collapse: collapse; margin: 1rem 0 1.5rem; background: var(--card); border: 1px solid var(--line); border-radius: .5rem; }
+caption { text-align: left; font-weight: 600; padding: .5rem 0; }
+th, td { text-align: left; padding: .35rem .75rem; border-top: 1px solid var(--line); font-weight: 400; }
+thead th { font-weight: 600; color: var(--muted); } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+meter { width: 100%; min-width: 4rem; } tbody th { white-space: nowrap; }
 `;
