@@ -30,9 +30,13 @@ export class ServerProcess {
     private readonly child: ChildProcess,
     readonly port: number,
   ) {
+    // Should the test process end without its afterAll (a crash), the server goes with it.
+    const killOnExit = () => child.kill('SIGKILL');
+    process.once('exit', killOnExit);
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exitInfo = { code, signal };
+        process.off('exit', killOnExit);
         resolve(this.exitInfo);
       });
     });
@@ -61,6 +65,11 @@ export class ServerProcess {
     return this.outputText;
   }
 
+  /** How it exited, for failure messages ("running" while it has not). */
+  get exitDescription(): string {
+    return this.exitInfo ? `code ${this.exitInfo.code}, signal ${this.exitInfo.signal}` : 'running';
+  }
+
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
     if (this.running) this.child.kill(signal);
   }
@@ -85,6 +94,8 @@ export class ServerProcess {
     databaseUrl: string;
     port?: number;
     readyTimeoutMs?: number;
+    /** Overrides any of the settings below (the load test keeps the default 10 s grace window). */
+    env?: Record<string, string>;
   }): Promise<ServerProcess> {
     const port = options.port ?? (await freePort());
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/entry/node.ts'], {
@@ -107,6 +118,7 @@ export class ServerProcess {
         REFRESH_REUSE_GRACE: '60',
         LOG_LEVEL: 'warn',
         CLEANUP_INTERVAL: '0',
+        ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
