@@ -10,11 +10,19 @@ import type { RequestDevice } from './types.js';
 
 const encodeEventCursor = (at: Date, id: string) => btoa(`${at.toISOString()}|${id}`).replace(/=+$/, '');
 
+const YEAR_1_MS = Date.parse('0001-01-01T00:00:00.000Z');
+const YEAR_9999_END_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 function decodeEventCursor(cursor: string): { at: Date; id: string } | undefined {
   try {
     const [iso, id] = atob(cursor).split('|');
     const at = new Date(iso ?? '');
-    if (Number.isNaN(at.getTime()) || !id || !/^[0-9a-f-]{36}$/.test(id)) return undefined;
+    const ms = at.getTime();
+    // Years 1-9999 (what PostgreSQL's timestamptz and ISO strings share) and a real UUID:
+    // anything else is a bad cursor (400), never a failed query (500).
+    if (Number.isNaN(ms) || ms < YEAR_1_MS || ms > YEAR_9999_END_MS) return undefined;
+    if (!id || !UUID.test(id)) return undefined;
     return { at, id };
   } catch {
     return undefined;

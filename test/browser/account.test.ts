@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,14 +14,27 @@ import { totpCode } from '../support/totp.js';
  * contexts are two devices of one person. Sign in, see both sessions, revoke the other one
  * and watch it thrown out at its next refresh, turn on MFA with a code computed here, sign in
  * again with it, sign out everywhere else. Time is the injected clock's, never a sleep.
- * Each page's screenshot goes to docs/screenshots/ (the README shows them).
+ * Each page's screenshot is saved (see SCREENSHOTS; the README shows them).
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
 if (!available && process.env.CI)
   throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
-const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+/** A temporary folder; `SCREENSHOT_DIR=docs/screenshots` refreshes the README's pictures. */
+const SCREENSHOTS = resolve(process.env.SCREENSHOT_DIR ?? join(tmpdir(), 'latchkey-screenshots'));
+const SHOT_NAMES = [
+  'sign-in',
+  'sessions',
+  'sessions-phone',
+  'totp-setup',
+  'recovery-codes',
+  'sign-in-mfa',
+  'sign-out-everywhere-else',
+  'activity',
+  'admin-analytics',
+  'security',
+];
 const MINUTE = 60_000;
 const WINDOWS_CHROME =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
@@ -95,7 +108,7 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
     return { context, page, problems };
   }
 
-  const shot = (page: Page, name: string) =>
+  const shot = (page: Page, name: (typeof SHOT_NAMES)[number]) =>
     page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
   const codeNow = (secret: string) => totpCode(secret, Math.floor(lk.clock.now().getTime() / 1000));
@@ -291,6 +304,10 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
     await disable.getByRole('button', { name: 'Turn off two-step verification' }).click();
     await a.getByText('Two-step verification is off').waitFor();
 
+    for (const name of SHOT_NAMES) {
+      const png = await readFile(join(SCREENSHOTS, `${name}.png`));
+      expect(png.subarray(1, 4).toString(), name).toBe('PNG');
+    }
     expect(laptop.problems).toEqual([]);
     expect(phone.problems).toEqual([]);
     await laptop.context.close();

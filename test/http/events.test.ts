@@ -64,7 +64,19 @@ describe('GET /v1/users/me/events', () => {
   it('refuses a bad limit or cursor with a 400, and a missing token with a 401', async () => {
     const { email } = await registerUser(lk.app);
     const pair = await login(lk.app, email);
-    for (const query of ['limit=0', 'limit=101', 'limit=abc', 'cursor=%%%', 'cursor=bm90LWEtY3Vyc29y']) {
+    // A well-formed cursor whose id is no UUID, or whose date PostgreSQL cannot hold, too.
+    const forged = [
+      `2030-01-01T00:00:00.000Z|${'-'.repeat(36)}`,
+      '-271821-04-20T00:00:00.000Z|00000000-0000-4000-8000-000000000000',
+    ].map((raw) => `cursor=${encodeURIComponent(btoa(raw))}`);
+    for (const query of [
+      'limit=0',
+      'limit=101',
+      'limit=abc',
+      'cursor=%%%',
+      'cursor=bm90LWEtY3Vyc29y',
+      ...forged,
+    ]) {
       const res = await call(lk.app, `/v1/users/me/events?${query}`, { token: pair.access_token });
       expect(res.status).toBe(400);
       expect(res.json.error).toBe('invalid_request');

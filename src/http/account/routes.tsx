@@ -8,6 +8,7 @@ import type { RouteContext } from '../context.js';
 import { handleError, STATUS } from '../errors.js';
 import { requestDevice } from '../request.js';
 import { FRESH_AUTH_SECONDS } from '../routes/mfa.js';
+import { SessionIdParam } from '../schemas.js';
 import { AdminStepUpPage, AnalyticsPage } from './admin-page.js';
 import {
   clearLimitCookie,
@@ -179,7 +180,12 @@ export function accountPages(ctx: RouteContext) {
       const sameOrigin = site
         ? site === 'same-origin'
         : origin === undefined || origin === issuerOrigin || origin === new URL(c.req.url).origin;
-      const body = await c.req.parseBody();
+      let body: Record<string, unknown>;
+      try {
+        body = await c.req.parseBody();
+      } catch {
+        return message(c, 'That did not work', 'The form could not be read. Go back and try again.', 400);
+      }
       if (!sameOrigin || !csrfMatches(c, body.csrf)) {
         return message(
           c,
@@ -188,6 +194,9 @@ export function accountPages(ctx: RouteContext) {
           403,
         );
       }
+      // As the JSON API (src/http/request.ts): no NUL reaches a service or the database.
+      if (Object.values(body).some((value) => typeof value === 'string' && value.includes('\u0000')))
+        return message(c, 'That did not work', 'The form contains characters that are not allowed.', 400);
     }
     await next();
   });
@@ -403,8 +412,10 @@ export function accountPages(ctx: RouteContext) {
   });
 
   app.post('/sessions/:id/revoke', signedIn, async (c) => {
+    const id = SessionIdParam.safeParse(c.req.param('id'));
+    if (!id.success) return c.redirect(`${SESSIONS}?notice=gone`, 303);
     try {
-      await sessions.revoke(c.get('caller'), c.req.param('id'));
+      await sessions.revoke(c.get('caller'), id.data);
       return c.redirect(`${SESSIONS}?notice=revoked`, 303);
     } catch (error) {
       expected(error, 'not_found');
@@ -616,6 +627,8 @@ export function accountPages(ctx: RouteContext) {
       );
     }
   });
+
+  app.all('*', (c) => message(c, 'Page not found', 'There is no such page.', 404));
 
   return app;
 }
