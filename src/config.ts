@@ -70,6 +70,8 @@ const EnvSchema = z.object({
   ARGON2_MEMORY_KIB: integer(19456, 1024, 4 * 1024 * 1024),
   ARGON2_TIME_COST: integer(2, 1, 100),
   ARGON2_PARALLELISM: integer(1, 1, 16),
+  /** Password hashes at once on Node (0: one per CPU, below the libuv pool size); see README. */
+  PASSWORD_HASH_CONCURRENCY: integer(0, 0, 256),
   ALLOWED_ORIGINS: list,
   TRUSTED_IP_HEADER: z
     .string()
@@ -131,6 +133,8 @@ export interface Config {
   /** At the limit: revoke the least recently active session, or answer 409 and let the user choose. */
   sessionLimitPolicy: 'evict' | 'reject';
   argon2: { memoryKib: number; timeCost: number; parallelism: number };
+  /** Node: password hashes run at once at most (0: automatic); the rest wait their turn. */
+  passwordHashConcurrency: number;
   allowedOrigins: string[];
   trustedIpHeader: string | undefined;
   locationHeaders: string[];
@@ -285,6 +289,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     maxSessionsPerUser: e.MAX_SESSIONS_PER_USER,
     sessionLimitPolicy: e.SESSION_LIMIT_POLICY,
+    passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
     argon2: {
       memoryKib: e.ARGON2_MEMORY_KIB,
       timeCost: e.ARGON2_TIME_COST,

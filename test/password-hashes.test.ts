@@ -1,6 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
+import argon2 from 'argon2';
+import { describe, expect, it, vi } from 'vitest';
 import { createArgon2Hasher } from '../src/adapters/password/argon2-native.js';
 import { createWasmArgon2Hasher } from '../src/adapters/password/argon2-wasm.js';
+import { defaultHashConcurrency } from '../src/entry/node-runtime.js';
+
+const hashOriginal = argon2.hash.bind(argon2);
+const verifyOriginal = argon2.verify.bind(argon2);
 
 /**
  * The two argon2id hashers behind the PasswordHasher port (native on Node, WebAssembly on
@@ -39,5 +45,54 @@ describe('argon2id across runtimes', () => {
     expect(wasm.needsRehash(hash)).toBe(true);
     expect(native.needsRehash(hash)).toBe(true);
     expect(await wasm.verify(hash, password)).toBe(true);
+  });
+});
+
+describe('native hashing concurrency (keeps libuv threads free for WebCrypto)', () => {
+  const cheap = { memoryKib: 1024, timeCost: 1, parallelism: 1 };
+
+  it('runs at most `concurrency` hashes and verifications at once; the rest wait their turn', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const track =
+      <A extends unknown[], R>(original: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        try {
+          return await original(...args);
+        } finally {
+          inFlight--;
+        }
+      };
+    const hashSpy = vi.spyOn(argon2, 'hash').mockImplementation(track(hashOriginal) as never);
+    const verifySpy = vi.spyOn(argon2, 'verify').mockImplementation(track(verifyOriginal) as never);
+    try {
+      const hasher = createArgon2Hasher(cheap, { concurrency: 2 });
+      const hashes = await Promise.all(Array.from({ length: 6 }, (_, i) => hasher.hash(`password ${i}`)));
+      expect(most).toBe(2);
+      most = 0;
+      const checks = await Promise.all(hashes.map((hash, i) => hasher.verify(hash, `password ${i}`)));
+      expect(checks).toEqual(Array(6).fill(true));
+      expect(most).toBe(2);
+    } finally {
+      hashSpy.mockRestore();
+      verifySpy.mockRestore();
+    }
+  });
+
+  it('by default one hash per CPU, leaving two of the pool threads free', () => {
+    const before = process.env.UV_THREADPOOL_SIZE;
+    try {
+      process.env.UV_THREADPOOL_SIZE = '3';
+      expect(defaultHashConcurrency()).toBe(1);
+      process.env.UV_THREADPOOL_SIZE = '64';
+      expect(defaultHashConcurrency()).toBe(availableParallelism());
+      delete process.env.UV_THREADPOOL_SIZE;
+      expect(defaultHashConcurrency()).toBe(Math.max(1, Math.min(availableParallelism(), 2)));
+    } finally {
+      if (before === undefined) delete process.env.UV_THREADPOOL_SIZE;
+      else process.env.UV_THREADPOOL_SIZE = before;
+    }
   });
 });

@@ -1,10 +1,11 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDrizzleRateLimiter } from '../adapters/db/drizzle-rate-limiter.js';
 import { createDrizzleStore } from '../adapters/db/drizzle-store.js';
-import { type OpenedDatabase, openPglite } from '../adapters/db/pglite.js';
+import type { OpenedDatabase } from '../adapters/db/pglite.js';
 import { migratePostgres, openPostgres } from '../adapters/db/postgres.js';
 import { retryOnAdminShutdown } from '../adapters/db/retry-stale.js';
 import { createArgon2Hasher } from '../adapters/password/argon2-native.js';
@@ -80,6 +81,8 @@ export async function openDatabase(config: Config, options: { migrate: boolean }
   // PGlite is one process's database: a second process on the same files would corrupt them.
   const release = await lockDataDir(config.dataDir);
   try {
+    // Loaded only here: on PostgreSQL the WASM build would cost ~40 MB of RSS for nothing.
+    const { openPglite } = await import('../adapters/db/pglite.js');
     // The embedded database is always migrated: nobody else can do it for a newcomer.
     const opened = await openPglite({ dataDir, migrationsFolder: MIGRATIONS_FOLDER });
     return {
@@ -159,7 +162,9 @@ export async function openNodeRuntime(config: Config) {
     prePublicationMs: config.keyPrepublicationSeconds * SECOND,
     cacheTtlMs: MINUTE,
   });
-  const hasher = createArgon2Hasher(config.argon2);
+  const hasher = createArgon2Hasher(config.argon2, {
+    concurrency: config.passwordHashConcurrency || defaultHashConcurrency(),
+  });
   const rateLimiter = stale(createDrizzleRateLimiter(database.db));
   const metrics = createPromMetrics();
   return {
@@ -175,4 +180,13 @@ export async function openNodeRuntime(config: Config) {
     metrics,
     apiReference: apiReferenceAssets(),
   };
+}
+
+/**
+ * One hash per CPU, and always at least two of libuv's threads left for WebCrypto, DNS and
+ * file I/O (UV_THREADPOOL_SIZE, 4 by default; see createArgon2Hasher).
+ */
+export function defaultHashConcurrency(): number {
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  return Math.max(1, Math.min(availableParallelism(), pool - 2));
 }
