@@ -44,6 +44,7 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATABASE_POOL_MAX: integer(10, 1, 1000),
+  DATABASE_PREPARE: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
   DATABASE_CONNECT_TIMEOUT: integer(5, 1, 120),
   MIGRATE_ON_START: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
   DATA_DIR: z.string().min(1).default('./.data'),
@@ -107,6 +108,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   databaseUrl: string | undefined;
   databasePoolMax: number;
+  /** PostgreSQL: named prepared statements (off for PgBouncer in transaction mode before 1.21). */
+  databasePrepare: boolean;
   /** Seconds to wait for a PostgreSQL connection before the request fails with 503. */
   databaseConnectTimeoutSeconds: number;
   migrateOnStart: boolean;
@@ -264,6 +267,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
+    databasePrepare: e.DATABASE_PREPARE === 'true',
     databaseConnectTimeoutSeconds: e.DATABASE_CONNECT_TIMEOUT,
     migrateOnStart: e.MIGRATE_ON_START === 'true',
     dataDir: e.DATA_DIR,

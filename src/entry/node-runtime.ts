@@ -74,6 +74,7 @@ export async function openDatabase(config: Config, options: { migrate: boolean }
     return openPostgres(config.databaseUrl, {
       max: config.databasePoolMax,
       connectTimeoutSeconds: config.databaseConnectTimeoutSeconds,
+      prepare: config.databasePrepare,
     });
   }
   const dataDir = join(config.dataDir, 'pglite');

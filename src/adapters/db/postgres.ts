@@ -15,7 +15,7 @@ const MIGRATION_LOCK = 0x4c4b_0000;
  */
 export function openPostgres(
   url: string,
-  options: { max?: number; connectTimeoutSeconds?: number } = {},
+  options: { max?: number; connectTimeoutSeconds?: number; prepare?: boolean } = {},
 ): OpenedDatabase {
   const client = postgres(url, {
     max: options.max ?? 10,
@@ -26,8 +26,41 @@ export function openPostgres(
     backoff: () => 0,
     onnotice: () => {},
   });
-  const db = drizzle(client, { schema }) as unknown as Database;
+  const db = drizzle((options.prepare ?? true) ? prepared(client) : client, {
+    schema,
+  }) as unknown as Database;
   return { db, close: () => client.end({ timeout: 5 }) };
+}
+
+type Unsafe = (query: string, params?: unknown[], options?: Record<string, unknown>) => unknown;
+type Scoped = {
+  unsafe: Unsafe;
+  begin?: (...args: unknown[]) => unknown;
+  savepoint?: (...args: unknown[]) => unknown;
+};
+
+/**
+ * Makes every statement drizzle sends a named prepared statement (postgres.js caches it per
+ * connection by its text). drizzle sends raw SQL through `unsafe` with `prepare: false`,
+ * which costs a Parse/Describe round trip and a fresh plan on every call: `npm run bench`
+ * measured the rotation statement unprepared at 808/s against 2 732/s prepared at 32
+ * clients. Transactions and savepoints get the same. Our statements have fixed texts, so the
+ * per-connection cache stays small. DATABASE_PREPARE=false turns it off (PgBouncer in
+ * transaction mode before 1.21 cannot keep prepared statements).
+ */
+function prepared<T>(sql: T): T {
+  const scoped = sql as unknown as Scoped;
+  const unsafe = scoped.unsafe;
+  scoped.unsafe = (query, params, options) => unsafe(query, params ?? [], { ...options, prepare: true });
+  for (const method of ['begin', 'savepoint'] as const) {
+    const original = scoped[method];
+    if (!original) continue;
+    scoped[method] = (...args: unknown[]) => {
+      const callback = args.pop() as (inner: unknown) => unknown;
+      return original(...args, (inner: unknown) => callback(prepared(inner)));
+    };
+  }
+  return sql;
 }
 
 /**
