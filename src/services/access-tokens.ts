@@ -1,4 +1,5 @@
-import { errors, SignJWT } from 'jose';
+import { errors } from 'jose';
+import { compactJws } from '../lib/crypto.js';
 import { toEpochSeconds } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import type { SessionGrant } from '../ports/store.js';
@@ -25,21 +26,25 @@ export function createAccessTokens(options: {
     async issue(grant) {
       const { kid, alg, key } = await keyRing.signingKey();
       const iat = toEpochSeconds(clock.now());
-      const token = await new SignJWT({
-        client_id: grant.clientId,
-        sid: grant.sessionId,
-        auth_time: toEpochSeconds(grant.authTime),
-        acr: grant.acr,
-        amr: grant.amr,
-      })
-        .setProtectedHeader({ alg, typ: ACCESS_TOKEN_TYPE, kid })
-        .setIssuer(issuer)
-        .setSubject(grant.userId)
-        .setAudience(audience)
-        .setIssuedAt(iat)
-        .setExpirationTime(iat + ttlSeconds)
-        .setJti(crypto.randomUUID())
-        .sign(key);
+      // RFC 9068 §2.2: the claims of a JWT access token, plus sid and client_id.
+      const token = await compactJws(
+        alg,
+        key,
+        { alg, typ: ACCESS_TOKEN_TYPE, kid },
+        {
+          iss: issuer,
+          sub: grant.userId,
+          aud: audience,
+          iat,
+          exp: iat + ttlSeconds,
+          jti: crypto.randomUUID(),
+          client_id: grant.clientId,
+          sid: grant.sessionId,
+          auth_time: toEpochSeconds(grant.authTime),
+          acr: grant.acr,
+          amr: grant.amr,
+        },
+      );
       return { token, expiresIn: ttlSeconds };
     },
 
