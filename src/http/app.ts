@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { contextStorage, tryGetContext } from 'hono/context-storage';
 import { cors } from 'hono/cors';
@@ -191,15 +191,27 @@ export function createApp(deps: AppDeps) {
       maxAge: 600,
     }),
   );
-  app.use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => {
-        c.header('Connection', 'close');
-        return errorResponse(c, new AuthError('payload_too_large', 'The request body is larger than 64 KiB'));
-      },
-    }),
-  );
+  const tooLarge = (c: Context) => {
+    c.header('Connection', 'close');
+    return errorResponse(c, new AuthError('payload_too_large', 'The request body is larger than 64 KiB'));
+  };
+  const limitStreamedBody = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+  app.use(async function limitBody(c, next) {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    // A declared length is the whole body (the HTTP parser reads no more as this request), so
+    // checking the number is enough. Hono's bodyLimit would wrap the body in a counting
+    // stream, which on @hono/node-server builds the full web Request: ~8 % of the event loop
+    // per refresh (npm run bench). Chunked bodies still go through it.
+    const length = c.req.header('content-length');
+    if (
+      length !== undefined &&
+      /^\d{1,15}$/.test(length) &&
+      c.req.header('transfer-encoding') === undefined
+    ) {
+      return Number(length) > MAX_BODY_BYTES ? tooLarge(c) : next();
+    }
+    return limitStreamedBody(c, next);
+  });
   // Every /v1 response is about one person, and many carry tokens: never cache them.
   app.use('/v1/*', async (c, next) => {
     await next();

@@ -247,6 +247,23 @@ describe('hostile and malformed input', () => {
     expect(res.json.error).toBe('payload_too_large');
   });
 
+  it('a declared length over 64 KiB is a 413 before the body is read; a declared small one passes', async () => {
+    const big = await lk.app.request('/v1/auth/register', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(70 * 1024) },
+      body: '{}',
+    });
+    expect(big.status).toBe(413);
+    expect(big.headers.get('connection')).toBe('close');
+    const body = JSON.stringify({ email: uniqueEmail(), password: PASSWORD });
+    const small = await lk.app.request('/v1/auth/register', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+      body,
+    });
+    expect(small.status).toBe(201);
+  });
+
   it('a garbage refresh token is invalid_grant, not a 500', async () => {
     for (const token of ['', 'x', `lkr_${'a'.repeat(43)}`, "'; DROP TABLE users; --"]) {
       const res = await refresh(lk.app, token);
