@@ -1,193 +1,1023 @@
 /**
- * `npm run bench`: ratios measured side by side in one run (these machines are noisy):
- *   - the server verifying an access token (our full check) vs bare node:crypto signature verification;
- *   - the resource-server kit's verifications per second vs bare node:crypto (bench/verify-kit.ts);
- *   - a refresh through the HTTP app vs the bare SQL it needs (UPDATE … INSERT, one statement);
- *   - a login through the HTTP app vs one argon2id hash with the same parameters.
- * PGlite by default; BENCH_DATABASE_URL=postgres://… for PostgreSQL (it creates and drops
- * a scratch database next to the one named).
+ * `npm run bench`: every figure measured side by side with its baseline in one run (these
+ * machines are noisy), printed as a table and written to bench/results/latest.json.
+ *
+ *   verify      the kit `latchkey/verify` vs bare node:crypto: fresh >= 0.6, repeated >= 5
+ *               (in-process, PGlite, with the first version's one-client medians; inprocess.ts)
+ *   refresh     POST /v1/auth/refresh on the real server (src/entry/node.ts as a child process,
+ *               on PostgreSQL) driven by autocannon in its own process (load.ts), one rotation
+ *               chain per connection, at 1/8/32 connections, vs the same rotation statement sent
+ *               straight through postgres.js at the same concurrency (sql-baseline.ts):
+ *               >= 0.5 at 32; every response 200
+ *   round trips SQL round trips per refresh, counted on the wire by a proxy (pg-proxy.ts): <= 2
+ *   login       POST /v1/auth/login (autocannon) vs argon2id verifications (argon2-baseline.ts)
+ *               at the same concurrency: >= 0.9
+ *   storm       refresh p99 at 8 connections while a second autocannon saturates logins, vs idle: <= 3x
+ *   memory      VmRSS of the server child: PostgreSQL idle and peak under the 32-connection
+ *               refresh load, PGlite idle; vs a bare node + tsx HTTP server: < 150 MiB
+ *   start-up    spawn to first 200 from /health: PGlite fresh and second start, PostgreSQL
+ *               (empty database); vs the bare node + tsx server (no goal was set)
+ * A goal missed in the refresh, login or storm block (or BENCH_PROFILE=1) runs that load again
+ * on a server under `node --cpu-prof` and prints where its main thread's time goes
+ * (profile-summary.ts); the profiles are kept next to the results (*.cpuprofile). Each measured
+ * HTTP load also reports where the machine's CPU went (cpu.ts): the server's main thread and
+ * other threads, PostgreSQL, the load generator, and everything else.
+ *
+ * PostgreSQL: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres); a
+ * scratch database is created next to it and dropped at the end, also on failure or Ctrl-C.
+ * Before each point on PostgreSQL the scratch database is VACUUMed (ANALYZE), and before
+ * every point the bench waits (a little) for a machine other processes keep busy; a point
+ * measured on a busy machine anyway is marked with * (the machine may be shared). A warning
+ * says when src/ changed while the bench ran (the servers then ran different code).
+ * Durations: BENCH_SECONDS (10) per measured point, BENCH_WARMUP_SECONDS (2) before each.
+ * Other knobs: BENCH_REFRESH_CONNECTIONS (1,8,32), BENCH_LOGIN_CONNECTIONS (8,32),
+ * BENCH_STORM_REFRESH_CONNECTIONS (8), BENCH_STORM_LOGIN_CONNECTIONS (32),
+ * BENCH_ROUNDTRIP_REFRESHES (500), BENCH_ITERATIONS (300, in-process), BENCH_KIT_TOKENS (2000),
+ * BENCH_INPROCESS (1; 0 skips that section), BENCH_PROFILE (auto | 1 | 0),
+ * BENCH_LOG_LEVEL (info, as `npm start`), BENCH_SERVER_ENV (JSON object of extra server
+ * variables, for experiments), BENCH_SERVER_NODE_ARGS (extra node flags for the server, e.g.
+ * "--max-semi-space-size=4"), BENCH_QUIET_WAIT (15: seconds to wait, before each point, for a
+ * CPU that other processes keep busy), BENCH_RESULTS (bench/results/latest.json).
  */
-import { KeyObject, verify as nodeVerify } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
-import argon2 from 'argon2';
-import { sql } from 'drizzle-orm';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import postgres from 'postgres';
 import { parseConfig } from '../src/config.js';
-import { openNodeRuntime } from '../src/entry/node-runtime.js';
-import { createApp } from '../src/http/app.js';
-import { createAccessTokens } from '../src/services/access-tokens.js';
-import { benchVerifyKit } from './verify-kit.js';
+import { probeThreadPool, runArgon2Verifications } from './argon2-baseline.js';
+import { type CpuSplit, cpuBetween, cpuSnapshot, postgresSeconds } from './cpu.js';
+import { runInProcess } from './inprocess.js';
+import type { LoadResult, LoadSpec } from './load.js';
+import { CountingProxy, type WireCounts } from './pg-proxy.js';
+import { formatProfile, type ProfileSummary, summarizeProfile } from './profile-summary.js';
+import {
+  BenchServer,
+  killAllChildren,
+  mapLimit,
+  memoryOf,
+  PROJECT_ROOT,
+  postJson,
+  type ServerOptions,
+  trackChild,
+} from './server.js';
+import { captureRotationStatement, runSqlRotations, type SqlLoadResult } from './sql-baseline.js';
 
-const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
+const env = process.env;
+const num = (name: string, fallback: number) => (env[name] ? Number(env[name]) : fallback);
+const list = (name: string, fallback: number[]) =>
+  env[name] ? env[name]!.split(',').map((item) => Number(item.trim())) : fallback;
 
-async function median(iterations: number, run: (i: number) => Promise<unknown>): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < iterations; i++) {
-    const start = performance.now();
-    await run(i);
-    times.push(performance.now() - start);
+const SECONDS = num('BENCH_SECONDS', 10);
+const WARMUP = num('BENCH_WARMUP_SECONDS', 2);
+const REFRESH_CONNECTIONS = list('BENCH_REFRESH_CONNECTIONS', [1, 8, 32]);
+const LOGIN_CONNECTIONS = list('BENCH_LOGIN_CONNECTIONS', [8, 32]);
+const STORM_REFRESH = num('BENCH_STORM_REFRESH_CONNECTIONS', 8);
+const STORM_LOGIN = num('BENCH_STORM_LOGIN_CONNECTIONS', 32);
+const ROUNDTRIP_REFRESHES = num('BENCH_ROUNDTRIP_REFRESHES', 500);
+const PROFILE = env.BENCH_PROFILE ?? 'auto';
+const LOG_LEVEL = env.BENCH_LOG_LEVEL ?? 'info';
+const SERVER_ENV = env.BENCH_SERVER_ENV ? (JSON.parse(env.BENCH_SERVER_ENV) as Record<string, string>) : {};
+const SERVER_NODE_ARGS = env.BENCH_SERVER_NODE_ARGS
+  ? env.BENCH_SERVER_NODE_ARGS.split(' ').filter(Boolean)
+  : [];
+const QUIET_WAIT = num('BENCH_QUIET_WAIT', 15);
+const DATABASE_URL = env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const RESULTS_FILE = resolve(PROJECT_ROOT, env.BENCH_RESULTS ?? 'bench/results/latest.json');
+const RESULTS_DIR = resolve(RESULTS_FILE, '..');
+
+const GOALS = {
+  kitFresh: 0.6,
+  kitRepeated: 5,
+  refreshRatio: 0.5,
+  roundTrips: 2,
+  loginRatio: 0.9,
+  stormP99: 3,
+  memoryMiB: 150,
+};
+
+/** The server's defaults (argon2 parameters, refresh TTL) as `npm start` parses them. */
+const defaults = parseConfig({});
+const PASSWORD = 'correct horse battery staple';
+type User = { email: string; password: string };
+
+// ---------------------------------------------------------------------------------------
+// The table
+
+interface Row {
+  block: string;
+  measure: string;
+  value: string;
+  baseline: string;
+  ratio: string;
+  goal: string;
+  result: 'PASS' | 'MISS' | 'info';
+}
+const rows: Row[] = [];
+const row = (r: Row) => rows.push(r);
+const fmt = (value: number, digits = 0) =>
+  Number.isFinite(value)
+    ? value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : 'n/a';
+const verdict = (ok: boolean): Row['result'] => (ok ? 'PASS' : 'MISS');
+const ms = (value: number) => fmt(value, value < 10 ? 2 : value < 100 ? 1 : 0);
+
+function printTable(header: string) {
+  const columns: (keyof Row)[] = ['block', 'measure', 'value', 'baseline', 'ratio', 'goal', 'result'];
+  const widths = columns.map((column) => Math.max(column.length, ...rows.map((r) => r[column].length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ');
+  console.log(`\n${header}`);
+  console.log(line(columns));
+  console.log(widths.map((width) => '-'.repeat(width)).join('-|-'));
+  let previous = '';
+  for (const r of rows) {
+    console.log(line(columns.map((column) => (column === 'block' && r.block === previous ? '' : r[column]))));
+    previous = r.block;
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
 }
 
-/** A scratch database: a PGlite data directory, or a PostgreSQL database next to BENCH_DATABASE_URL's. */
-async function scratchDatabase(): Promise<{
-  env: Record<string, string>;
-  label: string;
-  cleanup(): Promise<void>;
-}> {
-  const url = process.env.BENCH_DATABASE_URL;
-  if (!url) {
-    const dir = await mkdtemp(join(tmpdir(), 'latchkey-bench-'));
-    return {
-      env: { DATA_DIR: dir },
-      label: 'PGlite',
-      cleanup: () => rm(dir, { recursive: true, force: true }),
-    };
-  }
-  const name = `latchkey_bench_${Date.now()}`;
-  const adminUrl = new URL(url);
-  adminUrl.pathname = '/postgres';
-  const adminSql = postgres(adminUrl.toString(), { max: 1, onnotice: () => {} });
-  await adminSql`CREATE DATABASE ${adminSql(name)}`;
-  const benchUrl = new URL(url);
-  benchUrl.pathname = `/${name}`;
-  return {
-    env: { DATABASE_URL: benchUrl.toString() },
-    label: 'PostgreSQL',
-    async cleanup() {
-      await adminSql`DROP DATABASE IF EXISTS ${adminSql(name)} WITH (FORCE)`;
-      await adminSql.end();
-    },
-  };
-}
-
-const scratch = await scratchDatabase();
-// The same wiring as `npm start`, on a scratch database.
-const runtime = await openNodeRuntime(
-  parseConfig({
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    MASTER_SECRET: 'bench-master-secret-0123456789-abcdefghijklmn',
-    ...scratch.env,
-  }),
-);
-const database = runtime.database;
-try {
-  const { config, keyRing, clock, store } = runtime;
-  await keyRing.ensureSigningKey();
-  const app = createApp(runtime);
-  const post = async (path: string, body: unknown) => {
-    const res = await app.request(path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+/**
+ * Info row: CPU-seconds per second during a measured load, by component (cpu.ts), and per
+ * request; "others" is what the rest of the machine used meanwhile (other processes, the
+ * cluster's shared WAL writer and checkpointer, the kernel's share not charged to a process).
+ */
+function cpuRow(block: string, label: string, m: LoadResult & { cpu?: CpuSplit }) {
+  if (!m.cpu) return;
+  const c = m.cpu.perSecond;
+  const ours = c.serverMain + c.serverThreads + c.postgres + c.autovacuum + m.cpuPerSecond;
+  const others = Math.max(0, c.machine - ours);
+  // More than a third of a CPU used by others during the load: say so next to the figures.
+  const busy = others > 0.33;
+  if (busy)
+    busyPoints.push({
+      point: `${block} ${label} (during the load)`,
+      busyShare: others / cpus().length,
+      waitedSeconds: 0,
+      marked: true,
     });
-    if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return res.status === 204 ? undefined : res.json();
+  row({
+    block,
+    measure: `${label}: CPU-s/s main/threads, PG, load gen, autovac., others${busy ? ' *' : ''}`,
+    value: [c.serverMain, c.serverThreads, c.postgres, m.cpuPerSecond, c.autovacuum, others]
+      .map((v) => fmt(v, 2))
+      .join('/'),
+    baseline: `ms/req: main ${fmt((c.serverMain / m.perSecond) * 1000, 2)}, PG ${fmt((c.postgres / m.perSecond) * 1000, 2)}`,
+    ratio: fmt(c.machine / cpus().length, 2),
+    goal: '-',
+    result: 'info',
+  });
+}
+
+const log = (message: string) =>
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+
+// ---------------------------------------------------------------------------------------
+// A shared machine: before each measured point, wait (a little) for other processes to calm down
+
+/** Share of all CPUs busy over `ms`, from /proc/stat. */
+async function cpuBusyShare(ms: number): Promise<number> {
+  const read = async () => {
+    const [, ...fields] = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/);
+    const values = fields.map(Number);
+    const idle = (values[3] ?? 0) + (values[4] ?? 0);
+    return { idle, total: values.reduce((a, b) => a + b, 0) };
   };
+  const before = await read();
+  await new Promise((done) => setTimeout(done, ms));
+  const after = await read();
+  const total = after.total - before.total;
+  return total > 0 ? 1 - (after.idle - before.idle) / total : 0;
+}
 
-  const email = `bench-${Date.now()}@example.com`;
-  const password = 'correct horse battery staple';
-  await post('/v1/auth/register', { email, password });
-  const pair = (await post('/v1/auth/login', { email, password })) as {
-    access_token: string;
-    refresh_token: string;
-  };
+const BUSY = 0.25;
+/** Points measured on a machine others kept busy (`marked`: with a * in the table), or after a wait. */
+const busyPoints: { point: string; busyShare: number; waitedSeconds: number; marked: boolean }[] = [];
 
-  // 1. Token verification: our check (jose, pinned alg/typ/iss/aud, claim shapes) vs raw Ed25519.
-  const accessTokens = createAccessTokens({
-    keyRing,
-    clock,
-    issuer: config.issuer,
-    audience: config.audience,
-    ttlSeconds: 900,
+/**
+ * Called while everything of ours is idle: if the CPUs are busier than 25 %, someone else is
+ * running; wait up to BENCH_QUIET_WAIT seconds for them. Returns ' *' for a point measured on
+ * a busy machine anyway (marked in the table).
+ */
+async function quiet(point: string): Promise<string> {
+  const started = performance.now();
+  let share = await cpuBusyShare(500);
+  while (share > BUSY && performance.now() - started < QUIET_WAIT * 1000) {
+    await new Promise((done) => setTimeout(done, 1000));
+    share = await cpuBusyShare(500);
+  }
+  const waitedSeconds = (performance.now() - started) / 1000;
+  if (share > BUSY || waitedSeconds > 1) {
+    busyPoints.push({ point, busyShare: share, waitedSeconds, marked: share > BUSY });
+  }
+  return share > BUSY ? ' *' : '';
+}
+
+/**
+ * Before a point on PostgreSQL: VACUUM (ANALYZE) the scratch database, so that the dead rows
+ * one point leaves (every rotation marks a row and inserts one) are not vacuumed in the middle
+ * of the next one, then wait for a quiet machine.
+ */
+async function settle(point: string): Promise<string> {
+  if (monitorSql) await monitorSql.unsafe('VACUUM (ANALYZE)');
+  return quiet(point);
+}
+
+// ---------------------------------------------------------------------------------------
+// Scratch PostgreSQL database, dropped at the end whatever happens
+
+const scratchName = `latchkey_bench_${Date.now()}_${process.pid}`;
+const adminUrl = new URL(DATABASE_URL);
+const scratchUrl = new URL(DATABASE_URL);
+scratchUrl.pathname = `/${scratchName}`;
+let scratchCreated = false;
+let cleaningUp: Promise<void> | undefined;
+let workDir = '';
+
+async function cleanup(): Promise<void> {
+  cleaningUp ??= (async () => {
+    killAllChildren();
+    await monitorSql?.end({ timeout: 5 }).catch(() => {});
+    if (scratchCreated) {
+      const admin = postgres(adminUrl.toString(), { max: 1, onnotice: () => {} });
+      try {
+        await admin`DROP DATABASE IF EXISTS ${admin(scratchName)} WITH (FORCE)`;
+        scratchCreated = false;
+      } catch (error) {
+        console.error(`could not drop the scratch database ${scratchName}: ${(error as Error).message}`);
+      } finally {
+        await admin.end({ timeout: 5 });
+      }
+    }
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  })();
+  return cleaningUp;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping the children and dropping ${scratchName}`);
+    void cleanup().finally(() => process.exit(130));
   });
-  const [h, p, s] = pair.access_token.split('.');
-  const signed = new TextEncoder().encode(`${h}.${p}`);
-  const signature = Buffer.from(s!, 'base64url');
-  const kid = JSON.parse(Buffer.from(h!, 'base64url').toString()).kid;
-  const publicKey = (await keyRing.verificationKey({ kid, alg: 'EdDSA' }))!;
-  const nodeKey = KeyObject.from(publicKey);
-  const rawVerify = await median(ITERATIONS * 5, async () => nodeVerify(null, signed, nodeKey, signature));
-  const fullVerify = await median(ITERATIONS * 5, () => accessTokens.verify(pair.access_token));
+}
+process.on('exit', killAllChildren);
 
-  // 1b. The resource-server kit (latchkey/verify) vs bare node:crypto, fresh and repeated tokens.
-  const kitGoals = { fresh: 0.6, repeated: 5 };
-  const kit = await benchVerifyKit({
-    fetch: async (url, init) => app.request(url, init),
-    issuer: config.issuer,
-    audience: config.audience,
-    accessTokens,
-    grant: {
-      sessionId: crypto.randomUUID(),
-      userId: crypto.randomUUID(),
-      clientId: 'default',
-      acr: 'aal1',
-      amr: ['pwd'],
-      authTime: clock.now(),
-      remembered: false,
-    },
-    tokensPerRound: Number(process.env.BENCH_KIT_TOKENS ?? 2000),
-    rounds: 5,
+// ---------------------------------------------------------------------------------------
+// Helpers: servers, the load child, sessions, memory sampling
+
+const servers: BenchServer[] = [];
+
+/**
+ * A digest of src/ and drizzle/: the code each server child loaded. Someone editing src/
+ * while the bench runs would otherwise make blocks measured on different servers disagree.
+ */
+async function sourceFingerprint(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const top of ['src', 'drizzle']) {
+    const files = (await readdir(join(PROJECT_ROOT, top), { recursive: true, withFileTypes: true }))
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name))
+      .sort();
+    for (const file of files) hash.update(file).update(await readFile(file));
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+const fingerprints: { server: string; source: string }[] = [];
+
+async function startServer(
+  options: Omit<ServerOptions, 'dataDir' | 'logDir'> & { dataDir?: string; logDir?: string },
+) {
+  fingerprints.push({ server: options.label, source: await sourceFingerprint() });
+  const server = await BenchServer.start({
+    dataDir: workDir,
+    logDir: workDir,
+    logLevel: LOG_LEVEL,
+    ...options,
+    env: { ...SERVER_ENV, ...options.env },
+    nodeArgs: options.entry ? [] : SERVER_NODE_ARGS,
   });
+  servers.push(server);
+  return server;
+}
 
-  // 2. Refresh through the app vs the bare statement it needs (same shape, on a dummy row).
-  let refreshToken = pair.refresh_token;
-  const refresh = await median(ITERATIONS, async () => {
-    const next = (await post('/v1/auth/refresh', { refresh_token: refreshToken })) as {
-      refresh_token: string;
-    };
-    refreshToken = next.refresh_token;
-  });
-  const userId = (await store.findUserByEmail(email))!.id;
-  await database.db.execute(sql`
-    INSERT INTO refresh_tokens (id, token_hash, session_id, user_id, client_id, remembered, acr, amr, auth_time,
-      session_created_at, session_expires_at, issued_at, expires_at)
-    VALUES (gen_random_uuid(), 'bare-0', gen_random_uuid(), ${userId}, 'bench', false, 'aal1', ARRAY['pwd'], now(),
-      now(), now() + interval '1 day', now(), now() + interval '1 day')`);
-  const bareSql = await median(ITERATIONS, (i) =>
-    database.db.execute(sql`
-      WITH claimed AS (
-        UPDATE refresh_tokens SET rotated_at = now()
-        WHERE token_hash = ${`bare-${i}`} AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-        RETURNING *)
-      INSERT INTO refresh_tokens (id, token_hash, session_id, user_id, client_id, remembered, acr, amr, auth_time,
-        session_created_at, session_expires_at, issued_at, expires_at)
-      SELECT gen_random_uuid(), ${`bare-${i + 1}`}, session_id, user_id, client_id, remembered, acr, amr, auth_time,
-        session_created_at, session_expires_at, now(), expires_at FROM claimed
-      RETURNING session_id`),
-  );
-
-  // 3. Login through the app vs one argon2id hash with the configured parameters.
-  const loginIterations = Math.max(10, Math.floor(ITERATIONS / 10));
-  const login = await median(loginIterations, () => post('/v1/auth/login', { email, password }));
-  const oneHash = await median(loginIterations, () =>
-    argon2.hash(password, {
-      type: argon2.argon2id,
-      memoryCost: config.argon2.memoryKib,
-      timeCost: config.argon2.timeCost,
-      parallelism: config.argon2.parallelism,
+/**
+ * Starts bench/load.ts in its own process; `onStarted` fires when its measured run begins,
+ * `stop()` ends it early (SIGTERM: autocannon stops and the child still reports).
+ */
+function startLoad(spec: LoadSpec, onStarted?: () => void) {
+  const child = trackChild(
+    spawn(process.execPath, ['--import', 'tsx', 'bench/load.ts', '-'], {
+      cwd: PROJECT_ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
     }),
   );
+  child.stdin!.end(JSON.stringify(spec));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-8000);
+  });
+  let outcome: { result: LoadResult; warmup?: LoadResult } | undefined;
+  const lines = createInterface({ input: child.stdout! });
+  lines.on('line', (text) => {
+    let message: { event: string; result?: LoadResult; warmup?: LoadResult };
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (message.event === 'started') onStarted?.();
+    if (message.event === 'result') outcome = { result: message.result!, warmup: message.warmup };
+  });
+  const result = new Promise<{ result: LoadResult; warmup?: LoadResult }>((done, fail) => {
+    child.once('exit', (code) => {
+      if (code === 0 && outcome) done(outcome);
+      else fail(new Error(`load generator failed (exit ${code}):\n${stderr}`));
+    });
+  });
+  return { result, stop: () => child.kill('SIGTERM') };
+}
 
-  const row = (name: string, ours: number, base: number) =>
-    console.log(
-      `${name.padEnd(34)} ${ours.toFixed(3).padStart(9)} ms vs ${base.toFixed(3).padStart(9)} ms  ratio ${(ours / base).toFixed(2)}`,
+/** A connection to the scratch database for reading which backends are ours (cpu.ts). */
+let monitorSql: postgres.Sql | undefined;
+
+type Measured = LoadResult & { cpu?: CpuSplit };
+
+/**
+ * Runs a load and splits the CPU time spent during its measured part (from its "started"
+ * event to its end) between the server's main thread, its other threads and PostgreSQL.
+ */
+async function runMeasured(server: BenchServer, spec: LoadSpec): Promise<Measured> {
+  let before: Promise<Awaited<ReturnType<typeof cpuSnapshot>>> | undefined;
+  const load = startLoad(spec, () => {
+    if (monitorSql) before = cpuSnapshot(server.pid, monitorSql, scratchName);
+  });
+  const { result } = await load.result;
+  if (!before || !monitorSql) return result;
+  const cpu = cpuBetween(await before, await cpuSnapshot(server.pid, monitorSql, scratchName));
+  return { ...result, cpu };
+}
+
+/** Logs the users in (in order, cycling), returning the refresh tokens: one session each. */
+async function openSessions(base: string, users: User[], count: number): Promise<string[]> {
+  const picks = Array.from({ length: count }, (_, i) => users[i % users.length]!);
+  return mapLimit(picks, 4, async (user) => {
+    const pair = await postJson<{ refresh_token: string }>(base, '/v1/auth/login', user);
+    return pair.refresh_token;
+  });
+}
+
+const refreshLoad = async (server: BenchServer, users: User[], connections: number) =>
+  runMeasured(server, {
+    mode: 'refresh',
+    base: server.base,
+    connections,
+    durationSeconds: SECONDS,
+    warmupSeconds: WARMUP,
+    // One session per connection for the warm-up run, one per connection for the measured one.
+    tokens: await openSessions(server.base, users, connections * 2),
+  });
+
+/** Samples VmRSS every 100 ms until stopped; returns the peak seen. */
+function sampleMemory(pid: number) {
+  let peak = 0;
+  let samples = 0;
+  const timer = setInterval(() => {
+    memoryOf(pid)
+      .then(({ rssMiB }) => {
+        samples++;
+        peak = Math.max(peak, rssMiB);
+      })
+      .catch(() => {});
+  }, 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return { peakMiB: peak, samples };
+    },
+  };
+}
+
+/** A little traffic so that "idle" means warmed up: a login and `n` refreshes, then 2 s of rest. */
+async function warmUp(base: string, user: User, n: number) {
+  let { refresh_token: token } = await postJson<{ refresh_token: string }>(base, '/v1/auth/login', user);
+  for (let i = 0; i < n; i++) {
+    ({ refresh_token: token } = await postJson<{ refresh_token: string }>(base, '/v1/auth/refresh', {
+      refresh_token: token,
+    }));
+  }
+  await new Promise((done) => setTimeout(done, 2000));
+}
+
+async function register(base: string, emails: string[]): Promise<User[]> {
+  await mapLimit(emails, 4, (email) => postJson(base, '/v1/auth/register', { email, password: PASSWORD }));
+  return emails.map((email) => ({ email, password: PASSWORD }));
+}
+
+/** The storm: logins saturated by one load child while another one measures refreshes. */
+async function storm(server: BenchServer, loginUsers: User[], refreshUsers: User[]) {
+  const tokens = await openSessions(server.base, refreshUsers, STORM_REFRESH * 2);
+  let stormStarted!: () => void;
+  const started = new Promise<void>((done) => {
+    stormStarted = done;
+  });
+  // Long enough for the refresh child to start, warm up and measure; stopped when it is done.
+  const logins = startLoad(
+    {
+      mode: 'login',
+      base: server.base,
+      connections: STORM_LOGIN,
+      durationSeconds: WARMUP + SECONDS + 60,
+      warmupSeconds: 0,
+      users: loginUsers,
+    },
+    stormStarted,
+  );
+  try {
+    await Promise.race([started, logins.result]);
+    const refresh = await runMeasured(server, {
+      mode: 'refresh',
+      base: server.base,
+      connections: STORM_REFRESH,
+      durationSeconds: SECONDS,
+      warmupSeconds: WARMUP,
+      tokens,
+    });
+    logins.stop();
+    return { refresh, logins: (await logins.result).result };
+  } finally {
+    logins.stop();
+  }
+}
+
+/** Runs `load` on a fresh server (same database) under `node --cpu-prof`; keeps and summarises the profile. */
+async function profiled<T>(name: string, load: (server: BenchServer) => Promise<T>) {
+  const dir = join(workDir, `cpu-prof-${name}`);
+  await mkdir(dir, { recursive: true });
+  const server = await startServer({
+    databaseUrl: scratchUrl.toString(),
+    logDir: dir,
+    label: `profiled-${name}`,
+    migrate: false,
+    cpuProfile: true,
+  });
+  let outcome: T;
+  try {
+    outcome = await load(server);
+  } finally {
+    await server.stop();
+  }
+  const file = (await readdir(dir)).find((entry) => entry.endsWith('.cpuprofile'));
+  if (!file) return { outcome, summary: undefined };
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const kept = join(RESULTS_DIR, `${name}.cpuprofile`);
+  await copyFile(join(dir, file), kept);
+  // The profile starts with the process: leave its start-up out.
+  const summary = await summarizeProfile(kept, 12, server.startupMs);
+  return { outcome, summary };
+}
+
+// ---------------------------------------------------------------------------------------
+
+const report: Record<string, unknown> = {
+  startedAt: new Date().toISOString(),
+  machine: {
+    cpus: cpus().length,
+    model: cpus()[0]?.model.trim(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    uvThreadpoolSize: env.UV_THREADPOOL_SIZE ?? '4 (default)',
+  },
+  settings: {
+    seconds: SECONDS,
+    warmupSeconds: WARMUP,
+    refreshConnections: REFRESH_CONNECTIONS,
+    loginConnections: LOGIN_CONNECTIONS,
+    stormRefreshConnections: STORM_REFRESH,
+    stormLoginConnections: STORM_LOGIN,
+    serverLogLevel: LOG_LEVEL,
+    serverEnv: SERVER_ENV,
+    serverNodeArgs: SERVER_NODE_ARGS,
+    argon2: defaults.argon2,
+    databasePoolMax: defaults.databasePoolMax,
+  },
+};
+const started = performance.now();
+const loadAtStart = loadavg();
+
+try {
+  workDir = await mkdtemp(join(tmpdir(), 'latchkey-bench-'));
+  fingerprints.push({ server: 'bench process', source: await sourceFingerprint() });
+
+  // 1. Verify (in-process, PGlite), with the first version's one-client medians.
+  if (env.BENCH_INPROCESS !== '0') {
+    const mark = await quiet('in-process');
+    log('in-process section (PGlite): verify, kit, one-client medians');
+    const inProcess = await runInProcess({
+      iterations: num('BENCH_ITERATIONS', 300),
+      kitTokens: num('BENCH_KIT_TOKENS', 2000),
+    });
+    report.inProcess = inProcess;
+    const { kit } = inProcess;
+    const kitRow = (measure: string, ratio: number, goal: number | undefined, digits: number) =>
+      row({
+        block: 'verify (kit, in-process)',
+        measure: `${measure}${mark}`,
+        value: `${fmt(ratio * kit.baselinePerSecond)}/s`,
+        baseline: `node:crypto ${fmt(kit.baselinePerSecond)}/s`,
+        ratio: fmt(ratio, digits),
+        goal: goal === undefined ? '-' : `>= ${goal}`,
+        result: goal === undefined ? 'info' : verdict(ratio >= goal),
+      });
+    kitRow('fresh tokens, verifications/s', kit.fresh, GOALS.kitFresh, 2);
+    kitRow('one token repeated (cache)', kit.repeated, GOALS.kitRepeated, 1);
+    kitRow('jose jwtVerify alone (reference)', kit.joseOnly, undefined, 2);
+    const medianRow = (measure: string, ours: number, base: string, baseMs: number) =>
+      row({
+        block: 'in-process, 1 client, PGlite',
+        measure: `${measure}${mark}`,
+        value: `${fmt(ours, 3)} ms`,
+        baseline: `${base} ${fmt(baseMs, 3)} ms`,
+        ratio: fmt(ours / baseMs, 2),
+        goal: '- (time ratio)',
+        result: 'info',
+      });
+    medianRow(
+      'server verifies an access token',
+      inProcess.serverVerifyMs,
+      'Ed25519',
+      inProcess.nodeCryptoVerifyMs,
     );
-  console.log(
-    `latchkey bench on ${scratch.label}, ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, medians`,
+    medianRow('refresh via app.request', inProcess.refreshMs, 'bare CTE', inProcess.bareRotationMs);
+    medianRow('login via app.request', inProcess.loginMs, 'argon2 hash', inProcess.oneHashMs);
+  }
+
+  // 2. The baseline server for start-up and memory: node + tsx + node:http, nothing else.
+  log('bare node + tsx HTTP server (baseline for start-up and memory)');
+  await quiet('bare server');
+  const bare = await startServer({ label: 'bare', entry: 'bench/bare-server.ts' });
+  for (let i = 0; i < 200; i++) await (await fetch(`${bare.base}/health`)).arrayBuffer();
+  await new Promise((done) => setTimeout(done, 2000));
+  const bareMemory = await bare.memory();
+  await bare.stop();
+
+  // 3. PGlite: start-up on a fresh data directory, idle memory; second start on the same directory.
+  log('PGlite server: fresh start, idle memory, second start');
+  const pgliteDir = join(workDir, 'pglite-data');
+  const pgliteMark = await quiet('PGlite start');
+  const pglite1 = await startServer({ dataDir: pgliteDir, label: 'pglite-1' });
+  const [pgliteUser] = await register(pglite1.base, [`pglite-${Date.now()}@example.com`]);
+  await warmUp(pglite1.base, pgliteUser!, 200);
+  const pgliteMemory = await pglite1.memory();
+  await pglite1.stop();
+  await quiet('PGlite second start');
+  const pglite2 = await startServer({ dataDir: pgliteDir, label: 'pglite-2' });
+  await warmUp(pglite2.base, pgliteUser!, 200);
+  const pgliteMemory2 = await pglite2.memory();
+  await pglite2.stop();
+
+  // 4. PostgreSQL: scratch database; fresh start (migrations and key creation included).
+  log(`PostgreSQL: scratch database ${scratchName}`);
+  {
+    const admin = postgres(adminUrl.toString(), { max: 1, onnotice: () => {}, connect_timeout: 5 });
+    try {
+      await admin`CREATE DATABASE ${admin(scratchName)}`;
+      scratchCreated = true;
+      report.postgresVersion = (await admin`SHOW server_version`)[0]!.server_version;
+    } catch (error) {
+      throw new Error(
+        `cannot create a scratch database through ${DATABASE_URL}: ${(error as Error).message} (is PostgreSQL up? pg_ctlcluster --skip-systemctl-redirect <version> main start)`,
+      );
+    } finally {
+      await admin.end({ timeout: 5 });
+    }
+  }
+  monitorSql = postgres(scratchUrl.toString(), { max: 1, onnotice: () => {} });
+  const pgStartMark = await quiet('PostgreSQL start');
+  const server = await startServer({ databaseUrl: scratchUrl.toString(), label: 'pg' });
+  const stamp = Date.now();
+  log('registering users');
+  // Refresh sessions and login-storm users are kept apart: the storm's logins evict sessions
+  // (15 per user), which must never be the sessions a refresh run is rotating.
+  const refreshUsers = await register(
+    server.base,
+    Array.from({ length: 64 }, (_, i) => `refresh-${stamp}-${i}@example.com`),
   );
-  row('verify access token / node:crypto Ed25519', fullVerify, rawVerify);
-  console.log(
-    `kit verifications/s / node:crypto (${Math.round(kit.baselinePerSecond)}/s): fresh ${kit.fresh.toFixed(2)} (goal >= ${kitGoals.fresh}), repeated ${kit.repeated.toFixed(1)} (goal >= ${kitGoals.repeated}); jose jwtVerify alone (reference) ${kit.joseOnly.toFixed(2)}`,
+  const loginUsers = await register(
+    server.base,
+    Array.from({ length: 32 }, (_, i) => `login-${stamp}-${i}@example.com`),
   );
-  row('refresh (HTTP) / bare SQL', refresh, bareSql);
-  row('login (HTTP) / one argon2id hash', login, oneHash);
+  await warmUp(server.base, refreshUsers[0]!, 200);
+  const pgIdleMemory = await server.memory();
+
+  // 5. Refresh throughput: HTTP (autocannon child) vs bare SQL (postgres.js, same concurrency).
+  const statement = await captureRotationStatement({
+    clientId: 'default',
+    refreshTokenTtlMs: defaults.refreshTokenTtlSeconds * 1000,
+    device: { ipAddress: '127.0.0.1', userAgent: null, location: null },
+  });
+  report.rotationStatement = statement.text;
+  const refreshPoints: { connections: number; http: Measured; sql: SqlLoadResult; busy: string }[] = [];
+  let loadMemory: { peakMiB: number; samples: number } | undefined;
+  let unpreparedSql: SqlLoadResult | undefined;
+  const maxRefresh = Math.max(...REFRESH_CONNECTIONS);
+  for (const connections of REFRESH_CONNECTIONS) {
+    log(`refresh: HTTP at ${connections} connection(s)`);
+    let busy = await settle(`refresh HTTP ${connections}`);
+    const sampler = connections === maxRefresh ? sampleMemory(server.pid) : undefined;
+    const http = await refreshLoad(server, refreshUsers, connections);
+    if (sampler) loadMemory = sampler.stop();
+    log(`refresh: bare SQL at ${connections} client(s)`);
+    const sqlTokens = await openSessions(server.base, refreshUsers, connections);
+    busy ||= await settle(`refresh SQL ${connections}`);
+    const sql = await runSqlRotations({
+      url: scratchUrl.toString(),
+      statement,
+      refreshTokens: sqlTokens,
+      seconds: SECONDS,
+      warmupSeconds: WARMUP,
+      prepared: true,
+      postgresCpuSeconds: () => postgresSeconds(monitorSql!, scratchName),
+    });
+    refreshPoints.push({ connections, http, sql, busy });
+    if (connections === maxRefresh) {
+      log(
+        `refresh: bare SQL at ${connections} clients, unprepared, drizzle's default for execute() (reference)`,
+      );
+      const tokens = await openSessions(server.base, refreshUsers, connections);
+      await settle(`refresh SQL unprepared ${connections}`);
+      unpreparedSql = await runSqlRotations({
+        url: scratchUrl.toString(),
+        statement,
+        refreshTokens: tokens,
+        seconds: SECONDS,
+        warmupSeconds: WARMUP,
+        prepared: false,
+        postgresCpuSeconds: () => postgresSeconds(monitorSql!, scratchName),
+      });
+    }
+  }
+  report.refresh = { points: refreshPoints, unpreparedSql };
+  let refreshOk = true;
+  for (const { connections, http, sql, busy } of refreshPoints) {
+    const ratio = http.perSecond / sql.perSecond;
+    const graded = connections === 32;
+    if (graded) refreshOk = ratio >= GOALS.refreshRatio;
+    row({
+      block: 'refresh, PostgreSQL',
+      measure: `${connections} conn.: req/s, p50/p99 ms${busy}`,
+      value: `${fmt(http.perSecond)}/s, ${ms(http.latencyMs.p50)}/${ms(http.latencyMs.p99)}`,
+      baseline: `SQL ${fmt(sql.perSecond)}/s, ${ms(sql.latencyMs.p50)}/${ms(sql.latencyMs.p99)}`,
+      ratio: fmt(ratio, 2),
+      goal: graded ? `>= ${GOALS.refreshRatio}` : '-',
+      result: graded ? verdict(ratio >= GOALS.refreshRatio) : 'info',
+    });
+  }
+  for (const { connections, http } of refreshPoints) {
+    if (connections >= 8) cpuRow('refresh, PostgreSQL', `${connections} conn.`, http);
+  }
+  const sqlCpuRow = (label: string, sql: SqlLoadResult) => {
+    if (!sql.cpuPerSecond) return;
+    const { postgres: pg, client } = sql.cpuPerSecond;
+    row({
+      block: 'refresh, PostgreSQL',
+      measure: `bare SQL ${label}: CPU-s/s PG, client`,
+      value: `${fmt(pg, 2)}, ${fmt(client, 2)}`,
+      baseline: `ms/stmt: PG ${fmt((pg / sql.perSecond) * 1000, 2)}, client ${fmt((client / sql.perSecond) * 1000, 2)}`,
+      ratio: fmt((pg + client) / cpus().length, 2),
+      goal: '-',
+      result: 'info',
+    });
+  };
+  const maxPoint = refreshPoints.find((point) => point.connections === maxRefresh);
+  if (maxPoint) sqlCpuRow(`${maxRefresh} clients, prepared`, maxPoint.sql);
+  if (unpreparedSql) sqlCpuRow(`${maxRefresh} clients, unprepared`, unpreparedSql);
+  if (unpreparedSql) {
+    const http = refreshPoints.find((point) => point.connections === maxRefresh)!.http;
+    row({
+      block: 'refresh, PostgreSQL',
+      measure: `${maxRefresh} conn. vs SQL unprepared (drizzle's default)`,
+      value: `${fmt(http.perSecond)}/s`,
+      baseline: `SQL ${fmt(unpreparedSql.perSecond)}/s, ${ms(unpreparedSql.latencyMs.p50)}/${ms(unpreparedSql.latencyMs.p99)}`,
+      ratio: fmt(http.perSecond / unpreparedSql.perSecond, 2),
+      goal: '- (reference)',
+      result: 'info',
+    });
+  }
+  const refreshNon2xx = refreshPoints.reduce((sum, point) => sum + point.http.non2xx, 0);
+  const refreshErrors = refreshPoints.reduce((sum, point) => sum + point.http.errors, 0);
+  const refreshResponses = refreshPoints.reduce((sum, point) => sum + point.http.responses, 0);
+  const brokenChains = refreshPoints.reduce((sum, point) => sum + point.sql.brokenChains, 0);
+  row({
+    block: 'refresh, PostgreSQL',
+    measure: `non-2xx / errors of ${fmt(refreshResponses)} responses`,
+    value: `${refreshNon2xx} / ${refreshErrors}`,
+    baseline: `SQL chains broken: ${brokenChains}`,
+    ratio: '-',
+    goal: '0',
+    result: verdict(refreshNon2xx === 0 && refreshErrors === 0 && brokenChains === 0),
+  });
+
+  // 6. SQL round trips per refresh (and per login), counted on the wire.
+  log('round trips: a second server behind a counting proxy');
+  const proxy = await CountingProxy.start({ host: adminUrl.hostname, port: Number(adminUrl.port || 5432) });
+  let wire: { refresh: WireCounts; refreshes: number; login: WireCounts; logins: number };
+  try {
+    const proxiedUrl = new URL(scratchUrl);
+    proxiedUrl.hostname = '127.0.0.1';
+    proxiedUrl.port = String(proxy.port);
+    const counted = await startServer({
+      databaseUrl: proxiedUrl.toString(),
+      label: 'pg-proxied',
+      migrate: false,
+    });
+    try {
+      const refresh = async (token: string) =>
+        (
+          await postJson<{ refresh_token: string }>(counted.base, '/v1/auth/refresh', {
+            refresh_token: token,
+          })
+        ).refresh_token;
+      // Warm up on every connection of the pool (concurrent chains), then count sequential refreshes.
+      const warm = await openSessions(counted.base, refreshUsers, defaults.databasePoolMax);
+      await Promise.all(
+        warm.map(async (first) => {
+          let token = first;
+          for (let i = 0; i < 20; i++) token = await refresh(token);
+        }),
+      );
+      let token = (await openSessions(counted.base, refreshUsers, 1))[0]!;
+      proxy.reset();
+      for (let i = 0; i < ROUNDTRIP_REFRESHES; i++) token = await refresh(token);
+      const refreshCounts = proxy.snapshot();
+      const logins = 20;
+      proxy.reset();
+      for (let i = 0; i < logins; i++) await postJson(counted.base, '/v1/auth/login', loginUsers[i]!);
+      wire = { refresh: refreshCounts, refreshes: ROUNDTRIP_REFRESHES, login: proxy.snapshot(), logins };
+    } finally {
+      await counted.stop();
+    }
+  } finally {
+    await proxy.close();
+  }
+  report.roundTrips = wire;
+  const perRefresh = wire.refresh.roundTrips / wire.refreshes;
+  const byType = wire.refresh.byType;
+  row({
+    block: 'round trips',
+    measure: `SQL round trips per refresh (${wire.refreshes} sequential)`,
+    value: fmt(perRefresh, 2),
+    baseline: 'bare prepared statement: 1',
+    ratio: fmt(perRefresh, 2),
+    goal: `<= ${GOALS.roundTrips}`,
+    result: verdict(perRefresh <= GOALS.roundTrips),
+  });
+  row({
+    block: 'round trips',
+    measure: 'per refresh: statements; Parse/Flush/Sync',
+    value: `${fmt(wire.refresh.statements / wire.refreshes, 2)}; ${[byType.P, byType.H, byType.S].map((n) => fmt((n ?? 0) / wire.refreshes, 2)).join('/')}`,
+    baseline: '-',
+    ratio: '-',
+    goal: '-',
+    result: 'info',
+  });
+  row({
+    block: 'round trips',
+    measure: 'per login: statements; round trips',
+    value: `${fmt(wire.login.statements / wire.logins, 1)}; ${fmt(wire.login.roundTrips / wire.logins, 1)}`,
+    baseline: '-',
+    ratio: '-',
+    goal: '-',
+    result: 'info',
+  });
+
+  // 7. Login: HTTP (autocannon child) vs argon2id verifications at the same concurrency.
+  const loginPoints: { connections: number; http: Measured; argon2: { perSecond: number } }[] = [];
+  let loginFailures = 0;
+  let loginOk = true;
+  for (const connections of LOGIN_CONNECTIONS) {
+    log(`login: HTTP at ${connections} connections`);
+    let busy = await settle(`login HTTP ${connections}`);
+    const http = await runMeasured(server, {
+      mode: 'login',
+      base: server.base,
+      connections,
+      durationSeconds: SECONDS,
+      warmupSeconds: WARMUP,
+      users: loginUsers,
+    });
+    log(`login: argon2id verifications at ${connections} in flight`);
+    busy ||= await quiet(`login argon2 ${connections}`);
+    const argon = await runArgon2Verifications({
+      params: defaults.argon2,
+      password: PASSWORD,
+      concurrency: connections,
+      seconds: SECONDS,
+      warmupSeconds: 1,
+    });
+    loginPoints.push({ connections, http, argon2: argon });
+    loginFailures += http.non2xx + http.errors;
+    const ratio = http.perSecond / argon.perSecond;
+    if (ratio < GOALS.loginRatio) loginOk = false;
+    row({
+      block: 'login, PostgreSQL',
+      measure: `${connections} conn.: logins/s, p50/p99 ms${busy}`,
+      value: `${fmt(http.perSecond, 1)}/s, ${ms(http.latencyMs.p50)}/${ms(http.latencyMs.p99)}`,
+      baseline: `argon2id verify ${fmt(argon.perSecond, 1)}/s`,
+      ratio: fmt(ratio, 2),
+      goal: `>= ${GOALS.loginRatio}`,
+      result: verdict(ratio >= GOALS.loginRatio),
+    });
+    cpuRow('login, PostgreSQL', `${connections} conn.`, http);
+  }
+  row({
+    block: 'login, PostgreSQL',
+    measure: 'non-2xx + errors, all login runs',
+    value: String(loginFailures),
+    baseline: '-',
+    ratio: '-',
+    goal: '0',
+    result: verdict(loginFailures === 0),
+  });
+  report.login = loginPoints;
+
+  // 8. Refresh under a login storm vs idle: same connection count, back to back.
+  log(`storm: refresh at ${STORM_REFRESH} connections, idle`);
+  let stormBusy = await settle('storm idle');
+  const idle = await refreshLoad(server, refreshUsers, STORM_REFRESH);
+  log(`storm: refresh at ${STORM_REFRESH} connections while ${STORM_LOGIN} connections log in`);
+  stormBusy ||= await settle('storm');
+  const stormed = await storm(server, loginUsers, refreshUsers);
+  const stormRatio = stormed.refresh.latencyMs.p99 / idle.latencyMs.p99;
+  const stormOk = stormRatio <= GOALS.stormP99;
+  row({
+    block: 'refresh under login storm',
+    measure: `${STORM_REFRESH} conn. refresh p99 (p50), ${STORM_LOGIN} conn. logging in${stormBusy}`,
+    value: `${ms(stormed.refresh.latencyMs.p99)} ms (${ms(stormed.refresh.latencyMs.p50)})`,
+    baseline: `idle ${ms(idle.latencyMs.p99)} ms (${ms(idle.latencyMs.p50)})`,
+    ratio: fmt(stormRatio, 1),
+    goal: `<= ${GOALS.stormP99}`,
+    result: verdict(stormOk),
+  });
+  row({
+    block: 'refresh under login storm',
+    measure: 'refresh req/s; logins/s meanwhile; non-2xx',
+    value: `${fmt(stormed.refresh.perSecond)}/s; ${fmt(stormed.logins.perSecond, 1)}/s; ${stormed.refresh.non2xx + stormed.logins.non2xx + stormed.refresh.errors + stormed.logins.errors}`,
+    baseline: `idle ${fmt(idle.perSecond)}/s; -; ${idle.non2xx + idle.errors}`,
+    ratio: fmt(stormed.refresh.perSecond / idle.perSecond, 2),
+    goal: '-',
+    result: 'info',
+  });
+  cpuRow('refresh under login storm', 'idle', idle);
+  cpuRow('refresh under login storm', 'storm', stormed.refresh);
+  log(`storm: one WebCrypto SHA-256 with ${STORM_LOGIN} argon2id verifications in flight (bench process)`);
+  const probe = await probeThreadPool({
+    params: defaults.argon2,
+    password: PASSWORD,
+    inFlight: STORM_LOGIN,
+    seconds: 3,
+  });
+  row({
+    block: 'refresh under login storm',
+    measure: `why: one SHA-256 with ${STORM_LOGIN} argon2 queued, p50/p99 ms`,
+    value: `WebCrypto ${ms(probe.loaded.webCryptoMs.p50)}/${ms(probe.loaded.webCryptoMs.p99)}; sync ${fmt(probe.loaded.nodeCryptoSyncMs.p99, 3)}`,
+    baseline: `idle WebCrypto ${ms(probe.idle.webCryptoMs.p50)}/${ms(probe.idle.webCryptoMs.p99)}`,
+    ratio: fmt(probe.loaded.webCryptoMs.p50 / probe.idle.webCryptoMs.p50, 0),
+    goal: '-',
+    result: 'info',
+  });
+  report.storm = { idle, storm: stormed, threadPoolProbe: probe };
+
+  // 9. Memory.
+  const endMemory = await server.memory();
+  const rssRow = (measure: string, mib: number) =>
+    row({
+      block: 'memory, VmRSS of the server',
+      measure,
+      value: `${fmt(mib, 1)} MiB`,
+      baseline: `bare node+tsx ${fmt(bareMemory.rssMiB, 1)} MiB`,
+      ratio: fmt(mib / bareMemory.rssMiB, 2),
+      goal: `< ${GOALS.memoryMiB} MiB`,
+      result: verdict(mib < GOALS.memoryMiB),
+    });
+  rssRow('PostgreSQL, idle after warm-up', pgIdleMemory.rssMiB);
+  if (loadMemory) rssRow(`PostgreSQL, peak during ${maxRefresh}-conn. refresh`, loadMemory.peakMiB);
+  rssRow('PGlite, idle after warm-up (fresh dir)', pgliteMemory.rssMiB);
+  rssRow('PGlite, idle after warm-up (second start)', pgliteMemory2.rssMiB);
+  row({
+    block: 'memory, VmRSS of the server',
+    measure: 'PostgreSQL: VmHWM at end of run (peak, logins incl.)',
+    value: `${fmt(endMemory.hwmMiB, 1)} MiB`,
+    baseline: '-',
+    ratio: '-',
+    goal: '-',
+    result: 'info',
+  });
+  report.memory = {
+    bare: bareMemory,
+    postgresIdle: pgIdleMemory,
+    postgresRefreshLoad: loadMemory,
+    postgresEndOfRun: endMemory,
+    pgliteIdleFresh: pgliteMemory,
+    pgliteIdleSecondStart: pgliteMemory2,
+  };
+
+  // 10. Start-up.
+  const startupRow = (measure: string, value: number) =>
+    row({
+      block: 'start-up, spawn to 200 /health',
+      measure,
+      value: `${fmt(value)} ms`,
+      baseline: `bare node+tsx ${fmt(bare.startupMs)} ms`,
+      ratio: fmt(value / bare.startupMs, 1),
+      goal: '- (none set)',
+      result: 'info',
+    });
+  startupRow(`PGlite, fresh dir (initdb, migrations, key)${pgliteMark}`, pglite1.startupMs);
+  startupRow('PGlite, second start on the same dir', pglite2.startupMs);
+  startupRow(`PostgreSQL, empty database (migrations, key)${pgStartMark}`, server.startupMs);
+  report.startup = {
+    bareMs: bare.startupMs,
+    pgliteFreshMs: pglite1.startupMs,
+    pgliteSecondMs: pglite2.startupMs,
+    postgresFreshMs: server.startupMs,
+  };
+  await server.stop();
+
+  // 11. Profiles of the loads whose goal was missed (or all of them with BENCH_PROFILE=1).
+  const profiles: Record<string, { summary?: ProfileSummary; load: unknown }> = {};
+  // Profiles of an earlier run would pass for this one's.
+  for (const old of await readdir(RESULTS_DIR).catch(() => [] as string[])) {
+    if (old.endsWith('.cpuprofile')) await rm(join(RESULTS_DIR, old), { force: true });
+  }
+  if (PROFILE === '1' || (PROFILE === 'auto' && !refreshOk)) {
+    log(`profile: refresh at ${maxRefresh} connections, server under node --cpu-prof`);
+    const { outcome, summary } = await profiled(`refresh-${maxRefresh}`, (s) =>
+      refreshLoad(s, refreshUsers, maxRefresh),
+    );
+    profiles[`refresh-${maxRefresh}`] = { summary, load: outcome };
+  }
+  if (PROFILE === '1' || (PROFILE === 'auto' && !loginOk)) {
+    const connections = Math.max(...LOGIN_CONNECTIONS);
+    log(`profile: login at ${connections} connections, server under node --cpu-prof`);
+    const { outcome, summary } = await profiled(`login-${connections}`, (s) =>
+      runMeasured(s, {
+        mode: 'login',
+        base: s.base,
+        connections,
+        durationSeconds: SECONDS,
+        warmupSeconds: WARMUP,
+        users: loginUsers,
+      }),
+    );
+    profiles[`login-${connections}`] = { summary, load: outcome };
+  }
+  if (PROFILE === '1' || (PROFILE === 'auto' && !stormOk)) {
+    log('profile: the storm, server under node --cpu-prof');
+    const { outcome, summary } = await profiled('storm', (s) => storm(s, loginUsers, refreshUsers));
+    profiles.storm = { summary, load: outcome };
+  }
+  report.profiles = profiles;
+
+  report.machineBefore = { loadAverage: loadAtStart };
+  report.sourceFingerprints = fingerprints;
+  report.busyPoints = busyPoints;
+  report.rows = rows;
+  report.elapsedSeconds = (performance.now() - started) / 1000;
+  await mkdir(RESULTS_DIR, { recursive: true });
+  await writeFile(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
+
+  printTable(
+    `latchkey bench: ${cpus().length} x ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, PostgreSQL ${report.postgresVersion}; ${SECONDS} s per point (+${WARMUP} s warm-up); server: LOG_LEVEL=${LOG_LEVEL}, argon2id m=${defaults.argon2.memoryKib} KiB t=${defaults.argon2.timeCost} p=${defaults.argon2.parallelism}, pool ${defaults.databasePoolMax}${Object.keys(SERVER_ENV).length ? `, ${JSON.stringify(SERVER_ENV)}` : ''}${SERVER_NODE_ARGS.length ? `, node ${SERVER_NODE_ARGS.join(' ')}` : ''}`,
+  );
+  const marked = busyPoints.filter((point) => point.marked);
+  if (marked.length > 0) {
+    console.log(
+      `* others used the CPUs meanwhile (over ${BUSY * 100} % of them before the point, after waiting up to ${QUIET_WAIT} s, or over a third of a CPU during the load): ${marked
+        .map((point) => `${point.point} ${fmt(point.busyShare * 100)} %`)
+        .join(', ')}`,
+    );
+  }
+  const sources = new Set(fingerprints.map((entry) => entry.source));
+  if (sources.size > 1) {
+    console.log(
+      `WARNING: src/ changed during the run; the servers ran different code: ${fingerprints
+        .map((entry) => `${entry.server} ${entry.source}`)
+        .join(', ')}`,
+    );
+  }
+  for (const [name, { summary }] of Object.entries(profiles)) {
+    if (summary) console.log(`\n[${name}] ${formatProfile(summary)}`);
+  }
+  const missed = rows.filter((r) => r.result === 'MISS').map((r) => `${r.block}: ${r.measure}`);
+  console.log(`\n${missed.length ? `MISSED: ${missed.join('; ')}` : 'every goal met'}`);
+  console.log(`results: ${RESULTS_FILE} (run took ${fmt((performance.now() - started) / 1000)} s)`);
+} catch (error) {
+  for (const s of servers) {
+    if (s.running) console.error(`--- output of server ${s.logFile} ---\n${await s.outputTail()}`);
+  }
+  throw error;
 } finally {
-  await database.close();
-  await scratch.cleanup();
+  for (const s of servers) await s.stop(5_000).catch(() => {});
+  await cleanup();
 }
