@@ -34,12 +34,13 @@
  * BENCH_STORM_REFRESH_CONNECTIONS (8), BENCH_STORM_LOGIN_CONNECTIONS (32),
  * BENCH_ROUNDTRIP_REFRESHES (500), BENCH_ITERATIONS (300, in-process), BENCH_KIT_TOKENS (2000),
  * BENCH_INPROCESS (1; 0 skips that section), BENCH_PROFILE (auto | 1 | 0),
+ * BENCH_SERVER (dist: the build, as `npm run serve`; tsx: as `npm start`),
  * BENCH_LOG_LEVEL (info, as `npm start`), BENCH_SERVER_ENV (JSON object of extra server
  * variables, for experiments), BENCH_SERVER_NODE_ARGS (extra node flags for the server, e.g.
  * "--max-semi-space-size=4"), BENCH_QUIET_WAIT (15: seconds to wait, before each point, for a
  * CPU that other processes keep busy), BENCH_RESULTS (bench/results/latest.json).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -60,6 +61,7 @@ import {
   memoryOf,
   PROJECT_ROOT,
   postJson,
+  SERVER_MODE,
   type ServerOptions,
   trackChild,
 } from './server.js';
@@ -87,6 +89,14 @@ const QUIET_WAIT = num('BENCH_QUIET_WAIT', 15);
 const DATABASE_URL = env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const RESULTS_FILE = resolve(PROJECT_ROOT, env.BENCH_RESULTS ?? 'bench/results/latest.json');
 const RESULTS_DIR = resolve(RESULTS_FILE, '..');
+const BARE_LABEL = SERVER_MODE === 'tsx' ? 'node+tsx' : 'node';
+
+// The server runs from the build (dist/), as in production: build it from the sources now,
+// so that the figures are never those of a stale build.
+if (SERVER_MODE === 'dist') {
+  const built = spawnSync('npm', ['run', '-s', 'build'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('npm run build failed');
+}
 
 const GOALS = {
   kitFresh: 0.6,
@@ -555,7 +565,7 @@ try {
   // 2. The baseline server for start-up and memory: node + tsx + node:http, nothing else.
   log('bare node + tsx HTTP server (baseline for start-up and memory)');
   await quiet('bare server');
-  const bare = await startServer({ label: 'bare', entry: 'bench/bare-server.ts' });
+  const bare = await startServer({ label: 'bare', entry: 'bench/bare-server.mjs' });
   for (let i = 0; i < 200; i++) await (await fetch(`${bare.base}/health`)).arrayBuffer();
   await new Promise((done) => setTimeout(done, 2000));
   const bareMemory = await bare.memory();
@@ -895,7 +905,7 @@ try {
       block: 'memory, VmRSS of the server',
       measure,
       value: `${fmt(mib, 1)} MiB`,
-      baseline: `bare node+tsx ${fmt(bareMemory.rssMiB, 1)} MiB`,
+      baseline: `bare ${BARE_LABEL} ${fmt(bareMemory.rssMiB, 1)} MiB`,
       ratio: fmt(mib / bareMemory.rssMiB, 2),
       goal: `< ${GOALS.memoryMiB} MiB`,
       result: verdict(mib < GOALS.memoryMiB),
@@ -928,7 +938,7 @@ try {
       block: 'start-up, spawn to 200 /health',
       measure,
       value: `${fmt(value)} ms`,
-      baseline: `bare node+tsx ${fmt(bare.startupMs)} ms`,
+      baseline: `bare ${BARE_LABEL} ${fmt(bare.startupMs)} ms`,
       ratio: fmt(value / bare.startupMs, 1),
       goal: '- (none set)',
       result: 'info',
@@ -988,7 +998,7 @@ try {
   await writeFile(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
 
   printTable(
-    `latchkey bench: ${cpus().length} x ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, PostgreSQL ${report.postgresVersion}; ${SECONDS} s per point (+${WARMUP} s warm-up); server: LOG_LEVEL=${LOG_LEVEL}, argon2id m=${defaults.argon2.memoryKib} KiB t=${defaults.argon2.timeCost} p=${defaults.argon2.parallelism}, pool ${defaults.databasePoolMax}${Object.keys(SERVER_ENV).length ? `, ${JSON.stringify(SERVER_ENV)}` : ''}${SERVER_NODE_ARGS.length ? `, node ${SERVER_NODE_ARGS.join(' ')}` : ''}`,
+    `latchkey bench: ${cpus().length} x ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, PostgreSQL ${report.postgresVersion}; ${SECONDS} s per point (+${WARMUP} s warm-up); server: ${SERVER_MODE === 'dist' ? 'node dist/entry/node.js' : 'tsx src/entry/node.ts'}, LOG_LEVEL=${LOG_LEVEL}, argon2id m=${defaults.argon2.memoryKib} KiB t=${defaults.argon2.timeCost} p=${defaults.argon2.parallelism}, pool ${defaults.databasePoolMax}${Object.keys(SERVER_ENV).length ? `, ${JSON.stringify(SERVER_ENV)}` : ''}${SERVER_NODE_ARGS.length ? `, node ${SERVER_NODE_ARGS.join(' ')}` : ''}`,
   );
   const marked = busyPoints.filter((point) => point.marked);
   if (marked.length > 0) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * The real Node server (`src/entry/node.ts`, started as `npm start` does: node + tsx) as a
+ * The real Node server (the build, as `npm run serve` starts it; BENCH_SERVER=tsx: as `npm start`) as a
  * child process of the bench, on PostgreSQL (`databaseUrl`) or PGlite (`dataDir`).
  * Its output goes to a file (never through a pipe the bench would have to drain while it
  * measures); the tail is shown when it fails.
@@ -58,6 +58,9 @@ export async function memoryOf(pid: number): Promise<{ rssMiB: number; hwmMiB: n
   return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 };
 }
 
+/** How the server runs: `dist` (the build, as `npm run serve`) or `tsx` (as `npm start`). */
+export const SERVER_MODE: 'dist' | 'tsx' = process.env.BENCH_SERVER === 'tsx' ? 'tsx' : 'dist';
+
 export interface ServerOptions {
   /** PostgreSQL; without it the server runs on PGlite in `dataDir`. */
   databaseUrl?: string;
@@ -70,7 +73,7 @@ export interface ServerOptions {
   /** `node --cpu-prof`: the profile is written to `logDir` when the server exits. */
   cpuProfile?: boolean;
   env?: Record<string, string>;
-  /** The script to run, from the project root; the baseline blocks use bench/bare-server.ts. */
+  /** The script to run, from the project root; the baseline blocks use bench/bare-server.mjs. */
   entry?: string;
   /** Extra node flags (e.g. --max-semi-space-size=4), before --import tsx. */
   nodeArgs?: string[];
@@ -116,12 +119,13 @@ export class BenchServer {
     const port = await freePort();
     const logFile = join(options.logDir, `server-${options.label}-${port}.log`);
     const fd = openSync(logFile, 'a');
+    // The compiled build (`npm run serve`, what production runs) unless BENCH_SERVER=tsx
+    // (`npm start`); the bare baseline is started the same way.
     const args = [
       ...(options.nodeArgs ?? []),
       ...(options.cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', options.logDir] : []),
-      '--import',
-      'tsx',
-      options.entry ?? 'src/entry/node.ts',
+      ...(SERVER_MODE === 'tsx' ? ['--import', 'tsx'] : []),
+      options.entry ?? (SERVER_MODE === 'tsx' ? 'src/entry/node.ts' : 'dist/entry/node.js'),
     ];
     const started = performance.now();
     const child = trackChild(

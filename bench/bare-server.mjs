@@ -2,8 +2,8 @@ import { createServer } from 'node:http';
 
 /**
  * Baseline for the start-up and memory blocks: the least a Node HTTP server started the way
- * Latchkey is (node --import tsx) costs. GET /health answers 200 {"status":"ok"}; nothing
- * else is loaded.
+ * the measured Latchkey is (plain node for the build, node --import tsx for BENCH_SERVER=tsx)
+ * costs. GET /health answers 200 {"status":"ok"}; nothing else is loaded.
  */
 const server = createServer((req, res) => {
   res.writeHead(req.url === '/health' ? 200 : 404, { 'content-type': 'application/json' });
