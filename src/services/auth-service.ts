@@ -436,7 +436,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     const sessions = await store.listSessions(user.id, now);
     return new AuthError(
       'session_limit_reached',
-      `You are signed in on ${sessions.length} devices, the most allowed: sign one out to continue`,
+      `You are signed in on ${sessions.length === 1 ? '1 device' : `${sessions.length} devices`}, the most allowed: sign one out to continue`,
       undefined,
       undefined,
       {

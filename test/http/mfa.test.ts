@@ -320,6 +320,7 @@ describe('login with MFA', () => {
       const res = await loginMfa({ mfa_token: token, code: wrongCode(secret) });
       expect(res.status).toBe(401);
       expect(res.json.error).toBe('invalid_code');
+      expect(res.json.attempts_left).toBe(5 - attempt);
     }
     const right = await loginMfa({ mfa_token: token, code: nextCode(secret) });
     expect(right.status).toBe(401);

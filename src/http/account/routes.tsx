@@ -361,6 +361,11 @@ export function accountPages(ctx: RouteContext) {
         c.header('Retry-After', String(failure.retryAfterSeconds ?? 60));
         return c.html(<MfaPage page={pageOf(c)} notice={{ kind: 'error', text: throttled(failure) }} />, 429);
       }
+      if (failure.extra?.attempts_left === 0) {
+        // That was the last attempt this mfa_token had: the sign-in starts over.
+        clearMfaCookie(c);
+        return c.redirect(`${SIGN_IN}?notice=mfa_restart`, 303);
+      }
       return c.html(<MfaPage page={pageOf(c)} errors={{ code: failure.description }} />, 401);
     }
   });
