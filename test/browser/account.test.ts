@@ -156,8 +156,11 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
 
     // 2. The phone signs in with the keyboard only: email has focus, Tab moves through the form.
     await b.goto(`${base}/account/sign-in`);
+    // The email field takes the focus by itself (autofocus); typing before that would be lost.
+    await expect.poll(() => b.evaluate(() => document.activeElement?.id)).toBe('sign-in-email');
     await b.keyboard.type(email);
     await b.keyboard.press('Tab');
+    expect(await b.evaluate(() => document.activeElement?.id)).toBe('sign-in-password');
     await b.keyboard.type(PASSWORD);
     await b.keyboard.press('Enter');
     await b.getByRole('heading', { name: 'Your devices' }).waitFor();
@@ -264,7 +267,7 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
     await dialog.getByRole('button', { name: 'Sign out everywhere else' }).click();
     await a.getByText('Signed out of 1 other device.').waitFor();
     await expect.poll(() => cards.count()).toBe(1);
-    expect(await dialog.isVisible()).toBe(false);
+    await expect.poll(() => dialog.isVisible()).toBe(false);
     // The phone's access token is still unexpired, but the server checks its session.
     await b.reload();
     await expect.poll(() => new URL(b.url()).pathname).toBe('/account/sign-in');
