@@ -21,10 +21,12 @@ interface NodeCrypto {
     key: unknown,
   ): { update(data: string): { digest(encoding: 'base64url'): string } };
   sign(algorithm: string | null, data: Uint8Array, key: unknown): Uint8Array;
+  verify(algorithm: string | null, data: Uint8Array, key: unknown, signature: Uint8Array): boolean;
   KeyObject: { from(key: CryptoKey): unknown };
 }
 
-const nodeCrypto = (
+/** node:crypto where the runtime has it (the kit's signature check uses it too, src/verify). */
+export const nodeCrypto = (
   globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
 ).process?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
 
@@ -34,7 +36,8 @@ export type CryptoEngine = 'node:crypto' | 'webcrypto';
 export const DEFAULT_CRYPTO_ENGINE: CryptoEngine = nodeCrypto ? 'node:crypto' : 'webcrypto';
 
 const keyObjects = new WeakMap<CryptoKey, unknown>();
-function keyObject(node: NodeCrypto, key: CryptoKey): unknown {
+/** node:crypto's KeyObject of a CryptoKey, made once per key. */
+export function keyObject(node: NodeCrypto, key: CryptoKey): unknown {
   let object = keyObjects.get(key);
   if (object === undefined) {
     object = node.KeyObject.from(key);
