@@ -15,6 +15,13 @@ const DURATION_LABELS: Record<string, string> = {
   null: 'over 30 days',
 };
 
+/** Duration buckets (their upper bounds in seconds, null for the last) as labelled rows. */
+const durationRows = (rows: { upToSeconds: number | null; count: number }[]) =>
+  rows.map((row) => ({
+    label: DURATION_LABELS[String(row.upToSeconds)] ?? String(row.upToSeconds),
+    count: row.count,
+  }));
+
 function Bars(props: { caption: string; head: string; rows: { label: string; count: number }[] }) {
   const max = Math.max(1, ...props.rows.map((row) => row.count));
   return (
@@ -129,19 +136,9 @@ export function AnalyticsPage(props: { page: PageContext; report: Report }) {
       <Bars
         caption="How long ended sessions lasted"
         head="Duration"
-        rows={report.endedSessionDurations.map((row) => ({
-          label: DURATION_LABELS[String(row.upToSeconds)] ?? String(row.upToSeconds),
-          count: row.count,
-        }))}
+        rows={durationRows(report.endedSessionDurations)}
       />
-      <Bars
-        caption="Age of live sessions"
-        head="Age"
-        rows={report.liveSessionAges.map((row) => ({
-          label: DURATION_LABELS[String(row.upToSeconds)] ?? String(row.upToSeconds),
-          count: row.count,
-        }))}
-      />
+      <Bars caption="Age of live sessions" head="Age" rows={durationRows(report.liveSessionAges)} />
       <Bars
         caption="Sign-ins by country"
         head="Country"

@@ -85,9 +85,14 @@ function noticeOf(query: Record<string, string>): Notice | undefined {
   }
 }
 
-/** "Too many attempts. Try again in 4 minutes." from a `rate_limited` error. */
-function throttled(error: AuthError): string {
+/**
+ * What a page says about a failure: for `rate_limited`, "Too many attempts. Try again in 4
+ * minutes." with `Retry-After` set on the answer; otherwise the error's own description.
+ */
+function problemText(c: Context, error: AuthError): string {
+  if (error.code !== 'rate_limited') return error.description;
   const seconds = error.retryAfterSeconds ?? 60;
+  c.header('Retry-After', String(seconds));
   const wait = seconds < 90 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
   return `Too many attempts. Try again in ${wait}.`;
 }
@@ -135,14 +140,7 @@ export function accountPages(ctx: RouteContext) {
       return c.redirect(`${SIGN_IN}?notice=ended`, 303);
     }
     if (error instanceof AuthError) {
-      if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.retryAfterSeconds));
-      const status = STATUS[error.code] as 400;
-      return message(
-        c,
-        'That did not work',
-        error.code === 'rate_limited' ? throttled(error) : error.description,
-        status,
-      );
+      return message(c, 'That did not work', problemText(c, error), STATUS[error.code] as 400);
     }
     // Logged and classified as the JSON API does; the person gets a page, never a stack.
     const unavailable = handleError(ctx.logger)(error, c).status === 503;
@@ -298,8 +296,7 @@ export function accountPages(ctx: RouteContext) {
       );
       switch (failure.code) {
         case 'rate_limited':
-          c.header('Retry-After', String(failure.retryAfterSeconds ?? 60));
-          return again(429, {}, { kind: 'error', text: throttled(failure) });
+          return again(429, {}, { kind: 'error', text: problemText(c, failure) });
         case 'account_disabled':
           return again(
             403,
@@ -358,8 +355,10 @@ export function accountPages(ctx: RouteContext) {
         return c.redirect(`${SIGN_IN}?notice=mfa_restart`, 303);
       }
       if (failure.code === 'rate_limited') {
-        c.header('Retry-After', String(failure.retryAfterSeconds ?? 60));
-        return c.html(<MfaPage page={pageOf(c)} notice={{ kind: 'error', text: throttled(failure) }} />, 429);
+        return c.html(
+          <MfaPage page={pageOf(c)} notice={{ kind: 'error', text: problemText(c, failure) }} />,
+          429,
+        );
       }
       if (failure.extra?.attempts_left === 0) {
         // That was the last attempt this mfa_token had: the sign-in starts over.
@@ -466,8 +465,7 @@ export function accountPages(ctx: RouteContext) {
       'rate_limited',
     );
     if (failure.code === 'rate_limited') {
-      c.header('Retry-After', String(failure.retryAfterSeconds ?? 60));
-      return security(c, 429, {}, { kind: 'error', text: throttled(failure) });
+      return security(c, 429, {}, { kind: 'error', text: problemText(c, failure) });
     }
     return security(c, failure.code === 'wrong_password' || failure.code === 'wrong_code' ? 403 : 400, {
       [field]: failure.description,
@@ -532,10 +530,9 @@ export function accountPages(ctx: RouteContext) {
         !BASE32_SECRET.test(secret)
       )
         return c.redirect(SECURITY, 303);
-      if (failure.code === 'rate_limited') c.header('Retry-After', String(failure.retryAfterSeconds ?? 60));
       // The same secret again (the one stored is checked, never this echo), so a scanned code still works.
       const qrSvg = qrCodeSvg(totpUri(config.totpIssuer, c.get('email'), secret));
-      const problem = failure.code === 'rate_limited' ? throttled(failure) : failure.description;
+      const problem = problemText(c, failure);
       return c.html(
         <TotpSetupPage page={pageOf(c)} secret={secret} qrSvg={qrSvg} error={problem} />,
         failure.code === 'rate_limited' ? 429 : 403,
@@ -543,44 +540,44 @@ export function accountPages(ctx: RouteContext) {
     }
   });
 
-  /** Both need `aal2` and a fresh sign-in: a fresh code is the step-up (RFC 9470), every time. */
-  app.post('/security/recovery-codes', signedIn, async (c) => {
-    const body = await c.req.parseBody();
-    if (!text(body.code).trim())
-      return security(c, 400, { regenerate: 'Enter the code from your authenticator app.' });
-    try {
-      const caller = await adopt(
-        c,
-        await mfa.stepUp(c.get('caller'), { code: text(body.code).trim() }, device(c)),
-      );
-      const codes = await mfa.regenerateRecoveryCodes(caller);
-      return c.html(
+  /**
+   * New recovery codes and turning MFA off need `aal2` and a fresh sign-in: a fresh code steps
+   * the session up (RFC 9470) every time, then `action` runs as the stepped-up caller; a
+   * missing or wrong code is shown at `field`.
+   */
+  const withFreshCode =
+    (field: 'regenerate' | 'disable', action: (c: PageContextOf, caller: Caller) => Promise<Response>) =>
+    async (c: PageContextOf) => {
+      const code = text((await c.req.parseBody()).code).trim();
+      if (!code) return security(c, 400, { [field]: 'Enter the code from your authenticator app.' });
+      try {
+        return await action(c, await adopt(c, await mfa.stepUp(c.get('caller'), { code }, device(c))));
+      } catch (error) {
+        return securityFailure(c, error, field);
+      }
+    };
+
+  app.post(
+    '/security/recovery-codes',
+    signedIn,
+    withFreshCode('regenerate', async (c, caller) =>
+      c.html(
         <RecoveryCodesPage
           page={pageOf(c)}
-          codes={codes}
+          codes={await mfa.regenerateRecoveryCodes(caller)}
           intro="New recovery codes; the old ones no longer work."
         />,
-      );
-    } catch (error) {
-      return securityFailure(c, error, 'regenerate');
-    }
-  });
+      ),
+    ),
+  );
 
-  app.post('/security/totp/disable', signedIn, async (c) => {
-    const body = await c.req.parseBody();
-    if (!text(body.code).trim())
-      return security(c, 400, { disable: 'Enter the code from your authenticator app.' });
-    try {
-      const caller = await adopt(
-        c,
-        await mfa.stepUp(c.get('caller'), { code: text(body.code).trim() }, device(c)),
-      );
-      const revoked = await mfa.disable(caller);
-      return c.redirect(`${SECURITY}?notice=mfa_off&n=${revoked}`, 303);
-    } catch (error) {
-      return securityFailure(c, error, 'disable');
-    }
-  });
+  app.post(
+    '/security/totp/disable',
+    signedIn,
+    withFreshCode('disable', async (c, caller) =>
+      c.redirect(`${SECURITY}?notice=mfa_off&n=${await mfa.disable(caller)}`, 303),
+    ),
+  );
 
   // --- Activity ----------------------------------------------------------------------------
 
@@ -625,11 +622,7 @@ export function accountPages(ctx: RouteContext) {
       return c.redirect('/account/admin/analytics', 303);
     } catch (error) {
       const failure = expected(error, 'wrong_code', 'rate_limited');
-      if (failure.code === 'rate_limited') c.header('Retry-After', String(failure.retryAfterSeconds ?? 60));
-      return again(
-        failure.code === 'rate_limited' ? 429 : 403,
-        failure.code === 'rate_limited' ? throttled(failure) : failure.description,
-      );
+      return again(failure.code === 'rate_limited' ? 429 : 403, problemText(c, failure));
     }
   });
 
