@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, waitUntilHealthy } from '../test/support/ports.js';
 
 /**
  * The real Node server (the build, as `npm run serve` starts it; BENCH_SERVER=tsx: as `npm start`) as a
@@ -38,17 +38,6 @@ export function killAllChildren(): void {
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** VmRSS and VmHWM (peak RSS) of a process, in MiB, from /proc/PID/status. */
@@ -169,25 +158,13 @@ export class BenchServer {
 
   /** Polls GET /health every 20 ms until 200 (the start-up time is measured on this). */
   async waitUntilHealthy(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let last = 'no answer yet';
-    while (Date.now() < deadline) {
-      if (!this.running) {
-        throw new Error(
-          `the server exited (${JSON.stringify(this.exitInfo)}) before it was healthy:\n${await this.outputTail()}`,
-        );
-      }
-      try {
-        const response = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(5_000) });
-        await response.arrayBuffer();
-        if (response.status === 200) return;
-        last = `status ${response.status}`;
-      } catch (error) {
-        last = (error as Error).message;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new Error(`GET /health did not answer 200 within ${timeoutMs} ms (last: ${last})`);
+    await waitUntilHealthy({
+      base: this.base,
+      timeoutMs,
+      pollMs: 20,
+      exited: () => (this.running ? undefined : JSON.stringify(this.exitInfo)),
+      output: () => this.outputTail(),
+    });
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {

@@ -20,6 +20,15 @@ export interface Call {
   outcome: Outcome;
 }
 
+/** A body's JSON, or undefined when it is empty or not JSON. */
+export function jsonOf(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** One request; a network failure or a timeout is an outcome, not an exception. */
 export async function send(
   base: string,
@@ -38,13 +47,7 @@ export async function send(
     });
     // Reading the body can fail too (the server died mid-response): that is a lost response.
     const text = await response.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { kind: 'response', status: response.status, json, text };
+    return { kind: 'response', status: response.status, json: jsonOf(text), text };
   } catch (error) {
     const err = error as Error & { cause?: { code?: string; message?: string } };
     if (err.name === 'TimeoutError') return { kind: 'timeout', message: `${path}: ${err.message}` };

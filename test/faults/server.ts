@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../support/ports.js';
+import { freePort, waitUntilHealthy } from '../support/ports.js';
 
 /**
  * The real Node server (`src/entry/node.ts`) as a child process, on a PostgreSQL given by
@@ -135,26 +135,12 @@ export class ServerProcess {
 
   /** Polls GET /health every 100 ms until 200, the process exits, or the bound passes. */
   async waitUntilHealthy(timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let last = 'no answer yet';
-    while (Date.now() < deadline) {
-      if (!this.running) {
-        throw new Error(
-          `the server exited (${JSON.stringify(this.exitInfo)}) before it was healthy:\n${this.outputText}`,
-        );
-      }
-      try {
-        const response = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(5_000) });
-        await response.arrayBuffer();
-        if (response.status === 200) return;
-        last = `status ${response.status}`;
-      } catch (error) {
-        last = (error as Error).message;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(
-      `GET /health did not answer 200 within ${timeoutMs} ms (last: ${last}):\n${this.outputText}`,
-    );
+    await waitUntilHealthy({
+      base: this.base,
+      timeoutMs,
+      pollMs: 100,
+      exited: () => (this.running ? undefined : JSON.stringify(this.exitInfo)),
+      output: () => this.outputText,
+    });
   }
 }

@@ -4,6 +4,8 @@
  * was expected) for the checks and the summary afterwards.
  */
 
+import { jsonOf } from '../faults/harness.js';
+
 export type LoadOutcome =
   // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field
   | { kind: 'response'; status: number; json: any; text: string }
@@ -147,13 +149,7 @@ export class Traffic {
           signal: AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.deadline]),
         });
         const text = await response.text();
-        let json: unknown;
-        try {
-          json = text ? JSON.parse(text) : undefined;
-        } catch {
-          json = undefined;
-        }
-        outcome = { kind: 'response', status: response.status, json, text };
+        outcome = { kind: 'response', status: response.status, json: jsonOf(text), text };
       } catch (error) {
         const err = error as Error & { cause?: { code?: string; message?: string } };
         if (err.name === 'TimeoutError') {
