@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Response bodies of the HTTP contract (../shared/API.md), for the OpenAPI document. The
+ * Response bodies of the HTTP contract (docs/API.md), for the OpenAPI document. The
  * tests parse real responses with them (test/http/openapi.test.ts), so they cannot drift
  * from what the routes send.
  */

@@ -5,7 +5,7 @@ import { totpCode } from '../support/totp.js';
 import { useTargets } from './target.js';
 
 /**
- * The HTTP contract (../shared/API.md) as one set of test bodies for both runtimes: the app
+ * The HTTP contract (docs/API.md) as one set of test bodies for both runtimes: the app
  * on Node by default, the worker in workerd on PostgreSQL in CI (see target.ts). Scenarios
  * that need a moved clock stay in the Node-only suites; these run on real time.
  */
