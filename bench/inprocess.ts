@@ -113,6 +113,7 @@ export async function runInProcess(options: {
           amr: ['pwd'],
           authTime: clock.now(),
           remembered: false,
+          expiresAt: new Date(clock.now().getTime() + 24 * 3600 * 1000),
         },
         tokensPerRound: options.kitTokens,
         rounds: 5,

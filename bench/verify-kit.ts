@@ -17,7 +17,7 @@ export async function benchVerifyKit(input: {
   issuer: string;
   audience: string;
   accessTokens: AccessTokens;
-  grant: SessionGrant;
+  grant: SessionGrant & { expiresAt: Date };
   tokensPerRound: number;
   rounds: number;
 }) {

@@ -84,6 +84,12 @@ const EnvSchema = z.object({
   LOGIN_FAILURES_PER_ACCOUNT: integer(10, 1, 10_000),
   LOGIN_FAILURES_PER_IP: integer(100, 1, 1_000_000),
   LOGIN_FAILURE_WINDOW: seconds(900, 1),
+  /** Wrong passwords per account from networks it never logged in from, per LOGIN_ACCOUNT_WINDOW. */
+  LOGIN_FAILURES_PER_ACCOUNT_ANYWHERE: integer(50, 1, 1_000_000),
+  LOGIN_ACCOUNT_WINDOW: seconds(3600, 1),
+  /** Counters key IPv4 clients by this prefix and IPv6 clients by theirs (one customer's /64). */
+  RATE_LIMIT_IPV4_PREFIX: integer(32, 8, 32),
+  RATE_LIMIT_IPV6_PREFIX: integer(64, 16, 128),
   REGISTRATIONS_PER_IP: integer(20, 1, 1_000_000),
   REFRESH_FAILURES_PER_IP: integer(100, 1, 1_000_000),
   CLEANUP_INTERVAL: seconds(300, 0),
@@ -93,10 +99,11 @@ const EnvSchema = z.object({
   TOTP_ISSUER: z.string().min(1).max(100).default('Latchkey'),
   MFA_FAILURES_PER_USER: integer(10, 1, 10_000),
   MFA_FAILURE_WINDOW: seconds(900, 1),
+  /** `__Host-` so that no other host (a sibling subdomain) can set it: RFC 6265bis §4.1.3.2. */
   REFRESH_COOKIE_NAME: z
     .string()
-    .regex(/^[A-Za-z0-9_-]+$/, 'must be a cookie name (letters, digits, _ and -)')
-    .default('latchkey_refresh'),
+    .regex(/^__Host-[A-Za-z0-9_-]+$/, 'must be __Host- then letters, digits, _ and - (e.g. __Host-rt)')
+    .default('__Host-latchkey_refresh'),
 });
 
 export type SigningAlgorithm = 'EdDSA' | 'ES256';
@@ -157,11 +164,22 @@ export interface Config {
   };
   /** zxcvbn score (0-4) a new password needs; 0 turns the check off. */
   passwordMinScore: number;
-  /** Wrong passwords per account (from one IP) and per IP, per window, before 429. */
-  loginFailureLimit: { perAccount: number; perIp: number; windowSeconds: number };
+  /**
+   * Wrong passwords per account from one network and per network, per window, before 429;
+   * and per account from networks it never logged in from (`anywhere`, its own window).
+   */
+  loginFailureLimit: {
+    perAccount: number;
+    perIp: number;
+    windowSeconds: number;
+    anywhere: number;
+    anywhereWindowSeconds: number;
+  };
+  /** How client addresses are grouped into one counter (IPv4 /32 and IPv6 /64 by default). */
+  rateLimitPrefixes: { ipv4Prefix: number; ipv6Prefix: number };
   /** The issuer name authenticator apps show next to the account. */
   totpIssuer: string;
-  /** Wrong MFA codes (and step-up passwords) per user per window before 429. */
+  /** Wrong MFA codes, step-up passwords and current passwords of a password change, per user per window, before 429. */
   mfaFailureLimit: { points: number; windowSeconds: number };
 }
 
@@ -181,7 +199,7 @@ function crossChecks(raw: Record<string, string>): string[] {
   const port = raw.PORT ?? '3000';
   let issuerUrl: URL | undefined;
   try {
-    issuerUrl = new URL((raw.ISSUER ?? `http://localhost:${port}`).replace(/\/+$/, ''));
+    issuerUrl = new URL((raw.ISSUER ?? `http://localhost:${port}`).replace(/(?<!\/)\/+$/, ''));
     if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
   } catch {
     // reported by the schema
@@ -257,7 +275,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
-  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/(?<!\/)\/+$/, '');
   const allowedOrigins = e.ALLOWED_ORIGINS.length > 0 ? e.ALLOWED_ORIGINS : [new URL(issuer).origin];
 
   return {
@@ -317,7 +335,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       perAccount: e.LOGIN_FAILURES_PER_ACCOUNT,
       perIp: e.LOGIN_FAILURES_PER_IP,
       windowSeconds: e.LOGIN_FAILURE_WINDOW,
+      anywhere: e.LOGIN_FAILURES_PER_ACCOUNT_ANYWHERE,
+      anywhereWindowSeconds: e.LOGIN_ACCOUNT_WINDOW,
     },
+    rateLimitPrefixes: { ipv4Prefix: e.RATE_LIMIT_IPV4_PREFIX, ipv6Prefix: e.RATE_LIMIT_IPV6_PREFIX },
     totpIssuer: e.TOTP_ISSUER,
     mfaFailureLimit: { points: e.MFA_FAILURES_PER_USER, windowSeconds: e.MFA_FAILURE_WINDOW },
   };

@@ -1,5 +1,5 @@
-import ipaddr from 'ipaddr.js';
 import { UAParser } from 'ua-parser-js';
+import { sameNetwork } from './client-network.js';
 
 /**
  * Optional session binding (SESSION_BINDING): a refresh from another network or another
@@ -21,30 +21,9 @@ export interface BindingPolicy {
 
 export type BindingMismatch = 'network' | 'user_agent';
 
-interface DeviceFacts {
+export interface DeviceFacts {
   ipAddress: string | null;
   userAgent: string | null;
-}
-
-function parseIp(value: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
-  try {
-    const parsed = ipaddr.parse(value);
-    // ::ffff:a.b.c.d is the IPv4 address a.b.c.d.
-    return parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()
-      ? (parsed as ipaddr.IPv6).toIPv4Address()
-      : parsed;
-  } catch {
-    return undefined;
-  }
-}
-
-function sameNetwork(a: string, b: string, policy: BindingPolicy): boolean {
-  const left = parseIp(a);
-  const right = parseIp(b);
-  if (!left || !right) return true; // nothing to compare
-  if (left.kind() !== right.kind()) return false;
-  const prefix = left.kind() === 'ipv4' ? policy.ipv4Prefix : policy.ipv6Prefix;
-  return left.match(right as never, prefix);
 }
 
 /** "Chrome/Windows": the browser and OS families, without versions (they change on update). */
@@ -53,7 +32,11 @@ export function userAgentFamily(userAgent: string): string {
   return `${parsed.browser.name ?? 'unknown'}/${parsed.os.name ?? 'unknown'}`;
 }
 
-/** What differs between the session's last request and this one; empty when nothing does. */
+/**
+ * What differs between the session's last request and this one; empty when nothing does.
+ * An attribute present on one side and missing on the other is a difference: a thief who
+ * strips the User-Agent or hides the address must not skip the check (issue #15).
+ */
 export function bindingMismatches(
   session: DeviceFacts,
   request: DeviceFacts,
@@ -61,13 +44,19 @@ export function bindingMismatches(
 ): BindingMismatch[] {
   if (policy.mode === 'off') return [];
   const found: BindingMismatch[] = [];
-  if (session.ipAddress && request.ipAddress && !sameNetwork(session.ipAddress, request.ipAddress, policy)) {
+  if (
+    (session.ipAddress !== null || request.ipAddress !== null) &&
+    !(session.ipAddress && request.ipAddress && sameNetwork(session.ipAddress, request.ipAddress, policy))
+  ) {
     found.push('network');
   }
   if (
-    session.userAgent &&
-    request.userAgent &&
-    userAgentFamily(session.userAgent) !== userAgentFamily(request.userAgent)
+    (session.userAgent !== null || request.userAgent !== null) &&
+    !(
+      session.userAgent &&
+      request.userAgent &&
+      userAgentFamily(session.userAgent) === userAgentFamily(request.userAgent)
+    )
   ) {
     found.push('user_agent');
   }

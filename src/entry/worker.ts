@@ -63,8 +63,8 @@ const scopedStore = Object.fromEntries(
   ]),
 ) as unknown as Store;
 const scopedRateLimiter: RateLimiter = {
-  retryAfter: (...args) => current().rateLimiter.retryAfter(...args),
-  penalize: (...args) => current().rateLimiter.penalize(...args),
+  hit: (...args) => current().rateLimiter.hit(...args),
+  refund: (...args) => current().rateLimiter.refund(...args),
   reset: (...args) => current().rateLimiter.reset(...args),
 };
 

@@ -16,6 +16,7 @@ import type { RateLimiter } from '../ports/rate-limiter.js';
 import type { Store } from '../ports/store.js';
 import { createAccessTokens } from '../services/access-tokens.js';
 import { createAdminService } from '../services/admin-service.js';
+import { createSecretGuessLimit, limitKeys } from '../services/attempt-limits.js';
 import { createAuthService } from '../services/auth-service.js';
 import type { KeyRing } from '../services/key-ring.js';
 import { createMfaService } from '../services/mfa-service.js';
@@ -26,7 +27,7 @@ import type { RouteContext } from './context.js';
 import { EDGE_CF } from './context-keys.js';
 import { errorResponse, handleError } from './errors.js';
 import { countRequest, metricsHandler } from './metrics.js';
-import type { GetClientIp } from './request.js';
+import { type GetClientIp, requestDevice } from './request.js';
 import { accountRoutes } from './routes/account.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
@@ -60,10 +61,23 @@ export function createApp(deps: AppDeps) {
   const { config, hasher, clock, keyRing } = deps;
   const logger = deps.logger ?? silentLogger;
   const metrics = deps.metrics ?? noMetrics;
-  // Operators see every security event as a log line too (ids and type only: no IP, no secret).
+  const getClientIp = deps.getClientIp ?? (() => undefined);
+  // Every security event carries the facts of the request it happened in (IP address, user
+  // agent), whichever service recorded it: the events one most wants to trace are those of
+  // an attacker (issue #15 §8). Operators see each one as a log line too (ids and type only:
+  // no IP, no secret).
   const store: Store = {
     ...deps.store,
-    async recordSecurityEvent(event) {
+    async recordSecurityEvent(given) {
+      const c = tryGetContext();
+      const device = c ? requestDevice(c, config, getClientIp) : undefined;
+      const event = device
+        ? {
+            ...given,
+            ipAddress: given.ipAddress ?? device.ipAddress,
+            userAgent: given.userAgent ?? device.userAgent,
+          }
+        : given;
       await deps.store.recordSecurityEvent(event);
       logger.info('security event', {
         request_id: tryGetContext()?.get('requestId') ?? null,
@@ -84,6 +98,14 @@ export function createApp(deps: AppDeps) {
     ttlSeconds: config.accessTokenTtlSeconds,
   });
   const dummyPasswordHash = hasher.hash(randomToken());
+  const keys = limitKeys(config.rateLimitPrefixes);
+  const guesses = createSecretGuessLimit({
+    rateLimiter: deps.rateLimiter,
+    clock,
+    keys,
+    policy: perWindow(config.mfaFailureLimit.points, config.mfaFailureLimit.windowSeconds),
+    recordSecurityEvent: (event) => store.recordSecurityEvent(event),
+  });
   const auth = createAuthService({
     store,
     hasher,
@@ -107,7 +129,9 @@ export function createApp(deps: AppDeps) {
     loginLimits: {
       perAccount: perWindow(config.loginFailureLimit.perAccount, config.loginFailureLimit.windowSeconds),
       perIp: perWindow(config.loginFailureLimit.perIp, config.loginFailureLimit.windowSeconds),
+      anywhere: perWindow(config.loginFailureLimit.anywhere, config.loginFailureLimit.anywhereWindowSeconds),
     },
+    keys,
   });
   const sessions = createSessionService({
     store,
@@ -115,6 +139,7 @@ export function createApp(deps: AppDeps) {
     clock,
     accessTokens,
     passwordMinScore: config.passwordMinScore,
+    guesses,
   });
   const mfa = createMfaService({
     store,
@@ -122,10 +147,9 @@ export function createApp(deps: AppDeps) {
     clock,
     auth,
     masterKeys: deps.masterKeys,
-    rateLimiter: deps.rateLimiter,
+    guesses,
     totpIssuer: config.totpIssuer,
     refreshTokenTtlMs: config.refreshTokenTtlSeconds * SECOND,
-    failureLimit: perWindow(config.mfaFailureLimit.points, config.mfaFailureLimit.windowSeconds),
   });
   const oauth = createOAuthService({
     store,
@@ -147,7 +171,7 @@ export function createApp(deps: AppDeps) {
     admin,
     keyRing,
     logger,
-    getClientIp: deps.getClientIp ?? (() => undefined),
+    getClientIp,
   };
 
   const app = new Hono();
@@ -176,8 +200,18 @@ export function createApp(deps: AppDeps) {
       ...(caller ? { user_id: caller.sub, session_id: caller.sid } : {}),
     });
   });
-  // OWASP Secure Headers: nosniff, frame-deny, no referrer leaks, HSTS (ignored over http).
-  app.use(secureHeaders());
+  // OWASP Secure Headers: nosniff, no referrer leaks; no page of ours is ever framed (the
+  // account pages and /docs say `frame-ancestors 'none'` too); and behind an https issuer,
+  // HSTS for a year with subdomains (OWASP HSTS Cheat Sheet; RFC 6797 §6.1). Over http it
+  // would be ignored anyway (RFC 6797 §8.1), so a development server sends none.
+  app.use(
+    secureHeaders({
+      xFrameOptions: 'DENY',
+      strictTransportSecurity: new URL(config.issuer).protocol === 'https:'
+        ? 'max-age=31536000; includeSubDomains'
+        : false,
+    }),
+  );
   // Browsers may call us only from the configured origins, with credentials (the refresh
   // cookie); never a wildcard (API.md, Cookie delivery).
   app.use(

@@ -24,6 +24,7 @@ export interface PendingLogin {
 }
 
 export interface MfaChallenge extends PendingLogin {
+  /** Codes checked against this challenge so far (spent before each check). */
   failedAttempts: number;
   consumedAt: Date | null;
 }
@@ -69,10 +70,15 @@ export interface MfaStore {
 
   createMfaChallenge(challenge: MfaChallenge & { tokenHash: string }): Promise<void>;
   findMfaChallenge(tokenHash: string): Promise<MfaChallenge | undefined>;
-  /** Counts a wrong code; returns the attempts so far. */
-  failMfaChallenge(id: string): Promise<number>;
-  /** Consumes a live challenge with fewer than `maxAttempts` failures; false when it was not. */
-  consumeMfaChallenge(id: string, now: Date, maxAttempts: number): Promise<boolean>;
+  /**
+   * Spends one attempt of a live, unconsumed challenge BEFORE its code is checked, only while
+   * fewer than `maxAttempts` were spent (one conditional UPDATE): parallel guesses with one
+   * `mfa_token` cannot check more than `maxAttempts` codes. Returns the attempts spent
+   * including this one; undefined when none was left (or the challenge is dead).
+   */
+  spendMfaAttempt(id: string, now: Date, maxAttempts: number): Promise<number | undefined>;
+  /** Consumes a live challenge after a right code; false when another request consumed it. */
+  consumeMfaChallenge(id: string, now: Date): Promise<boolean>;
 
   /**
    * Step-up: replaces the session's live refresh token by a new one carrying the new

@@ -54,6 +54,9 @@ export interface RefreshTokenGrant extends SessionGrant {
 export interface StoredRefreshToken extends RefreshTokenGrant, RefreshTokenState {
   tokenHash: string;
   issuedAt: Date;
+  /** The device the token was issued to (its rotation's request), for SESSION_BINDING. */
+  ipAddress: string | null;
+  userAgent: string | null;
 }
 
 /** A login held at the session limit, with the assurance it already reached. */
@@ -61,6 +64,9 @@ export interface LoginHold extends PendingLogin {
   acr: AuthenticatorAssurance;
   amr: string[];
   authTime: Date;
+  /** The device that was held; the one finishing the login is compared with it (SESSION_BINDING). */
+  ipAddress: string | null;
+  userAgent: string | null;
 }
 
 export interface NewSession extends SessionGrant, DeviceInfo {
@@ -117,6 +123,7 @@ export type SecurityEventType =
   | 'session_revoked'
   | 'sessions_revoked'
   | 'password_changed'
+  | 'password_change_failed'
   | 'mfa_enabled'
   | 'mfa_disabled'
   | 'mfa_failed'
@@ -279,6 +286,8 @@ export interface Store extends MfaStore {
     maxSessions: number;
     now: Date;
   }): Promise<'ok' | 'invalid_hold' | 'no_such_session' | 'limit_reached' | 'account_disabled'>;
+  /** Uses up a hold without finishing it (a binding mismatch); false when it was not usable. */
+  dropLoginHold(holdId: string, now: Date): Promise<boolean>;
 
   /**
    * Marks the presented token rotated and inserts its successor in one statement, only if the
@@ -330,6 +339,11 @@ export interface Store extends MfaStore {
   }): Promise<{ revoked: number } | 'credentials_changed'>;
 
   recordSecurityEvent(event: SecurityEvent): Promise<void>;
+  /**
+   * Whether the user has opened a session from an address in `network` (CIDR text) since
+   * `since`: such a network is the owner's, and a stranger's guessing must not lock it out.
+   */
+  hasLoggedInFrom(userId: string, network: string, since: Date): Promise<boolean>;
   /** Whether the user has logged in before with this user agent, and from this location. */
   seenBefore(
     userId: string,

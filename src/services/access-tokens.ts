@@ -9,7 +9,8 @@ import type { KeyRing } from './key-ring.js';
 export type { AccessTokenClaims };
 
 export interface AccessTokens {
-  issue(grant: SessionGrant): Promise<{ token: string; expiresIn: number }>;
+  /** `expiresAt`: when the session's refresh token ends; the access token never outlives it. */
+  issue(grant: SessionGrant & { expiresAt: Date }): Promise<{ token: string; expiresIn: number }>;
   /** Verifies signature, `typ`, issuer, audience, expiry and claim shapes; throws `invalid_token`. */
   verify(token: string): Promise<AccessTokenClaims>;
 }
@@ -26,6 +27,9 @@ export function createAccessTokens(options: {
     async issue(grant) {
       const { kid, alg, key } = await keyRing.signingKey();
       const iat = toEpochSeconds(clock.now());
+      // Never past the session's absolute end (the refresh token's expiry is capped by it):
+      // an access token must not keep a session alive that has ended (issue #15 §8).
+      const exp = Math.min(iat + ttlSeconds, Math.floor(grant.expiresAt.getTime() / 1000));
       // RFC 9068 §2.2: the claims of a JWT access token, plus sid and client_id.
       const token = await compactJws(
         alg,
@@ -36,7 +40,7 @@ export function createAccessTokens(options: {
           sub: grant.userId,
           aud: audience,
           iat,
-          exp: iat + ttlSeconds,
+          exp,
           jti: crypto.randomUUID(),
           client_id: grant.clientId,
           sid: grant.sessionId,
@@ -45,7 +49,7 @@ export function createAccessTokens(options: {
           amr: grant.amr,
         },
       );
-      return { token, expiresIn: ttlSeconds };
+      return { token, expiresIn: Math.max(0, exp - iat) };
     },
 
     verify(token) {

@@ -1,7 +1,7 @@
 import { normalizeEmail, normalizePassword } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
 import { decideReplay, type RefreshTokenState } from '../domain/refresh-decision.js';
-import { type BindingPolicy, bindingMismatches } from '../domain/session-binding.js';
+import { type BindingPolicy, bindingMismatches, type DeviceFacts } from '../domain/session-binding.js';
 import { refreshTokenExpiry, type SessionPolicy, sessionExpiry } from '../domain/session-policy.js';
 import { randomToken, sha256Base64url } from '../lib/crypto.js';
 import type { Clock } from '../ports/clock.js';
@@ -17,6 +17,7 @@ import type {
 } from '../ports/store.js';
 import type { AccessTokens } from './access-tokens.js';
 import { createAccount } from './accounts.js';
+import { type LimitKeys, rateLimited } from './attempt-limits.js';
 import { newMfaToken } from './mfa-tokens.js';
 import {
   hashRefreshToken,
@@ -60,7 +61,8 @@ export interface AuthServiceDeps {
   dummyPasswordHash: Promise<string>;
   rateLimiter: RateLimiter;
   passwordMinScore: number;
-  loginLimits: { perAccount: LimitPolicy; perIp: LimitPolicy };
+  loginLimits: { perAccount: LimitPolicy; perIp: LimitPolicy; anywhere: LimitPolicy };
+  keys: LimitKeys;
   /** Registrations per IP (every attempt counts) and failed refreshes per IP. */
   registerLimit: LimitPolicy;
   refreshFailureLimit: LimitPolicy;
@@ -93,29 +95,49 @@ export function createAuthService(deps: AuthServiceDeps) {
     };
   }
 
-  const loginKeys = (email: string, ipAddress: string | null) => ({
-    account: `login:account:${email}:${ipAddress ?? 'unknown'}`,
-    ip: `login:ip:${ipAddress ?? 'unknown'}`,
-  });
+  /** Networks the owner opened a session from in this long count as the owner's. */
+  const KNOWN_NETWORK_MS = 90 * 24 * 3600 * 1000;
 
   /**
-   * OWASP ASVS V2.2.1 / Credential Stuffing Prevention: wrong passwords are counted per
-   * account *from one IP* and per IP. Keying the account counter by IP too means a guesser
-   * elsewhere cannot lock the owner out (throttle, do not hard-lock); a success clears the
-   * account's counter for that IP but never the IP's own count. Checked before hashing, so
-   * a throttled attempt costs no argon2id.
+   * OWASP ASVS V2.2.1 / Credential Stuffing Prevention. Every attempt is counted BEFORE the
+   * password is hashed, atomically (RateLimiter.hit), against three counters:
+   * - the client network (`perIp`): one source spraying many accounts;
+   * - the account from that network (`perAccount`): a guesser elsewhere cannot lock the
+   *   owner out of their own network (throttle, do not hard-lock);
+   * - the account from anywhere (`anywhere`, a longer window): a botnet spreading guesses
+   *   over many networks. It does not apply to networks the owner opened a session from,
+   *   so a stranger cannot lock the owner out with it either.
+   * A success gives its attempt back to the first and the last and clears the second.
    */
-  async function assertLoginAllowed(
-    keys: ReturnType<typeof loginKeys>,
-    user: UserRecord | undefined,
-    ipAddress: string | null,
-  ) {
-    const now = clock.now();
-    const waits = await Promise.all([
-      deps.rateLimiter.retryAfter(keys.account, deps.loginLimits.perAccount, now),
-      deps.rateLimiter.retryAfter(keys.ip, deps.loginLimits.perIp, now),
+  async function chargeLogin(normalizedEmail: string, ipAddress: string | null, now: Date) {
+    const { keys } = deps;
+    const account = await keys.account(normalizedEmail);
+    const counters = {
+      network: keys.loginByNetwork(ipAddress),
+      here: keys.loginByAccountAtNetwork(account, ipAddress),
+      anywhere: keys.loginByAccount(account),
+    };
+    const [waits, user] = await Promise.all([
+      deps.rateLimiter.hit(
+        [
+          { key: counters.network, policy: deps.loginLimits.perIp },
+          { key: counters.here, policy: deps.loginLimits.perAccount },
+          { key: counters.anywhere, policy: deps.loginLimits.anywhere },
+        ],
+        now,
+      ),
+      store.findUserByEmail(normalizedEmail),
     ]);
-    const wait = Math.max(...waits);
+    const [networkWait = 0, hereWait = 0, anywhereWait = 0] = waits;
+    let wait = Math.max(networkWait, hereWait);
+    if (wait === 0 && anywhereWait > 0) {
+      const network = keys.network(ipAddress);
+      const owners =
+        user !== undefined &&
+        network !== 'unknown' &&
+        (await store.hasLoggedInFrom(user.id, network, new Date(now.getTime() - KNOWN_NETWORK_MS)));
+      if (!owners) wait = anywhereWait;
+    }
     if (wait > 0) {
       if (user) {
         await store.recordSecurityEvent({
@@ -126,8 +148,9 @@ export function createAuthService(deps: AuthServiceDeps) {
           at: now,
         });
       }
-      throw new AuthError('rate_limited', 'Too many failed logins; try again later', undefined, wait);
+      throw rateLimited('Too many failed logins; try again later', wait);
     }
+    return { user, counters };
   }
 
   /** Checks email and password; the same error, and one argon2id verification, for every failure. */
@@ -137,28 +160,25 @@ export function createAuthService(deps: AuthServiceDeps) {
     ipAddress: string | null,
   ): Promise<UserRecord> {
     const normalizedEmail = normalizeEmail(email);
-    const keys = loginKeys(normalizedEmail, ipAddress);
-    const user = await store.findUserByEmail(normalizedEmail);
-    await assertLoginAllowed(keys, user, ipAddress);
+    const { user, counters } = await chargeLogin(normalizedEmail, ipAddress, clock.now());
     const candidate = normalizePassword(password);
     const ok = await hasher.verify(user?.passwordHash ?? (await deps.dummyPasswordHash), candidate);
     if (!user || !ok) {
-      const now = clock.now();
-      await Promise.all([
-        deps.rateLimiter.penalize(keys.account, deps.loginLimits.perAccount, now),
-        deps.rateLimiter.penalize(keys.ip, deps.loginLimits.perIp, now),
-        user &&
-          store.recordSecurityEvent({
-            userId: user.id,
-            type: 'login_failed',
-            ipAddress,
-            details: { reason: 'wrong_password' },
-            at: now,
-          }),
-      ]);
+      if (user) {
+        await store.recordSecurityEvent({
+          userId: user.id,
+          type: 'login_failed',
+          ipAddress,
+          details: { reason: 'wrong_password' },
+          at: clock.now(),
+        });
+      }
       throw invalidCredentials();
     }
-    await deps.rateLimiter.reset(keys.account);
+    await Promise.all([
+      deps.rateLimiter.refund([counters.network, counters.anywhere], clock.now()),
+      deps.rateLimiter.reset(counters.here),
+    ]);
     // Said only to whoever knows the password: no oracle for anybody else.
     if (user.disabledAt) {
       await store.recordSecurityEvent({
@@ -183,11 +203,12 @@ export function createAuthService(deps: AuthServiceDeps) {
     name?: string | null;
     ipAddress: string | null;
   }) {
-    // Sign-ups per IP are limited before any hashing: account spam and the 409 oracle.
-    const key = `register:ip:${input.ipAddress ?? 'unknown'}`;
-    const wait = await deps.rateLimiter.penalize(key, deps.registerLimit, clock.now());
-    if (wait > 0)
-      throw new AuthError('rate_limited', 'Too many sign-ups from here; try again later', undefined, wait);
+    // Sign-ups per network are counted before any hashing: account spam and the 409 oracle.
+    const [wait = 0] = await deps.rateLimiter.hit(
+      [{ key: deps.keys.registerByNetwork(input.ipAddress), policy: deps.registerLimit }],
+      clock.now(),
+    );
+    if (wait > 0) throw rateLimited('Too many sign-ups from here; try again later', wait);
     return createAccount({ store, hasher, clock, passwordMinScore: deps.passwordMinScore }, input);
   }
 
@@ -315,69 +336,71 @@ export function createAuthService(deps: AuthServiceDeps) {
   }
 
   /**
-   * Failed refreshes are counted per IP; past the limit the failure is a 429. Only failures
-   * are counted and only then is the counter read, so a good refresh stays one statement
-   * (and a guessed 256-bit token was never a real threat: this bounds the noise).
+   * Rotates a refresh token. The common case is one statement: claim the token and insert its
+   * successor. A token that is not live is a failure, counted per client network BEFORE it
+   * is looked into (grace replay, reuse, or unknown): past the limit the answer is 429 and
+   * nothing more is read. A good refresh is never counted, so it stays one statement (and a
+   * guessed 256-bit token was never a real threat: this bounds the work and the noise).
    */
   async function refresh(input: { refreshToken: string; clientId?: string; device: RequestDevice }) {
-    try {
-      return await rotate(input);
-    } catch (error) {
-      if (
-        error instanceof AuthError &&
-        (error.code === 'invalid_grant' || error.code === 'refresh_token_reused')
-      ) {
-        const key = `refresh:ip:${input.device.ipAddress ?? 'unknown'}`;
-        const wait = await deps.rateLimiter.penalize(key, deps.refreshFailureLimit, clock.now());
-        if (wait > 0) {
-          throw new AuthError('rate_limited', 'Too many failed refreshes; try again later', undefined, wait);
-        }
-      }
-      throw error;
-    }
-  }
-
-  async function rotate(input: { refreshToken: string; clientId?: string; device: RequestDevice }) {
     const { refreshToken, device } = input;
     const clientId = input.clientId ?? DEFAULT_CLIENT_ID;
-    if (!isWellFormedRefreshToken(refreshToken)) throw invalidGrant();
     const now = clock.now();
-
-    // The common case costs one statement: claim the token and insert its successor.
-    const successor = await successorOf(refreshToken, deps.refreshSuccessorKey);
-    const [presentedHash, successorHash] = await Promise.all([
-      hashRefreshToken(refreshToken),
-      hashRefreshToken(successor),
-    ]);
-    const rotated = await store.rotateRefreshToken({
-      presentedHash,
-      successorHash,
-      clientId,
-      now,
-      refreshTokenTtlMs: sessionPolicy.refreshTokenTtlMs,
-      device,
-    });
-    if (rotated) {
-      await enforceBinding(rotated, device, now);
-      return tokensFor(rotated, successor);
+    let successor: string | undefined;
+    let presentedHash: string | undefined;
+    if (isWellFormedRefreshToken(refreshToken)) {
+      successor = await successorOf(refreshToken, deps.refreshSuccessorKey);
+      const [presented, successorHash] = await Promise.all([
+        hashRefreshToken(refreshToken),
+        hashRefreshToken(successor),
+      ]);
+      presentedHash = presented;
+      const rotated = await store.rotateRefreshToken({
+        presentedHash,
+        successorHash,
+        clientId,
+        now,
+        refreshTokenTtlMs: sessionPolicy.refreshTokenTtlMs,
+        device,
+      });
+      if (rotated) {
+        await enforceBinding(rotated, rotated.previousDevice, device, now);
+        return tokensFor(rotated, successor);
+      }
     }
+    const [wait = 0] = await deps.rateLimiter.hit(
+      [{ key: deps.keys.refreshFailuresByNetwork(device.ipAddress), policy: deps.refreshFailureLimit }],
+      now,
+    );
+    if (wait > 0) throw rateLimited('Too many failed refreshes; try again later', wait);
+    if (!successor || !presentedHash) throw invalidGrant();
+    return explainDeadToken({ refreshToken, successor, presentedHash, clientId, device, now });
+  }
 
-    // Not live: find out why, looking at the token and its first successors in one query.
-    const tokens = [refreshToken, successor];
+  /** A token that did not rotate: a replay inside the grace window, a reuse, or unknown. */
+  async function explainDeadToken(input: {
+    refreshToken: string;
+    successor: string;
+    presentedHash: string;
+    clientId: string;
+    device: RequestDevice;
+    now: Date;
+  }): Promise<IssuedTokens> {
+    const { device, now } = input;
+    // The token and its first successors, looked up in one query.
+    const tokens = [input.refreshToken, input.successor];
     while (tokens.length <= MAX_GRACE_GENERATIONS) {
       tokens.push(await successorOf(tokens.at(-1)!, deps.refreshSuccessorKey));
     }
-    const hashes = [
-      presentedHash,
-      successorHash,
-      ...(await Promise.all(tokens.slice(2).map(hashRefreshToken))),
-    ];
+    const hashes = [input.presentedHash, ...(await Promise.all(tokens.slice(1).map(hashRefreshToken)))];
     const rows = new Map((await store.findRefreshTokens(hashes)).map((row) => [row.tokenHash, row]));
     const chain: (RefreshTokenState | undefined)[] = hashes.map((hash) => rows.get(hash));
-    const decision = decideReplay(chain, clientId, now, { reuseGraceMs: deps.reuseGraceMs });
+    const decision = decideReplay(chain, input.clientId, now, { reuseGraceMs: deps.reuseGraceMs });
 
     if (decision.kind === 'grace') {
       const live = rows.get(hashes[decision.generation]!)!;
+      // The replay gets the live token: the same binding as a rotation applies (issue #15 §5).
+      await enforceBinding(live, { ipAddress: live.ipAddress, userAgent: live.userAgent }, device, now);
       return tokensFor(live, tokens[decision.generation]!);
     }
     if (decision.kind === 'reuse') {
@@ -415,6 +438,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       amr: string[];
       delivery?: Delivery;
       authTime: Date;
+      device: RequestDevice;
     },
   ): Promise<AuthError> {
     const now = clock.now();
@@ -430,6 +454,8 @@ export function createAuthService(deps: AuthServiceDeps) {
       acr: input.acr,
       amr: input.amr,
       authTime: input.authTime,
+      ipAddress: input.device.ipAddress,
+      userAgent: input.device.userAgent,
       createdAt: now,
       expiresAt: new Date(now.getTime() + MFA_TOKEN_TTL_MS),
     });
@@ -463,6 +489,14 @@ export function createAuthService(deps: AuthServiceDeps) {
     if (!LIMIT_TOKEN_SHAPE.test(input.limitToken)) throw invalid();
     const hold = await store.findLoginHold(await sha256Base64url(input.limitToken), now);
     if (!hold) throw invalid();
+    // The login was held for one device: another one does not finish it (SESSION_BINDING).
+    if (!(await bindingHolds(hold, input.device, { userId: hold.userId }, now))) {
+      await store.dropLoginHold(hold.id, now);
+      throw new AuthError(
+        'invalid_limit_token',
+        'This login was held for another network or browser; sign in again',
+      );
+    }
     const { grant, refreshToken, session } = await newSession(hold, input.device, now);
     const outcome = await store.completeLoginHold({
       holdId: hold.id,
@@ -503,31 +537,47 @@ export function createAuthService(deps: AuthServiceDeps) {
   }
 
   /**
-   * SESSION_BINDING: a refresh from another network or browser family than the session's last
-   * request is recorded (`warn`), or ends the session (`strict`; the successor just made is
-   * revoked with it).
+   * SESSION_BINDING: a request from another network or browser family than `previous` (the
+   * session's last request, or the device a login was held for) is recorded (`warn`), or
+   * refused (`strict`). Every path that hands out tokens of an existing session or login
+   * asks it: rotation, grace replay, /oauth/token, step-up and held logins (OWASP ASVS V3.3).
+   * Returns false when strict mode refuses; the caller ends what was bound.
    */
-  async function enforceBinding(rotated: RefreshTokenGrant, device: RequestDevice, now: Date): Promise<void> {
+  async function bindingHolds(
+    previous: DeviceFacts | undefined,
+    device: RequestDevice,
+    subject: { userId: string; sessionId?: string },
+    now: Date,
+  ): Promise<boolean> {
     const policy = deps.sessionBinding;
-    if (!policy || policy.mode === 'off' || !rotated.previousDevice) return;
-    const mismatches = bindingMismatches(rotated.previousDevice, device, policy);
-    if (mismatches.length === 0) return;
+    if (!policy || policy.mode === 'off' || !previous) return true;
+    const mismatches = bindingMismatches(previous, device, policy);
+    if (mismatches.length === 0) return true;
     await store.recordSecurityEvent({
-      userId: rotated.userId,
-      sessionId: rotated.sessionId,
+      userId: subject.userId,
+      sessionId: subject.sessionId ?? null,
       type: 'session_binding_mismatch',
       ipAddress: device.ipAddress,
       userAgent: device.userAgent,
       details: { mismatches, mode: policy.mode },
       at: now,
     });
-    if (policy.mode === 'strict') {
-      await store.revokeSession({ sessionId: rotated.sessionId, now, reason: 'binding_mismatch' });
-      throw new AuthError(
-        'invalid_grant',
-        'This session is bound to another network or browser; it has been ended: sign in again',
-      );
-    }
+    return policy.mode !== 'strict';
+  }
+
+  /** Binding of a session: in strict mode a mismatch ends the session (with any token just made). */
+  async function enforceBinding(
+    grant: { userId: string; sessionId: string },
+    previous: DeviceFacts | undefined,
+    device: RequestDevice,
+    now: Date,
+  ): Promise<void> {
+    if (await bindingHolds(previous, device, grant, now)) return;
+    await store.revokeSession({ sessionId: grant.sessionId, now, reason: 'binding_mismatch' });
+    throw new AuthError(
+      'invalid_grant',
+      'This session is bound to another network or browser; it has been ended: sign in again',
+    );
   }
 
   /** Revokes the session a refresh token belongs to; unknown tokens are ignored (RFC 7009 §2.2). */
@@ -547,6 +597,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     openSession,
     tokensFor,
     completeHeldLogin,
+    enforceBinding,
   };
 }
 

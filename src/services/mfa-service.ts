@@ -5,8 +5,8 @@ import { decryptString, encryptString, type MasterKeys } from '../lib/crypto.js'
 import type { Clock } from '../ports/clock.js';
 import type { SessionAssurance, TotpFactor } from '../ports/mfa-store.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
-import type { LimitPolicy, RateLimiter } from '../ports/rate-limiter.js';
 import type { Store, UserRecord } from '../ports/store.js';
+import type { SecretGuessLimit } from './attempt-limits.js';
 import { type AuthService, MFA_TOKEN_MAX_ATTEMPTS } from './auth-service.js';
 import { hashMfaToken, isWellFormedMfaToken } from './mfa-tokens.js';
 import {
@@ -30,10 +30,10 @@ export interface MfaServiceDeps {
   clock: Clock;
   auth: AuthService;
   masterKeys: MasterKeys;
-  rateLimiter: RateLimiter;
+  /** Wrong codes and step-up passwords per user (shared with the password change). */
+  guesses: SecretGuessLimit;
   totpIssuer: string;
   refreshTokenTtlMs: number;
-  failureLimit: LimitPolicy;
 }
 
 type SecondFactor = { code: string } | { recoveryCode: string };
@@ -42,29 +42,11 @@ const invalidMfaToken = () =>
   new AuthError('invalid_mfa_token', 'The mfa_token is invalid, expired or used up; log in again');
 
 export function createMfaService(deps: MfaServiceDeps) {
-  const { store, clock, masterKeys, rateLimiter } = deps;
+  const { store, clock, masterKeys, guesses } = deps;
   const sealContext = (factorId: string) => `totp-secret:${factorId}`;
-  const throttleKey = (userId: string) => `mfa:user:${userId}`;
-
-  /** Wrong codes per user are throttled (API.md, Abuse limits): 429 with Retry-After. */
-  async function assertNotThrottled(userId: string) {
-    const now = clock.now();
-    const wait = await rateLimiter.retryAfter(throttleKey(userId), deps.failureLimit, now);
-    if (wait > 0) {
-      await store.recordSecurityEvent({
-        userId,
-        type: 'mfa_throttled',
-        details: { retry_after: wait },
-        at: now,
-      });
-      throw new AuthError('rate_limited', 'Too many wrong codes; try again later', undefined, wait);
-    }
-  }
 
   async function recordFailure(user: { id: string }, details: Record<string, unknown>) {
-    const now = clock.now();
-    await rateLimiter.penalize(throttleKey(user.id), deps.failureLimit, now);
-    await store.recordSecurityEvent({ userId: user.id, type: 'mfa_failed', details, at: now });
+    await store.recordSecurityEvent({ userId: user.id, type: 'mfa_failed', details, at: clock.now() });
   }
 
   async function openSecret(factor: TotpFactor): Promise<string> {
@@ -128,10 +110,10 @@ export function createMfaService(deps: MfaServiceDeps) {
 
   async function activate(caller: Caller, code: string): Promise<string[]> {
     const user = await userOf(caller);
-    await assertNotThrottled(user.id);
     const factor = await store.findTotpFactor(user.id);
     if (factor?.status === 'active') throw new AuthError('mfa_already_enabled', 'TOTP is already enabled');
     if (!factor) throw new AuthError('mfa_not_enabled', 'Start with POST /v1/mfa/totp/enroll');
+    await guesses.charge(user.id, 'activation');
     const now = clock.now();
     const step = await matchTotp(await openSecret(factor), code, now, factor.lastUsedStep);
     const { codes, hashes } = await newRecoveryCodes();
@@ -151,6 +133,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       await recordFailure(user, { during: 'activation' });
       throw new AuthError('wrong_code', 'The code is not valid; check the time on your device');
     }
+    await guesses.refund(user.id);
     await store.recordSecurityEvent({ userId: user.id, sessionId: caller.sid, type: 'mfa_enabled', at: now });
     return codes;
   }
@@ -201,14 +184,18 @@ export function createMfaService(deps: MfaServiceDeps) {
       throw invalidMfaToken();
     }
     const user = await store.findUserById(challenge.userId);
-    // A password change after the first step voids the challenge it opened.
+    // A password change after the first step voids the challenge it opened (the change
+    // also deletes it).
     if (!user || (user.passwordChangedAt && user.passwordChangedAt > challenge.createdAt))
       throw invalidMfaToken();
-    await assertNotThrottled(user.id);
+    // Both counters are charged before the code is checked: the user's (across all their
+    // mfa_tokens), then this mfa_token's own attempt, by one conditional UPDATE.
+    await guesses.charge(user.id, 'login');
+    const attempts = await store.spendMfaAttempt(challenge.id, now, MFA_TOKEN_MAX_ATTEMPTS);
+    if (attempts === undefined) throw invalidMfaToken();
 
     const method = await verifySecondFactor(user, input.factor);
     if (!method) {
-      const attempts = await store.failMfaChallenge(challenge.id);
       await recordFailure(user, { during: 'login', attempts });
       const left = Math.max(0, MFA_TOKEN_MAX_ATTEMPTS - attempts);
       throw new AuthError(
@@ -220,9 +207,9 @@ export function createMfaService(deps: MfaServiceDeps) {
         { attempts_left: left },
       );
     }
+    await guesses.refund(user.id);
     // Single use: two requests with one mfa_token cannot both open a session.
-    if (!(await store.consumeMfaChallenge(challenge.id, now, MFA_TOKEN_MAX_ATTEMPTS)))
-      throw invalidMfaToken();
+    if (!(await store.consumeMfaChallenge(challenge.id, now))) throw invalidMfaToken();
     const tokens = await deps.auth.openSession(user, {
       deviceName: challenge.deviceName,
       remembered: challenge.remembered,
@@ -246,7 +233,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     device: RequestDevice,
   ): Promise<IssuedTokens> {
     const user = await userOf(caller);
-    await assertNotThrottled(user.id);
+    await guesses.charge(user.id, 'step_up');
     const now = clock.now();
     let assurance: SessionAssurance;
     if ('code' in input) {
@@ -262,6 +249,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       }
       assurance = { acr: 'aal1', amr: ['pwd'], authTime: now };
     }
+    await guesses.refund(user.id);
     const refreshToken = newRefreshToken();
     const grant = await store.reauthenticateSession({
       sessionId: caller.sid,
@@ -272,6 +260,8 @@ export function createMfaService(deps: MfaServiceDeps) {
       refreshTokenTtlMs: deps.refreshTokenTtlMs,
     });
     if (!grant) throw new BearerError('invalid_token', 'The session of this access token has ended');
+    // Step-up hands out a token pair of the session: it is bound like a refresh (issue #15 §5).
+    await deps.auth.enforceBinding(grant, grant.previousDevice, device, now);
     await store.recordSecurityEvent({
       userId: user.id,
       sessionId: caller.sid,

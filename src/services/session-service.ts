@@ -5,10 +5,12 @@ import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { Store, UserRecord } from '../ports/store.js';
 import type { AccessTokenClaims, AccessTokens } from './access-tokens.js';
+import type { SecretGuessLimit } from './attempt-limits.js';
 import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
 import type { RequestDevice } from './types.js';
 
-const encodeEventCursor = (at: Date, id: string) => btoa(`${at.toISOString()}|${id}`).replace(/=+$/, '');
+const encodeEventCursor = (at: Date, id: string) =>
+  btoa(`${at.toISOString()}|${id}`).replace(/(?<!=)=+$/, '');
 
 const YEAR_1_MS = Date.parse('0001-01-01T00:00:00.000Z');
 const YEAR_9999_END_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
@@ -45,8 +47,10 @@ export function createSessionService(deps: {
   clock: Clock;
   accessTokens: AccessTokens;
   passwordMinScore: number;
+  /** The current password of a change is a guess like a step-up password (issue #15 §3). */
+  guesses: SecretGuessLimit;
 }) {
-  const { store, hasher, clock, accessTokens } = deps;
+  const { store, hasher, clock, accessTokens, guesses } = deps;
 
   /**
    * The server's own Bearer routes check the session too: an access token of a revoked
@@ -102,9 +106,22 @@ export function createSessionService(deps: {
     input: { currentPassword: string; newPassword: string; device: RequestDevice },
   ): Promise<number> {
     const user = await me(caller);
+    // OWASP ASVS V2.2.1: someone holding a stolen access token must not get an unlimited
+    // oracle for the password; counted before the hash, with step-up's counter.
+    await guesses.charge(user.id, 'password_change');
     if (!(await hasher.verify(user.passwordHash, normalizePassword(input.currentPassword)))) {
+      await store.recordSecurityEvent({
+        userId: user.id,
+        sessionId: caller.sid,
+        type: 'password_change_failed',
+        ipAddress: input.device.ipAddress,
+        userAgent: input.device.userAgent,
+        details: { reason: 'wrong_password' },
+        at: clock.now(),
+      });
       throw new AuthError('wrong_password', 'The current password is incorrect');
     }
+    await guesses.refund(user.id);
     const newPassword = normalizePassword(input.newPassword);
     assertAcceptablePassword(newPassword, contextWordsOf(user.email), deps.passwordMinScore);
     const now = clock.now();

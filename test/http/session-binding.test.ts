@@ -45,7 +45,14 @@ describe('binding rules', () => {
     expect(bindingMismatches(at('203.0.113.7'), at('2001:db8:1::1'), policy)).toEqual(['network']);
     expect(bindingMismatches(at('203.0.113.7'), at('203.0.113.7', CHROME_121), policy)).toEqual([]);
     expect(bindingMismatches(at('203.0.113.7'), at('203.0.113.7', FIREFOX), policy)).toEqual(['user_agent']);
-    expect(bindingMismatches(at('203.0.113.7'), { ipAddress: null, userAgent: null }, policy)).toEqual([]);
+    // A missing attribute is a mismatch: stripping the User-Agent must not skip the check.
+    expect(bindingMismatches(at('203.0.113.7'), { ipAddress: null, userAgent: null }, policy)).toEqual([
+      'network',
+      'user_agent',
+    ]);
+    expect(
+      bindingMismatches({ ipAddress: null, userAgent: null }, { ipAddress: null, userAgent: null }, policy),
+    ).toEqual([]);
     expect(bindingMismatches(at('203.0.113.7'), at('198.51.100.7'), { ...policy, mode: 'off' })).toEqual([]);
     expect(userAgentFamily(CHROME_120)).toBe('Chrome/Windows');
   });

@@ -3,7 +3,7 @@ import type { AnalyticsFigures, DayCount, Store, UserRole } from '../../ports/st
 import { analyticsQueries } from './analytics-queries.js';
 import { type Database, rowsOf } from './database.js';
 import { mfaFactors, recoveryCodes, refreshTokens, users } from './schema.js';
-import { lockUser, revokeUntilNone } from './token-rows.js';
+import { endPendingCredentials, lockUser, revokeUntilNone } from './token-rows.js';
 
 type AdminStore = Pick<
   Store,
@@ -66,6 +66,7 @@ export function createAdminStore(db: Database): AdminStore {
         if (!user) return 'not_found' as const;
         if (user.disabledAt) return 'unchanged' as const;
         await tx.update(users).set({ disabledAt: now }).where(eq(users.id, userId));
+        await endPendingCredentials(tx, userId);
         const revoked = await revokeUntilNone(tx, eq(refreshTokens.userId, userId), now, 'user_disabled');
         return { revoked: revoked.size };
       });
@@ -93,6 +94,7 @@ export function createAdminStore(db: Database): AdminStore {
         if (!user.mfaEnabled && factors.length === 0) return 'not_enabled' as const;
         await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
         await tx.update(users).set({ mfaEnabled: false }).where(eq(users.id, userId));
+        await endPendingCredentials(tx, userId);
         // Whoever holds a session may be who took the factor: every session ends.
         const revoked = await revokeUntilNone(tx, eq(refreshTokens.userId, userId), now, 'mfa_reset');
         return { revoked: revoked.size };

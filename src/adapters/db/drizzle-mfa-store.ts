@@ -2,7 +2,7 @@ import { and, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import type { MfaChallenge, MfaStore, TotpFactor } from '../../ports/mfa-store.js';
 import type { Database } from './database.js';
 import { mfaChallenges, mfaFactors, recoveryCodes, refreshTokens, users } from './schema.js';
-import { liveHead, replaceLiveToken, revokeUntilNone } from './token-rows.js';
+import { endPendingCredentials, liveHead, replaceLiveToken, revokeUntilNone } from './token-rows.js';
 
 const TOTP = 'totp';
 
@@ -118,6 +118,7 @@ export function createMfaStore(db: Database): MfaStore {
         await tx.delete(mfaFactors).where(eq(mfaFactors.userId, userId));
         await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
         await tx.update(users).set({ mfaEnabled: false }).where(eq(users.id, userId));
+        await endPendingCredentials(tx, userId);
         const revoked = await revokeUntilNone(
           tx,
           and(eq(refreshTokens.userId, userId), sql`${refreshTokens.sessionId} <> ${keepSessionId}`),
@@ -146,19 +147,10 @@ export function createMfaStore(db: Database): MfaStore {
       } satisfies MfaChallenge;
     },
 
-    async failMfaChallenge(id) {
+    async spendMfaAttempt(id, now, maxAttempts) {
       const [row] = await db
         .update(mfaChallenges)
         .set({ failedAttempts: sql`${mfaChallenges.failedAttempts} + 1` })
-        .where(eq(mfaChallenges.id, id))
-        .returning({ failedAttempts: mfaChallenges.failedAttempts });
-      return row?.failedAttempts ?? Number.POSITIVE_INFINITY;
-    },
-
-    async consumeMfaChallenge(id, now, maxAttempts) {
-      const rows = await db
-        .update(mfaChallenges)
-        .set({ consumedAt: now })
         .where(
           and(
             eq(mfaChallenges.id, id),
@@ -166,6 +158,17 @@ export function createMfaStore(db: Database): MfaStore {
             gt(mfaChallenges.expiresAt, now),
             lt(mfaChallenges.failedAttempts, maxAttempts),
           ),
+        )
+        .returning({ attempts: mfaChallenges.failedAttempts });
+      return row?.attempts;
+    },
+
+    async consumeMfaChallenge(id, now) {
+      const rows = await db
+        .update(mfaChallenges)
+        .set({ consumedAt: now })
+        .where(
+          and(eq(mfaChallenges.id, id), isNull(mfaChallenges.consumedAt), gt(mfaChallenges.expiresAt, now)),
         )
         .returning({ id: mfaChallenges.id });
       return rows.length === 1;

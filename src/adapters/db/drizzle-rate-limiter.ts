@@ -3,38 +3,55 @@ import type { RateLimiter } from '../../ports/rate-limiter.js';
 import { type Database, rowsOf } from './database.js';
 
 /**
- * Fixed-window failure counters in PostgreSQL, so every instance sees the same counts.
- * One upsert per failure; one indexed read per check.
+ * Fixed-window attempt counters in PostgreSQL, so every instance sees the same counts. A
+ * hit is one upsert for all its keys: `INSERT … ON CONFLICT DO UPDATE … RETURNING` takes the
+ * row lock, so N parallel hits on one key return N distinct counts and at most `points` of
+ * them are within the limit, whatever the concurrency.
  */
 export function createDrizzleRateLimiter(db: Database): RateLimiter {
   const secondsUntil = (end: number, now: Date) => Math.max(1, Math.ceil((end - now.getTime()) / 1000));
 
   return {
-    async retryAfter(key, policy, now) {
-      const [row] = rowsOf<{ points: number; ends_ms: number | string }>(
-        await db.execute(sql`
-          SELECT points, (extract(epoch FROM window_ends_at) * 1000)::float8 AS ends_ms
-          FROM rate_limits WHERE key = ${key}`),
-      );
-      if (!row) return 0;
-      const ends = Number(row.ends_ms);
-      return ends > now.getTime() && row.points >= policy.points ? secondsUntil(ends, now) : 0;
-    },
-
-    async penalize(key, policy, now) {
+    async hit(charges, now) {
+      if (charges.length === 0) return [];
       const at = now.toISOString();
-      const ends = new Date(now.getTime() + policy.windowMs).toISOString();
-      const [row] = rowsOf<{ points: number; ends_ms: number | string }>(
+      // One row per key, sorted so that two hits over the same keys lock them in one order.
+      const keys = [...new Set(charges.map((charge) => charge.key))].sort();
+      const windowOf = new Map(charges.map((charge) => [charge.key, charge.policy.windowMs]));
+      const values = sql.join(
+        keys.map(
+          (key) =>
+            sql`(${key}::text, 1, ${new Date(now.getTime() + windowOf.get(key)!).toISOString()}::timestamptz)`,
+        ),
+        sql`, `,
+      );
+      const rows = rowsOf<{ key: string; points: number; ends_ms: number | string }>(
         await db.execute(sql`
-          INSERT INTO rate_limits (key, points, window_ends_at) VALUES (${key}, 1, ${ends}::timestamptz)
+          INSERT INTO rate_limits (key, points, window_ends_at) VALUES ${values}
           ON CONFLICT (key) DO UPDATE SET
             points = CASE WHEN rate_limits.window_ends_at <= ${at}::timestamptz THEN 1 ELSE rate_limits.points + 1 END,
             window_ends_at = CASE WHEN rate_limits.window_ends_at <= ${at}::timestamptz
-              THEN ${ends}::timestamptz ELSE rate_limits.window_ends_at END
-          RETURNING points, (extract(epoch FROM window_ends_at) * 1000)::float8 AS ends_ms`),
+              THEN excluded.window_ends_at ELSE rate_limits.window_ends_at END
+          RETURNING key, points, (extract(epoch FROM window_ends_at) * 1000)::float8 AS ends_ms`),
       );
-      if (!row || row.points < policy.points) return 0;
-      return secondsUntil(Number(row.ends_ms), now);
+      const byKey = new Map(rows.map((row) => [row.key, row]));
+      return charges.map(({ key, policy }) => {
+        const row = byKey.get(key);
+        // No row back means the statement did not do what it says: refuse rather than allow.
+        if (!row) return secondsUntil(now.getTime() + policy.windowMs, now);
+        return Number(row.points) <= policy.points ? 0 : secondsUntil(Number(row.ends_ms), now);
+      });
+    },
+
+    async refund(keys, now) {
+      if (keys.length === 0) return;
+      const at = now.toISOString();
+      await db.execute(sql`
+        UPDATE rate_limits SET points = points - 1
+        WHERE key IN (${sql.join(
+          keys.map((key) => sql`${key}::text`),
+          sql`, `,
+        )}) AND points > 0 AND window_ends_at > ${at}::timestamptz`);
     },
 
     async reset(key) {

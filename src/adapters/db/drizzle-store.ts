@@ -12,7 +12,13 @@ import { type Database, rowsOf } from './database.js';
 import { createAdminStore } from './drizzle-admin-store.js';
 import { createMfaStore } from './drizzle-mfa-store.js';
 import { loginHolds, refreshTokens, securityEvents, signingKeys, users } from './schema.js';
-import { liveHead, lockUser, replaceLiveToken, revokeUntilNone } from './token-rows.js';
+import {
+  endPendingCredentials,
+  liveHead,
+  lockUser,
+  replaceLiveToken,
+  revokeUntilNone,
+} from './token-rows.js';
 
 const userColumns = {
   id: users.id,
@@ -159,12 +165,19 @@ export function createDrizzleStore(db: Database): Store {
       const outcome = (value: Outcome) => Object.assign(new Error(value), { outcome: value });
       try {
         return await db.transaction(async (tx) => {
-          if ((await lockUser(tx, session.userId))?.disabledAt) throw outcome('account_disabled');
+          const user = await lockUser(tx, session.userId);
+          if (user?.disabledAt) throw outcome('account_disabled');
           const used = await tx
             .update(loginHolds)
             .set({ consumedAt: now })
             .where(
-              and(eq(loginHolds.id, holdId), isNull(loginHolds.consumedAt), gt(loginHolds.expiresAt, now)),
+              and(
+                eq(loginHolds.id, holdId),
+                isNull(loginHolds.consumedAt),
+                gt(loginHolds.expiresAt, now),
+                // A hold from before a password change is dead (the change also deletes it).
+                user?.passwordChangedAt ? gt(loginHolds.createdAt, user.passwordChangedAt) : undefined,
+              ),
             )
             .returning({ id: loginHolds.id });
           if (used.length === 0) throw outcome('invalid_hold');
@@ -180,6 +193,15 @@ export function createDrizzleStore(db: Database): Store {
         if (value) return value; // the transaction rolled back: the hold is still usable
         throw error;
       }
+    },
+
+    async dropLoginHold(holdId, now) {
+      const rows = await db
+        .update(loginHolds)
+        .set({ consumedAt: now })
+        .where(and(eq(loginHolds.id, holdId), isNull(loginHolds.consumedAt)))
+        .returning({ id: loginHolds.id });
+      return rows.length === 1;
     },
 
     async rotateRefreshToken({ presentedHash, successorHash, clientId, now, refreshTokenTtlMs, device }) {
@@ -212,6 +234,8 @@ export function createDrizzleStore(db: Database): Store {
           rotatedAt: refreshTokens.rotatedAt,
           revokedAt: refreshTokens.revokedAt,
           issuedAt: refreshTokens.issuedAt,
+          ipAddress: refreshTokens.ipAddress,
+          userAgent: refreshTokens.userAgent,
         })
         .from(refreshTokens)
         .where(inArray(refreshTokens.tokenHash, tokenHashes));
@@ -320,6 +344,7 @@ export function createDrizzleStore(db: Database): Store {
           .where(and(eq(users.id, userId), eq(users.passwordHash, expectedHash)))
           .returning({ id: users.id });
         if (!user) return 'credentials_changed' as const;
+        await endPendingCredentials(tx, userId);
         const revoked = await revokeUntilNone(
           tx,
           and(eq(refreshTokens.userId, userId), ne(refreshTokens.sessionId, keepSessionId)),
@@ -342,6 +367,22 @@ export function createDrizzleStore(db: Database): Store {
         country: typeof event.details?.country === 'string' ? event.details.country : null,
         createdAt: event.at,
       });
+    },
+
+    async hasLoggedInFrom(userId, network, since) {
+      const rows = await db
+        .select({ one: sql`1` })
+        .from(securityEvents)
+        .where(
+          and(
+            eq(securityEvents.userId, userId),
+            eq(securityEvents.type, 'login_succeeded'),
+            gt(securityEvents.createdAt, since),
+            sql`${securityEvents.ipAddress} <<= ${network}::cidr`,
+          ),
+        )
+        .limit(1);
+      return rows.length === 1;
     },
 
     async seenBefore(userId, { userAgent, location }) {

@@ -224,6 +224,9 @@ export const loginHolds = pgTable(
     acr: text('acr').notNull(),
     amr: text('amr').array().notNull(),
     authTime: timestamptz('auth_time').notNull(),
+    /** The device that was held: the one finishing the login must match it (SESSION_BINDING). */
+    ipAddress: inet('ip_address'),
+    userAgent: text('user_agent'),
     createdAt: timestamptz('created_at').notNull(),
     expiresAt: timestamptz('expires_at').notNull(),
     consumedAt: timestamptz('consumed_at'),

@@ -7,7 +7,7 @@ import type {
   RevokeReason,
 } from '../../ports/store.js';
 import { type Database, rowsOf } from './database.js';
-import { refreshTokens, users } from './schema.js';
+import { loginHolds, mfaChallenges, mfaFactors, refreshTokens, users } from './schema.js';
 
 /** Statements shared by the stores: on `refresh_tokens`, and the lock on a user row. */
 
@@ -20,11 +20,28 @@ export type Executor = Pick<Database, 'execute' | 'update' | 'select'>;
  */
 export async function lockUser(tx: Pick<Database, 'select'>, userId: string) {
   const [user] = await tx
-    .select({ passwordHash: users.passwordHash, disabledAt: users.disabledAt, mfaEnabled: users.mfaEnabled })
+    .select({
+      passwordHash: users.passwordHash,
+      passwordChangedAt: users.passwordChangedAt,
+      disabledAt: users.disabledAt,
+      mfaEnabled: users.mfaEnabled,
+    })
     .from(users)
     .where(eq(users.id, userId))
     .for('no key update');
   return user;
+}
+
+/**
+ * Ends every credential a user has half-way: held logins (`limit_token`), second-step
+ * challenges (`mfa_token`) and a TOTP factor enrolled but not activated. Called in the same
+ * transaction as a password change, an MFA reset or disable, and disabling the account:
+ * whatever was obtained before must not finish afterwards (OWASP ASVS V3.3.3).
+ */
+export async function endPendingCredentials(tx: Pick<Database, 'delete'>, userId: string): Promise<void> {
+  await tx.delete(loginHolds).where(eq(loginHolds.userId, userId));
+  await tx.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId));
+  await tx.delete(mfaFactors).where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.status, 'pending')));
 }
 
 export const liveHead = (now: Date) =>
