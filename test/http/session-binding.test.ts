@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bindingMismatches, userAgentFamily } from '../../src/domain/session-binding.js';
 import { call, login, registerUser } from '../support/client.js';
-import { buildLatchkey, type Latchkey, useDatabase } from '../support/harness.js';
+import { buildLatchkey, type Latchkey, PASSWORD, useDatabase } from '../support/harness.js';
 
 /** SESSION_BINDING: off (default), warn, strict. */
 const database = useDatabase();
@@ -123,5 +123,103 @@ describe('SESSION_BINDING=strict', () => {
     expect(firefox.status).toBe(401);
     const events = await bindingEvents(lk, keep.access_token);
     expect(events[0]).toMatchObject({ details: { mismatches: ['user_agent'], mode: 'strict' } });
+  });
+});
+
+describe('SESSION_BINDING on every path that hands out tokens (issue #15 §5)', () => {
+  it('strict: a replay of the old token inside the grace window from another network gets no token and ends the session', async () => {
+    const lk = await server('strict');
+    const pair = await signIn(lk);
+    const rotated = await refreshFrom(lk, pair.refresh_token, from('203.0.113.7'));
+    expect(rotated.status).toBe(200);
+    // A thief replays the rotated token at once, from elsewhere: the grace branch must bind too.
+    const thief = await refreshFrom(lk, pair.refresh_token, from('198.51.100.7', FIREFOX));
+    expect(thief.status).toBe(401);
+    expect(thief.json.refresh_token).toBeUndefined();
+    expect((await refreshFrom(lk, rotated.json.refresh_token, from('203.0.113.7'))).status).toBe(401);
+  });
+
+  it('warn: a grace-window replay from another network is recorded', async () => {
+    const lk = await server('warn');
+    const pair = await signIn(lk);
+    const rotated = await refreshFrom(lk, pair.refresh_token, from('203.0.113.7'));
+    const replay = await refreshFrom(lk, pair.refresh_token, from('198.51.100.7'));
+    expect(replay.status).toBe(200);
+    const events = await bindingEvents(lk, rotated.json.access_token);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ ip_address: '198.51.100.7', details: { mismatches: ['network'] } });
+  });
+
+  it('strict: a refresh without a User-Agent is a mismatch, not a way around the check', async () => {
+    const lk = await server('strict');
+    const pair = await signIn(lk);
+    const res = await call(lk.app, '/v1/auth/refresh', {
+      body: { refresh_token: pair.refresh_token },
+      headers: { 'x-forwarded-for': '203.0.113.7' },
+    });
+    expect(res.status).toBe(401);
+    expect(res.json.error).toBe('invalid_grant');
+  });
+
+  it('strict: a refresh with no readable client address is a mismatch', async () => {
+    const lk = await server('strict');
+    const pair = await signIn(lk);
+    const res = await refreshFrom(lk, pair.refresh_token, from('not-an-address'));
+    expect(res.status).toBe(401);
+  });
+
+  it('strict: /oauth/token from another network is refused like /v1/auth/refresh', async () => {
+    const lk = await server('strict');
+    const pair = await signIn(lk);
+    const res = await lk.app.request('/oauth/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...from('198.51.100.7') },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }),
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toBe('invalid_grant');
+    expect((await refreshFrom(lk, pair.refresh_token, from('203.0.113.7'))).status).toBe(401);
+  });
+
+  it('strict: a step-up from another network gets no tokens and ends the session', async () => {
+    const lk = await server('strict');
+    const pair = await signIn(lk);
+    const res = await call(lk.app, '/v1/auth/step-up', {
+      body: { password: PASSWORD },
+      token: pair.access_token,
+      headers: from('198.51.100.7'),
+    });
+    expect(res.status).toBe(401);
+    expect(res.json.access_token).toBeUndefined();
+    expect((await call(lk.app, '/v1/users/me', { token: pair.access_token })).status).toBe(401);
+  });
+
+  it('strict: a login held at the session limit cannot be finished from another network', async () => {
+    const lk = await buildLatchkey(database.current, {
+      env: {
+        SESSION_BINDING: 'strict',
+        TRUSTED_IP_HEADER: 'x-forwarded-for',
+        SESSION_LIMIT_POLICY: 'reject',
+        MAX_SESSIONS_PER_USER: '1',
+      },
+    });
+    const { email } = await registerUser(lk.app);
+    const first = await login(lk.app, email, {}, from('203.0.113.7'));
+    const held = await call(lk.app, '/v1/auth/login', {
+      body: { email, password: PASSWORD },
+      headers: from('203.0.113.7'),
+    });
+    expect(held.status).toBe(409);
+    const finish = (headers: Record<string, string>) =>
+      call(lk.app, '/v1/auth/login/session-limit', {
+        body: { limit_token: held.json.limit_token, revoke_session_id: first.session_id },
+        headers,
+      });
+    const elsewhere = await finish(from('198.51.100.7'));
+    expect(elsewhere.status).toBe(401);
+    expect(elsewhere.json.error).toBe('invalid_limit_token');
+    // The hold is used up, and the owner's session was not revoked.
+    expect((await finish(from('203.0.113.7'))).status).toBe(401);
+    expect((await call(lk.app, '/v1/users/me', { token: first.access_token })).status).toBe(200);
   });
 });
