@@ -153,6 +153,15 @@ export function createAuthService(deps: AuthServiceDeps) {
     return { user, counters };
   }
 
+  const loginFailed = (user: UserRecord, ipAddress: string | null, reason: string) =>
+    store.recordSecurityEvent({
+      userId: user.id,
+      type: 'login_failed',
+      ipAddress,
+      details: { reason },
+      at: clock.now(),
+    });
+
   /** Checks email and password; the same error, and one argon2id verification, for every failure. */
   async function verifyPassword(
     email: string,
@@ -164,15 +173,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     const candidate = normalizePassword(password);
     const ok = await hasher.verify(user?.passwordHash ?? (await deps.dummyPasswordHash), candidate);
     if (!user || !ok) {
-      if (user) {
-        await store.recordSecurityEvent({
-          userId: user.id,
-          type: 'login_failed',
-          ipAddress,
-          details: { reason: 'wrong_password' },
-          at: clock.now(),
-        });
-      }
+      if (user) await loginFailed(user, ipAddress, 'wrong_password');
       throw invalidCredentials();
     }
     await Promise.all([
@@ -181,13 +182,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     ]);
     // Said only to whoever knows the password: no oracle for anybody else.
     if (user.disabledAt) {
-      await store.recordSecurityEvent({
-        userId: user.id,
-        type: 'login_failed',
-        ipAddress,
-        details: { reason: 'account_disabled' },
-        at: clock.now(),
-      });
+      await loginFailed(user, ipAddress, 'account_disabled');
       throw accountDisabled();
     }
     if (hasher.needsRehash(user.passwordHash)) {
