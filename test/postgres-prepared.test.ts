@@ -1,16 +1,24 @@
 import { sql } from 'drizzle-orm';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import type { Database } from '../src/adapters/db/database.js';
 import { openPostgres } from '../src/adapters/db/postgres.js';
 import { onPostgres } from './support/database.js';
+import { useDatabase } from './support/harness.js';
 
 /**
  * On PostgreSQL every statement drizzle sends is a named prepared statement (one round trip
  * and a cached plan on later calls), in and out of transactions; DATABASE_PREPARE=false sends
- * them unnamed. Read from pg_prepared_statements on the pool's one connection.
+ * every statement unnamed, postgres.js's own included. Read from pg_prepared_statements on a
+ * pool of one connection, directly on the file's database (a pooler in between would show
+ * another server connection's list).
  */
 describe.skipIf(!onPostgres)('prepared statements on PostgreSQL', () => {
-  const url = () => inject('postgresTemplate')!;
-  const count = sql`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE '%latchkey_probe%'`;
+  const database = useDatabase();
+  const url = () => database.current.directUrl!;
+  const count = (db: Database, filter = sql`WHERE statement LIKE '%latchkey_probe%'`) =>
+    db
+      .execute(sql`SELECT count(*)::int AS n FROM pg_prepared_statements ${filter}`)
+      .then((rows) => (rows as unknown as { n: number }[])[0]!.n);
 
   it('names the statements of a pool, of a transaction and of a savepoint', async () => {
     const opened = openPostgres(url(), { max: 1 });
@@ -22,20 +30,40 @@ describe.skipIf(!onPostgres)('prepared statements on PostgreSQL', () => {
           await inner.execute(sql`SELECT ${3}::int AS latchkey_probe_c`);
         });
       });
-      const rows = (await opened.db.execute(count)) as unknown as { n: number }[];
       // The three probes (the count has no parameter: postgres.js sends it as a simple query).
-      expect(rows[0]!.n).toBe(3);
+      expect(await count(opened.db)).toBe(3);
     } finally {
       await opened.close();
     }
   });
 
-  it('sends them unnamed with prepare: false', async () => {
+  it('prepares nothing by name with prepare: false: no statement, no commit, no savepoint', async () => {
     const opened = openPostgres(url(), { max: 1, prepare: false });
     try {
       await opened.db.execute(sql`SELECT ${1}::int AS latchkey_probe_a`);
-      const rows = (await opened.db.execute(count)) as unknown as { n: number }[];
-      expect(rows[0]!.n).toBe(0);
+      // postgres.js writes `begin`, `savepoint`, `rollback to`, `commit` and `rollback`
+      // itself: with its own `prepare` left on, those were named (the bug of issue 15 §7).
+      for (let round = 0; round < 2; round++) {
+        await opened.db.transaction(async (tx) => {
+          await tx.execute(sql`SELECT ${2}::int AS latchkey_probe_b`);
+          await tx.transaction(async (inner) => {
+            await inner.execute(sql`SELECT ${3}::int AS latchkey_probe_c`);
+          });
+          await tx
+            .transaction(async () => {
+              throw new Error('roll the savepoint back');
+            })
+            .catch(() => {});
+        });
+        await opened.db
+          .transaction(async (tx) => {
+            await tx.execute(sql`SELECT ${4}::int AS latchkey_probe_d`);
+            throw new Error('roll the transaction back');
+          })
+          .catch(() => {});
+      }
+      await opened.db.select({ n: sql<number>`${5}::int` }).from(sql`(SELECT 1) AS latchkey_probe_e`);
+      expect(await count(opened.db, sql``)).toBe(0);
     } finally {
       await opened.close();
     }

@@ -7,9 +7,13 @@ import { openPostgres } from '../../src/adapters/db/postgres.js';
 import { maintenanceUrl } from './global-setup.js';
 
 export const onPostgres = Boolean(inject('postgresTemplate'));
+/** The test files reach PostgreSQL through a pooler (TEST_DATABASE_POOLER_URL). */
+export const throughPooler = Boolean(inject('postgresPooler'));
 
 export interface TestDatabase {
   db: Database;
+  /** PostgreSQL: the file's database, directly (not through the pooler, if there is one). */
+  directUrl?: string;
   /** Closes and opens the connection again: a process restart, as far as the data goes. */
   reopen(): Promise<Database>;
   close(): Promise<void>;
@@ -28,16 +32,21 @@ export async function openTestDatabase(options: { dataDir?: string } = {}): Prom
     const name = `${templateName}_f${process.pid}_${Date.now()}_${counter++}`;
     const admin = postgres(maintenanceUrl(template), { max: 1, onnotice: () => {} });
     await admin`CREATE DATABASE ${admin(name)} TEMPLATE ${admin(templateName)}`;
-    const url = new URL(template);
+    // Through the pooler when there is one (same database name: PgBouncer's `*` entry).
+    const url = new URL(inject('postgresPooler') || template);
     url.pathname = `/${name}`;
-    let opened = openPostgres(url.toString(), { max: 20 });
+    const open = () => openPostgres(url.toString(), { max: 20, prepare: inject('postgresPrepare') });
+    let opened = open();
+    const direct = new URL(template);
+    direct.pathname = `/${name}`;
     return {
+      directUrl: direct.toString(),
       get db() {
         return opened.db;
       },
       async reopen() {
         await opened.close();
-        opened = openPostgres(url.toString(), { max: 20 });
+        opened = open();
         return opened.db;
       },
       async close() {

@@ -12,6 +12,10 @@ declare module 'vitest' {
   export interface ProvidedContext {
     pgliteSnapshot: string;
     postgresTemplate: string;
+    /** The pooler's URL (TEST_DATABASE_POOLER_URL), empty when the files connect directly. */
+    postgresPooler: string;
+    /** TEST_DATABASE_PREPARE: what openPostgres gets as `prepare` (DATABASE_PREPARE). */
+    postgresPrepare: boolean;
   }
 }
 
@@ -19,6 +23,11 @@ declare module 'vitest' {
  * Builds `dist/` (the `latchkey/verify` kit) and runs the real migrations once. On PGlite (default) it saves a snapshot of the migrated
  * data directory that each test file loads; with TEST_DATABASE_URL it migrates that
  * database, which each test file then clones as a template (see database.ts).
+ *
+ * TEST_DATABASE_POOLER_URL (e.g. postgres://postgres@127.0.0.1:6432, a PgBouncer in front of
+ * TEST_DATABASE_URL's server): each file's database is still created and dropped directly,
+ * but the app reaches it through the pooler, with TEST_DATABASE_PREPARE (default true) as
+ * its `prepare` option — the topology of .ci/pgbouncer.sh.
  */
 export default async function setup(project: TestProject) {
   // The kit's tests import the built `latchkey/verify` from plain Node: build it from this source.
@@ -26,6 +35,10 @@ export default async function setup(project: TestProject) {
     stdio: 'inherit',
   });
   const url = process.env.TEST_DATABASE_URL;
+  const pooler = process.env.TEST_DATABASE_POOLER_URL ?? '';
+  if (pooler && !url) throw new Error('TEST_DATABASE_POOLER_URL needs TEST_DATABASE_URL (the direct URL)');
+  project.provide('postgresPooler', pooler);
+  project.provide('postgresPrepare', process.env.TEST_DATABASE_PREPARE !== 'false');
   if (url) {
     await migratePostgres(url, MIGRATIONS_FOLDER);
     project.provide('postgresTemplate', url);
