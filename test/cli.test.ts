@@ -18,6 +18,7 @@ import {
   readFirstLine,
   resolvePassword,
   revokeSessionsCommand,
+  rotateKeysCommand,
   setRoleCommand,
   showConfigCommand,
   UsageError,
@@ -565,5 +566,52 @@ describe('the cli process', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain('unknown command "users:explode"');
     expect(result.stderr).toContain('usage: npm run cli -- <command>');
+  });
+});
+
+describe('keys:rotate', () => {
+  const jwksKids = async () =>
+    (await call(lk.app, '/.well-known/jwks.json')).json.keys.map((key: { kid: string }) => key.kid);
+  const kidOf = (token: string) =>
+    JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid as string;
+
+  it('without --now: the new key is published now and signs after KEY_PREPUBLICATION; the old one stays', async () => {
+    const { deps, output } = cli();
+    const before = await jwksKids();
+    const { kid, withdrawn } = await rotateKeysCommand(
+      { ...deps, keyRing: lk.keyRing, config: lk.config },
+      { now: false },
+    );
+    expect(withdrawn).toEqual([]);
+    expect(await jwksKids()).toEqual(expect.arrayContaining([...before, kid]));
+    const signsAt = new Date(lk.clock.now().getTime() + lk.config.keyPrepublicationSeconds * 1000);
+    expect(output()).toContain(
+      `new signing key ${kid} (EdDSA) is published now and signs from ${signsAt.toISOString()}`,
+    );
+  });
+
+  it('--now: the new key signs at once, every other key is withdrawn, and their tokens are refused at once', async () => {
+    const { user } = await createUser();
+    const pair = await loginAs(user.email);
+    const before = await jwksKids();
+    expect(before).toContain(kidOf(pair.access_token));
+    const { deps, output } = cli();
+    const { kid, withdrawn } = await rotateKeysCommand(
+      { ...deps, keyRing: lk.keyRing, config: lk.config },
+      { now: true },
+    );
+    expect([...withdrawn].sort()).toEqual([...before].sort());
+    expect(await jwksKids()).toEqual([kid]);
+    expect((await call(lk.app, '/v1/users/me', { token: pair.access_token })).status).toBe(401);
+    const refreshed = await refresh(lk.app, pair.refresh_token);
+    expect(refreshed.status).toBe(200);
+    expect(kidOf(refreshed.json.access_token)).toBe(kid);
+    expect(output()).toContain(`new signing key ${kid} (EdDSA) is published and signs from now on`);
+    expect(output()).toContain(
+      `withdrawn (deleted with their private halves, gone from the JWKS): ${withdrawn.join(', ')}`,
+    );
+    expect(output()).toContain(
+      'refused by every instance within 5 s and by latchkey/verify within a further 30 s',
+    );
   });
 });

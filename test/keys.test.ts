@@ -4,8 +4,8 @@ import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../src/adapters/db/database.js';
 import { decryptString, deriveMasterKeys } from '../src/lib/crypto.js';
-import type { SigningKey } from '../src/services/key-ring.js';
-import { call, decodeJwtPart, login, registerUser, type TokenPair } from './support/client.js';
+import { DEFAULT_KEY_CACHE_TTL_MS, type SigningKey } from '../src/services/key-ring.js';
+import { call, decodeJwtPart, login, refresh, registerUser, type TokenPair } from './support/client.js';
 import type { TestDatabase } from './support/database.js';
 import {
   buildLatchkey,
@@ -14,6 +14,7 @@ import {
   TestClock,
   useDatabase,
 } from './support/harness.js';
+import { isLowS, sSpellings } from './verify/helpers.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -111,7 +112,7 @@ describe('key rotation', () => {
         .sign(oldKey.key);
     expect((await me(lk, await signedByOld(decodeJwtPart(pair.access_token, 1)))).status).toBe(200);
 
-    // Just inside access-token lifetime + key-ring cache (60 s) + 1 minute: still published.
+    // Just inside access-token lifetime + 2 minutes (a stale key-ring cache, clock skew, a margin): still published.
     lk.clock.advance(ACCESS_TOKEN_TTL_MS + 2 * MINUTE - 5 * SECOND);
     expect((await jwksOf(lk)).map((key) => key.kid)).toContain(oldKid);
 
@@ -207,14 +208,16 @@ describe('scheduled rotation (npm run keys:rotate)', () => {
     expect((await jwksOf(lk)).map((key) => key.kid)).toEqual([newKid]);
   });
 
-  it('JWKS caches expire well within the pre-publication period', async () => {
+  it('JWKS caches expire well within the pre-publication period, and within 30 s', async () => {
     const res = await call(lk.app, '/.well-known/jwks.json');
     const maxAge = Number(res.headers.get('cache-control')?.match(/max-age=(\d+)/)?.[1]);
     expect(res.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/);
     expect(maxAge).toBeGreaterThan(0);
     expect(maxAge).toBeLessThanOrEqual(lk.config.keyPrepublicationSeconds / 2);
-    const short = await buildLatchkey(database.current, { env: { KEY_PREPUBLICATION: '120' } });
-    expect(short.keyRing.jwksMaxAgeSeconds).toBe(60);
+    // A key withdrawn by keys:rotate --now leaves HTTP caches of the JWKS within this.
+    expect(maxAge).toBe(30);
+    const short = await buildLatchkey(database.current, { env: { KEY_PREPUBLICATION: '40' } });
+    expect(short.keyRing.jwksMaxAgeSeconds).toBe(20);
     const none = await buildLatchkey(database.current, { env: { KEY_PREPUBLICATION: '0' } });
     expect(none.keyRing.jwksMaxAgeSeconds).toBe(0);
   });
@@ -238,6 +241,99 @@ describe('scheduled rotation (npm run keys:rotate)', () => {
     expect(kidOf((await login(lk.app, email)).access_token)).toBe(emergency.kid);
     lk.clock.advance(pending.activatesAt.getTime() - lk.clock.now().getTime() + SECOND);
     expect(kidOf((await login(lk.app, email)).access_token)).toBe(emergency.kid);
+  });
+});
+
+describe('a compromised key (keys:rotate --now)', () => {
+  const database = useDatabase();
+  let lk: Latchkey;
+  let other: Latchkey;
+  beforeAll(async () => {
+    lk = await buildLatchkey(database.current, {
+      env: { INTROSPECTION_CLIENTS: 'orders-api:orders-api-secret-0123456789abcdefghijklmnop' },
+    });
+    // Another instance over the same database (stateless instances behind a load balancer).
+    other = await buildLatchkey(database.current, { clock: lk.clock });
+  });
+
+  const introspect = (token: string) =>
+    call(lk.app, '/oauth/introspect', {
+      method: 'POST',
+      rawBody: new URLSearchParams({ token }).toString(),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from('orders-api:orders-api-secret-0123456789abcdefghijklmnop').toString('base64')}`,
+      },
+    });
+
+  it('stops verifying at once: its tokens refused, gone from the JWKS and the ring; sessions go on', async () => {
+    const { email, pair } = await signedIn(lk);
+    const oldKid = kidOf(pair.access_token);
+    const oldKey = await lk.keyRing.signingKey();
+    expect((await me(lk, pair.access_token)).status).toBe(200);
+    expect((await me(other, pair.access_token)).status).toBe(200); // the other instance's cache is warm
+    expect((await introspect(pair.access_token)).json.active).toBe(true);
+
+    const { kid: newKid, withdrawn } = await lk.keyRing.rotate({ compromised: true });
+    expect(withdrawn).toEqual([oldKid]);
+
+    // Same clock, same instance: refused on the Bearer routes and by introspection.
+    await expectInvalidToken(lk, pair.access_token);
+    expect((await introspect(pair.access_token)).json).toEqual({ active: false });
+    // Nor can the stolen private key make new ones.
+    const forged = await new SignJWT({ ...decodeJwtPart(pair.access_token, 1), jti: crypto.randomUUID() })
+      .setProtectedHeader({ alg: oldKey.alg, typ: 'at+jwt', kid: oldKid })
+      .sign(oldKey.key);
+    await expectInvalidToken(lk, forged);
+    // No longer published, and gone from the database with its private half.
+    expect((await jwksOf(lk)).map((key) => key.kid)).toEqual([newKid]);
+    expect((await signingKeyRows(database.current)).map((row) => row.kid)).toEqual([newKid]);
+
+    // The other instance: within its key cache (5 s), then refused there too, and it signs
+    // with the new key.
+    expect(DEFAULT_KEY_CACHE_TTL_MS).toBe(5 * SECOND);
+    lk.clock.advance(DEFAULT_KEY_CACHE_TTL_MS);
+    await expectInvalidToken(other, pair.access_token);
+    await expectInvalidToken(other, forged);
+    expect((await jwksOf(other)).map((key) => key.kid)).toEqual([newKid]);
+    expect(kidOf((await login(other.app, email)).access_token)).toBe(newKid);
+
+    // The price: the access token ended early. The session goes on: its refresh token gets
+    // an access token of the new key.
+    const refreshed = await refresh(lk.app, pair.refresh_token);
+    expect(refreshed.status).toBe(200);
+    expect(kidOf(refreshed.json.access_token)).toBe(newKid);
+    expect((await me(lk, refreshed.json.access_token)).status).toBe(200);
+    expect((await me(other, refreshed.json.access_token)).status).toBe(200);
+  });
+
+  it('withdraws every other key too: a pending one and one retired by a scheduled rotation', async () => {
+    const scheduled = await lk.keyRing.rotate();
+    lk.clock.advance(scheduled.activatesAt.getTime() - lk.clock.now().getTime() - MINUTE);
+    const { pair } = await signedIn(lk); // signed by the key about to retire
+    const before = kidOf(pair.access_token);
+    lk.clock.advance(MINUTE);
+    const { pair: second } = await signedIn(lk);
+    expect(kidOf(second.access_token)).toBe(scheduled.kid);
+    const pending = await lk.keyRing.rotate();
+    // The retired key and its tokens still live, as a scheduled rotation wants.
+    expect((await me(lk, pair.access_token)).status).toBe(200);
+    expect((await jwksOf(lk)).map((key) => key.kid).sort()).toEqual(
+      [before, scheduled.kid, pending.kid].sort(),
+    );
+
+    const { kid, withdrawn } = await lk.keyRing.rotate({ compromised: true });
+    expect(withdrawn.sort()).toEqual([before, scheduled.kid, pending.kid].sort());
+    expect((await jwksOf(lk)).map((key) => key.kid)).toEqual([kid]);
+    await expectInvalidToken(lk, pair.access_token);
+    await expectInvalidToken(lk, second.access_token);
+    // The cancelled pending key never signs either.
+    lk.clock.advance(pending.activatesAt.getTime() - lk.clock.now().getTime() + SECOND);
+    expect(kidOf((await signedIn(lk)).pair.access_token)).toBe(kid);
+  });
+
+  it('an ordinary rotation keeps its overlap: the old key is published a token lifetime + 2 minutes', () => {
+    expect(lk.keyRing.retiredKeyRetentionMs).toBe(ACCESS_TOKEN_TTL_MS + 2 * MINUTE);
   });
 });
 
@@ -343,6 +439,30 @@ describe('ES256', () => {
     expect(kids).toContain(kidOf(eddsaPair.access_token));
     expect(kids).toHaveLength(2);
     expect((await me(es, eddsaPair.access_token)).status).toBe(200);
+  });
+
+  it('the high-S twin (r, n − s) of a valid ES256 token is refused: one spelling per token', async () => {
+    const pair = await login(es.app, email);
+    const { low, high } = sSpellings(pair.access_token);
+    expect(low).toBe(pair.access_token); // what we sign is the low-S spelling
+    expect((await me(es, low)).status).toBe(200);
+    await expectInvalidToken(es, high);
+    await expectInvalidToken(eddsa, high); // any instance: the ES256 key is in the shared ring
+    expect((await me(es, low)).status).toBe(200);
+  });
+
+  it('every ES256 access token we issue has a low S: 200 of 200 (a login, then refreshes)', async () => {
+    let pair = await login(es.app, email);
+    const tokens = [pair.access_token];
+    while (tokens.length < 200) {
+      const res = await refresh(es.app, pair.refresh_token);
+      expect(res.status).toBe(200);
+      pair = res.json;
+      tokens.push(pair.access_token);
+    }
+    expect(new Set(tokens).size).toBe(200);
+    expect(tokens.filter((token) => isLowS(token))).toHaveLength(200);
+    expect((await me(es, pair.access_token)).status).toBe(200);
   });
 
   it('an EdDSA-signed token relabelled ES256 is refused: the key decides the algorithm', async () => {

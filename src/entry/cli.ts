@@ -13,6 +13,7 @@ import {
   readFirstLine,
   resolvePassword,
   revokeSessionsCommand,
+  rotateKeysCommand,
   setRoleCommand,
   showConfigCommand,
   USAGE,
@@ -113,16 +114,8 @@ async function main(command: Exclude<Command, { name: 'help' }>): Promise<void> 
     case 'keys:rotate': {
       const runtime = await openNodeRuntime(config);
       try {
-        await runtime.keyRing.ensureSigningKey();
-        // `npm run keys:rotate -- --now`: a compromised key must stop signing at once.
-        const immediate = command.now;
-        const { kid, activatesAt } = await runtime.keyRing.rotate({ immediate });
-        out(
-          immediate
-            ? `new signing key ${kid} (${config.signingAlg}) is published and signs from now on`
-            : `new signing key ${kid} (${config.signingAlg}) is published now and signs from ${activatesAt.toISOString()}`,
-        );
-        out('previous keys stop signing then, and stay published until the tokens they signed have expired');
+        // `npm run keys:rotate -- --now`: a compromised key stops signing and verifying at once.
+        await rotateKeysCommand({ keyRing: runtime.keyRing, config, out }, { now: command.now });
       } finally {
         await runtime.database.close();
       }

@@ -13,7 +13,7 @@ import { createPinoLogger } from '../adapters/pino-logger.js';
 import { createPromMetrics } from '../adapters/prom-metrics.js';
 import { type Config, ConfigError, parseConfig } from '../config.js';
 import { deriveMasterKeys, randomToken } from '../lib/crypto.js';
-import { MINUTE, SECOND } from '../lib/time.js';
+import { SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import { createKeyRing } from '../services/key-ring.js';
@@ -161,7 +161,6 @@ export async function openNodeRuntime(config: Config) {
     alg: config.signingAlg,
     accessTokenTtlMs: config.accessTokenTtlSeconds * SECOND,
     prePublicationMs: config.keyPrepublicationSeconds * SECOND,
-    cacheTtlMs: MINUTE,
   });
   const hasher = createArgon2Hasher(config.argon2, {
     concurrency: config.passwordHashConcurrency || defaultHashConcurrency(),

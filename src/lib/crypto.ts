@@ -82,8 +82,45 @@ export async function hmacSha256Base64url(
 }
 
 /**
+ * ECDSA signatures are malleable: if (r, s) verifies, so does (r, n − s) (SEC 1 §4.1.4 puts
+ * no bound on s beyond 0 < s < n). Two spellings of one ES256 token would defeat anything
+ * keyed on the token string (the kit's cache, a denylist, logs), so Latchkey signs and accepts
+ * only the "low-S" one, s <= n/2 (the rule Bitcoin adopted for the same reason, BIP 62 / BIP 146).
+ */
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+/** floor(n / 2), big-endian: the largest s accepted. */
+const P256_HALF_ORDER = Uint8Array.from(
+  '7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8'.match(/../g)!,
+  (byte) => Number.parseInt(byte, 16),
+);
+
+/** Whether a 64-byte ES256 signature (r || s, RFC 7518 §3.4) has s <= n/2. */
+export function isLowS(signature: Uint8Array): boolean {
+  for (let i = 0; i < 32; i++) {
+    const byte = signature[32 + i]!;
+    const limit = P256_HALF_ORDER[i]!;
+    if (byte !== limit) return byte < limit;
+  }
+  return true;
+}
+
+const hexOf = (bytes: Uint8Array) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+
+/** The low-S spelling of a 64-byte ES256 signature: s replaced with n − s when s > n/2. */
+export function lowS(signature: Uint8Array): Uint8Array {
+  if (isLowS(signature)) return signature;
+  const s = BigInt(`0x${hexOf(signature.subarray(32))}`);
+  const flipped = (P256_ORDER - s).toString(16).padStart(64, '0');
+  const out = new Uint8Array(64);
+  out.set(signature.subarray(0, 32));
+  for (let i = 0; i < 32; i++) out[32 + i] = Number.parseInt(flipped.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/**
  * A JWS signature over `signingInput` (RFC 7515 §5.1): Ed25519, or ECDSA P-256 with SHA-256
- * as the 64-byte r || s that JWS wants (RFC 7518 §3.4), never DER.
+ * as the 64-byte r || s that JWS wants (RFC 7518 §3.4), never DER, always low-S (see `isLowS`):
+ * node:crypto and WebCrypto pick s at random between the two.
  */
 export async function signJws(
   alg: 'EdDSA' | 'ES256',
@@ -95,14 +132,16 @@ export async function signJws(
     const privateKey = keyObject(nodeCrypto, key);
     return alg === 'EdDSA'
       ? nodeCrypto.sign(null, signingInput, privateKey)
-      : nodeCrypto.sign('sha256', signingInput, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+      : lowS(nodeCrypto.sign('sha256', signingInput, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
   }
-  const signature = await crypto.subtle.sign(
-    alg === 'EdDSA' ? { name: 'Ed25519' } : { name: 'ECDSA', hash: 'SHA-256' },
-    key,
-    signingInput,
+  const signature = new Uint8Array(
+    await crypto.subtle.sign(
+      alg === 'EdDSA' ? { name: 'Ed25519' } : { name: 'ECDSA', hash: 'SHA-256' },
+      key,
+      signingInput,
+    ),
   );
-  return new Uint8Array(signature);
+  return alg === 'EdDSA' ? signature : lowS(signature);
 }
 
 /** A compact JWS (RFC 7515 §7.1) of a JSON header and payload. */

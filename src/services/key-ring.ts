@@ -27,17 +27,25 @@ export interface KeyRing {
   ensureSigningKey(): Promise<void>;
   /**
    * Adds a new key, published at once and signing after the pre-publication period (at once
-   * with `immediate`, for a compromised key); every other key stops signing when it starts,
-   * and stays published while tokens it signed may live.
+   * with `immediate`); every other key stops signing when it starts, and stays published
+   * while tokens it signed may live.
+   *
+   * `compromised` (`keys:rotate --now`): the new key signs at once and every other key is
+   * withdrawn at once, deleted with its private half: no longer published, and the tokens
+   * it signed are refused (on this instance now, on the others within `cacheTtlMs`). Clients
+   * refresh and get tokens of the new key; refresh tokens are not signed, so sessions go on.
    */
-  rotate(options?: { immediate?: boolean }): Promise<{ kid: string; activatesAt: Date }>;
+  rotate(options?: {
+    immediate?: boolean;
+    compromised?: boolean;
+  }): Promise<{ kid: string; activatesAt: Date; withdrawn: string[] }>;
   signingKey(): Promise<SigningKey>;
   verificationKey(header: Pick<JWTHeaderParameters, 'kid' | 'alg'>): Promise<CryptoKey | undefined>;
   jwks(): Promise<{ keys: JWK[] }>;
   /**
    * How long caches may keep the JWKS: at most half the pre-publication period, so every
-   * cache holds a new key well before it signs; and at most 5 minutes, so an emergency
-   * rotation reaches caches soon.
+   * cache holds a new key well before it signs; and at most 30 s, so a key withdrawn by
+   * `keys:rotate --now` leaves caches soon (the kit refetches as often: src/verify/verifier.ts).
    */
   readonly jwksMaxAgeSeconds: number;
   /** Keys retired longer ago than this signed no token that is still alive: cleanup drops them. */
@@ -50,10 +58,17 @@ interface LoadedKeys {
 }
 
 /**
+ * How long an instance trusts its copy of the ring (DEFAULT_KEY_CACHE_TTL_MS): a key withdrawn
+ * by `keys:rotate --now` elsewhere stops verifying and signing here within this time. One
+ * small query (a row per key) per interval and instance.
+ */
+export const DEFAULT_KEY_CACHE_TTL_MS = 5 * SECOND;
+
+/**
  * Signing keys live in the database, private halves sealed with AES-256-GCM under a key
  * derived from the master secret (the sealed value is bound to its `kid`). Each instance
  * caches the ring briefly and reloads on an unknown `kid`, so a rotation made by one
- * instance (or `npm run keys:rotate`) reaches the others within `cacheTtlMs`.
+ * instance (or `npm run keys:rotate`) reaches the others within `cacheTtlMs` (5 s).
  */
 export function createKeyRing(options: {
   store: Store;
@@ -67,10 +82,11 @@ export function createKeyRing(options: {
   cacheTtlMs?: number;
 }): KeyRing {
   const { store, clock, masterKeys, alg, prePublicationMs } = options;
-  const cacheTtlMs = options.cacheTtlMs ?? MINUTE;
+  const cacheTtlMs = options.cacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
   // An instance may sign with a retired key until its cache reloads, and verifiers allow 5 s
-  // of clock skew: keep the key published a token lifetime plus both, plus a margin.
-  const publishAfterRetirementMs = options.accessTokenTtlMs + cacheTtlMs + MINUTE;
+  // of clock skew: keep the key published a token lifetime plus both, plus a margin (a token
+  // lifetime plus 2 minutes, as when the cache lived a minute).
+  const publishAfterRetirementMs = options.accessTokenTtlMs + Math.max(cacheTtlMs, MINUTE) + MINUTE;
   let loaded: LoadedKeys | undefined;
   let lastForcedReload = 0;
   const privateKeys = new Map<string, Promise<CryptoKey>>();
@@ -80,6 +96,11 @@ export function createKeyRing(options: {
     const now = clock.now().getTime();
     if (!force && loaded && now - loaded.at < cacheTtlMs) return loaded.keys;
     loaded = { at: now, keys: await store.listSigningKeys() };
+    // A key gone from the ring (withdrawn, or cleaned up) leaves memory too.
+    const kids = new Set(loaded.keys.map((key) => key.kid));
+    for (const cache of [privateKeys, publicKeys]) {
+      for (const kid of cache.keys()) if (!kids.has(kid)) cache.delete(kid);
+    }
     return loaded.keys;
   };
 
@@ -163,18 +184,41 @@ export function createKeyRing(options: {
     await openPrivateKey(current);
   };
 
+  /**
+   * Deletes every key but `kid`: all of them are retired by now (addSigningKey retired those
+   * still signing), and cleanup's delete of keys retired before a cutoff is the delete wanted,
+   * with the cutoff now instead of a token lifetime ago. A key created after `now` (an
+   * instance of another algorithm healing) is not retired and stays.
+   */
+  const withdrawAllBut = async (kid: string, now: Date): Promise<string[]> => {
+    const cutoff = new Date(now.getTime() + 1); // retired_at < cutoff: retired at or before now
+    const doomed = (await store.listSigningKeys()).filter(
+      (key) => key.kid !== kid && key.retiredAt !== null && key.retiredAt < cutoff,
+    );
+    // Rows another instance's cleanup holds are skipped (SKIP LOCKED): look again.
+    for (let round = 0; round < 5; round++) {
+      while ((await store.deleteExpiredBatch('signing_keys', cutoff, 100)) > 0) {}
+      const kids = new Set((await store.listSigningKeys()).map((key) => key.kid));
+      if (!doomed.some((key) => kids.has(key.kid))) return doomed.map((key) => key.kid);
+    }
+    throw new Error('the previous signing keys could not all be deleted: run keys:rotate --now again');
+  };
+
   return {
     ensureSigningKey,
 
-    async rotate({ immediate = false } = {}) {
-      const activatesAt = new Date(clock.now().getTime() + (immediate ? 0 : prePublicationMs));
+    async rotate({ immediate = false, compromised = false } = {}) {
+      const now = clock.now();
+      const activatesAt = new Date(now.getTime() + (immediate || compromised ? 0 : prePublicationMs));
       const key = await createKey(activatesAt);
+      // Every key that would still sign (the current one, a pending one) stops at activatesAt.
       await store.addSigningKey(key, { onlyIfNone: false, retire: 'all' });
+      const withdrawn = compromised ? await withdrawAllBut(key.kid, now) : [];
       await load(true);
-      return { kid: key.kid, activatesAt };
+      return { kid: key.kid, activatesAt, withdrawn };
     },
 
-    jwksMaxAgeSeconds: Math.min(300, Math.floor(prePublicationMs / SECOND / 2)),
+    jwksMaxAgeSeconds: Math.min(30, Math.floor(prePublicationMs / SECOND / 2)),
     retiredKeyRetentionMs: publishAfterRetirementMs,
 
     async signingKey() {

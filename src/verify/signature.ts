@@ -1,4 +1,4 @@
-import { type CryptoEngine, DEFAULT_CRYPTO_ENGINE, keyObject, nodeCrypto } from '../lib/crypto.js';
+import { type CryptoEngine, DEFAULT_CRYPTO_ENGINE, isLowS, keyObject, nodeCrypto } from '../lib/crypto.js';
 import type { SigningAlgorithm } from './claims.js';
 
 /**
@@ -25,7 +25,12 @@ export type SignatureEngine = CryptoEngine;
 /** What this runtime uses (the same choice as src/lib/crypto.ts); the tests run both. */
 export const DEFAULT_SIGNATURE_ENGINE: SignatureEngine = DEFAULT_CRYPTO_ENGINE;
 
-/** Ed25519, or ECDSA P-256 with SHA-256 and a 64-byte r || s signature (RFC 7518 §3.4, RFC 8037 §3.1). */
+/**
+ * Ed25519, or ECDSA P-256 with SHA-256 and a 64-byte r || s signature (RFC 7518 §3.4, RFC 8037
+ * §3.1). ES256 only in its low-S spelling (src/lib/crypto.ts `isLowS`): its twin (r, n − s) is
+ * just as valid to ECDSA, and a token must have one spelling. Ed25519 needs no such rule: both
+ * engines refuse S >= L (RFC 8032 §5.1.7), test/verify/signature.test.ts checks it.
+ */
 export async function verifyJwsSignature(
   alg: SigningAlgorithm,
   key: CryptoKey,
@@ -34,6 +39,7 @@ export async function verifyJwsSignature(
   engine: SignatureEngine = DEFAULT_SIGNATURE_ENGINE,
 ): Promise<boolean> {
   if (signature.length !== 64 || !keyFits(alg, key)) return false;
+  if (alg === 'ES256' && !isLowS(signature)) return false;
   if (engine === 'node:crypto' && nodeCrypto) {
     const publicKey = keyObject(nodeCrypto, key);
     return alg === 'EdDSA'

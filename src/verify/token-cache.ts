@@ -1,4 +1,7 @@
+import { base64url } from 'jose';
 import type { AccessTokenClaims } from './claims.js';
+
+const textDecoder = new TextDecoder();
 
 /**
  * Verified access tokens, keyed by the whole token string, each until its own `exp` (plus
@@ -7,6 +10,7 @@ import type { AccessTokenClaims } from './claims.js';
  * oldest entry goes (all tokens live equally long, so insertion order is expiry order).
  * Only tokens that passed every check get in; a refusal is never cached. The entry is the
  * claims object itself, frozen (callers share it): no allocation of our own per token.
+ * When a signing key leaves the JWKS, the tokens it signed go (`dropSignedBy`).
  */
 export class VerifiedTokenCache {
   readonly #entries = new Map<string, Readonly<AccessTokenClaims>>();
@@ -26,6 +30,28 @@ export class VerifiedTokenCache {
     if (nowMs < claims.exp * 1000 + this.toleranceMs) return claims;
     this.#entries.delete(token);
     return undefined;
+  }
+
+  delete(token: string): void {
+    this.#entries.delete(token);
+  }
+
+  /**
+   * Drops the tokens signed with a key in `kids` (and any without a `kid`: which key signed
+   * those is unknown). Rare (a key left the JWKS), so a scan: the `kid` of each distinct
+   * header (one per key, in practice) is decoded once.
+   */
+  dropSignedBy(kids: ReadonlySet<string>): void {
+    const kidOfHeader = new Map<string, unknown>();
+    for (const token of this.#entries.keys()) {
+      const header = token.slice(0, token.indexOf('.'));
+      if (!kidOfHeader.has(header)) {
+        // Verified tokens only: the header is a JSON object.
+        kidOfHeader.set(header, JSON.parse(textDecoder.decode(base64url.decode(header))).kid);
+      }
+      const kid = kidOfHeader.get(header);
+      if (typeof kid !== 'string' || kids.has(kid)) this.#entries.delete(token);
+    }
   }
 
   /** Keeps `claims` (frozen) until its `exp`; returns them frozen. */

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, customFetch, errors } from 'jose';
+import { errors } from 'jose';
 import { BearerError } from '../domain/bearer.js';
 import { isLoopbackHost } from '../lib/hosts.js';
 import {
@@ -9,6 +9,7 @@ import {
   type SigningAlgorithm,
   verifyAccessToken,
 } from './claims.js';
+import { createKeySet, DEFAULT_JWKS_MAX_AGE_SECONDS } from './key-set.js';
 import { createRevocationFeed, type FetchLike, type RevocationFeed } from './revocation-feed.js';
 import { VerifiedTokenCache } from './token-cache.js';
 
@@ -19,6 +20,12 @@ export interface VerifierOptions {
   audience: string | string[];
   /** Defaults to `<issuer>/.well-known/jwks.json`. */
   jwksUri?: string;
+  /**
+   * How old the copy of the JWKS may get, seconds (default 30): it is refetched on traffic,
+   * and a key no longer published (withdrawn by `keys:rotate --now`, a compromised key) is
+   * dropped with the cached tokens it signed. So its tokens are refused within this time.
+   */
+  jwksMaxAgeSeconds?: number;
   /** Defaults to the algorithms Latchkey signs with (EdDSA, ES256); never anything else. */
   algorithms?: SigningAlgorithm[];
   /** Clock skew allowed on `exp`, seconds (default 5). */
@@ -65,39 +72,43 @@ function trustedUrl(value: string, what: string): URL {
 }
 
 /**
- * A verifier for Latchkey access tokens, for resource servers: offline (JWKS fetched once
- * and cached by jose, refetched on an unknown `kid` at most every 30 s, so a rotated key is
- * picked up by itself), pinned to Latchkey's algorithms, `typ: at+jwt`, the issuer and the
- * audience; repeated tokens are answered from a cache; revoked sessions are learnt from the
- * feed.
+ * A verifier for Latchkey access tokens, for resource servers: offline (JWKS cached by jose,
+ * refetched on an unknown `kid` at most every 30 s, so a rotated key is picked up by itself,
+ * and every `jwksMaxAgeSeconds`, so a withdrawn one is dropped: src/verify/key-set.ts),
+ * pinned to Latchkey's algorithms, `typ: at+jwt`, the issuer and the audience; repeated
+ * tokens are answered from a cache; revoked sessions are learnt from the feed.
  */
 export function createVerifier(options: VerifierOptions): Verifier {
   const issuer = options.issuer.replace(/\/+$/, '');
   const fetchImpl: FetchLike = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
   const now = options.now ?? Date.now;
-  const remoteJwks = createRemoteJWKSet(
-    trustedUrl(options.jwksUri ?? `${issuer}/.well-known/jwks.json`, 'jwksUri'),
-    { cooldownDuration: 30_000, cacheMaxAge: 600_000, [customFetch]: fetchImpl },
-  );
+  const toleranceSeconds = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
+  const cache = new VerifiedTokenCache(options.cacheSize ?? 10_000, toleranceSeconds * 1000);
+  const keys = createKeySet({
+    url: trustedUrl(options.jwksUri ?? `${issuer}/.well-known/jwks.json`, 'jwksUri'),
+    fetch: fetchImpl,
+    now,
+    maxAgeMs: (options.jwksMaxAgeSeconds ?? DEFAULT_JWKS_MAX_AGE_SECONDS) * 1000,
+    // A token verified under a key the server no longer publishes is no longer good.
+    onWithdrawn: (kids) => cache.dropSignedBy(kids),
+  });
   // No key for the token's kid is the token's fault (401); a JWKS that cannot be fetched or
   // read (network, timeout, a non-200 answer, a body that is not a key set) is not (503).
   const jwks: KeyResolver = async (header) => {
     try {
-      return await remoteJwks(header);
+      return await keys.resolve(header);
     } catch (error) {
       if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys)
         throw error;
       throw new VerifierUnavailableError('The signing keys could not be fetched', { cause: error });
     }
   };
-  const toleranceSeconds = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
   const rules = {
     issuer,
     audience: options.audience,
     algorithms: options.algorithms ?? SIGNING_ALGORITHMS,
     clockToleranceSeconds: toleranceSeconds,
   };
-  const cache = new VerifiedTokenCache(options.cacheSize ?? 10_000, toleranceSeconds * 1000);
   const feed: RevocationFeed | undefined =
     options.revocation === false
       ? undefined
@@ -110,14 +121,26 @@ export function createVerifier(options: VerifierOptions): Verifier {
         });
 
   async function verify(token: string): Promise<Readonly<AccessTokenClaims>> {
+    const waitForKeys = keys.ready();
     const waitForFeed = feed?.ready();
-    if (waitForFeed) await waitForFeed;
+    if (waitForKeys || waitForFeed) await Promise.all([waitForKeys, waitForFeed]);
     const at = now();
     let claims = cache.get(token, at);
     if (claims === undefined) {
       try {
-        const verified = await verifyAccessToken(token, jwks, rules, new Date(at));
+        let kid: string | undefined;
+        const verified = await verifyAccessToken(
+          token,
+          (header) => {
+            kid = header.kid;
+            return jwks(header);
+          },
+          rules,
+          new Date(at),
+        );
         claims = cache.set(token, verified);
+        // Its key withdrawn while the signature was being checked: good this once, not kept.
+        if (kid !== undefined && !keys.publishes(kid)) cache.delete(token);
       } catch (error) {
         if (error instanceof BearerError || error instanceof VerifierUnavailableError) throw error;
         throw new VerifierUnavailableError('The token could not be verified', { cause: error });

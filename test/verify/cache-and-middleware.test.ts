@@ -495,7 +495,7 @@ describe('authenticateRequest and errorResponseFor', () => {
   });
 
   // The same regression end to end: Latchkey's own JWKS answers 503 while its database is
-  // down (its key-ring cache of 60 s has lapsed) and its own guard answers 503; a kit verifier
+  // down (its key-ring cache of 5 s has lapsed) and its own guard answers 503; a kit verifier
   // that has not fetched the keys yet must answer 503 too, not 401 invalid_token.
   it('a Latchkey whose database is down: its JWKS is a 503, and the kit answers 503 too', async () => {
     let down = false;

@@ -9,6 +9,37 @@ import { totpCode } from '../support/totp.js';
 
 export { b64, signRaw } from '../support/forge.js';
 
+/** P-256's group order n (SEC 2 §2.4.2). */
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+/** The s of a 64-byte ES256 signature (r || s, RFC 7518 §3.4), or of a token's signature. */
+export function sOf(signatureOrToken: Uint8Array | string): bigint {
+  const signature =
+    typeof signatureOrToken === 'string'
+      ? Buffer.from(signatureOrToken.slice(signatureOrToken.lastIndexOf('.') + 1), 'base64url')
+      : Buffer.from(signatureOrToken);
+  expect(signature).toHaveLength(64);
+  return BigInt(`0x${signature.subarray(32).toString('hex')}`);
+}
+
+export const isLowS = (signatureOrToken: Uint8Array | string) => sOf(signatureOrToken) <= P256_ORDER / 2n;
+
+/** The other ECDSA spelling of a signature, (r, n − s): just as valid to ECDSA itself. */
+export function sTwinSignature(signature: Uint8Array): Uint8Array<ArrayBuffer> {
+  const twin = new Uint8Array(64);
+  twin.set(signature.subarray(0, 32));
+  twin.set(Buffer.from((P256_ORDER - sOf(signature)).toString(16).padStart(64, '0'), 'hex'), 32);
+  return twin;
+}
+
+/** An ES256 token's two spellings: the low-S one and its high-S twin (same header, payload, r). */
+export function sSpellings(token: string): { low: string; high: string } {
+  const dot = token.lastIndexOf('.');
+  const signature = Buffer.from(token.slice(dot + 1), 'base64url');
+  const twin = `${token.slice(0, dot)}.${Buffer.from(sTwinSignature(signature)).toString('base64url')}`;
+  return isLowS(token) ? { low: token, high: twin } : { low: twin, high: token };
+}
+
 /** A verifier of the kit over the in-process server, on the test clock. */
 export function newVerifier(lk: Latchkey, overrides: Partial<VerifierOptions> = {}): Verifier {
   return createVerifier({

@@ -17,6 +17,7 @@ import {
   recordingFetch,
   signRaw,
   spySignatureChecks,
+  sSpellings,
 } from './helpers.js';
 
 /**
@@ -334,6 +335,16 @@ describe('ES256', () => {
   it("accepts an ES256 server's tokens", async () => {
     const verified = await newVerifier(es).verify(esPair.access_token);
     expect(verified.sid).toBe(esPair.session_id);
+  });
+
+  it('refuses the high-S twin (r, n − s) of a valid token, also after the low-S one was cached', async () => {
+    const { low, high } = sSpellings(esPair.access_token);
+    expect(low).toBe(esPair.access_token);
+    await expectInvalidToken(newVerifier(es, { cacheSize: 0 }), high);
+    const verifier = newVerifier(es);
+    expect((await verifier.verify(low)).sid).toBe(esPair.session_id);
+    await expectInvalidToken(verifier, high);
+    expect(verifier.cachedTokens).toBe(1);
   });
 
   it("refuses them with algorithms: ['EdDSA'], and still accepts EdDSA tokens there", async () => {

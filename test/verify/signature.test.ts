@@ -1,11 +1,13 @@
 import { generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { compactJws, signJws } from '../../src/lib/crypto.js';
 import type { SigningAlgorithm } from '../../src/verify/claims.js';
 import {
   DEFAULT_SIGNATURE_ENGINE,
   type SignatureEngine,
   verifyJwsSignature,
 } from '../../src/verify/signature.js';
+import { isLowS, sTwinSignature } from './helpers.js';
 
 /**
  * The signature step alone, on both engines: node:crypto (what Node uses) and WebCrypto (what
@@ -21,12 +23,17 @@ async function signedToken(alg: SigningAlgorithm) {
     .setProtectedHeader({ alg, typ: 'at+jwt' })
     .sign(pair.privateKey);
   const dot = token.lastIndexOf('.');
+  const signature = new Uint8Array(Buffer.from(token.slice(dot + 1), 'base64url'));
   return {
     pair,
     input: encoder.encode(token.slice(0, dot)),
-    signature: new Uint8Array(Buffer.from(token.slice(dot + 1), 'base64url')),
+    // jose's ES256 s is low or high at random; only the low-S spelling is accepted (see below).
+    signature: alg === 'ES256' && !isLowS(signature) ? sTwinSignature(signature) : signature,
   };
 }
+
+/** Ed25519's group order L (RFC 8032 §5.1). */
+const ED25519_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
 
 describe('verifyJwsSignature', () => {
   it('uses node:crypto on Node', () => {
@@ -75,6 +82,51 @@ describe('verifyJwsSignature', () => {
         });
       });
     }
+  }
+
+  // ECDSA malleability: (r, n − s) verifies wherever (r, s) does. One spelling per token.
+  for (const engine of engines) {
+    it(`ES256 on ${engine}: refuses the high-S twin of a signature it accepts`, async () => {
+      for (let i = 0; i < 8; i++) {
+        const { pair, input, signature } = await signedToken('ES256');
+        expect(isLowS(signature)).toBe(true);
+        expect(await verifyJwsSignature('ES256', pair.publicKey, input, signature, engine)).toBe(true);
+        const twin = sTwinSignature(signature);
+        expect(isLowS(twin)).toBe(false);
+        expect(await verifyJwsSignature('ES256', pair.publicKey, input, twin, engine)).toBe(false);
+        // Control: ECDSA itself (WebCrypto, no low-S rule) takes the twin: the refusal is ours.
+        expect(
+          await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, pair.publicKey, twin, input),
+        ).toBe(true);
+      }
+    });
+
+    // Ed25519 is not malleable that way: S + L is refused by the engine itself (RFC 8032 §5.1.7).
+    it(`EdDSA on ${engine}: refuses the signature with S + L`, async () => {
+      const { pair, input, signature } = await signedToken('EdDSA');
+      const s = BigInt(`0x${Buffer.from(signature.subarray(32)).reverse().toString('hex')}`); // little-endian
+      const bumped = signature.slice();
+      bumped.set(Buffer.from((s + ED25519_ORDER).toString(16).padStart(64, '0'), 'hex').reverse(), 32);
+      expect(await verifyJwsSignature('EdDSA', pair.publicKey, input, signature, engine)).toBe(true);
+      expect(await verifyJwsSignature('EdDSA', pair.publicKey, input, bumped, engine)).toBe(false);
+    });
+
+    it(`our signer (${engine}) only ever makes low-S ES256 signatures: 200 of 200`, async () => {
+      const { privateKey, publicKey } = await generateKeyPair('ES256');
+      let low = 0;
+      for (let i = 0; i < 200; i++) {
+        const input = encoder.encode(`header.payload-${i}`);
+        const signature = new Uint8Array(await signJws('ES256', privateKey as CryptoKey, input, engine));
+        if (isLowS(signature)) low++;
+        // Still a signature ECDSA verifies (n − s is as good as s).
+        expect(
+          await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, publicKey, signature, input),
+        ).toBe(true);
+      }
+      expect(low).toBe(200);
+      const token = await compactJws('ES256', privateKey as CryptoKey, { alg: 'ES256' }, { n: 1 }, engine);
+      expect(isLowS(token)).toBe(true);
+    });
   }
 
   it('refuses an ECDSA key on another curve for ES256', async () => {

@@ -7,9 +7,9 @@ vi.hoisted(() => {
 });
 
 import { DEFAULT_SIGNATURE_ENGINE } from '../../src/verify/signature.js';
-import { decodeJwtPart, login, registerUser } from '../support/client.js';
+import { call, decodeJwtPart, login, refresh, registerUser } from '../support/client.js';
 import { buildLatchkey, type Latchkey, useDatabase } from '../support/harness.js';
-import { b64, expectInvalidToken, newVerifier } from './helpers.js';
+import { b64, expectInvalidToken, isLowS, newVerifier, sSpellings } from './helpers.js';
 
 const database = useDatabase();
 let lk: Latchkey;
@@ -52,5 +52,36 @@ describe('the kit and the server on WebCrypto', () => {
     );
     lk.clock.advance(906_000);
     await expectInvalidToken(verifier, pair.access_token);
+  });
+});
+
+describe('ES256 on WebCrypto: one spelling per token (low S)', () => {
+  it('the high-S twin of a valid token is refused by the server and by the kit', async () => {
+    const { email } = await registerUser(es.app);
+    const pair = await login(es.app, email);
+    const { low, high } = sSpellings(pair.access_token);
+    expect(low).toBe(pair.access_token);
+    for (const token of [low, high]) {
+      const res = await call(es.app, '/v1/users/me', { token });
+      expect(res.status).toBe(token === low ? 200 : 401);
+    }
+    const verifier = newVerifier(es, { revocation: false });
+    expect((await verifier.verify(low)).sid).toBe(pair.session_id);
+    await expectInvalidToken(verifier, high);
+    await expectInvalidToken(newVerifier(es, { revocation: false, cacheSize: 0 }), high);
+  });
+
+  it('every ES256 access token the server signs with WebCrypto has a low S: 200 of 200', async () => {
+    const { email } = await registerUser(es.app);
+    let pair = await login(es.app, email);
+    const tokens = [pair.access_token];
+    while (tokens.length < 200) {
+      const res = await refresh(es.app, pair.refresh_token);
+      expect(res.status).toBe(200);
+      pair = res.json;
+      tokens.push(pair.access_token);
+    }
+    expect(new Set(tokens).size).toBe(200);
+    expect(tokens.filter((token) => isLowS(token))).toHaveLength(200);
   });
 });
