@@ -130,14 +130,45 @@ export class PgCluster {
     this.running = true;
   }
 
-  /** pg_ctl stop -w in the given mode (`fast`: sessions are terminated, `immediate`: a crash). */
-  async stop({ mode }: { mode: StopMode } = { mode: 'fast' }): Promise<void> {
+  /**
+   * pg_ctl stop in the given mode (`fast`: sessions are terminated, `immediate`: a crash,
+   * `smart`: new connections are refused with 57P03 while the sessions run on). With
+   * `wait: false` it only asks PostgreSQL to stop: see `waitUntilStopped`.
+   */
+  async stop({ mode, wait = true }: { mode: StopMode; wait?: boolean } = { mode: 'fast' }): Promise<void> {
     await runPg(
       join(this.bin, 'pg_ctl'),
-      ['stop', '-D', this.dataDir, '-m', mode, '-w', '-t', '60'],
+      ['stop', '-D', this.dataDir, '-m', mode, ...(wait ? ['-w', '-t', '60'] : ['-W'])],
       this.dir,
     );
+    if (wait) this.running = false;
+  }
+
+  /** Resolves once the postmaster has exited (its pid file is gone), polled every 20 ms. */
+  async waitUntilStopped(timeoutMs = 60_000): Promise<void> {
+    await this.until(
+      async () => !existsSync(join(this.dataDir, 'postmaster.pid')),
+      'PostgreSQL to stop',
+      timeoutMs,
+    );
     this.running = false;
+  }
+
+  /** Resolves once the server log matches `pattern`, polled every 20 ms. */
+  async waitForLog(pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+    await this.until(async () => pattern.test(await this.log()), `${pattern} in the server log`, timeoutMs);
+  }
+
+  private async until(ready: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await ready())) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${what}\n--- postgres.log ---\n${await this.log()}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   /** The server log, for failure messages. */

@@ -82,14 +82,9 @@ async function retryLastSent(base: string, clients: SessionClient[]): Promise<st
         problems.push(`session ${client.sessionId}: never sent a refresh`);
         return;
       }
-      // Known residue (about 1 run in 6): one request may still get 503 right after /health
-      // is 200 again, from a pooled connection left over from the outage (see
-      // src/adapters/db/retry-stale.ts). A 503 commits nothing, so retrying is what a client
-      // does; recovery must come within three tries.
-      let outcome = await send(base, '/v1/auth/refresh', { body: { refresh_token: client.lastSent } });
-      for (let retry = 0; retry < 2 && isStatus(outcome, 503); retry++) {
-        outcome = await send(base, '/v1/auth/refresh', { body: { refresh_token: client.lastSent } });
-      }
+      // One try: once /health is 200 again, no request may fail, whatever the pooled
+      // connections kept from the outage (src/adapters/db/retry-stale.ts, reconnect.fault.ts).
+      const outcome = await send(base, '/v1/auth/refresh', { body: { refresh_token: client.lastSent } });
       if (!isStatus(outcome, 200) || outcome.kind !== 'response') {
         const since = client.answeredAt === undefined ? undefined : Date.now() - client.answeredAt;
         const note =
