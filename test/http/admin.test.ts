@@ -645,7 +645,8 @@ describe('POST /v1/admin/users/:id/disable and /enable', () => {
     const res = await call(lk.app, '/v1/auth/login/mfa', {
       body: { mfa_token: token, code: nextCode(target.secret) },
     });
-    expectError(res, 403, 'account_disabled');
+    // Disabling ended the pending challenge itself (issue #15 §6), not only the login it would open.
+    expectError(res, 401, 'invalid_mfa_token');
     expect((await admin(boss.token, `/users/${target.id}`)).json.user.live_sessions).toBe(0);
   });
 

@@ -110,6 +110,14 @@ describe(`parallel attackers (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     expect(statuses(answers)).toEqual({ 401: 10, 429: 20 });
   });
 
+  it('40 right passwords at once: every one logs in (counting and giving back never deadlock)', async () => {
+    const { lk } = await server({ LOGIN_FAILURES_PER_ACCOUNT: '1000', MAX_SESSIONS_PER_USER: '100' });
+    const { email } = await registerUser(lk.app);
+    const ip = freshIp();
+    const answers = await all(40, () => loginFrom(lk, email, PASSWORD, ip));
+    expect(statuses(answers)).toEqual({ 200: 40 });
+  });
+
   it('130 attempts at once from one network over many accounts: at most 100 are hashed', async () => {
     const { lk, verifies } = await server({ LOGIN_FAILURES_PER_IP: '100' });
     const before = verifies();

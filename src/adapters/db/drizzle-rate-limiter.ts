@@ -46,12 +46,21 @@ export function createDrizzleRateLimiter(db: Database): RateLimiter {
     async refund(keys, now) {
       if (keys.length === 0) return;
       const at = now.toISOString();
+      // Rows are locked in key order, as `hit` locks them: no deadlock between the two.
       await db.execute(sql`
-        UPDATE rate_limits SET points = points - 1
-        WHERE key IN (${sql.join(
-          keys.map((key) => sql`${key}::text`),
-          sql`, `,
-        )}) AND points > 0 AND window_ends_at > ${at}::timestamptz`);
+        WITH locked AS (
+          SELECT key FROM rate_limits
+          WHERE key IN (${sql.join(
+            [...new Set(keys)].map((key) => sql`${key}::text`),
+            sql`, `,
+          )})
+          ORDER BY key
+          FOR UPDATE
+        )
+        UPDATE rate_limits SET points = rate_limits.points - 1
+        FROM locked
+        WHERE rate_limits.key = locked.key AND rate_limits.points > 0
+          AND rate_limits.window_ends_at > ${at}::timestamptz`);
     },
 
     async reset(key) {
