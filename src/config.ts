@@ -99,11 +99,14 @@ const EnvSchema = z.object({
   TOTP_ISSUER: z.string().min(1).max(100).default('Latchkey'),
   MFA_FAILURES_PER_USER: integer(10, 1, 10_000),
   MFA_FAILURE_WINDOW: seconds(900, 1),
-  /** `__Host-` so that no other host (a sibling subdomain) can set it: RFC 6265bis §4.1.3.2. */
+  /**
+   * `__Secure-`, so that no http:// response can set it (RFC 6265bis §4.1.3.1); not `__Host-`,
+   * which needs `Path=/` while the cookie is scoped to /v1/auth (API.md, Cookie delivery).
+   */
   REFRESH_COOKIE_NAME: z
     .string()
-    .regex(/^__Host-[A-Za-z0-9_-]+$/, 'must be __Host- then letters, digits, _ and - (e.g. __Host-rt)')
-    .default('__Host-latchkey_refresh'),
+    .regex(/^__Secure-[A-Za-z0-9_-]+$/, 'must be __Secure- then letters, digits, _ and - (e.g. __Secure-rt)')
+    .default('__Secure-latchkey_refresh'),
 });
 
 export type SigningAlgorithm = 'EdDSA' | 'ES256';

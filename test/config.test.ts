@@ -40,7 +40,7 @@ describe('defaults', () => {
       allowedOrigins: ['http://localhost:3000'],
       trustedIpHeader: undefined,
       locationHeaders: [],
-      refreshCookieName: 'latchkey_refresh',
+      refreshCookieName: '__Secure-latchkey_refresh',
     });
   });
 
@@ -87,7 +87,7 @@ describe('defaults', () => {
       ALLOWED_ORIGINS: ' https://a.example.com , https://b.example.com:8443 ,',
       TRUSTED_IP_HEADER: 'CF-Connecting-IP',
       LOCATION_HEADERS: 'CF-IPCountry, CF-IPCity',
-      REFRESH_COOKIE_NAME: '__Host-rt',
+      REFRESH_COOKIE_NAME: '__Secure-rt',
     });
     expect(config).toMatchObject({
       env: 'test',
@@ -109,7 +109,7 @@ describe('defaults', () => {
       allowedOrigins: ['https://a.example.com', 'https://b.example.com:8443'],
       trustedIpHeader: 'cf-connecting-ip',
       locationHeaders: ['cf-ipcountry', 'cf-ipcity'],
-      refreshCookieName: '__Host-rt',
+      refreshCookieName: '__Secure-rt',
     });
   });
 
@@ -156,7 +156,7 @@ describe('empty strings count as unset', () => {
       databaseUrl: undefined,
       allowedOrigins: ['http://localhost:3000'],
       trustedIpHeader: undefined,
-      refreshCookieName: 'latchkey_refresh',
+      refreshCookieName: '__Secure-latchkey_refresh',
     });
   });
 

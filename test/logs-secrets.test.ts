@@ -21,7 +21,7 @@ import { totpCode } from './support/totp.js';
 const SECOND = 1000;
 const STEP = 30 * SECOND;
 const APP_ORIGIN = 'https://app.example.com'; // the harness's ALLOWED_ORIGINS
-const COOKIE_NAME = 'latchkey_refresh';
+const COOKIE_NAME = '__Secure-latchkey_refresh';
 const CLIENT_IP = '203.0.113.7'; // the harness's default clientIp
 /** A field explicitly for the client's address; the logs have none today. */
 const IP_FIELD = /(^|\.)(client_)?ip(_address)?$/;

@@ -207,9 +207,8 @@ export function createApp(deps: AppDeps) {
   app.use(
     secureHeaders({
       xFrameOptions: 'DENY',
-      strictTransportSecurity: new URL(config.issuer).protocol === 'https:'
-        ? 'max-age=31536000; includeSubDomains'
-        : false,
+      strictTransportSecurity:
+        new URL(config.issuer).protocol === 'https:' ? 'max-age=31536000; includeSubDomains' : false,
     }),
   );
   // Browsers may call us only from the configured origins, with credentials (the refresh

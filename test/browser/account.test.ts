@@ -146,11 +146,13 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
     await a.getByRole('heading', { name: 'Your devices' }).waitFor();
     const laptopCookies = await laptop.context.cookies();
     const refreshCookie = laptopCookies.find((cookie) => cookie.name.endsWith('_account_rt'));
+    // __Host- on http://127.0.0.1 too: Chromium treats loopback as a secure origin.
     expect(refreshCookie).toMatchObject({
+      name: '__Host-latchkey_account_rt',
       httpOnly: true,
       secure: true,
       sameSite: 'Strict',
-      path: '/account',
+      path: '/',
     });
     expect(refreshCookie!.expires).toBeGreaterThan(Date.now() / 1000 + 29 * 24 * 3600); // remembered
 

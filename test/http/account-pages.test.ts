@@ -26,9 +26,10 @@ const ACCESS_EXPIRED = 15 * MINUTE + 10 * SECOND;
 const ORIGIN = 'http://localhost';
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
 
-const REFRESH = '__Secure-latchkey_account_rt';
-const ACCESS = '__Secure-latchkey_account_at';
-const MFA = '__Secure-latchkey_account_mfa';
+const REFRESH = '__Host-latchkey_account_rt';
+const ACCESS = '__Host-latchkey_account_at';
+const MFA = '__Host-latchkey_account_mfa';
+const LIMIT = '__Host-latchkey_account_limit';
 const CSRF = '__Host-latchkey_csrf';
 
 // ---------------------------------------------------------------------------------------------
@@ -119,6 +120,11 @@ class Browser {
     const token = this.cookie(CSRF);
     if (!token) throw new Error('no CSRF cookie yet: open a page first');
     return token;
+  }
+
+  /** The cookies in the jar, as the server named them. */
+  stored(): StoredCookie[] {
+    return [...this.jar.values()].map((cookie) => ({ ...cookie }));
   }
 
   /** Puts a cookie in the jar as if a response had set it. */
@@ -381,7 +387,7 @@ const codesOf = (page: Page): string[] => {
 const setupSecretOf = (page: Page) =>
   /<input type="hidden" name="secret" value="([A-Z2-7]+)"/.exec(page.html)?.[1];
 
-function expectCleared(page: Page, name: string, path = '/account') {
+function expectCleared(page: Page, name: string, path = '/') {
   const set = setCookieOf(page, name);
   expect(set, `${name} cleared`).toBeDefined();
   expect(set!.attributes.get('max-age')).toBe('0');
@@ -449,7 +455,7 @@ describe('every page', () => {
   it('keeps the usual secure headers on the pages', async () => {
     const page = await new Browser(lk).get('/account/sign-in');
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(page.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect(page.headers.get('referrer-policy')).toBe('no-referrer');
   });
 });
@@ -620,7 +626,7 @@ describe('sign in', () => {
     expect(browser.cookie(REFRESH)).toBeUndefined();
   });
 
-  it('success: 303 to the devices page with HttpOnly, Secure, SameSite=Strict cookies on /account; no Max-Age unless remembered', async () => {
+  it('success: 303 to the devices page with __Host- (Path=/, no Domain), HttpOnly, Secure, SameSite=Strict cookies; no Max-Age unless remembered', async () => {
     const user = await registerUser(lk.app);
     const browser = new Browser(lk);
     const res = await signIn(browser, user.email);
@@ -633,7 +639,7 @@ describe('sign in', () => {
       expect(set!.attributes.get('httponly')).toBe(true);
       expect(set!.attributes.get('secure')).toBe(true);
       expect(set!.attributes.get('samesite')).toBe('Strict');
-      expect(set!.attributes.get('path')).toBe('/account');
+      expect(set!.attributes.get('path')).toBe('/');
       expect(set!.attributes.has('domain')).toBe(false);
       // A browser-session cookie: dies with the browser.
       expect(set!.attributes.has('max-age')).toBe(false);
@@ -654,7 +660,7 @@ describe('sign in', () => {
     expect(res.status).toBe(303);
     const refreshCookie = setCookieOf(res, REFRESH)!;
     expect(Number(refreshCookie.attributes.get('max-age'))).toBe(30 * 24 * 3600);
-    expect(refreshCookie.attributes.get('path')).toBe('/account');
+    expect(refreshCookie.attributes.get('path')).toBe('/');
     expect(Number(setCookieOf(res, ACCESS)!.attributes.get('max-age'))).toBe(900);
     const page = await browser.follow(res);
     expect(page.text).toContain('Remembered');
@@ -723,15 +729,15 @@ describe('session limit (SESSION_LIMIT_POLICY=reject)', () => {
     expect(held.text).toContain('Too many devices');
     expect(held.text).toContain('Old tablet');
     expect(held.html).toContain(`name="revoke_session_id" value="${old.session_id}"`);
-    const limit = held.cookies.find((cookie) => cookie.name === '__Secure-latchkey_account_limit');
-    expect(limit?.attributes.get('path')).toBe('/account/sign-in');
+    const limit = held.cookies.find((cookie) => cookie.name === LIMIT);
+    expect(limit?.attributes.get('path')).toBe('/');
     expect(limit?.attributes.get('httponly')).toBe(true);
     expect(browser.cookie(REFRESH)).toBeUndefined();
 
     const done = await browser.post('/account/sign-in/session-limit', { revoke_session_id: old.session_id });
     expect(done.status).toBe(303);
     expect(done.location).toBe('/account/sessions');
-    expectCleared(done, '__Secure-latchkey_account_limit', '/account/sign-in');
+    expectCleared(done, LIMIT);
     expect(browser.cookie(REFRESH)).toBeDefined();
     expect((await apiSessions(old.access_token)).status).toBe(401);
     expect(await liveSessionIds(user.id)).toEqual([sidOf(browser)]);
@@ -739,7 +745,7 @@ describe('session limit (SESSION_LIMIT_POLICY=reject)', () => {
 });
 
 describe('MFA sign-in', () => {
-  it('password first: 303 to the code page with the mfa cookie on /account/sign-in only', async () => {
+  it('password first: 303 to the code page with the short-lived __Host- mfa cookie', async () => {
     const user = await userWithMfa();
     const browser = new Browser(lk);
     const res = await signIn(browser, user.email);
@@ -747,7 +753,8 @@ describe('MFA sign-in', () => {
     expect(res.location).toBe('/account/sign-in/mfa');
     const set = setCookieOf(res, MFA);
     expect(set).toBeDefined();
-    expect(set!.attributes.get('path')).toBe('/account/sign-in');
+    expect(set!.attributes.get('path')).toBe('/');
+    expect(set!.attributes.has('domain')).toBe(false);
     expect(set!.attributes.get('httponly')).toBe(true);
     expect(set!.attributes.get('secure')).toBe(true);
     expect(set!.attributes.get('samesite')).toBe('Strict');
@@ -779,7 +786,7 @@ describe('MFA sign-in', () => {
     const right = await browser.post('/account/sign-in/mfa', { code: codeNow(user.secret) });
     expect(right.status).toBe(303);
     expect(right.location).toBe('/account/sessions');
-    expectCleared(right, MFA, '/account/sign-in');
+    expectCleared(right, MFA);
     expect(browser.cookie(MFA)).toBeUndefined();
     expect(decodeJwtPart(browser.cookie(ACCESS)!, 1)).toMatchObject({ acr: 'aal2', amr: ['pwd', 'otp'] });
     const page = await browser.follow(right);
@@ -833,7 +840,7 @@ describe('MFA sign-in', () => {
     const fifth = await browser.post('/account/sign-in/mfa', { code: bad });
     expect(fifth.status).toBe(303);
     expect(fifth.location).toBe('/account/sign-in?notice=mfa_restart');
-    expectCleared(fifth, MFA, '/account/sign-in');
+    expectCleared(fifth, MFA);
     expect(browser.cookie(REFRESH)).toBeUndefined();
     // Even the right code with no mfa cookie opens nothing.
     const late = await browser.post('/account/sign-in/mfa', { code: codeNow(user.secret) });
@@ -882,7 +889,7 @@ describe('session refresh through cookies', () => {
     const rotated = setCookieOf(page, REFRESH);
     expect(rotated).toBeDefined();
     expect(rotated!.value).not.toBe(before.refresh);
-    expect(rotated!.attributes.get('path')).toBe('/account');
+    expect(rotated!.attributes.get('path')).toBe('/');
     expect(rotated!.attributes.get('httponly')).toBe(true);
     expect(rotated!.attributes.has('max-age')).toBe(false);
     expect(setCookieOf(page, ACCESS)!.value).not.toBe(before.access);
@@ -940,13 +947,62 @@ describe('session refresh through cookies', () => {
   it('garbage token cookies: 303 to sign in with the ended notice, cookies cleared', async () => {
     const browser = new Browser(lk);
     await browser.get('/account/sign-in');
-    browser.plant(`${REFRESH}=not-a-token; Path=/account`);
-    browser.plant(`${ACCESS}=not.a.jwt; Path=/account`);
+    browser.plant(`${REFRESH}=not-a-token; Path=/`);
+    browser.plant(`${ACCESS}=not.a.jwt; Path=/`);
     const res = await browser.get('/account/security');
     expect(res.status).toBe(303);
     expect(res.location).toBe('/account/sign-in?notice=ended');
     expectCleared(res, REFRESH);
     expectCleared(res, ACCESS);
+  });
+});
+
+describe('cookies planted by a sibling subdomain', () => {
+  // evil.example.com can set a cookie for Domain=example.com with a longer Path: the browser
+  // sends it before ours, and Hono's getCookie takes the first. `__Host-` names keep a
+  // browser from accepting such a cookie at all (RFC 6265bis §4.1.3.2); these tests play a
+  // browser that let one through (the jar keys by path only, so a longer Path stands in for
+  // the other domain) and check that the server then uses neither value.
+  const PLANTED_PATH = '/account/sessions';
+
+  it("the attacker's own session cookies, sent first, neither sign the victim into the attacker's account nor spend the attacker's token", async () => {
+    const victim = await signedIn();
+    const attacker = await signedIn();
+    // Whatever this server names its token cookies: the attacker copies theirs.
+    const tokens = attacker.browser.stored().filter((cookie) => cookie.name !== CSRF);
+    expect(tokens.length).toBeGreaterThanOrEqual(2);
+    for (const cookie of tokens) victim.browser.plant(`${cookie.name}=${cookie.value}; Path=${PLANTED_PATH}`);
+    // Past the access token's life, so a page view would rotate the refresh token it reads.
+    lk.clock.advance(ACCESS_EXPIRED);
+
+    const page = await victim.browser.get(PLANTED_PATH);
+    expect(page.text).not.toContain(attacker.user.email);
+    // Said on a page of its own: the sign-in page (not sent the planted path's cookies)
+    // would find the victim signed in and send them straight back here.
+    expect(page.status).toBe(400);
+    expect(page.text).toContain('Conflicting cookies');
+    expect(setCookieOf(page, REFRESH)).toBeUndefined();
+    // Neither session was rotated or ended by it: both browsers' own cookies still work.
+    expect(await liveSessionIds(victim.user.id)).toEqual([victim.sid]);
+    const attackers = await attacker.browser.get('/account/sessions');
+    expect(attackers.status).toBe(200);
+    expect(attackers.text).toContain(attacker.user.email);
+  });
+
+  it('a planted CSRF cookie, sent first, cannot satisfy the double submit', async () => {
+    const { user, browser } = await signedIn();
+    const other = await login(lk.app, user.email, { device_name: 'Phone' });
+    const planted = 'p'.repeat(43); // well formed, and known to the attacker
+    browser.plant(`${CSRF}=${planted}; Path=${PLANTED_PATH}`);
+    // No Fetch Metadata and no Origin (a browser old enough to ignore prefixes sends neither).
+    const res = await browser.post(
+      `/account/sessions/${other.session_id}/revoke`,
+      {},
+      { csrf: planted, site: null, origin: null },
+    );
+    expect(res.status).toBe(403);
+    expect(res.text).toContain('Form expired');
+    expect(await liveSessionIds(user.id)).toContain(other.session_id);
   });
 });
 

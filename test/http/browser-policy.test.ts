@@ -42,14 +42,30 @@ describe('CORS', () => {
 });
 
 describe('security headers', () => {
-  it('every response carries the OWASP secure headers and a request id', async () => {
-    for (const path of ['/health', '/.well-known/jwks.json', '/v1/users/me', '/nope']) {
-      const res = await call(lk.app, path);
-      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-      expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
-      expect(res.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
-      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
-      expect(res.headers.get('x-request-id')).toMatch(/^[\w-]{8,}$/);
+  const PATHS = ['/health', '/.well-known/jwks.json', '/v1/users/me', '/nope', '/docs', '/account/sign-in'];
+
+  it('every response carries the OWASP secure headers, never lets itself be framed, and has a request id', async () => {
+    for (const path of PATHS) {
+      const res = await lk.app.request(path);
+      expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
+      expect(res.headers.get('x-frame-options'), path).toBe('DENY');
+      expect(res.headers.get('referrer-policy'), path).toBe('no-referrer');
+      expect(res.headers.get('x-request-id'), path).toMatch(/^[\w-]{8,}$/);
+    }
+  });
+
+  it('behind an https issuer: HSTS for a year, subdomains included (OWASP HSTS Cheat Sheet)', async () => {
+    const https = await buildLatchkey(database.current, { env: { ISSUER: 'https://auth.example.com' } });
+    for (const path of PATHS) {
+      const res = await https.app.request(path);
+      expect(res.headers.get('strict-transport-security'), path).toBe('max-age=31536000; includeSubDomains');
+    }
+  });
+
+  it('an http issuer (a development server) sends no HSTS, which browsers would ignore there anyway', async () => {
+    for (const path of PATHS) {
+      const res = await lk.app.request(path);
+      expect(res.headers.get('strict-transport-security'), path).toBeNull();
     }
   });
 });

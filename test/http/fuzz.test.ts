@@ -500,10 +500,10 @@ function requestHeaders(withAuthorization: fc.Arbitrary<string | undefined>) {
         'content-type': contentType,
         authorization: withAuthorization,
         cookie: fc.oneof(
-          fc.tuple(b64urlString(0, 60)).map(([value]) => `latchkey_refresh=lkr_${value}`),
+          fc.tuple(b64urlString(0, 60)).map(([value]) => `__Secure-latchkey_refresh=lkr_${value}`),
           garbled(fx.alice.pair.refresh_token, true)
             .filter((value) => /^[\x21-\x7e]*$/.test(value) && !value.includes(';'))
-            .map((value) => `latchkey_refresh=${value}`),
+            .map((value) => `__Secure-latchkey_refresh=${value}`),
           headerString(100),
         ),
         origin: fc.oneof(

@@ -28,7 +28,7 @@ const SESSION_FIELDS = [
 ];
 
 const APP_ORIGIN = 'https://app.example.com';
-const COOKIE_NAME = 'latchkey_refresh';
+const COOKIE_NAME = '__Secure-latchkey_refresh';
 
 /** Builds another app over the same database and clock, with its own configuration. */
 const variant = (env: Record<string, string>, clientIp?: string) =>

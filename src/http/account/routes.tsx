@@ -14,6 +14,7 @@ import {
   clearLimitCookie,
   clearMfaCookie,
   clearTokenCookies,
+  conflictingTokenCookies,
   csrfMatches,
   csrfToken,
   limitCookie,
@@ -224,6 +225,14 @@ export function accountPages(ctx: RouteContext) {
   }
 
   const signedIn: MiddlewareHandler<PageEnv> = async (c, next) => {
+    if (conflictingTokenCookies(c)) {
+      return message(
+        c,
+        'Conflicting cookies',
+        'Your browser sent two sign-in cookies for this site, one of them not set by it. Clear the cookies of this site and its parent domain, then sign in again.',
+        400,
+      );
+    }
     const { accessToken, refreshToken } = tokenCookies(c);
     const caller = await signedInCaller(c);
     if (!caller) return c.redirect(accessToken || refreshToken ? `${SIGN_IN}?notice=ended` : SIGN_IN, 303);

@@ -1,5 +1,5 @@
 import { type Context, Hono } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { deleteCookie, setCookie } from 'hono/cookie';
 import { bearerToken } from '../../domain/bearer.js';
 import { AuthError } from '../../domain/errors.js';
 import type { IssuedTokens } from '../../services/types.js';
@@ -16,9 +16,22 @@ import {
   SessionLimitBody,
   StepUpBody,
 } from '../schemas.js';
+import { cookieCount, soleCookie } from '../sole-cookie.js';
 
-/** The refresh cookie is sent to these routes only (API.md, Cookie delivery). */
+/**
+ * The refresh cookie is sent to these routes only (API.md, Cookie delivery). That path rules
+ * out the `__Host-` prefix (it needs `Path=/`), so the name is `__Secure-` (REFRESH_COOKIE_NAME
+ * must start so): no http:// response, a network attacker's included, can set it (RFC 6265bis
+ * §4.1.3.1). A sibling subdomain still can, for the parent domain and a longer path that
+ * browsers send first (RFC 6265bis §8.6): a request carrying the name twice uses neither.
+ */
 export const REFRESH_COOKIE_PATH = '/v1/auth';
+const refreshCookieOptions = {
+  httpOnly: true,
+  secure: true,
+  sameSite: 'Strict',
+  path: REFRESH_COOKIE_PATH,
+} as const;
 
 export function authRoutes(ctx: RouteContext) {
   const { config, auth, sessions, mfa } = ctx;
@@ -29,10 +42,7 @@ export function authRoutes(ctx: RouteContext) {
   const tokenResponse = (c: Context, tokens: IssuedTokens, delivery: 'body' | 'cookie') => {
     if (delivery === 'cookie') {
       setCookie(c, config.refreshCookieName, tokens.refreshToken, {
-        httpOnly: true,
-        secure: true,
-        sameSite: 'Strict',
-        path: REFRESH_COOKIE_PATH,
+        ...refreshCookieOptions,
         // Remembered sessions survive the browser closing; others die with it.
         ...(tokens.remembered ? { maxAge: tokens.refreshTokenExpiresIn } : {}),
       });
@@ -47,8 +57,17 @@ export function authRoutes(ctx: RouteContext) {
     });
   };
 
-  const clearRefreshCookie = (c: Context) =>
-    deleteCookie(c, config.refreshCookieName, { path: REFRESH_COOKIE_PATH, secure: true, httpOnly: true });
+  const clearRefreshCookie = (c: Context) => deleteCookie(c, config.refreshCookieName, refreshCookieOptions);
+  /** Sent twice (one planted by another host), it is not used at all: see soleCookie. */
+  const refreshCookie = (c: Context) => soleCookie(c, config.refreshCookieName);
+  /** No usable token: say so, or that the cookie came twice, which the client cannot see itself. */
+  const noRefreshToken = (c: Context, message: string) =>
+    new AuthError(
+      'invalid_request',
+      cookieCount(c, config.refreshCookieName) > 1
+        ? 'The refresh cookie was sent twice, one not set by this server: clear the cookies of this site and sign in again'
+        : message,
+    );
 
   /**
    * A cookie is sent by the browser whoever wrote the page, so a cookie refresh or logout must
@@ -128,10 +147,9 @@ export function authRoutes(ctx: RouteContext) {
 
   app.post('/refresh', async (c) => {
     const body = await readJson(c, RefreshBody, { allowEmpty: true });
-    const cookie = body.refresh_token ? undefined : getCookie(c, config.refreshCookieName);
+    const cookie = body.refresh_token ? undefined : refreshCookie(c);
     const refreshToken = body.refresh_token ?? cookie;
-    if (!refreshToken)
-      throw new AuthError('invalid_request', 'refresh_token is required (in the body or the cookie)');
+    if (!refreshToken) throw noRefreshToken(c, 'refresh_token is required (in the body or the cookie)');
     if (cookie) assertAllowedOrigin(c);
     try {
       const tokens = await auth.refresh({
@@ -149,7 +167,7 @@ export function authRoutes(ctx: RouteContext) {
   app.post('/logout', async (c) => {
     const body = await readJson(c, LogoutBody, { allowEmpty: true });
     const bearer = bearerToken(c.req.header('authorization'));
-    const cookie = getCookie(c, config.refreshCookieName);
+    const cookie = refreshCookie(c);
     if (body.refresh_token) {
       await auth.logoutWithRefreshToken(body.refresh_token);
     } else if (bearer) {
@@ -159,10 +177,7 @@ export function authRoutes(ctx: RouteContext) {
       assertAllowedOrigin(c);
       await auth.logoutWithRefreshToken(cookie);
     } else {
-      throw new AuthError(
-        'invalid_request',
-        'Send a refresh_token, a Bearer access token or the refresh cookie',
-      );
+      throw noRefreshToken(c, 'Send a refresh_token, a Bearer access token or the refresh cookie');
     }
     if (cookie) clearRefreshCookie(c);
     return c.body(null, 204);
