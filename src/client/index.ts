@@ -59,7 +59,7 @@ async function errorOf(response: Response): Promise<LatchkeyError> {
 }
 
 export function createLatchkeyClient(options: ClientOptions) {
-  const base = options.baseUrl.replace(/\/+$/, '');
+  const base = options.baseUrl.replace(/(?<!\/)\/+$/, '');
   const delivery = options.delivery ?? 'cookie';
   const doFetch = options.fetch ?? ((input: string, init?: RequestInit) => globalThis.fetch(input, init));
   let memoryRefreshToken: string | undefined;

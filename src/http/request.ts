@@ -10,6 +10,20 @@ export type GetClientIp = (c: Context) => string | undefined;
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
+/**
+ * Header values are bounded before any split, regex or parser sees them (issue 15 §2): Node
+ * caps all headers at 16 KiB, but `app.request`, Bun, Deno and Workers allow far more.
+ */
+const MAX_MEDIA_TYPE = 256;
+const MAX_IP_TEXT = 64; // the longest IPv6 text is 45 characters, brackets and spaces aside
+const MAX_FORWARDED_FOR = 8 * 1024;
+const MAX_USER_AGENT = 512;
+const MAX_LOCATION = 200;
+
+/** The media type of a Content-Type header, bounded before the split. */
+const mediaTypeOf = (c: Context) =>
+  (c.req.header('content-type') ?? '').slice(0, MAX_MEDIA_TYPE).split(';')[0]!.trim();
+
 const describeIssues = (error: z.ZodError) =>
   error.issues
     .slice(0, 5)
@@ -29,8 +43,7 @@ export async function readJson<S extends z.ZodType>(
   const text = await c.req.text();
   let value: unknown = {};
   if (text.trim().length > 0) {
-    const mediaType = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
-    if (!JSON_TYPE.test(mediaType)) {
+    if (!JSON_TYPE.test(mediaTypeOf(c))) {
       throw new AuthError('unsupported_media_type', 'The request body must be application/json');
     }
     try {
@@ -59,8 +72,7 @@ const FORM_TYPE = /^application\/x-www-form-urlencoded$/i;
  * A parameter sent twice is refused (RFC 6749 §3.2); unknown ones are ignored.
  */
 export async function readParams<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
-  const mediaType = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
-  if (!FORM_TYPE.test(mediaType)) return readJson(c, schema, { allowEmpty: true });
+  if (!FORM_TYPE.test(mediaTypeOf(c))) return readJson(c, schema, { allowEmpty: true });
   const params = new URLSearchParams(await c.req.text());
   const value: Record<string, string> = {};
   for (const [name, item] of params) {
@@ -84,14 +96,20 @@ const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 
 /** A value that will be stored in an `inet` column, or null: never let a bad header reach SQL. */
 export const validIp = (value: string | undefined): string | null => {
-  const candidate = value?.trim().replace(/^\[|\]$/g, '');
+  // Bounded first: no address is longer, and zod's IPv6 regex then sees a short string only.
+  if (value === undefined || value.length > MAX_IP_TEXT) return null;
+  const candidate = value.trim().replace(/^\[|\]$/g, '');
   return candidate && ipAddress.safeParse(candidate).success ? candidate : null;
 };
 
 /** Header-derived text for the database: no control characters (NUL cannot be stored), bounded. */
 const limit = (value: string | undefined, max: number) => {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
-  const trimmed = value?.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  // Cut before cleaning: the work is bounded whatever the header's length.
+  const trimmed = value
+    ?.slice(0, 4 * max)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .trim();
   return trimmed ? trimmed.slice(0, max) : null;
 };
 
@@ -103,13 +121,20 @@ const limit = (value: string | undefined, max: number) => {
 export function requestDevice(c: Context, config: Config, getClientIp: GetClientIp): RequestDevice {
   let ip: string | undefined;
   if (config.trustedIpHeader) {
-    const header = c.req.header(config.trustedIpHeader);
-    ip = header?.split(',').at(-1);
+    // The right-most entry, found from the end: a long list is never split.
+    const header = c.req.header(config.trustedIpHeader)?.slice(-MAX_FORWARDED_FOR);
+    ip = header?.slice(header.lastIndexOf(',') + 1);
   } else {
     ip = getClientIp(c);
   }
   const location = config.locationHeaders
-    .map((name) => c.req.header(name)?.trim())
+    // Bounded before decoding: a cut %XX escape only makes decodeURIComponent fall back.
+    .map((name) =>
+      c.req
+        .header(name)
+        ?.slice(0, 3 * MAX_LOCATION)
+        .trim(),
+    )
     .filter((value): value is string => Boolean(value))
     .map((value) => {
       try {
@@ -122,9 +147,13 @@ export function requestDevice(c: Context, config: Config, getClientIp: GetClient
   const country = config.countryHeader ? c.req.header(config.countryHeader) : edgeCountry(c);
   return {
     ipAddress: validIp(ip),
-    userAgent: limit(c.req.header('user-agent'), 512),
-    location: limit(location || edgeLocation(c), 200),
-    country: country && /^[A-Za-z0-9]{2}$/.test(country.trim()) ? country.trim().toUpperCase() : null,
+    // ua-parser-js only ever sees this bounded value (the binding check, the account pages).
+    userAgent: limit(c.req.header('user-agent'), MAX_USER_AGENT),
+    location: limit(location || edgeLocation(c), MAX_LOCATION),
+    country:
+      country && country.length <= 8 && /^[A-Za-z0-9]{2}$/.test(country.trim())
+        ? country.trim().toUpperCase()
+        : null,
   };
 }
 

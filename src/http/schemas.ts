@@ -4,49 +4,61 @@ import { EMAIL_MAX_LENGTH } from '../domain/credentials.js';
 /**
  * Request bodies of the HTTP contract (../shared/API.md). These schemas validate requests
  * and are the source the OpenAPI document will be generated from.
+ *
+ * Every string is bounded before anything else looks at it: `text(max)` stops at the length
+ * check (`abort: true`), because zod 4 otherwise runs the later checks, regexes included, on
+ * a string it already refused (OWASP, Regular expression Denial of Service). Every regex here
+ * is linear (no two repeats can match the same text); test/regex-audit.test.ts checks them.
  */
 
+/** A string of at most `max` UTF-16 units; nothing after this runs on a longer one. */
+const text = (max: number, error = `must be at most ${max} characters`) =>
+  z.string().max(max, { abort: true, error });
+
 // Generous outer bounds: the password policy (8–128 after NFKC) is applied by the service.
-const password = z.string().min(1).max(1024);
-const clientId = z
-  .string()
-  .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_", ":" or "-"');
+const password = text(1024).min(1);
+const clientId = text(64).regex(
+  /^[A-Za-z0-9._:-]{1,64}$/,
+  'must be 1-64 letters, digits, ".", "_", ":" or "-"',
+);
+
+/**
+ * An email's shape: a local part, "@", and a domain of at least two dot-separated labels.
+ * Unambiguous, hence linear: "@" and "." end the repeats they follow and neither repeat can
+ * take them. (The former `^[^\s@]+@[^\s@]+\.[^\s@]+$` let both domain repeats take ".",
+ * and backtracked quadratically.)
+ */
+export const EMAIL_SHAPE = /^[^\s@]+@[^\s@.]+(?:\.[^\s@.]+)+$/;
 
 export const RegisterBody = z.object({
-  email: z
-    .string()
+  email: text(1024)
     .transform((value) => value.trim())
-    .pipe(
-      z
-        .string()
-        .max(EMAIL_MAX_LENGTH, `must be at most ${EMAIL_MAX_LENGTH} characters`)
-        .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address'),
-    ),
+    .pipe(text(EMAIL_MAX_LENGTH).regex(EMAIL_SHAPE, 'must be an email address')),
   password,
-  name: z.string().max(200).nullish(),
+  name: text(200).nullish(),
 });
 
 export const LoginBody = z.object({
-  email: z.string().max(1024),
+  email: text(1024),
   password,
-  device_name: z.string().trim().min(1).max(100).nullish(),
+  device_name: text(1024).trim().min(1).max(100).nullish(),
   remember: z.boolean().optional(),
   delivery: z.enum(['body', 'cookie']).optional(),
   client_id: clientId.optional(),
 });
 
 export const SessionLimitBody = z.object({
-  limit_token: z.string().max(512),
+  limit_token: text(512),
   revoke_session_id: z.uuid(),
 });
 
 export const RefreshBody = z.object({
-  refresh_token: z.string().max(512).optional(),
+  refresh_token: text(512).optional(),
   client_id: clientId.optional(),
 });
 
 export const LogoutBody = z.object({
-  refresh_token: z.string().max(512).optional(),
+  refresh_token: text(512).optional(),
 });
 
 export const RevokeAllBody = z.object({
@@ -62,57 +74,81 @@ export const SessionIdParam = z.uuid();
 
 export const EventsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(200).optional(),
+  cursor: text(200).optional(),
 });
 
+/**
+ * The admin list's cursor: the base64url (RFC 4648 §5, unpadded) of the last email of a page.
+ * Checked here, before the service decodes it and PostgreSQL compares with it: UTF-8 that
+ * decodes strictly, no NUL (PostgreSQL text refuses it: SQLSTATE 22021), and no longer than
+ * an email. Anything else is a forged cursor: 400, never a failed query.
+ */
+// Base64 of up to 3 UTF-8 bytes per UTF-16 unit of an email: 4 characters per unit.
+const adminCursor = text(EMAIL_MAX_LENGTH * 4)
+  .regex(/^[A-Za-z0-9_-]+$/, 'cursor is not valid')
+  .refine((cursor) => decodesToText(cursor, EMAIL_MAX_LENGTH), 'cursor is not valid');
+
+function decodesToText(cursor: string, maxLength: number): boolean {
+  // Unpadded base64url never has a length of 1 modulo 4 (RFC 4648 §5).
+  if (cursor.length % 4 === 1) return false;
+  try {
+    const binary = atob(cursor.replaceAll('-', '+').replaceAll('_', '/'));
+    const bytes = Uint8Array.from(binary, (char) => char.charCodeAt(0));
+    const decoded = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return decoded.length > 0 && decoded.length <= maxLength && !decoded.includes('\u0000');
+  } catch {
+    return false;
+  }
+}
+
 export const AdminUsersQuery = z.object({
-  q: z.string().max(320).optional().meta({ description: 'An email prefix, or a user id' }),
+  q: text(320).optional().meta({ description: 'An email prefix, or a user id' }),
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(500).optional(),
+  cursor: adminCursor.optional().meta({ description: 'next_cursor of the previous page' }),
 });
 
 export const AnalyticsQuery = z.object({
   days: z.coerce.number().int().min(1).max(90).default(30).meta({ description: 'UTC days, today included' }),
 });
 
-const totpCode = z.string().max(32);
+const totpCode = text(32);
 // Bounded by the body limit; long enough that an access token sent here gets invalid_mfa_token.
-const mfaToken = z.string().max(8192);
+const mfaToken = text(8192);
 const delivery = z.enum(['body', 'cookie']).optional();
 
 export const MfaLoginBody = z.union(
   [
     z.object({ mfa_token: mfaToken, code: totpCode }),
-    z.object({ mfa_token: mfaToken, recovery_code: z.string().max(64) }),
+    z.object({ mfa_token: mfaToken, recovery_code: text(64) }),
   ],
   { error: 'send mfa_token with either code or recovery_code' },
 );
 
 export const StepUpBody = z.union(
-  [z.object({ code: totpCode, delivery }), z.object({ password: z.string().min(1).max(1024), delivery })],
+  [z.object({ code: totpCode, delivery }), z.object({ password: text(1024).min(1), delivery })],
   { error: 'send either code or password' },
 );
 
 export const ActivateTotpBody = z.object({ code: totpCode });
 
 // The /oauth endpoints: unknown parameters are ignored, as RFC 6749 §3.2 requires.
-const opaqueToken = z.string().min(1, 'must not be empty').max(4096);
+const opaqueToken = text(4096).min(1, 'must not be empty');
 
 export const TokenParams = z.object({
-  grant_type: z.string().max(100).optional(),
-  refresh_token: z.string().max(512).optional(),
+  grant_type: text(100).optional(),
+  refresh_token: text(512).optional(),
   client_id: clientId.optional(),
 });
 
 export const RevokeParams = z.object({
   token: opaqueToken,
-  token_type_hint: z.string().max(100).optional(),
+  token_type_hint: text(100).optional(),
   client_id: clientId.optional(),
 });
 
 export const IntrospectParams = z.object({
   token: opaqueToken,
-  token_type_hint: z.string().max(100).optional(),
-  client_id: z.string().max(200).optional(),
-  client_secret: z.string().max(1024).optional(),
+  token_type_hint: text(100).optional(),
+  client_id: text(200).optional(),
+  client_secret: text(1024).optional(),
 });

@@ -79,7 +79,7 @@ function trustedUrl(value: string, what: string): URL {
  * tokens are answered from a cache; revoked sessions are learnt from the feed.
  */
 export function createVerifier(options: VerifierOptions): Verifier {
-  const issuer = options.issuer.replace(/\/+$/, '');
+  const issuer = options.issuer.replace(/(?<!\/)\/+$/, '');
   const fetchImpl: FetchLike = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
   const now = options.now ?? Date.now;
   const toleranceSeconds = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;

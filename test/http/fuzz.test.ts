@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../src/adapters/db/database.js';
+import { EMAIL_SHAPE } from '../../src/http/schemas.js';
 import { call, login, registerUser, type TokenPair } from '../support/client.js';
 import { buildLatchkey, type Latchkey, PASSWORD, useDatabase } from '../support/harness.js';
 import { totpCode } from '../support/totp.js';
@@ -254,7 +255,26 @@ const nastyString = fc.oneof(
       .map(([char, count]) => char.repeat(count)),
     weight: 1,
   },
+  // Built to make a regex backtrack (issue 15 §2): runs of what a pattern's repeats share.
+  { arbitrary: backtracking(), weight: 1 },
 );
+
+/**
+ * Strings that make a naive regex backtrack: runs of "a@", "@a.", "a.", whitespace, "/", "=",
+ * the old email regex's attack string (`a@a` + `.a`×n + `.@..a`), with a tail that fails the
+ * match at the very end. Long enough (up to ~20 000 units) that a quadratic regex would take
+ * seconds; the body stays under the 64 KiB limit.
+ */
+function backtracking(): fc.Arbitrary<string> {
+  return fc
+    .tuple(
+      fc.constantFrom('a@', '@a.', 'a.', '.a', '\t', ' ', '/', '=', 'a', '-', '+', 'a=', '\uFDFA', '😀@'),
+      fc.integer({ min: 200, max: 10_000 }),
+      fc.constantFrom('', '!', '\u0001', '@', ' x', '.@..a'),
+      fc.boolean(),
+    )
+    .map(([unit, count, tail, asEmail]) => `${asEmail ? 'a@a' : ''}${unit.repeat(count)}${tail}`);
+}
 
 const nastyValue: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: nastyString, weight: 4 },
@@ -536,7 +556,11 @@ const parsed = (text: string | undefined): Record<string, unknown> | undefined =
   }
 };
 
-const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** Registration's email rule (src/http/schemas.ts): at most 254 after the trim, then the shape. */
+const emailShaped = (value: string) => {
+  const trimmed = value.trim();
+  return [...trimmed].length <= 254 && EMAIL_SHAPE.test(trimmed);
+};
 const codePoints = (value: string) => [...value.normalize('NFKC')].length;
 
 /** A body that passes registration's checks, strength aside: it could create a user. */
@@ -546,7 +570,7 @@ function couldRegister(body: string | undefined): boolean {
   const { email, password, name } = value;
   return (
     typeof email === 'string' &&
-    EMAIL_SHAPE.test(email.trim()) &&
+    emailShaped(email) &&
     typeof password === 'string' &&
     codePoints(password) >= 8 &&
     (name === undefined || name === null || typeof name === 'string')
@@ -568,8 +592,9 @@ const carriesSecret = (body: string | undefined): boolean => {
 };
 
 const invalidEmail = fc.oneof(
-  nastyString.filter((value) => !EMAIL_SHAPE.test(value.trim())),
+  nastyString.filter((value) => !emailShaped(value)),
   fc.constantFrom('alice', 'alice@', '@example.com', 'a@b', 'a b@c.de', 'a@@b.co', 'a@b.co x'),
+  longEmail().filter((value) => !emailShaped(value)),
 );
 const shortPassword = fc
   .oneof(
@@ -578,6 +603,42 @@ const shortPassword = fc
     fc.constantFrom('', ' ', '\u0000'),
   )
   .filter((value) => codePoints(value) < 8);
+
+/**
+ * Long and unicode emails: up to 1024 code points (the login schema's bound), so they reach the
+ * service, the throttle's keys and the user lookup; 3-8 KB in UTF-8 (issue 15 §8: a ~3 KB
+ * email made a failed login a 500, its rate-limit key over PostgreSQL's btree limit), and
+ * NFKC-expanding characters (U+FDFA becomes 18 characters) that grow on normalisation.
+ */
+function longEmail(): fc.Arbitrary<string> {
+  const domain = fc.constantFrom('@example.com', '@例え.テスト', `@${'ü'.repeat(8)}.de`, '');
+  return fc.oneof(
+    // Runs of one character (they compress) ...
+    fc
+      .tuple(
+        fc.constantFrom('a', 'é', '€', '𝒶', '😀', '\uFDFA', 'ﬀ', 'İ', '\u0301'),
+        fc.integer({ min: 100, max: 1000 }),
+        domain,
+      )
+      .map(([unit, count, at]) => `${unit.repeat(count)}${at}`),
+    // ... and varied text that does not: 2-4 bytes a character, 300-1000 characters.
+    fc
+      .tuple(
+        fc.constantFrom([0x00e0, 0x024f], [0x4e00, 0x9fff], [0x100, 0xd7ff], [0x10000, 0x10fffd]),
+        fc.integer({ min: 300, max: 1000 }),
+        domain,
+      )
+      .chain(([[from, to], count, at]) =>
+        fc
+          .string({
+            unit: fc.integer({ min: from!, max: to! }).map((code) => String.fromCodePoint(code)),
+            minLength: count,
+            maxLength: count,
+          })
+          .map((local) => `${local}${at}`),
+      ),
+  );
+}
 
 const noAuth = fc.constant(undefined);
 const maybeAuth = () => fc.option(authorization(), { nil: undefined });
@@ -623,6 +684,7 @@ describe('unauthenticated endpoints never fail with a 5xx and change nothing', (
       someString,
       fc.emailAddress(),
       fc.constantFrom(fx.alice.email, fx.bob.email.toUpperCase(), ` ${fx.alice.email}\t`),
+      longEmail(),
     );
     const nearValid = fc.record(
       {
@@ -856,6 +918,7 @@ describe('Bearer endpoints with a valid token and hostile input answer 4xx and c
             nastyString,
             b64urlString(1, 250),
             fc.constantFrom(btoa('2030-01-01T00:00:00Z|x')),
+            forgedCursor(),
           ),
         },
         { requiredKeys: [] },
@@ -947,6 +1010,232 @@ describe('NUL bytes never reach PostgreSQL (it refuses them in text: a 500 unles
     // location header ("Paris%00" -> "Paris\0") and store.openSession's INSERT failed on it.
     // Now control characters are dropped.
     expect(res.status, JSON.stringify(res.json)).toBe(200);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Forged cursors on every paged endpoint (issue 15 §8: one on GET /v1/admin/users was a 500,
+// PostgreSQL SQLSTATE 22021). A cursor is opaque to clients: anything but one we issued is a
+// 400 (or, if it happens to decode to a possible position, a page), never a failed query.
+// ---------------------------------------------------------------------------------------------
+
+const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
+
+/** Cursors nobody issued: encodings of hostile text and bytes, broken base64, other shapes. */
+function forgedCursor(): fc.Arbitrary<string> {
+  const text = (value: string) => b64url(new TextEncoder().encode(value));
+  return fc.oneof(
+    // Text with NUL, control characters, lone surrogates (encoded as U+FFFD), long runs.
+    nastyString.map(text),
+    fc.string({ unit: 'binary', maxLength: 300 }).map(text),
+    fc.constantFrom('\u0000', 'a\u0000b@example.com', '\u0000'.repeat(200), '\uFFFF', '\uD800').map(text),
+    // Bytes that are not UTF-8 at all.
+    fc.uint8Array({ minLength: 1, maxLength: 400 }).map(b64url),
+    fc
+      .constantFrom([0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x00])
+      .map((bytes) => b64url(Uint8Array.from(bytes))),
+    // Event cursors ("<ISO date>|<uuid>") with dates and ids PostgreSQL would refuse.
+    fc
+      .tuple(
+        fc.constantFrom(
+          '0000-01-01T00:00:00Z',
+          '+275760-09-13T00:00:00.000Z',
+          '-000001-01-01T00:00:00Z',
+          'x',
+          '',
+        ),
+        fc.oneof(fc.uuid(), nastyString),
+      )
+      .map(([at, id]) => text(`${at}|${id}`)),
+    // Padding, the standard alphabet, whitespace, and lengths base64 cannot have.
+    fc
+      .tuple(b64urlString(1, 60), fc.constantFrom('=', '==', '+', '/', ' ', '%00', '.', '\n'))
+      .map(([body, extra]) => body + extra),
+    b64urlString(1, 3000),
+    backtracking(),
+  );
+}
+
+/** 200 (the cursor decoded to some position) or a clean 400; never a 5xx. */
+function pageOrBadCursor(response: FuzzResponse, request: FuzzRequest): void {
+  if (response.status === 200) return;
+  expectCleanError(response, request);
+  expect(response.status, `${request.path}: ${response.text}`).toBe(400);
+}
+
+describe('forged cursors on every paged endpoint answer 400 or a page, never a 5xx', () => {
+  let adminToken: string;
+  let accountCookies: string;
+
+  beforeAll(async () => {
+    // An administrator at aal2 (TOTP, then an MFA login), for GET /v1/admin/users.
+    const admin = await registerUser(lk.app);
+    const activating = await login(lk.app, admin.email);
+    const enrolled = await call(lk.app, '/v1/mfa/totp/enroll', {
+      method: 'POST',
+      token: activating.access_token,
+    });
+    const code = () => totpCode(enrolled.json.secret, Math.floor(lk.clock.now().getTime() / 1000));
+    expect(
+      (
+        await call(lk.app, '/v1/mfa/totp/activate', {
+          body: { code: code() },
+          token: activating.access_token,
+        })
+      ).status,
+    ).toBe(200);
+    await lk.store.setUserRole(admin.id, 'admin');
+    const first = await call(lk.app, '/v1/auth/login', { body: { email: admin.email, password: PASSWORD } });
+    lk.clock.advance(30_000);
+    const second = await call(lk.app, '/v1/auth/login/mfa', {
+      body: { mfa_token: first.json.mfa_token, code: code() },
+    });
+    expect(second.status).toBe(200);
+    adminToken = second.json.access_token;
+
+    // A browser signed in to the account pages (its own user: alice's sessions stay two).
+    const carol = await registerUser(lk.app);
+    const jar = new Map<string, string>();
+    const keep = (response: Response) => {
+      for (const header of response.headers.getSetCookie()) {
+        const [pair = ''] = header.split(';');
+        const eq = pair.indexOf('=');
+        jar.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+      }
+    };
+    keep(await lk.app.request('/account/sign-in'));
+    const csrf = [...jar].find(([name]) => name.includes('csrf'))?.[1] ?? '';
+    const cookie = () => [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
+    const signedIn = await lk.app.request('/account/sign-in', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookie() },
+      body: new URLSearchParams({ csrf, email: carol.email, password: PASSWORD }).toString(),
+    });
+    expect(signedIn.status).toBe(303);
+    keep(signedIn);
+    accountCookies = cookie();
+  });
+
+  const query = (cursor: string) => new URLSearchParams({ cursor }).toString();
+
+  it('GET /v1/admin/users', async () => {
+    await fuzz(
+      fc.record({
+        cursor: forgedCursor(),
+        q: fc.option(fc.constantFrom('a', 'user', '%', '_'), { nil: undefined }),
+      }),
+      async ({ cursor, q }) => {
+        const search = new URLSearchParams({ cursor, ...(q ? { q } : {}) });
+        await sendUnchanged(
+          {
+            method: 'GET',
+            path: `/v1/admin/users?${search}`,
+            headers: { authorization: `Bearer ${adminToken}` },
+          },
+          pageOrBadCursor,
+        );
+      },
+    );
+  });
+
+  it('GET /v1/users/me/events', async () => {
+    await fuzz(forgedCursor(), async (cursor) => {
+      await sendUnchanged(
+        {
+          method: 'GET',
+          path: `/v1/users/me/events?${query(cursor)}`,
+          headers: { authorization: `Bearer ${fx.alice.pair.access_token}` },
+        },
+        pageOrBadCursor,
+      );
+    });
+  });
+
+  it('GET /account/activity (an HTML page: a page or a 400 page)', async () => {
+    await fuzz(forgedCursor(), async (cursor) => {
+      await sendUnchanged(
+        { method: 'GET', path: `/account/activity?${query(cursor)}`, headers: { cookie: accountCookies } },
+        (response, request) => {
+          expect(
+            [200, 400],
+            `${request.path} -> ${response.status} ${response.text.slice(0, 200)}`,
+          ).toContain(response.status);
+        },
+      );
+    });
+  });
+
+  it('a cursor the server issued still pages (the checks refuse forgeries only)', async () => {
+    const first = await call(lk.app, '/v1/admin/users?limit=1', { token: adminToken });
+    expect(first.status).toBe(200);
+    expect(first.json.next_cursor).toEqual(expect.any(String));
+    const next = await call(
+      lk.app,
+      `/v1/admin/users?limit=1&cursor=${encodeURIComponent(first.json.next_cursor)}`,
+      {
+        token: adminToken,
+      },
+    );
+    expect(next.status).toBe(200);
+    expect(next.json.users[0].email > first.json.users[0].email).toBe(true);
+  });
+
+  it('regression: a cursor holding a NUL is a 400 on GET /v1/admin/users (was a 500, SQLSTATE 22021)', async () => {
+    for (const value of ['\u0000', 'a\u0000', `${'z'.repeat(10)}\u0000@example.com`]) {
+      const cursor = b64url(new TextEncoder().encode(value));
+      const res = await call(lk.app, `/v1/admin/users?cursor=${cursor}`, { token: adminToken });
+      expect(res.status, JSON.stringify(res.json)).toBe(400);
+      expect(res.json.error).toBe('invalid_request');
+    }
+  });
+});
+
+/** `length` code points from [from, to], spread by a fixed LCG: varied text that does not compress. */
+function incompressible(length: number, from: number, to: number): string {
+  let state = 20261124;
+  let text = '';
+  for (let i = 0; i < length; i++) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    const code = from + (state % (to - from + 1));
+    // Surrogates are not characters; "x" stands in.
+    text += code >= 0xd800 && code <= 0xdfff ? 'x' : String.fromCodePoint(code);
+  }
+  return text;
+}
+
+describe('long and unicode emails are clean 4xx answers (issue 15 §8)', () => {
+  // Each is at most 1024 code points, so it passes the login schema and reaches the throttle's
+  // keys, the user lookup and the events: 3 KB, 4 KB and (after NFKC) ~50 KB of UTF-8.
+  it.each([
+    // Varied text: PostgreSQL compresses a long key of runs, which may then fit in an index.
+    ['3 KB (1000 characters of the BMP)', `${incompressible(1000, 0x100, 0xfffd)}@example.com`],
+    ['4 KB (1000 characters beyond the BMP)', `${incompressible(1000, 0x10000, 0x10fffd)}@example.com`],
+    ['~50 KB after NFKC (1000 × U+FDFA)', `${'\uFDFA'.repeat(1000)}@example.com`],
+    ['8 KB of combining marks', `a${'\u0301'.repeat(1000)}@example.com`.slice(0, 1024)],
+  ])('POST /v1/auth/login with a %s email: 401, then 429 at most', async (_label, email) => {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await sendUnchanged(
+        {
+          method: 'POST',
+          path: '/v1/auth/login',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email, password: 'wrong password' }),
+        },
+        (response, request) => {
+          expectCleanError(response, request);
+          expect([401, 429], response.text).toContain(response.status);
+        },
+      );
+    }
+  });
+
+  it.each([
+    ['3 KB', `${incompressible(1000, 0x100, 0xfffd)}@example.com`],
+    ['254-character unicode', `${'ü'.repeat(240)}@example.com`.slice(0, 254)],
+  ])('POST /v1/auth/register with a %s email: a clean answer, never a 5xx', async (_label, email) => {
+    const res = await call(lk.app, '/v1/auth/register', { body: { email, password: 'wrong' } });
+    expect(res.status, JSON.stringify(res.json)).toBeGreaterThanOrEqual(400);
+    expect(res.status, JSON.stringify(res.json)).toBeLessThan(500);
   });
 });
 

@@ -37,7 +37,16 @@ export function adminRoutes(ctx: RouteContext) {
 
   app.get('/users', async (c) => {
     const query = AdminUsersQuery.safeParse(c.req.query());
-    if (!query.success) throw new AuthError('invalid_request', 'q: up to 320 characters; limit: 1-100');
+    if (!query.success) {
+      // A forged cursor is named: it is refused here, before it reaches a query (issue 15 §8).
+      const badCursor = query.error.issues.some((issue) => issue.path[0] === 'cursor');
+      throw new AuthError(
+        'invalid_request',
+        badCursor
+          ? 'cursor is not valid: send next_cursor as received'
+          : 'q: up to 320 characters; limit: 1-100',
+      );
+    }
     const page = await service.searchUsers({
       limit: query.data.limit,
       ...(query.data.q !== undefined ? { q: query.data.q } : {}),
