@@ -17,6 +17,7 @@ import postgres from 'postgres';
 import type { Database } from '../adapters/db/database.js';
 import { createDrizzleRateLimiter } from '../adapters/db/drizzle-rate-limiter.js';
 import { createDrizzleStore } from '../adapters/db/drizzle-store.js';
+import { guardAnswers } from '../adapters/db/postgres-answers.js';
 import { schema } from '../adapters/db/schema.js';
 import { createJsonLogger } from '../adapters/json-logger.js';
 import { createWasmArgon2Hasher } from '../adapters/password/argon2-wasm.js';
@@ -77,9 +78,17 @@ function connectionString(env: Env, config: Config): string {
 }
 
 /** Runs `work` with a database client of its own, as workerd requires. */
-function withDatabase<T>(url: string, work: () => Promise<T>): Promise<T> {
+function withDatabase<T>(database: { url: string; prepare: boolean }, work: () => Promise<T>): Promise<T> {
   // No sql.end(): workerd closes the socket with the request (and end() would reject later).
-  const client = postgres(url, { max: 1, fetch_types: false, onnotice: () => {} });
+  // DATABASE_PREPARE=false behind a transaction pooler: nothing is prepared by name, and an
+  // answer that does not belong to its statement is refused (src/adapters/db/postgres-answers.ts).
+  const client = postgres(database.url, {
+    max: 1,
+    fetch_types: false,
+    prepare: database.prepare,
+    onnotice: () => {},
+  });
+  guardAnswers(client);
   const db = drizzle(client, { schema }) as unknown as Database;
   return scope.run({ store: createDrizzleStore(db), rateLimiter: createDrizzleRateLimiter(db) }, work);
 }
@@ -130,7 +139,7 @@ function build(env: Env) {
   });
   let keysChecked: Promise<void> | undefined;
   return {
-    url,
+    database: { url, prepare: config.databasePrepare },
     logger,
     ready,
     /** Once per isolate, inside a request: the signing key exists and opens with this MASTER_SECRET. */
@@ -169,7 +178,7 @@ export default {
       );
     }
     const { app, keyRing } = await worker.ready;
-    return withDatabase(worker.url, async () => {
+    return withDatabase(worker.database, async () => {
       try {
         await worker.ensureKeys(keyRing);
       } catch (error) {
@@ -189,7 +198,7 @@ export default {
     const worker = runtime(env);
     const { cleanup } = await worker.ready;
     ctx.waitUntil(
-      withDatabase(worker.url, async () => {
+      withDatabase(worker.database, async () => {
         const deleted = await cleanup.runOnce();
         worker.logger.info('cleanup', { deleted });
       }),

@@ -21,6 +21,9 @@ const UNAVAILABLE_CODES = new Set([
   '57P01', // admin_shutdown
   '57P03', // cannot_connect_now
   '53300', // too_many_connections
+  // invalid_sql_statement_name: a named statement the server connection does not know, i.e.
+  // DATABASE_PREPARE=true behind a transaction pooler. Nothing ran; the request may be retried.
+  '26000',
 ]);
 
 /** True when the database (not the request) is at fault: connection exceptions and shutdowns. */

@@ -63,7 +63,11 @@ export interface MfaStore {
   acceptTotpStep(factorId: string, step: number): Promise<boolean>;
   /** Marks an unused recovery code used; false when there is none. */
   useRecoveryCode(userId: string, codeHash: string, now: Date): Promise<boolean>;
-  replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date): Promise<void>;
+  /**
+   * Replaces the recovery codes, in one transaction, only while the user's TOTP factor is
+   * active: false when a concurrent disable or reset removed it (no codes for a gone factor).
+   */
+  replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date): Promise<boolean>;
   countUnusedRecoveryCodes(userId: string): Promise<number>;
   /** Removes the factor and its recovery codes and revokes the user's other sessions. */
   disableTotp(input: { userId: string; now: Date; keepSessionId: string }): Promise<{ revoked: number }>;

@@ -156,7 +156,8 @@ export function createMfaService(deps: MfaServiceDeps) {
     if (factor?.status !== 'active') throw new AuthError('mfa_not_enabled', 'TOTP is not enabled');
     const now = clock.now();
     const { codes, hashes } = await newRecoveryCodes();
-    await store.replaceRecoveryCodes(caller.sub, hashes, now);
+    if (!(await store.replaceRecoveryCodes(caller.sub, hashes, now)))
+      throw new AuthError('mfa_not_enabled', 'TOTP is not enabled');
     await store.recordSecurityEvent({
       userId: caller.sub,
       sessionId: caller.sid,

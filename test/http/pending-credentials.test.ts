@@ -151,3 +151,14 @@ describe('unbounded user text never reaches a key (issue #15 §8)', () => {
     ).toBeLessThan(500);
   });
 });
+
+describe('recovery codes and a concurrent MFA disable', () => {
+  it('are not replaced for a factor that is gone', async () => {
+    const lk = await buildLatchkey(database.current);
+    const user = await withMfa(lk);
+    expect(await lk.store.replaceRecoveryCodes(user.id, ['h1', 'h2'], lk.clock.now())).toBe(true);
+    await lk.store.disableTotp({ userId: user.id, now: lk.clock.now(), keepSessionId: user.pair.session_id });
+    expect(await lk.store.replaceRecoveryCodes(user.id, ['h3'], lk.clock.now())).toBe(false);
+    expect(await lk.store.countUnusedRecoveryCodes(user.id)).toBe(0);
+  });
+});

@@ -99,9 +99,19 @@ export function createMfaStore(db: Database): MfaStore {
     },
 
     async replaceRecoveryCodes(userId, codeHashes, now) {
-      await db.transaction(async (tx) => {
+      return db.transaction(async (tx) => {
+        // The factor row locked for the transaction: a disable or reset waits, or went first.
+        const [active] = await tx
+          .select({ id: mfaFactors.id })
+          .from(mfaFactors)
+          .where(
+            and(eq(mfaFactors.userId, userId), eq(mfaFactors.type, TOTP), eq(mfaFactors.status, 'active')),
+          )
+          .for('update');
+        if (!active) return false;
         await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
         await insertRecoveryCodes(tx, userId, codeHashes, now);
+        return true;
       });
     },
 
