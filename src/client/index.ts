@@ -59,7 +59,9 @@ async function errorOf(response: Response): Promise<LatchkeyError> {
 }
 
 export function createLatchkeyClient(options: ClientOptions) {
-  const base = options.baseUrl.replace(/(?<!\/)\/+$/, '');
+  // No regex: lookbehind needs Safari 16.4, and /\/+$/ backtracks on a run of slashes.
+  let base = options.baseUrl;
+  while (base.endsWith('/')) base = base.slice(0, -1);
   const delivery = options.delivery ?? 'cookie';
   const doFetch = options.fetch ?? ((input: string, init?: RequestInit) => globalThis.fetch(input, init));
   let memoryRefreshToken: string | undefined;

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { z } from 'zod';
 import type { Config } from '../config.js';
+import { parseAddress } from '../domain/client-network.js';
 import { AuthError } from '../domain/errors.js';
 import type { RequestDevice } from '../services/types.js';
 import { EDGE_CF } from './context-keys.js';
@@ -99,7 +100,10 @@ export const validIp = (value: string | undefined): string | null => {
   // Bounded first: no address is longer, and zod's IPv6 regex then sees a short string only.
   if (value === undefined || value.length > MAX_IP_TEXT) return null;
   const candidate = value.trim().replace(/^\[|\]$/g, '');
-  return candidate && ipAddress.safeParse(candidate).success ? candidate : null;
+  if (!candidate || !ipAddress.safeParse(candidate).success) return null;
+  // One spelling per address (::ffff:10.0.0.1 is 10.0.0.1; IPv6 compressed, lower case), so
+  // the stored address, the binding check and the known-network test all agree.
+  return parseAddress(candidate)?.toString() ?? null;
 };
 
 /** Header-derived text for the database: no control characters (NUL cannot be stored), bounded. */

@@ -174,6 +174,20 @@ describe(`parallel attackers (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     expect((await loginFrom(lk, email, PASSWORD, home)).status).toBe(200);
   });
 
+  it('the owner’s network is recognised whatever spelling it was seen in', async () => {
+    const { lk } = await server({ LOGIN_FAILURES_PER_ACCOUNT_ANYWHERE: '5' });
+    const { email } = await registerUser(lk.app);
+    // Seen first as an IPv4-mapped IPv6 address (a dual-stack socket)...
+    const first = await loginFrom(lk, email, PASSWORD, '::ffff:203.0.113.50');
+    expect(first.status).toBe(200);
+    const sessions = await call(lk.app, '/v1/sessions', { token: first.json.access_token });
+    expect(sessions.json.sessions[0].ip_address).toBe('203.0.113.50');
+    await all(20, () => loginFrom(lk, email, 'wrong password guess', freshIp()));
+    // ...and recognised as plain IPv4 while strangers wait.
+    expect((await loginFrom(lk, email, PASSWORD, freshIp())).status).toBe(429);
+    expect((await loginFrom(lk, email, PASSWORD, '203.0.113.50')).status).toBe(200);
+  });
+
   it('20 mfa_tokens x 5 wrong codes at once: at most the per-user limit of codes is checked', async () => {
     const watch = new Map<string, number>();
     const { lk } = await server({ MFA_FAILURES_PER_USER: '10', LOGIN_FAILURES_PER_ACCOUNT: '1000' }, watch);

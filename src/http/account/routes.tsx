@@ -51,7 +51,14 @@ const EVENTS_PER_PAGE = 25;
 /** A TOTP secret as `newTotpSecret` makes it (base32), echoed by the set-up form. */
 const BASE32_SECRET = /^[A-Z2-7]{16,64}$/;
 
-const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+/**
+ * A form field as text, bounded before anything parses it (issue #15 §2): the longest field
+ * we take is a password (API.md's 1024); a longer value reads as empty, so it gets the
+ * field's "enter …" error rather than reaching a service.
+ */
+const FORM_FIELD_MAX = 1024;
+const text = (value: unknown): string =>
+  typeof value === 'string' && value.length <= FORM_FIELD_MAX ? value : '';
 
 /** Messages named in a redirect's `?notice=`: a fixed list, so a link cannot put words on the page. */
 function noticeOf(query: Record<string, string>): Notice | undefined {
