@@ -18,7 +18,7 @@ import {
 import { hashRefreshToken, newRefreshToken } from './refresh-tokens.js';
 import { type Caller, userOfCaller } from './session-service.js';
 import { matchTotp, newTotpSecret, qrCodeSvg, totpUri } from './totp.js';
-import type { IssuedTokens, RequestDevice } from './types.js';
+import type { Delivery, IssuedTokens, RequestDevice, SessionLimitReached } from './types.js';
 
 /** RFC 8176 method values: `otp` for a TOTP code; recovery codes are documented as `rc`. */
 export const AMR_TOTP = 'otp';
@@ -172,7 +172,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     mfaToken: string;
     factor: SecondFactor;
     device: RequestDevice;
-  }): Promise<{ tokens: IssuedTokens; delivery: 'body' | 'cookie' }> {
+  }): Promise<{ tokens: IssuedTokens; delivery: Delivery } | SessionLimitReached> {
     if (!isWellFormedMfaToken(input.mfaToken)) throw invalidMfaToken();
     const challenge = await store.findMfaChallenge(await hashMfaToken(input.mfaToken));
     const now = clock.now();
@@ -220,6 +220,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       amr: ['pwd', method],
       delivery: challenge.delivery,
     });
+    if ('sessionLimitReached' in tokens) return tokens;
     return { tokens, delivery: challenge.delivery };
   }
 

@@ -15,3 +15,30 @@ export interface IssuedTokens {
  * country (ISO 3166-1 alpha-2) when a trusted edge tells it.
  */
 export type RequestDevice = DeviceInfo & { country?: string | null };
+
+export type Delivery = 'body' | 'cookie';
+
+/** A password login of a user with MFA: the second step is `POST /v1/auth/login/mfa`. */
+export interface MfaRequired {
+  mfaRequired: true;
+  mfaToken: string;
+  methods: ['totp', 'recovery_code'];
+}
+
+/**
+ * SESSION_LIMIT_POLICY=reject: the login is held, with the user's live sessions and a
+ * `limit_token` good for one thing, for 5 minutes: revoking one of them and finishing this
+ * login (AuthService.completeHeldLogin). An outcome the caller shows, not an error.
+ */
+export interface SessionLimitReached {
+  sessionLimitReached: true;
+  limitToken: string;
+  message: string;
+  sessions: {
+    id: string;
+    deviceName: string | null;
+    userAgent: string | null;
+    location: string | null;
+    lastActiveAt: Date;
+  }[];
+}

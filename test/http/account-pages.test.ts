@@ -744,6 +744,39 @@ describe('session limit (SESSION_LIMIT_POLICY=reject)', () => {
   });
 });
 
+describe('session limit after a second factor (SESSION_LIMIT_POLICY=reject)', () => {
+  it('an MFA sign-in at the limit gets the same page and finishes the same way', async () => {
+    const strict = await buildLatchkey(database.current, {
+      clock: lk.clock,
+      env: { SESSION_LIMIT_POLICY: 'reject', MAX_SESSIONS_PER_USER: '1' },
+    });
+    const user = await registerUser(strict.app);
+    const old = await login(strict.app, user.email, { device_name: 'Old phone' });
+    const enrolled = await call(strict.app, '/v1/mfa/totp/enroll', {
+      method: 'POST',
+      token: old.access_token,
+    });
+    const secret: string = enrolled.json.secret;
+    expect(
+      (
+        await call(strict.app, '/v1/mfa/totp/activate', {
+          body: { code: codeNow(secret) },
+          token: old.access_token,
+        })
+      ).status,
+    ).toBe(200);
+    const browser = new Browser(strict);
+    expect((await signIn(browser, user.email)).location).toBe('/account/sign-in/mfa');
+    const held = await browser.post('/account/sign-in/mfa', { code: nextCode(secret) });
+    expect(held.status).toBe(409);
+    expect(held.text).toContain('Old phone');
+    const done = await browser.post('/account/sign-in/session-limit', { revoke_session_id: old.session_id });
+    expect(done.status).toBe(303);
+    expect(done.location).toBe('/account/sessions');
+    expect(await liveSessionIds(user.id)).toEqual([sidOf(browser)]);
+  });
+});
+
 describe('MFA sign-in', () => {
   it('password first: 303 to the code page with the short-lived __Host- mfa cookie', async () => {
     const user = await userWithMfa();

@@ -3,7 +3,7 @@ import { AuthError, type AuthErrorCode } from '../../domain/errors.js';
 import { randomToken } from '../../lib/crypto.js';
 import type { Caller } from '../../services/session-service.js';
 import { qrCodeSvg, totpUri } from '../../services/totp.js';
-import type { IssuedTokens } from '../../services/types.js';
+import type { IssuedTokens, SessionLimitReached } from '../../services/types.js';
 import type { RouteContext } from '../context.js';
 import { handleError, STATUS } from '../errors.js';
 import { requestDevice } from '../request.js';
@@ -134,6 +134,25 @@ export function accountPages(ctx: RouteContext) {
     csrf: csrfToken(c),
     ...(c.var.email ? { email: c.var.email, admin: c.var.admin } : {}),
   });
+  /** SESSION_LIMIT_POLICY=reject: the held login's page, its limit_token kept in a cookie. */
+  const sessionLimitPage = (c: PageContextOf, held: SessionLimitReached) => {
+    setLimitCookie(c, held.limitToken);
+    return c.html(
+      <SessionLimitPage
+        page={pageOf(c)}
+        message={held.message}
+        sessions={held.sessions.map((session) => ({
+          id: session.id,
+          device_name: session.deviceName,
+          user_agent: session.userAgent,
+          location: session.location,
+          last_active_at: session.lastActiveAt.toISOString(),
+        }))}
+        now={clock.now()}
+      />,
+      409,
+    );
+  };
   const message = (
     c: PageContextOf,
     title: string,
@@ -299,6 +318,7 @@ export function accountPages(ctx: RouteContext) {
         setMfaCookie(c, result.mfaToken);
         return c.redirect(`${SIGN_IN}/mfa`, 303);
       }
+      if ('sessionLimitReached' in result) return sessionLimitPage(c, result);
       setTokenCookies(c, result);
       return c.redirect(SESSIONS, 303);
     } catch (error) {
@@ -308,7 +328,6 @@ export function accountPages(ctx: RouteContext) {
         'invalid_request',
         'rate_limited',
         'account_disabled',
-        'session_limit_reached',
       );
       switch (failure.code) {
         case 'rate_limited':
@@ -319,19 +338,6 @@ export function accountPages(ctx: RouteContext) {
             {},
             { kind: 'error', text: 'This account is disabled. Contact your administrator.' },
           );
-        case 'session_limit_reached': {
-          const extra = failure.extra as { limit_token: string; sessions: never[] };
-          setLimitCookie(c, extra.limit_token);
-          return c.html(
-            <SessionLimitPage
-              page={pageOf(c)}
-              message={failure.description}
-              sessions={extra.sessions}
-              now={clock.now()}
-            />,
-            409,
-          );
-        }
         default:
           // Unknown email and wrong password read the same (API.md: invalid_credentials).
           return again(401, { password: 'The email or password is incorrect.' });
@@ -356,13 +362,15 @@ export function accountPages(ctx: RouteContext) {
         400,
       );
     try {
-      const { tokens } = await mfa.loginWithSecondFactor({
+      const result = await mfa.loginWithSecondFactor({
         mfaToken,
         factor: code ? { code } : { recoveryCode },
         device: device(c),
       });
       clearMfaCookie(c);
-      setTokenCookies(c, tokens);
+      // An MFA user at the session limit (SESSION_LIMIT_POLICY=reject) chooses a device too.
+      if ('sessionLimitReached' in result) return sessionLimitPage(c, result);
+      setTokenCookies(c, result.tokens);
       return c.redirect(SESSIONS, 303);
     } catch (error) {
       const failure = expected(error, 'invalid_code', 'invalid_mfa_token', 'rate_limited');

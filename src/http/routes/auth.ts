@@ -2,7 +2,7 @@ import { type Context, Hono } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { bearerToken } from '../../domain/bearer.js';
 import { AuthError } from '../../domain/errors.js';
-import type { IssuedTokens } from '../../services/types.js';
+import type { IssuedTokens, SessionLimitReached } from '../../services/types.js';
 import type { RouteContext } from '../context.js';
 import { MFA_REQUIRED } from '../context-keys.js';
 import { type AuthVariables, requireAuth } from '../middleware/require-auth.js';
@@ -111,17 +111,19 @@ export function authRoutes(ctx: RouteContext) {
       c.set(MFA_REQUIRED as never, true as never);
       return c.json({ mfa_required: true, mfa_token: result.mfaToken, methods: result.methods });
     }
+    if ('sessionLimitReached' in result) throw sessionLimitError(result);
     return tokenResponse(c, result, body.delivery ?? 'body');
   });
 
   app.post('/login/mfa', async (c) => {
     const body = await readJson(c, MfaLoginBody);
-    const { tokens, delivery } = await mfa.loginWithSecondFactor({
+    const result = await mfa.loginWithSecondFactor({
       mfaToken: body.mfa_token,
       factor: 'code' in body ? { code: body.code } : { recoveryCode: body.recovery_code },
       device: device(c),
     });
-    return tokenResponse(c, tokens, delivery);
+    if ('sessionLimitReached' in result) throw sessionLimitError(result);
+    return tokenResponse(c, result.tokens, result.delivery);
   });
 
   /** SESSION_LIMIT_POLICY=reject: sign one device out and finish the held login. */
@@ -184,4 +186,18 @@ export function authRoutes(ctx: RouteContext) {
   });
 
   return app;
+}
+
+/** The contract's 409 for a held login (API.md, SESSION_LIMIT_POLICY=reject): the sessions and a `limit_token`. */
+function sessionLimitError(held: SessionLimitReached): AuthError {
+  return new AuthError('session_limit_reached', held.message, undefined, undefined, {
+    limit_token: held.limitToken,
+    sessions: held.sessions.map((session) => ({
+      id: session.id,
+      device_name: session.deviceName,
+      user_agent: session.userAgent,
+      location: session.location,
+      last_active_at: session.lastActiveAt.toISOString(),
+    })),
+  });
 }

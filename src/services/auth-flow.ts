@@ -1,0 +1,45 @@
+import { AuthError } from '../domain/errors.js';
+import type { BindingPolicy } from '../domain/session-binding.js';
+import type { SessionPolicy } from '../domain/session-policy.js';
+import type { Clock } from '../ports/clock.js';
+import type { PasswordHasher } from '../ports/password-hasher.js';
+import type { LimitPolicy, RateLimiter } from '../ports/rate-limiter.js';
+import type { Store } from '../ports/store.js';
+import type { AccessTokens } from './access-tokens.js';
+import type { LimitKeys } from './attempt-limits.js';
+
+/** What the login, held-login and refresh flows share: dependencies, constants and errors. */
+
+export const DEFAULT_CLIENT_ID = 'default';
+
+/** An `mfa_token` lives 5 minutes and dies after 5 wrong codes (API.md, Abuse limits). */
+export const MFA_TOKEN_TTL_MS = 5 * 60 * 1000;
+export const MFA_TOKEN_MAX_ATTEMPTS = 5;
+
+export interface AuthServiceDeps {
+  store: Store;
+  hasher: PasswordHasher;
+  clock: Clock;
+  accessTokens: AccessTokens;
+  refreshSuccessorKey: CryptoKey;
+  sessionPolicy: SessionPolicy;
+  reuseGraceMs: number;
+  /** Verified when the email is unknown, so both failures cost one argon2id verification. */
+  dummyPasswordHash: Promise<string>;
+  rateLimiter: RateLimiter;
+  passwordMinScore: number;
+  loginLimits: { perAccount: LimitPolicy; perIp: LimitPolicy; anywhere: LimitPolicy };
+  keys: LimitKeys;
+  /** Registrations per IP (every attempt counts) and failed refreshes per IP. */
+  registerLimit: LimitPolicy;
+  refreshFailureLimit: LimitPolicy;
+  /** At the session limit: revoke the least recently active (`evict`) or ask (`reject`). */
+  sessionLimitPolicy?: 'evict' | 'reject';
+  /** Optional binding of a session to its network and browser family (SESSION_BINDING). */
+  sessionBinding?: BindingPolicy;
+}
+
+export const invalidCredentials = () =>
+  new AuthError('invalid_credentials', 'The email or password is incorrect');
+export const accountDisabled = () =>
+  new AuthError('account_disabled', 'This account has been disabled by an administrator');

@@ -1,0 +1,226 @@
+import { normalizeEmail, normalizePassword } from '../domain/credentials.js';
+import type { AuthenticatorAssurance, UserRecord } from '../ports/store.js';
+import { createAccount } from './accounts.js';
+import { rateLimited } from './attempt-limits.js';
+import {
+  type AuthServiceDeps,
+  accountDisabled,
+  DEFAULT_CLIENT_ID,
+  invalidCredentials,
+  MFA_TOKEN_TTL_MS,
+} from './auth-flow.js';
+import type { HeldLogins } from './held-logins.js';
+import { newMfaToken } from './mfa-tokens.js';
+import type { SessionTokens } from './session-tokens.js';
+import type { Delivery, IssuedTokens, MfaRequired, RequestDevice, SessionLimitReached } from './types.js';
+
+/** Sign-up, and the password step of a login: limits, the hash, MFA or a new session. */
+export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTokens; held: HeldLogins }) {
+  const { store, hasher, clock, sessionPolicy } = deps;
+  const { newSession, tokensFor } = deps.tokens;
+  const { holdLogin } = deps.held;
+
+  /** Networks the owner opened a session from in this long count as the owner's. */
+  const KNOWN_NETWORK_MS = 90 * 24 * 3600 * 1000;
+
+  /**
+   * OWASP ASVS V2.2.1 / Credential Stuffing Prevention. Every attempt is counted BEFORE the
+   * password is hashed, atomically (RateLimiter.hit), against three counters:
+   * - the client network (`perIp`): one source spraying many accounts;
+   * - the account from that network (`perAccount`): a guesser elsewhere cannot lock the
+   *   owner out of their own network (throttle, do not hard-lock);
+   * - the account from anywhere (`anywhere`, a longer window): a botnet spreading guesses
+   *   over many networks. It does not apply to networks the owner opened a session from,
+   *   so a stranger cannot lock the owner out with it either.
+   * A success gives its attempt back to the first and the last and clears the second.
+   */
+  async function chargeLogin(normalizedEmail: string, ipAddress: string | null, now: Date) {
+    const { keys } = deps;
+    const account = await keys.account(normalizedEmail);
+    const counters = {
+      network: keys.loginByNetwork(ipAddress),
+      here: keys.loginByAccountAtNetwork(account, ipAddress),
+      anywhere: keys.loginByAccount(account),
+    };
+    const [waits, user] = await Promise.all([
+      deps.rateLimiter.hit(
+        [
+          { key: counters.network, policy: deps.loginLimits.perIp },
+          { key: counters.here, policy: deps.loginLimits.perAccount },
+          { key: counters.anywhere, policy: deps.loginLimits.anywhere },
+        ],
+        now,
+      ),
+      store.findUserByEmail(normalizedEmail),
+    ]);
+    const [networkWait = 0, hereWait = 0, anywhereWait = 0] = waits;
+    let wait = Math.max(networkWait, hereWait);
+    if (wait === 0 && anywhereWait > 0) {
+      const network = keys.network(ipAddress);
+      const owners =
+        user !== undefined &&
+        network !== 'unknown' &&
+        (await store.hasLoggedInFrom(user.id, network, new Date(now.getTime() - KNOWN_NETWORK_MS)));
+      if (!owners) wait = anywhereWait;
+    }
+    if (wait > 0) {
+      if (user) {
+        await store.recordSecurityEvent({
+          userId: user.id,
+          type: 'login_throttled',
+          ipAddress,
+          details: { retry_after: wait },
+          at: now,
+        });
+      }
+      throw rateLimited('Too many failed logins; try again later', wait);
+    }
+    return { user, counters };
+  }
+
+  const loginFailed = (user: UserRecord, ipAddress: string | null, reason: string) =>
+    store.recordSecurityEvent({
+      userId: user.id,
+      type: 'login_failed',
+      ipAddress,
+      details: { reason },
+      at: clock.now(),
+    });
+
+  /** Checks email and password; the same error, and one argon2id verification, for every failure. */
+  async function verifyPassword(
+    email: string,
+    password: string,
+    ipAddress: string | null,
+  ): Promise<UserRecord> {
+    const normalizedEmail = normalizeEmail(email);
+    const { user, counters } = await chargeLogin(normalizedEmail, ipAddress, clock.now());
+    const candidate = normalizePassword(password);
+    const ok = await hasher.verify(user?.passwordHash ?? (await deps.dummyPasswordHash), candidate);
+    if (!user || !ok) {
+      if (user) await loginFailed(user, ipAddress, 'wrong_password');
+      throw invalidCredentials();
+    }
+    await Promise.all([
+      deps.rateLimiter.refund([counters.network, counters.anywhere], clock.now()),
+      deps.rateLimiter.reset(counters.here),
+    ]);
+    // Said only to whoever knows the password: no oracle for anybody else.
+    if (user.disabledAt) {
+      await loginFailed(user, ipAddress, 'account_disabled');
+      throw accountDisabled();
+    }
+    if (hasher.needsRehash(user.passwordHash)) {
+      const rehashed = await hasher.hash(candidate);
+      if (await store.replacePasswordHash(user.id, user.passwordHash, rehashed)) user.passwordHash = rehashed;
+    }
+    return user;
+  }
+
+  async function register(input: {
+    email: string;
+    password: string;
+    name?: string | null;
+    ipAddress: string | null;
+  }) {
+    // Sign-ups per network are counted before any hashing: account spam and the 409 oracle.
+    const [wait = 0] = await deps.rateLimiter.hit(
+      [{ key: deps.keys.registerByNetwork(input.ipAddress), policy: deps.registerLimit }],
+      clock.now(),
+    );
+    if (wait > 0) throw rateLimited('Too many sign-ups from here; try again later', wait);
+    return createAccount({ store, hasher, clock, passwordMinScore: deps.passwordMinScore }, input);
+  }
+
+  async function openSession(
+    user: UserRecord,
+    input: {
+      deviceName: string | null;
+      remembered: boolean;
+      clientId: string;
+      device: RequestDevice;
+      acr: AuthenticatorAssurance;
+      amr: string[];
+      delivery?: Delivery;
+    },
+  ): Promise<IssuedTokens | SessionLimitReached> {
+    const now = clock.now();
+    const { grant, refreshToken, session } = await newSession(
+      { ...input, userId: user.id, authTime: now },
+      input.device,
+      now,
+    );
+    const opened = await store.openSession(session, {
+      maxSessions: sessionPolicy.maxSessionsPerUser,
+      verifiedPasswordHash: user.passwordHash,
+      onLimit: deps.sessionLimitPolicy ?? 'evict',
+    });
+    // The password changed between the check and the lock: the checked one is no longer valid.
+    if (opened === 'credentials_changed') throw invalidCredentials();
+    if (opened === 'account_disabled') throw accountDisabled();
+    if (opened === 'limit_reached') return holdLogin(user, { ...input, authTime: now });
+    // Seen before? Lets a client (and the user's event log) warn about a new device or place.
+    const seen = await store.seenBefore(user.id, input.device);
+    await store.recordSecurityEvent({
+      userId: user.id,
+      sessionId: grant.sessionId,
+      type: 'login_succeeded',
+      ipAddress: input.device.ipAddress,
+      userAgent: input.device.userAgent,
+      details: {
+        client_id: input.clientId,
+        device_name: input.deviceName,
+        location: input.device.location,
+        country: input.device.country ?? null,
+        new_device: !seen.device,
+        new_location: !seen.location,
+        ...(opened.evictedSessionIds.length > 0 ? { evicted_sessions: opened.evictedSessionIds } : {}),
+      },
+      at: now,
+    });
+    return tokensFor(grant, refreshToken);
+  }
+
+  async function login(input: {
+    email: string;
+    password: string;
+    deviceName?: string | null;
+    remember?: boolean;
+    clientId?: string;
+    delivery?: Delivery;
+    device: RequestDevice;
+  }): Promise<IssuedTokens | MfaRequired | SessionLimitReached> {
+    const user = await verifyPassword(input.email, input.password, input.device.ipAddress);
+    const session = {
+      deviceName: input.deviceName ?? null,
+      remembered: input.remember ?? false,
+      clientId: input.clientId ?? DEFAULT_CLIENT_ID,
+    };
+    if (user.mfaEnabled) {
+      // The password alone opens nothing: a single-purpose token for the second step.
+      const { token, hash } = await newMfaToken();
+      const now = clock.now();
+      await store.createMfaChallenge({
+        id: crypto.randomUUID(),
+        tokenHash: hash,
+        userId: user.id,
+        ...session,
+        delivery: input.delivery ?? 'body',
+        failedAttempts: 0,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + MFA_TOKEN_TTL_MS),
+        consumedAt: null,
+      });
+      return { mfaRequired: true, mfaToken: token, methods: ['totp', 'recovery_code'] };
+    }
+    return openSession(user, {
+      ...session,
+      device: input.device,
+      acr: 'aal1',
+      amr: ['pwd'],
+      delivery: input.delivery ?? 'body',
+    });
+  }
+
+  return { register, verifyPassword, openSession, login };
+}

@@ -1,0 +1,61 @@
+import { refreshTokenExpiry, sessionExpiry } from '../domain/session-policy.js';
+import type { NewSession, RefreshTokenGrant, SessionGrant } from '../ports/store.js';
+import type { AuthServiceDeps } from './auth-flow.js';
+import { hashRefreshToken, newRefreshToken } from './refresh-tokens.js';
+import type { IssuedTokens, RequestDevice } from './types.js';
+
+/** A session's tokens: the pair a grant hands out, and a new session's first refresh token. */
+export function createSessionTokens(deps: Pick<AuthServiceDeps, 'clock' | 'accessTokens' | 'sessionPolicy'>) {
+  const { clock, accessTokens, sessionPolicy } = deps;
+
+  const secondsUntil = (date: Date) =>
+    Math.max(0, Math.floor((date.getTime() - clock.now().getTime()) / 1000));
+
+  async function tokensFor(grant: RefreshTokenGrant, refreshToken: string): Promise<IssuedTokens> {
+    const access = await accessTokens.issue(grant);
+    return {
+      accessToken: access.token,
+      expiresIn: access.expiresIn,
+      refreshToken,
+      refreshTokenExpiresIn: secondsUntil(grant.expiresAt),
+      sessionId: grant.sessionId,
+      remembered: grant.remembered,
+    };
+  }
+
+  /** A new session's first refresh token, its grant, and the row the store inserts. */
+  async function newSession(
+    facts: Pick<SessionGrant, 'userId' | 'clientId' | 'acr' | 'amr' | 'authTime' | 'remembered'> & {
+      deviceName: string | null;
+    },
+    device: RequestDevice,
+    now: Date,
+  ): Promise<{ grant: RefreshTokenGrant; refreshToken: string; session: NewSession }> {
+    const refreshToken = newRefreshToken();
+    const sessionExpiresAt = sessionExpiry(facts.remembered, now, sessionPolicy);
+    const grant: RefreshTokenGrant = {
+      sessionId: crypto.randomUUID(),
+      userId: facts.userId,
+      clientId: facts.clientId,
+      acr: facts.acr,
+      amr: facts.amr,
+      authTime: facts.authTime,
+      remembered: facts.remembered,
+      expiresAt: refreshTokenExpiry(now, sessionExpiresAt, sessionPolicy),
+    };
+    const session: NewSession = {
+      ...grant,
+      ...device,
+      tokenHash: await hashRefreshToken(refreshToken),
+      deviceName: facts.deviceName,
+      createdAt: now,
+      sessionExpiresAt,
+      tokenExpiresAt: grant.expiresAt,
+    };
+    return { grant, refreshToken, session };
+  }
+
+  return { tokensFor, newSession };
+}
+
+export type SessionTokens = ReturnType<typeof createSessionTokens>;
