@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
+import { isUnavailableError } from '../src/adapters/db/failure-kind.js';
 import { openPostgres } from '../src/adapters/db/postgres.js';
 import { expectedCommand, UntrustedAnswerError } from '../src/adapters/db/postgres-answers.js';
-import { isUnavailableError } from '../src/lib/errors.js';
 import { onPostgres } from './support/database.js';
 import { useDatabase } from './support/harness.js';
 

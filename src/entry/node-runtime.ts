@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDrizzleRateLimiter } from '../adapters/db/drizzle-rate-limiter.js';
 import { createDrizzleStore } from '../adapters/db/drizzle-store.js';
+import { classifyDatabaseFailure } from '../adapters/db/failure-kind.js';
 import type { OpenedDatabase } from '../adapters/db/pglite.js';
 import { migratePostgres, openPostgres } from '../adapters/db/postgres.js';
 import { retryOnAdminShutdown } from '../adapters/db/retry-stale.js';
@@ -173,6 +174,7 @@ export async function openNodeRuntime(config: Config) {
     database,
     store,
     rateLimiter,
+    classifyFailure: classifyDatabaseFailure,
     masterKeys,
     keyRing,
     hasher,

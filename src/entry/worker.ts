@@ -17,6 +17,7 @@ import postgres from 'postgres';
 import type { Database } from '../adapters/db/database.js';
 import { createDrizzleRateLimiter } from '../adapters/db/drizzle-rate-limiter.js';
 import { createDrizzleStore } from '../adapters/db/drizzle-store.js';
+import { classifyDatabaseFailure } from '../adapters/db/failure-kind.js';
 import { guardAnswers } from '../adapters/db/postgres-answers.js';
 import { schema } from '../adapters/db/schema.js';
 import { createJsonLogger } from '../adapters/json-logger.js';
@@ -121,6 +122,7 @@ function build(env: Env) {
       keyRing,
       masterKeys: keys,
       rateLimiter: scopedRateLimiter,
+      classifyFailure: classifyDatabaseFailure,
       logger,
       // Set by Cloudflare's edge, which overwrites any value a client sends.
       getClientIp: (c) => c.req.header('cf-connecting-ip'),

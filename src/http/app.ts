@@ -9,6 +9,7 @@ import { AuthError } from '../domain/errors.js';
 import { type MasterKeys, randomToken } from '../lib/crypto.js';
 import { SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
+import type { ClassifyFailure } from '../ports/failure-kind.js';
 import { type Logger, silentLogger } from '../ports/logger.js';
 import { type Metrics, noMetrics } from '../ports/metrics.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
@@ -18,6 +19,7 @@ import { createAccessTokens } from '../services/access-tokens.js';
 import { createAdminService } from '../services/admin-service.js';
 import { createSecretGuessLimit, limitKeys } from '../services/attempt-limits.js';
 import { createAuthService } from '../services/auth-service.js';
+import { createHealth } from '../services/health.js';
 import type { KeyRing } from '../services/key-ring.js';
 import { createMfaService } from '../services/mfa-service.js';
 import { createOAuthService } from '../services/oauth-service.js';
@@ -25,7 +27,7 @@ import { createSessionService } from '../services/session-service.js';
 import { accountPages } from './account/routes.js';
 import type { RouteContext } from './context.js';
 import { EDGE_CF } from './context-keys.js';
-import { errorResponse, handleError } from './errors.js';
+import { classifyFailures, errorResponse, handleError } from './errors.js';
 import { countRequest, metricsHandler } from './metrics.js';
 import { type GetClientIp, requestDevice } from './request.js';
 import { accountRoutes } from './routes/account.js';
@@ -43,6 +45,8 @@ export interface AppDeps {
   keyRing: KeyRing;
   masterKeys: MasterKeys;
   rateLimiter: RateLimiter;
+  /** Which errors mean "the database is unavailable" (503): the database adapter's own classification. */
+  classifyFailure: ClassifyFailure;
   getClientIp?: GetClientIp;
   logger?: Logger;
   /** Prometheus on Node (src/adapters/prom-metrics.ts); nothing by default. */
@@ -177,6 +181,7 @@ export function createApp(deps: AppDeps) {
   const app = new Hono();
   app.onError(handleError(logger));
   app.notFound((c) => errorResponse(c, new AuthError('not_found', 'No such route')));
+  app.use(classifyFailures(deps.classifyFailure));
   app.use(async function keepEdgeFacts(c, next) {
     const cf = (c.req.raw as { cf?: unknown }).cf;
     if (cf) c.set(EDGE_CF as never, cf as never);
@@ -252,20 +257,16 @@ export function createApp(deps: AppDeps) {
     c.header('Pragma', 'no-cache');
   });
 
-  app.get('/metrics', metricsHandler({ metrics, store, clock, token: config.metricsToken }));
+  const health = createHealth({ store, clock });
+  app.get('/metrics', metricsHandler({ metrics, health, token: config.metricsToken }));
   app.route(
     '/',
     docsRoutes({ issuer: config.issuer, version: API_VERSION, assets: deps.apiReference ?? {} }),
   );
 
-  app.get('/health', async (c) => {
-    try {
-      await store.ping();
-      return c.json({ status: 'ok' });
-    } catch {
-      return c.json({ status: 'unavailable' }, 503);
-    }
-  });
+  app.get('/health', async (c) =>
+    (await health.isAvailable()) ? c.json({ status: 'ok' }) : c.json({ status: 'unavailable' }, 503),
+  );
 
   app.route('/v1/auth', authRoutes(ctx));
   app.route('/v1/mfa', mfaRoutes(ctx));

@@ -1,9 +1,10 @@
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { bearerChallenge } from '../domain/bearer.js';
 import { AuthError, type AuthErrorCode } from '../domain/errors.js';
-import { describeError, isUnavailableError } from '../lib/errors.js';
+import { describeError } from '../lib/errors.js';
+import type { ClassifyFailure } from '../ports/failure-kind.js';
 import type { Logger } from '../ports/logger.js';
 import { ERROR_CODE } from './context-keys.js';
 
@@ -51,6 +52,27 @@ export function errorResponse(c: Context, error: AuthError, status?: ContentfulS
   );
 }
 
+/** What `classifyFailures` gives every request: the adapters' classification of errors. */
+export interface FailureVariables {
+  classifyFailure: ClassifyFailure;
+}
+
+/**
+ * Hands the adapters' classification of errors (src/ports/failure-kind.ts) to every error
+ * handler of the app and its sub-apps (`handleError`, also called by the account pages and
+ * the /oauth endpoints), so none of them knows a driver's error codes. `createApp` runs it first.
+ */
+export function classifyFailures(
+  classifyFailure: ClassifyFailure,
+): MiddlewareHandler<{ Variables: FailureVariables }> {
+  return async function classifyFailures(c, next) {
+    c.set('classifyFailure', classifyFailure);
+    await next();
+  };
+}
+
+const kindOf = (c: Context, error: unknown) => (c.var as Partial<FailureVariables>).classifyFailure?.(error);
+
 /** Maps every failure to the contract's JSON error; nothing else (no stack) ever leaves. */
 export function handleError(logger: Logger) {
   return function handleError(error: unknown, c: Context): Response {
@@ -63,7 +85,7 @@ export function handleError(logger: Logger) {
         error.status === 413 ? 'payload_too_large' : error.status === 404 ? 'not_found' : 'invalid_request';
       return errorResponse(c, new AuthError(code, error.message || 'The request is invalid'));
     }
-    if (isUnavailableError(error)) {
+    if (kindOf(c, error) === 'unavailable') {
       logger.error('database unavailable', {
         request_id: c.get('requestId'),
         route: c.req.routePath,

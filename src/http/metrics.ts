@@ -2,9 +2,8 @@ import type { Context } from 'hono';
 import { bearerToken } from '../domain/bearer.js';
 import { AuthError, type AuthErrorCode } from '../domain/errors.js';
 import { secretChecker } from '../lib/crypto.js';
-import type { Clock } from '../ports/clock.js';
 import type { AuthFlow, Metrics } from '../ports/metrics.js';
-import type { Store } from '../ports/store.js';
+import type { Health } from '../services/health.js';
 import { ERROR_CODE, MFA_REQUIRED } from './context-keys.js';
 import { errorResponse } from './errors.js';
 
@@ -58,12 +57,7 @@ export function countRequest(metrics: Metrics, c: Context, seconds: number): voi
 }
 
 /** GET /metrics: Prometheus text, for the holder of METRICS_TOKEN only; 404 when none is configured. */
-export function metricsHandler(deps: {
-  metrics: Metrics;
-  store: Store;
-  clock: Clock;
-  token: string | undefined;
-}) {
+export function metricsHandler(deps: { metrics: Metrics; health: Health; token: string | undefined }) {
   const check = secretChecker(new Map(deps.token ? [['metrics', deps.token]] : []));
   return async (c: Context) => {
     if (!deps.token) return errorResponse(c, new AuthError('not_found', 'No such route'));
@@ -71,7 +65,7 @@ export function metricsHandler(deps: {
     if (!presented || !(await check('metrics', presented))) {
       throw new AuthError('invalid_token', 'GET /metrics needs METRICS_TOKEN as a Bearer token');
     }
-    const { contentType, body } = await deps.metrics.expose(() => deps.store.sessionStats(deps.clock.now()));
+    const { contentType, body } = await deps.metrics.expose(() => deps.health.sessionStats());
     c.header('Cache-Control', 'no-store');
     return c.body(body, 200, { 'Content-Type': contentType });
   };

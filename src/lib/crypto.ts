@@ -3,13 +3,15 @@ import { base64url } from 'jose';
 /**
  * Small helpers over Web Crypto, the one crypto API that Node and Workers share.
  *
- * Where the runtime has `node:crypto` (reached through `process.getBuiltinModule`, no
- * import, so Workers still load this file), the hot helpers (SHA-256, HMAC, JWS signatures)
- * use its synchronous functions instead. WebCrypto on Node runs every call as a job on
- * libuv's thread pool and resumes on the event loop: on a refresh its three calls cost more
- * main-thread time than the hashing itself (14 % of the server's busy time at 32 clients in
- * `npm run bench`), and a burst of argon2 hashes on the same pool made each wait 400 ms.
- * Same keys (CryptoKey), same bytes out: test/lib-crypto.test.ts checks both engines.
+ * This is the one module of the core allowed to detect its runtime (README, Architecture;
+ * test/architecture/layers.test.ts names it): where the runtime has `node:crypto`, reached
+ * through `process.getBuiltinModule` (no import, so Workers and browsers still load this file),
+ * the hot helpers (SHA-256, HMAC, JWS signatures and their check) use its synchronous functions
+ * instead. WebCrypto on Node runs every call as a job on libuv's thread pool and resumes on the
+ * event loop, which costs more main-thread time than the hashing itself and queues behind
+ * argon2 (BENCHMARKS.md, "Crypto off the thread pool"). It stays here, not in an adapter the
+ * entry injects, because the published kit (`latchkey/verify`) uses it too and has no entry.
+ * Same keys (CryptoKey), same bytes out: test/lib-crypto.test.ts and test/verify check both engines.
  */
 
 const encoder = new TextEncoder();
@@ -25,8 +27,8 @@ interface NodeCrypto {
   KeyObject: { from(key: CryptoKey): unknown };
 }
 
-/** node:crypto where the runtime has it (the kit's signature check uses it too, src/verify). */
-export const nodeCrypto = (
+/** node:crypto where the runtime has it; nothing outside this file touches it. */
+const nodeCrypto = (
   globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
 ).process?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
 
@@ -37,7 +39,7 @@ export const DEFAULT_CRYPTO_ENGINE: CryptoEngine = nodeCrypto ? 'node:crypto' : 
 
 const keyObjects = new WeakMap<CryptoKey, unknown>();
 /** node:crypto's KeyObject of a CryptoKey, made once per key. */
-export function keyObject(node: NodeCrypto, key: CryptoKey): unknown {
+function keyObject(node: NodeCrypto, key: CryptoKey): unknown {
   let object = keyObjects.get(key);
   if (object === undefined) {
     object = node.KeyObject.from(key);
@@ -142,6 +144,44 @@ export async function signJws(
     ),
   );
   return alg === 'EdDSA' ? signature : lowS(signature);
+}
+
+/** The key's own algorithm must be the token's: RFC 8725 §3.1 (the key decides, not the header). */
+function keyFits(alg: 'EdDSA' | 'ES256', key: CryptoKey): boolean {
+  if (key.type !== 'public' || !key.usages.includes('verify')) return false;
+  if (alg === 'EdDSA') return key.algorithm.name === 'Ed25519';
+  return key.algorithm.name === 'ECDSA' && (key.algorithm as EcKeyAlgorithm).namedCurve === 'P-256';
+}
+
+/**
+ * The one cryptographic step of verifying an access token: the JWS signature over
+ * `header.payload` (RFC 7515 §5.2) with a public key already chosen for the token's `kid`.
+ * Ed25519, or ECDSA P-256 with SHA-256 and a 64-byte r || s signature (RFC 7518 §3.4, RFC 8037
+ * §3.1). ES256 only in its low-S spelling (`isLowS`): its twin (r, n − s) is just as valid to
+ * ECDSA, and a token must have one spelling. Ed25519 needs no such rule: both engines refuse
+ * S >= L (RFC 8032 §5.1.7), test/verify/signature.test.ts checks it.
+ */
+export async function verifyJwsSignature(
+  alg: 'EdDSA' | 'ES256',
+  key: CryptoKey,
+  signingInput: Uint8Array<ArrayBuffer>,
+  signature: Uint8Array<ArrayBuffer>,
+  engine = DEFAULT_CRYPTO_ENGINE,
+): Promise<boolean> {
+  if (signature.length !== 64 || !keyFits(alg, key)) return false;
+  if (alg === 'ES256' && !isLowS(signature)) return false;
+  if (engine === 'node:crypto' && nodeCrypto) {
+    const publicKey = keyObject(nodeCrypto, key);
+    return alg === 'EdDSA'
+      ? nodeCrypto.verify(null, signingInput, publicKey, signature)
+      : nodeCrypto.verify('sha256', signingInput, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+  }
+  return crypto.subtle.verify(
+    alg === 'EdDSA' ? { name: 'Ed25519' } : { name: 'ECDSA', hash: 'SHA-256' },
+    key,
+    signature,
+    signingInput,
+  );
 }
 
 /** A compact JWS (RFC 7515 §7.1) of a JSON header and payload. */

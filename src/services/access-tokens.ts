@@ -1,9 +1,9 @@
 import { errors } from 'jose';
+import { ACCESS_TOKEN_TYPE, type AccessTokenClaims, verifyAccessToken } from '../domain/access-token.js';
 import { compactJws } from '../lib/crypto.js';
 import { toEpochSeconds } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import type { SessionGrant } from '../ports/store.js';
-import { ACCESS_TOKEN_TYPE, type AccessTokenClaims, verifyAccessToken } from '../verify/claims.js';
 import type { KeyRing } from './key-ring.js';
 
 export type { AccessTokenClaims };

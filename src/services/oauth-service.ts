@@ -1,10 +1,10 @@
+import { DEFAULT_CLOCK_TOLERANCE_SECONDS } from '../domain/access-token.js';
 import { BearerError } from '../domain/bearer.js';
 import { AuthError } from '../domain/errors.js';
 import { secretChecker } from '../lib/crypto.js';
 import { MINUTE, SECOND, toEpochSeconds } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
-import { DEFAULT_CLOCK_TOLERANCE_SECONDS } from '../verify/claims.js';
 import type { AccessTokens } from './access-tokens.js';
 import { DEFAULT_CLIENT_ID } from './auth-service.js';
 import { hashRefreshToken, isWellFormedRefreshToken } from './refresh-tokens.js';

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { createDrizzleRateLimiter } from '../../src/adapters/db/drizzle-rate-limiter.js';
 import { createDrizzleStore } from '../../src/adapters/db/drizzle-store.js';
+import { classifyDatabaseFailure } from '../../src/adapters/db/failure-kind.js';
 import { createArgon2Hasher } from '../../src/adapters/password/argon2-native.js';
 import { type Config, parseConfig } from '../../src/config.js';
 import { type AppDeps, createApp, type LatchkeyApp } from '../../src/http/app.js';
@@ -85,6 +86,7 @@ export async function buildLatchkey(
     keyRing,
     masterKeys,
     rateLimiter: createDrizzleRateLimiter(database.db),
+    classifyFailure: classifyDatabaseFailure,
     getClientIp: () => options.clientIp ?? '203.0.113.7',
     ...(options.logger ? { logger: options.logger } : {}),
     ...options.appDeps,

@@ -2,7 +2,7 @@
  * A statement's answer must be the answer to that statement. PostgreSQL ends every answer
  * with a command tag (`INSERT 0 1`, `UPDATE 1`, `COMMIT`, …); we compare it with the command
  * of the SQL text sent and refuse an answer that cannot belong to it, as an error that the
- * HTTP layer maps to 503 (08P01 is a connection exception, see lib/errors.ts) and that nothing
+ * HTTP layer maps to 503 (08P01 is a connection exception, see failure-kind.ts) and that nothing
  * retries.
  *
  * Why: behind a transaction pooler, postgres.js retried a named `commit` that the pooler's
