@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isLoopbackHost } from './lib/hosts.js';
+import { trimEnd } from './lib/text.js';
 
 /**
  * Configuration comes from the environment only through `parseConfig`, which checks every
@@ -202,7 +203,7 @@ function crossChecks(raw: Record<string, string>): string[] {
   const port = raw.PORT ?? '3000';
   let issuerUrl: URL | undefined;
   try {
-    issuerUrl = new URL((raw.ISSUER ?? `http://localhost:${port}`).replace(/(?<!\/)\/+$/, ''));
+    issuerUrl = new URL(trimEnd(raw.ISSUER ?? `http://localhost:${port}`, '/'));
     if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
   } catch {
     // reported by the schema
@@ -278,7 +279,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
-  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/(?<!\/)\/+$/, '');
+  const issuer = trimEnd(e.ISSUER ?? `http://localhost:${e.PORT}`, '/');
   const allowedOrigins = e.ALLOWED_ORIGINS.length > 0 ? e.ALLOWED_ORIGINS : [new URL(issuer).origin];
 
   return {

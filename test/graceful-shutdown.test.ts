@@ -43,7 +43,7 @@ async function startServer(): Promise<{
     output += chunk;
   });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start in 30 s:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`no start in 90 s:\n${output}`)), 90_000);
     child.stdout!.on('data', () => {
       if (output.includes('latchkey listening')) {
         clearTimeout(timer);
@@ -81,7 +81,7 @@ describe('graceful shutdown', () => {
     expect(await exited).toBe(0);
     expect(output()).toContain('shutting down');
     await expect(fetch(`${base}/health`)).rejects.toThrow();
-  }, 60_000);
+  }, 180_000);
 
   it('a second process cannot open the embedded database a server holds, and can once it has stopped', async () => {
     const { child, dir } = await startServer();
@@ -92,7 +92,7 @@ describe('graceful shutdown', () => {
     await exited;
     const database = await openDatabase(config, { migrate: true });
     await database.close();
-  }, 60_000);
+  }, 180_000);
 
   it('takes over a lock left by a killed process that nobody has reaped (a zombie)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'latchkey-zombie-'));
@@ -133,5 +133,5 @@ describe('graceful shutdown', () => {
     } finally {
       parent.kill('SIGKILL');
     }
-  }, 60_000);
+  }, 180_000);
 });

@@ -1,6 +1,7 @@
 import { BearerError } from '../domain/bearer.js';
 import { normalizePassword } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
+import { trimEnd } from '../lib/text.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { Store, UserRecord } from '../ports/store.js';
@@ -9,8 +10,7 @@ import type { SecretGuessLimit } from './attempt-limits.js';
 import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
 import type { RequestDevice } from './types.js';
 
-const encodeEventCursor = (at: Date, id: string) =>
-  btoa(`${at.toISOString()}|${id}`).replace(/(?<!=)=+$/, '');
+const encodeEventCursor = (at: Date, id: string) => trimEnd(btoa(`${at.toISOString()}|${id}`), '=');
 
 const YEAR_1_MS = Date.parse('0001-01-01T00:00:00.000Z');
 const YEAR_9999_END_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);

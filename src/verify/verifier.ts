@@ -1,6 +1,7 @@
 import { errors } from 'jose';
 import { BearerError } from '../domain/bearer.js';
 import { isLoopbackHost } from '../lib/hosts.js';
+import { trimEnd } from '../lib/text.js';
 import {
   type AccessTokenClaims,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
@@ -79,7 +80,7 @@ function trustedUrl(value: string, what: string): URL {
  * tokens are answered from a cache; revoked sessions are learnt from the feed.
  */
 export function createVerifier(options: VerifierOptions): Verifier {
-  const issuer = options.issuer.replace(/(?<!\/)\/+$/, '');
+  const issuer = trimEnd(options.issuer, '/');
   const fetchImpl: FetchLike = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
   const now = options.now ?? Date.now;
   const toleranceSeconds = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;

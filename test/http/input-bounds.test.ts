@@ -177,12 +177,16 @@ async function once(path: string, init: RequestInit): Promise<Sent> {
   return { status: response.status, text, ms, cpuMs: (used.user + used.system) / 1000 };
 }
 
-/** Sends a request (twice if the first run was over budget) and keeps the faster run. */
+/**
+ * Sends a request, up to three times while it is over budget, and keeps the least wall-clock
+ * and CPU time seen: a garbage collection or a busy neighbour does not repeat three times,
+ * while input that makes the server work (a regex that backtracks) costs the same every time.
+ */
 async function timed(name: string, path: string, init: () => RequestInit): Promise<Sent> {
   let result = await once(path, init());
-  if (result.ms >= BUDGET_MS) {
+  for (let run = 1; run < 3 && (result.ms >= BUDGET_MS || result.cpuMs >= BUDGET_MS); run++) {
     const again = await once(path, init());
-    if (again.ms < result.ms) result = again;
+    result = { ...again, ms: Math.min(result.ms, again.ms), cpuMs: Math.min(result.cpuMs, again.cpuMs) };
   }
   timings.push({ name, ms: result.ms });
   return result;
