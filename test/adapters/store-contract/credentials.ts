@@ -10,7 +10,6 @@ import {
   type OpenSubjects,
   openSession,
   PASSWORD_HASH,
-  tally,
   testMoment,
 } from './fixtures.js';
 
@@ -21,6 +20,25 @@ const NEW_HASH = '$argon2id$v=19$m=1024,t=1,p=1$contract$second';
  * verified password is no longer the account's, and to end everything obtained before.
  */
 export function credentialsContract(open: OpenSubjects) {
+  /** Races are won by timing: a few rounds make a missing lock show on every run. */
+  const ROUNDS = 5;
+
+  /**
+   * A user with two live sessions and N logins ready to race, verified against the current
+   * password, at a limit of two: each login evicts as it goes, so its check of the account
+   * and its insert are several statements apart (the window a missing lock would leave).
+   */
+  async function userAtTheLimit(store: ContractStore, parallel: number) {
+    const now = testMoment();
+    const user = await createUser(store, now);
+    for (let i = 0; i < 2; i++) await openSession(store, user, now);
+    const logins = () =>
+      Array.from({ length: parallel }, () =>
+        store.openSession(newSession(user.id, now), { maxSessions: 2, verifiedPasswordHash: PASSWORD_HASH }),
+      );
+    return { user, now, logins };
+  }
+
   async function pendingLoginsOf(store: ContractStore, userId: string, now: Date) {
     const holdHash = newTokenHash();
     const challengeHash = newTokenHash();
@@ -112,34 +130,25 @@ export function credentialsContract(open: OpenSubjects) {
 
     it('logins verified against the old password, racing the change: none leaves a live session', async () => {
       const { store, parallel } = open();
-      const now = testMoment();
-      const user = await createUser(store, now);
-      const kept = await openSession(store, user, now);
-
-      const [changed, ...logins] = await Promise.all([
-        store.changePassword({
-          userId: user.id,
-          expectedHash: PASSWORD_HASH,
-          newHash: NEW_HASH,
-          now,
-          keepSessionId: kept.sessionId,
-        }),
-        ...Array.from({ length: parallel }, () =>
-          store.openSession(newSession(user.id, now), {
-            maxSessions: 1000,
-            verifiedPasswordHash: PASSWORD_HASH,
+      for (let round = 0; round < ROUNDS; round++) {
+        const { user, now, logins } = await userAtTheLimit(store, parallel);
+        const [changed, ...results] = await Promise.all([
+          store.changePassword({
+            userId: user.id,
+            expectedHash: PASSWORD_HASH,
+            newHash: NEW_HASH,
+            now,
+            keepSessionId: crypto.randomUUID(),
           }),
-        ),
-      ]);
+          ...logins(),
+        ]);
 
-      expect(changed).not.toBe('credentials_changed');
-      // Each login came either before the change (and was revoked by it) or after (and was refused).
-      const opened = logins.filter((login) => typeof login !== 'string').length;
-      expect(changed).toEqual({ revoked: opened });
-      expect(tally(logins.filter((login) => typeof login === 'string'))).toEqual(
-        opened === parallel ? new Map() : new Map([['credentials_changed', parallel - opened]]),
-      );
-      expect((await store.listSessions(user.id, now)).map((view) => view.id)).toEqual([kept.sessionId]);
+        expect(changed).not.toBe('credentials_changed');
+        // Each login came before the change (and was revoked by it) or after (and was refused).
+        for (const result of results)
+          if (typeof result === 'string') expect(result).toBe('credentials_changed');
+        expect(await store.listSessions(user.id, now)).toEqual([]);
+      }
     });
   });
 
@@ -164,23 +173,17 @@ export function credentialsContract(open: OpenSubjects) {
 
     it('logins racing the disabling of the account: none leaves a live session', async () => {
       const { store, parallel } = open();
-      const now = testMoment();
-      const user = await createUser(store, now);
+      for (let round = 0; round < ROUNDS; round++) {
+        const { user, now, logins } = await userAtTheLimit(store, parallel);
+        const [disabled, ...results] = await Promise.all([
+          store.disableUser({ userId: user.id, now }),
+          ...logins(),
+        ]);
 
-      const [disabled, ...logins] = await Promise.all([
-        store.disableUser({ userId: user.id, now }),
-        ...Array.from({ length: parallel }, () =>
-          store.openSession(newSession(user.id, now), {
-            maxSessions: 1000,
-            verifiedPasswordHash: PASSWORD_HASH,
-          }),
-        ),
-      ]);
-
-      const opened = logins.filter((login) => typeof login !== 'string').length;
-      expect(disabled).toEqual({ revoked: opened });
-      for (const login of logins) if (typeof login === 'string') expect(login).toBe('account_disabled');
-      expect(await store.listSessions(user.id, now)).toEqual([]);
+        expect(disabled).not.toBeTypeOf('string');
+        for (const result of results) if (typeof result === 'string') expect(result).toBe('account_disabled');
+        expect(await store.listSessions(user.id, now)).toEqual([]);
+      }
     });
   });
 }

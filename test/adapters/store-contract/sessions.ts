@@ -182,37 +182,48 @@ export function sessionsContract(open: OpenSubjects) {
       const { store } = open();
       const now = testMoment();
       const user = await createUser(store, now);
-      const target = await openSession(store, user, now);
+      // Several sessions, each revoked on its own while its client refreshes: the revocation
+      // lands at a different point of each client's rotations (a race is won by timing).
+      const targets: NewSession[] = [];
+      for (let i = 0; i < 8; i++) targets.push(await openSession(store, user, now));
       const bystander = await openSession(store, user, now);
 
-      const underway = signal();
-      const [client, revoked, other] = await Promise.all([
-        refreshUntilRefused(store, target.tokenHash, now, {
-          limit: 200,
-          onRotation: (count) => count === 3 && underway.resolve(),
-        }),
-        underway.promise.then(() =>
-          store.revokeSession({
-            sessionId: target.sessionId,
-            userId: user.id,
-            now,
-            reason: 'revoked_by_user',
+      const race = (target: NewSession, i: number) => {
+        const underway = signal();
+        return Promise.all([
+          refreshUntilRefused(store, target.tokenHash, now, {
+            limit: 200,
+            onRotation: (count) => count === 1 + (i % 3) && underway.resolve(),
           }),
-        ),
+          underway.promise.then(() =>
+            store.revokeSession({
+              sessionId: target.sessionId,
+              userId: user.id,
+              now,
+              reason: 'revoked_by_user',
+            }),
+          ),
+        ]);
+      };
+      const [other, ...outcomes] = await Promise.all([
         refreshUntilRefused(store, bystander.tokenHash, now, { limit: 20 }),
+        ...targets.map(race),
       ]);
 
-      expect(revoked).toBe(true);
-      // The client was cut off by the revocation, not by the test's bound.
-      expect(client.refused).toBe(true);
-      const rows = await store.findRefreshTokens([target.tokenHash, ...client.offered]);
-      expect(rows.length).toBe(client.rotations + 1);
-      // Every token of the session is revoked, successors inserted during the revocation included.
-      expect(rows.filter((row) => row.revokedAt === null)).toEqual([]);
-      expect((await rotate(store, client.held, now)).grant).toBeUndefined();
-      expect(await store.isSessionLive(target.sessionId, user.id, now)).toBe(false);
+      for (const [i, [client, revoked]] of outcomes.entries()) {
+        const target = targets[i]!;
+        expect(revoked).toBe(true);
+        // The client was cut off by the revocation, not by the test's bound.
+        expect(client.refused).toBe(true);
+        const rows = await store.findRefreshTokens([target.tokenHash, ...client.offered]);
+        expect(rows.length).toBe(client.rotations + 1);
+        // Every token of the session is revoked, successors inserted during the revocation included.
+        expect(rows.filter((row) => row.revokedAt === null)).toEqual([]);
+        expect((await rotate(store, client.held, now)).grant).toBeUndefined();
+        expect(await store.isSessionLive(target.sessionId, user.id, now)).toBe(false);
+      }
 
-      // The revocation was scoped to its session: the other one rotated on and is live.
+      // Each revocation was scoped to its session: the bystander rotated on and is live.
       expect(other.refused).toBe(false);
       const sessions = await store.listSessions(user.id, now);
       expect(sessions.map((view) => view.id)).toEqual([bystander.sessionId]);
@@ -220,41 +231,44 @@ export function sessionsContract(open: OpenSubjects) {
 
     it('revokeUserSessions while every device refreshes: only the kept session is live afterwards', async () => {
       const { store } = open();
-      const now = testMoment();
-      const user = await createUser(store, now);
-      const sessions: NewSession[] = [];
-      for (let i = 0; i < 5; i++) sessions.push(await openSession(store, user, now));
-      const [kept, ...others] = sessions;
+      // One revocation, one moment: a few rounds, the revocation landing later in each.
+      for (let round = 0; round < 3; round++) {
+        const now = testMoment();
+        const user = await createUser(store, now);
+        const sessions: NewSession[] = [];
+        for (let i = 0; i < 9; i++) sessions.push(await openSession(store, user, now));
+        const [kept, ...others] = sessions;
 
-      const underway = signal();
-      let started = 0;
-      const [revokedCount, ...clients] = await Promise.all([
-        underway.promise.then(() =>
-          store.revokeUserSessions({
-            userId: user.id,
-            now,
-            reason: 'revoke_all',
-            exceptSessionId: kept!.sessionId,
-          }),
-        ),
-        refreshUntilRefused(store, kept!.tokenHash, now, { limit: 20 }),
-        ...others.map((session) =>
-          refreshUntilRefused(store, session.tokenHash, now, {
-            limit: 200,
-            onRotation: (count) => count === 2 && ++started === others.length && underway.resolve(),
-          }),
-        ),
-      ]);
+        const underway = signal();
+        let started = 0;
+        const [revokedCount, ...clients] = await Promise.all([
+          underway.promise.then(() =>
+            store.revokeUserSessions({
+              userId: user.id,
+              now,
+              reason: 'revoke_all',
+              exceptSessionId: kept!.sessionId,
+            }),
+          ),
+          refreshUntilRefused(store, kept!.tokenHash, now, { limit: 20 }),
+          ...others.map((session) =>
+            refreshUntilRefused(store, session.tokenHash, now, {
+              limit: 200,
+              onRotation: (count) => count === 1 + round && ++started === others.length && underway.resolve(),
+            }),
+          ),
+        ]);
 
-      expect(revokedCount).toBe(others.length);
-      const [keptClient, ...cutOff] = clients;
-      expect(keptClient!.refused).toBe(false);
-      for (const [i, client] of cutOff.entries()) {
-        expect(client.refused).toBe(true);
-        const rows = await store.findRefreshTokens([others[i]!.tokenHash, ...client.offered]);
-        expect(rows.filter((row) => row.revokedAt === null)).toEqual([]);
+        expect(revokedCount).toBe(others.length);
+        const [keptClient, ...cutOff] = clients;
+        expect(keptClient!.refused).toBe(false);
+        for (const [i, client] of cutOff.entries()) {
+          expect(client.refused).toBe(true);
+          const rows = await store.findRefreshTokens([others[i]!.tokenHash, ...client.offered]);
+          expect(rows.filter((row) => row.revokedAt === null)).toEqual([]);
+        }
+        expect((await store.listSessions(user.id, now)).map((view) => view.id)).toEqual([kept!.sessionId]);
       }
-      expect((await store.listSessions(user.id, now)).map((view) => view.id)).toEqual([kept!.sessionId]);
     });
 
     it('a revocation racing a replay storm of the same token leaves nothing live', async () => {
