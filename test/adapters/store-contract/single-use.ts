@@ -134,6 +134,32 @@ export function singleUseContract(open: OpenSubjects) {
       expect((await store.findTotpFactor(user.id))?.lastUsedStep).toBe(Math.max(...passed));
     });
 
+    it('recovery codes regenerated while the factor is reset or disabled: no codes outlive the factor', async () => {
+      const { store, parallel } = open();
+      for (const remove of ['reset', 'disable'] as const) {
+        const now = testMoment();
+        const { user } = await userWithTotp(store, now, [newTokenHash()]);
+
+        const [removed] = await Promise.all([
+          remove === 'reset'
+            ? store.resetMfa({ userId: user.id, now })
+            : store.disableTotp({ userId: user.id, now, keepSessionId: crypto.randomUUID() }),
+          ...Array.from({ length: parallel }, () =>
+            store.replaceRecoveryCodes(
+              user.id,
+              Array.from({ length: 10 }, () => newTokenHash()),
+              now,
+            ),
+          ),
+        ]);
+
+        expect(removed).toEqual({ revoked: 0 });
+        expect(await store.findTotpFactor(user.id)).toBeUndefined();
+        expect(await store.countUnusedRecoveryCodes(user.id)).toBe(0);
+        expect((await store.findUserById(user.id))?.mfaEnabled).toBe(false);
+      }
+    });
+
     it('one recovery code sent N times at once is used once', async () => {
       const { store, parallel } = open();
       const now = testMoment();
