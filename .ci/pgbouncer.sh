@@ -100,7 +100,7 @@ psql -h 127.0.0.1 -p "$PORT" -d postgres -v ON_ERROR_STOP=1 -tAq -c "SELECT 'Pos
 psql -h "$PGHOST" -p "$PGPORT" -d postgres -v ON_ERROR_STOP=1 -q -c "CREATE DATABASE \"$DB\""
 
 FILES=("$@")
-[ ${#FILES[@]} -eq 0 ] && FILES=(test/contract/contract.test.ts test/postgres-prepared.test.ts test/postgres-answers.test.ts test/postgres-migrate.test.ts)
+[ ${#FILES[@]} -eq 0 ] && FILES=(test/contract/contract.test.ts test/adapters/store-contract.test.ts test/postgres-prepared.test.ts test/postgres-answers.test.ts test/postgres-migrate.test.ts)
 TEST_DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" \
   TEST_DATABASE_POOLER_URL="postgres://$PGUSER@127.0.0.1:$PORT" \
   TEST_DATABASE_PREPARE=false \

@@ -59,22 +59,16 @@ describe(`store contract on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, () => {
 });
 
 /**
- * KNOWN BUG (found by this suite, not fixed here: src/ is being refactored): a step-up that
- * meets a rotation of the same session in flight misses the live session. Under READ
- * COMMITTED, `reauthenticateSession`'s UPDATE waits for the head the rotation holds, finds
- * it rotated on re-check, and cannot see the successor inserted after its snapshot: it
- * returns undefined although the session is live, so mfa-service answers 401 invalid_token
- * ("the session of this access token has ended") and the TOTP step it accepted is spent.
- * `activateTotpFactor` raises the session with the same kind of single UPDATE (likely the same
- * gap, not reproduced here). A fix would claim again when the UPDATE matched nothing while
- * the session is live (as revokeUntilNone runs until none is left).
- *
- * The race is rare with real timing (the step-up test in sessions.ts tolerates it), so this
- * reproduction holds the rotation's transaction open until the step-up waits on its lock.
- * PostgreSQL only: PGlite runs one statement at a time. Remove `.fails` with the fix.
+ * Found by this suite: a step-up that met a rotation of the same session in flight missed
+ * the live session. Under READ COMMITTED, `reauthenticateSession`'s UPDATE waited for the
+ * head the rotation held, found it rotated on re-check, and could not see the successor
+ * inserted after its snapshot: 401 invalid_token for a live session, its TOTP step spent.
+ * Fixed by claiming again (a new statement sees the successor); `activateTotpFactor` raises
+ * the session the same way. This reproduction holds the rotation's transaction open until
+ * the step-up waits on its lock. PostgreSQL only: PGlite runs one statement at a time.
  */
-describe.runIf(onPostgres)('known bugs (PostgreSQL)', () => {
-  it.fails('a step-up waiting on a refresh of its session still raises the live session', async () => {
+describe.runIf(onPostgres)('a step-up racing a refresh (PostgreSQL)', () => {
+  it('a step-up waiting on a refresh of its session still raises the live session', async () => {
     const { store } = open();
     const db = database!.db;
     const now = testMoment();

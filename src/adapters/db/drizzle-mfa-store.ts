@@ -63,11 +63,17 @@ export function createMfaStore(db: Database): MfaStore {
         await tx.update(users).set({ mfaEnabled: true }).where(eq(users.id, userId));
         await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
         await insertRecoveryCodes(tx, userId, recoveryCodeHashes, now);
-        // The activating session has just shown both factors: raise it in place.
-        await tx
-          .update(refreshTokens)
-          .set({ acr: assurance.acr, amr: assurance.amr, authTime: assurance.authTime })
-          .where(and(eq(refreshTokens.sessionId, sessionId), liveHead(now)));
+        // The activating session has just shown both factors: raise it in place. As in
+        // reauthenticateSession, a refresh committing meanwhile hides its successor from this
+        // statement's snapshot: a new statement (same transaction, READ COMMITTED) sees it.
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const raised = await tx
+            .update(refreshTokens)
+            .set({ acr: assurance.acr, amr: assurance.amr, authTime: assurance.authTime })
+            .where(and(eq(refreshTokens.sessionId, sessionId), liveHead(now)))
+            .returning({ id: refreshTokens.id });
+          if (raised.length > 0) break;
+        }
         return true;
       });
     },
@@ -186,15 +192,22 @@ export function createMfaStore(db: Database): MfaStore {
 
     async reauthenticateSession({ sessionId, userId, tokenHash, assurance, now, refreshTokenTtlMs }) {
       // The old refresh token is revoked, not rotated: replaying it is refused, but it is not
-      // the reuse of a stolen token and must not end the session.
-      return replaceLiveToken(db, {
-        claim: sql`session_id = ${sessionId} AND user_id = ${userId}`,
-        mark: sql`revoked_at = ${now.toISOString()}::timestamptz, revoked_reason = 'stepped_up'`,
-        successorHash: tokenHash,
-        now,
-        refreshTokenTtlMs,
-        assurance,
-      });
+      // the reuse of a stolen token and must not end the session. A refresh of the session
+      // committing meanwhile leaves our UPDATE waiting on the row it rotated, then matching
+      // nothing: its successor came after our snapshot. A new statement sees it, so claim
+      // again (a few times: each refresh that wins moves the live token on).
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const grant = await replaceLiveToken(db, {
+          claim: sql`session_id = ${sessionId} AND user_id = ${userId}`,
+          mark: sql`revoked_at = ${now.toISOString()}::timestamptz, revoked_reason = 'stepped_up'`,
+          successorHash: tokenHash,
+          now,
+          refreshTokenTtlMs,
+          assurance,
+        });
+        if (grant) return grant;
+      }
+      return undefined;
     },
   };
 }
