@@ -2,7 +2,7 @@ import { normalizeEmail, normalizePassword } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
-import type { Store, UserRecord } from '../ports/store.js';
+import type { SecurityEventLog, UserRecord, UserStore } from '../ports/store.js';
 import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
 
 /**
@@ -13,7 +13,7 @@ import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
  */
 export async function createAccount(
   deps: {
-    store: Pick<Store, 'createUser' | 'recordSecurityEvent'>;
+    store: Pick<UserStore, 'createUser'> & Pick<SecurityEventLog, 'recordSecurityEvent'>;
     hasher: PasswordHasher;
     clock: Clock;
     passwordMinScore: number;

@@ -4,12 +4,15 @@ import { userAgentFamily } from '../domain/session-binding.js';
 import { DAY, HOUR, MINUTE, SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import type {
+  AdminQueries,
   AdminUserView,
   DayCount,
+  SecurityEventLog,
   SecurityEventType,
+  SessionStore,
   SessionView,
-  Store,
   UserRecord,
+  UserStore,
 } from '../ports/store.js';
 import type { Caller } from './session-service.js';
 import { userOfCaller } from './session-service.js';
@@ -48,7 +51,13 @@ function decodeCursor(cursor: string): string | undefined {
 
 const utcDay = (at: Date) => at.toISOString().slice(0, 10);
 
-export function createAdminService(deps: { store: Store; clock: Clock }) {
+export function createAdminService(deps: {
+  store: AdminQueries &
+    Pick<SessionStore, 'listSessions' | 'revokeSession' | 'revokeUserSessions'> &
+    Pick<UserStore, 'findUserById'> &
+    SecurityEventLog;
+  clock: Clock;
+}) {
   const { store, clock } = deps;
 
   async function authorize(caller: Caller): Promise<Admin> {

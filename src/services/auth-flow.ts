@@ -4,7 +4,7 @@ import type { SessionPolicy } from '../domain/session-policy.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { LimitPolicy, RateLimiter } from '../ports/rate-limiter.js';
-import type { Store } from '../ports/store.js';
+import type { MfaStore, SecurityEventLog, SessionStore, UserStore } from '../ports/store.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { LimitKeys } from './attempt-limits.js';
 
@@ -17,7 +17,8 @@ export const MFA_TOKEN_TTL_MS = 5 * 60 * 1000;
 export const MFA_TOKEN_MAX_ATTEMPTS = 5;
 
 export interface AuthServiceDeps {
-  store: Store;
+  /** Accounts, sessions and events, and the one MFA write of a login: its challenge. */
+  store: UserStore & SessionStore & SecurityEventLog & Pick<MfaStore, 'createMfaChallenge'>;
   hasher: PasswordHasher;
   clock: Clock;
   accessTokens: AccessTokens;

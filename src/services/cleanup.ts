@@ -1,6 +1,6 @@
 import { DAY, HOUR } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
-import type { CleanupTable, Store } from '../ports/store.js';
+import type { CleanupTable, Maintenance } from '../ports/store.js';
 
 export interface CleanupPolicy {
   batchSize: number;
@@ -20,7 +20,11 @@ export type CleanupCounts = Record<CleanupTable, number>;
  * Deletes what has outlived its use, in batches, safely on many instances at once: each
  * batch is one short statement that skips rows another instance has locked.
  */
-export function createCleanup(deps: { store: Store; clock: Clock; policy: CleanupPolicy }) {
+export function createCleanup(deps: {
+  store: Pick<Maintenance, 'deleteExpiredBatch'>;
+  clock: Clock;
+  policy: CleanupPolicy;
+}) {
   const { store, clock, policy } = deps;
 
   async function runOnce(): Promise<CleanupCounts> {

@@ -1,6 +1,6 @@
 import type { Clock } from '../ports/clock.js';
 import type { SessionStats } from '../ports/metrics.js';
-import type { Store } from '../ports/store.js';
+import type { Maintenance } from '../ports/store.js';
 
 /** What operators ask of the server itself: is it up (GET /health), and the session gauges (GET /metrics). */
 export interface Health {
@@ -10,7 +10,10 @@ export interface Health {
   sessionStats(): Promise<SessionStats>;
 }
 
-export function createHealth(deps: { store: Pick<Store, 'ping' | 'sessionStats'>; clock: Clock }): Health {
+export function createHealth(deps: {
+  store: Pick<Maintenance, 'ping' | 'sessionStats'>;
+  clock: Clock;
+}): Health {
   const { store, clock } = deps;
   return {
     async isAvailable() {

@@ -10,7 +10,7 @@ import type { SigningAlgorithm } from '../config.js';
 import { decryptString, encryptString, type MasterKeys } from '../lib/crypto.js';
 import { MINUTE, SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
-import type { Store, StoredSigningKey } from '../ports/store.js';
+import type { Maintenance, SigningKeyStore, StoredSigningKey } from '../ports/store.js';
 
 export interface SigningKey {
   kid: string;
@@ -71,7 +71,7 @@ export const DEFAULT_KEY_CACHE_TTL_MS = 5 * SECOND;
  * instance (or `npm run keys:rotate`) reaches the others within `cacheTtlMs` (5 s).
  */
 export function createKeyRing(options: {
-  store: Store;
+  store: SigningKeyStore & Pick<Maintenance, 'deleteExpiredBatch'>;
   clock: Clock;
   masterKeys: MasterKeys;
   alg: SigningAlgorithm;

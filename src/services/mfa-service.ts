@@ -5,7 +5,7 @@ import { decryptString, encryptString, type MasterKeys } from '../lib/crypto.js'
 import type { Clock } from '../ports/clock.js';
 import type { SessionAssurance, TotpFactor } from '../ports/mfa-store.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
-import type { Store, UserRecord } from '../ports/store.js';
+import type { MfaStore, SecurityEventLog, UserRecord, UserStore } from '../ports/store.js';
 import type { SecretGuessLimit } from './attempt-limits.js';
 import { type AuthService, MFA_TOKEN_MAX_ATTEMPTS } from './auth-service.js';
 import { hashMfaToken, isWellFormedMfaToken } from './mfa-tokens.js';
@@ -25,7 +25,7 @@ export const AMR_TOTP = 'otp';
 export const AMR_RECOVERY_CODE = 'rc';
 
 export interface MfaServiceDeps {
-  store: Store;
+  store: MfaStore & Pick<UserStore, 'findUserById'> & SecurityEventLog;
   hasher: PasswordHasher;
   clock: Clock;
   auth: AuthService;

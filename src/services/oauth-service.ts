@@ -4,7 +4,7 @@ import { AuthError } from '../domain/errors.js';
 import { secretChecker } from '../lib/crypto.js';
 import { MINUTE, SECOND, toEpochSeconds } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
-import type { Store } from '../ports/store.js';
+import type { SecurityEventLog, SessionStore } from '../ports/store.js';
 import type { AccessTokens } from './access-tokens.js';
 import { DEFAULT_CLIENT_ID } from './auth-service.js';
 import { hashRefreshToken, isWellFormedRefreshToken } from './refresh-tokens.js';
@@ -25,7 +25,7 @@ export interface RevokedSessionsFeed {
  * endpoint is the same rotation as /v1/auth/refresh (AuthService.refresh).
  */
 export function createOAuthService(deps: {
-  store: Store;
+  store: Pick<SessionStore, 'findRefreshTokens' | 'listRevokedSessions' | 'revokeSession'> & SecurityEventLog;
   clock: Clock;
   accessTokens: AccessTokens;
   sessions: Pick<SessionService, 'authenticate'>;

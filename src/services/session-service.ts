@@ -4,7 +4,7 @@ import { AuthError } from '../domain/errors.js';
 import { trimEnd } from '../lib/text.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
-import type { Store, UserRecord } from '../ports/store.js';
+import type { SecurityEventLog, SessionStore, UserRecord, UserStore } from '../ports/store.js';
 import type { AccessTokenClaims, AccessTokens } from './access-tokens.js';
 import type { SecretGuessLimit } from './attempt-limits.js';
 import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
@@ -32,7 +32,10 @@ function decodeEventCursor(cursor: string): { at: Date; id: string } | undefined
 }
 
 /** The user behind a verified access token; `invalid_token` if the account is gone. */
-export async function userOfCaller(store: Pick<Store, 'findUserById'>, caller: Caller): Promise<UserRecord> {
+export async function userOfCaller(
+  store: Pick<UserStore, 'findUserById'>,
+  caller: Caller,
+): Promise<UserRecord> {
   const user = await store.findUserById(caller.sub);
   if (!user) throw new BearerError('invalid_token', 'The user of this access token no longer exists');
   return user;
@@ -42,7 +45,7 @@ export async function userOfCaller(store: Pick<Store, 'findUserById'>, caller: C
 export type Caller = AccessTokenClaims;
 
 export function createSessionService(deps: {
-  store: Store;
+  store: UserStore & SessionStore & SecurityEventLog;
   hasher: PasswordHasher;
   clock: Clock;
   accessTokens: AccessTokens;

@@ -1,0 +1,241 @@
+import type { RefreshTokenState } from '../domain/refresh-decision.js';
+import type { PendingLogin } from './mfa-store.js';
+
+/** The records the persistence ports take and return (src/ports/store.ts names the ports). */
+
+import type { AuthenticatorAssurance } from '../domain/assurance.js';
+
+export type { AuthenticatorAssurance };
+
+export interface UserRecord {
+  id: string;
+  email: string;
+  name: string | null;
+  passwordHash: string;
+  mfaEnabled: boolean;
+  createdAt: Date;
+  passwordChangedAt: Date | null;
+  role: UserRole;
+  /** When an admin disabled the account; null while it may log in. */
+  disabledAt: Date | null;
+}
+
+export type UserRole = 'user' | 'admin';
+
+export interface DeviceInfo {
+  ipAddress: string | null;
+  userAgent: string | null;
+  location: string | null;
+}
+
+/** What a session carries into every access token it mints. */
+export interface SessionGrant {
+  sessionId: string;
+  userId: string;
+  clientId: string;
+  acr: AuthenticatorAssurance;
+  amr: string[];
+  authTime: Date;
+  remembered: boolean;
+}
+
+/** The session's live refresh token, as the store saw it after an insert or a rotation. */
+export interface RefreshTokenGrant extends SessionGrant {
+  expiresAt: Date;
+  /** After a rotation: the IP and user agent the replaced token was last used from. */
+  previousDevice?: { ipAddress: string | null; userAgent: string | null };
+}
+
+export interface StoredRefreshToken extends RefreshTokenGrant, RefreshTokenState {
+  tokenHash: string;
+  issuedAt: Date;
+  /** The device the token was issued to (its rotation's request), for SESSION_BINDING. */
+  ipAddress: string | null;
+  userAgent: string | null;
+}
+
+/** A login held at the session limit, with the assurance it already reached. */
+export interface LoginHold extends PendingLogin {
+  acr: AuthenticatorAssurance;
+  amr: string[];
+  authTime: Date;
+  /** The device that was held; the one finishing the login is compared with it (SESSION_BINDING). */
+  ipAddress: string | null;
+  userAgent: string | null;
+}
+
+export interface NewSession extends SessionGrant, DeviceInfo {
+  tokenHash: string;
+  deviceName: string | null;
+  createdAt: Date;
+  sessionExpiresAt: Date;
+  tokenExpiresAt: Date;
+}
+
+export interface RotateRefreshToken {
+  presentedHash: string;
+  successorHash: string;
+  clientId: string;
+  now: Date;
+  refreshTokenTtlMs: number;
+  /** The refreshing request's device facts; absent values keep the session's. */
+  device: DeviceInfo;
+}
+
+export interface SessionView {
+  id: string;
+  deviceName: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  location: string | null;
+  createdAt: Date;
+  lastActiveAt: Date;
+  expiresAt: Date;
+  remembered: boolean;
+  acr: AuthenticatorAssurance;
+}
+
+export type RevokeReason =
+  | 'logout'
+  | 'revoked_by_user'
+  | 'revoke_all'
+  | 'password_changed'
+  | 'reuse_detected'
+  | 'session_limit'
+  | 'stepped_up'
+  | 'mfa_disabled'
+  | 'binding_mismatch'
+  | 'revoked_by_admin'
+  | 'user_disabled'
+  | 'mfa_reset';
+
+export type SecurityEventType =
+  | 'user_registered'
+  | 'login_succeeded'
+  | 'login_failed'
+  | 'login_throttled'
+  | 'refresh_token_reused'
+  | 'session_revoked'
+  | 'sessions_revoked'
+  | 'password_changed'
+  | 'password_change_failed'
+  | 'mfa_enabled'
+  | 'mfa_disabled'
+  | 'mfa_failed'
+  | 'mfa_throttled'
+  | 'mfa_login_succeeded'
+  | 'recovery_code_used'
+  | 'recovery_codes_regenerated'
+  | 'step_up'
+  | 'session_binding_mismatch'
+  /** Admin actions, on the target user's log; `details.admin_id` names the admin. */
+  | 'admin_session_revoked'
+  | 'admin_sessions_revoked'
+  | 'admin_user_disabled'
+  | 'admin_user_enabled'
+  | 'admin_mfa_reset'
+  /** An operator granted or took the admin role (`npm run cli -- users:role`). */
+  | 'role_changed';
+
+export interface SecurityEvent {
+  userId: string;
+  sessionId?: string | null;
+  type: SecurityEventType;
+  ipAddress?: string | null;
+  userAgent?: string | null;
+  details?: Record<string, unknown>;
+  at: Date;
+}
+
+export interface StoredSecurityEvent {
+  id: string;
+  type: string;
+  sessionId: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  details: Record<string, unknown> | null;
+  at: Date;
+}
+
+/**
+ * What cleanup removes, each past its own cutoff: refresh tokens past their expiry (a replay
+ * of one is then unknown rather than reuse, harmless since it expired), used or expired
+ * `mfa_token` challenges, the token rows of sessions revoked longer ago than their retention, ended rate-limit windows, old security events, and signing keys
+ * retired so long ago that no token they signed is alive (their private halves go too).
+ */
+export type CleanupTable =
+  | 'refresh_tokens'
+  | 'revoked_sessions'
+  | 'mfa_challenges'
+  | 'rate_limits'
+  | 'security_events'
+  | 'signing_keys'
+  | 'login_holds';
+
+export interface StoredSigningKey {
+  kid: string;
+  alg: string;
+  publicJwk: Record<string, unknown>;
+  /** The private JWK, sealed with AES-256-GCM under a key derived from the master secret. */
+  privateKeySealed: string;
+  encryptionKeyId: string;
+  /** Published in the JWKS from here on. */
+  createdAt: Date;
+  /** Signs from here on: a rotated-in key is published for a while before it signs. */
+  activatesAt: Date;
+  /** Stops signing here (the next key's `activatesAt`); published a token lifetime longer. */
+  retiredAt: Date | null;
+}
+
+/** A page of the admin's user search: by email prefix or exact id, in email order. */
+export interface UserSearch {
+  emailPrefix?: string;
+  id?: string;
+  limit: number;
+  /** Keyset paging: emails strictly after this one. */
+  afterEmail?: string;
+}
+
+export interface AdminUserView {
+  id: string;
+  email: string;
+  name: string | null;
+  role: UserRole;
+  mfaEnabled: boolean;
+  createdAt: Date;
+  disabledAt: Date | null;
+  liveSessions: number;
+}
+
+/** Counts for a day (UTC), `YYYY-MM-DD`. */
+export interface DayCount {
+  day: string;
+  count: number;
+}
+
+/**
+ * The raw figures of GET /v1/admin/analytics, each from one bounded, indexed query
+ * (src/adapters/db/analytics-queries.ts); the service shapes them.
+ */
+export interface AnalyticsFigures {
+  /** Live sessions per user, for users with at least one. */
+  liveSessionsPerUser: {
+    users: number;
+    sessions: number;
+    p50: number;
+    p90: number;
+    p99: number;
+    max: number;
+  };
+  /** Sessions opened per day (one `login_succeeded` event each) since `since`. */
+  sessionsCreated: DayCount[];
+  /** Durations in seconds of sessions ended by revocation since `since` (not step-ups), bucketed. */
+  endedSessionDurations: { upToSeconds: number | null; count: number }[];
+  /** Ages in seconds of the live sessions, bucketed the same way. */
+  liveSessionAges: { upToSeconds: number | null; count: number }[];
+  loginsByCountry: { country: string | null; count: number }[];
+  /** Logins per user-agent string (the most frequent first, at most `userAgentLimit`). */
+  loginsByUserAgent: { userAgent: string | null; count: number }[];
+  reuseDetections: DayCount[];
+  throttled: DayCount[];
+}
