@@ -24,8 +24,8 @@ export function createPinoLogger(
     options.destination,
   );
   // Secret-named fields are replaced at any depth before pino sees them (redactSecrets, the
-  // same rule as the Workers logger). pino's own `redact` does it with wildcard paths that cost
-  // about 6 % of the event loop on every request line (npm run bench, refresh profile).
+  // same rule as the Workers logger). pino's own `redact` does it with wildcard paths, whose
+  // cost on every request line showed in the refresh profile (BENCHMARKS.md).
   const write = (name: 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) => {
     if (!logger.isLevelEnabled(name)) return;
     if (fields) logger[name](redactSecrets(fields) as object, message);

@@ -26,7 +26,7 @@ import { createOAuthService } from '../services/oauth-service.js';
 import { createSessionService } from '../services/session-service.js';
 import { accountPages } from './account/routes.js';
 import type { RouteContext } from './context.js';
-import { EDGE_CF } from './context-keys.js';
+import { EDGE_CF, keep, type RequestFacts } from './context-keys.js';
 import { classifyFailures, errorResponse, handleError } from './errors.js';
 import { countRequest, metricsHandler } from './metrics.js';
 import { type GetClientIp, requestDevice } from './request.js';
@@ -184,7 +184,7 @@ export function createApp(deps: AppDeps) {
   app.use(classifyFailures(deps.classifyFailure));
   app.use(async function keepEdgeFacts(c, next) {
     const cf = (c.req.raw as { cf?: unknown }).cf;
-    if (cf) c.set(EDGE_CF as never, cf as never);
+    if (cf) keep(c, EDGE_CF, cf as RequestFacts[typeof EDGE_CF]);
     await next();
   });
   app.use(requestId());
@@ -238,8 +238,8 @@ export function createApp(deps: AppDeps) {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     // A declared length is the whole body (the HTTP parser reads no more as this request), so
     // checking the number is enough. Hono's bodyLimit would wrap the body in a counting
-    // stream, which on @hono/node-server builds the full web Request: ~8 % of the event loop
-    // per refresh (npm run bench). Chunked bodies still go through it.
+    // stream, which on @hono/node-server builds the full web Request (a measurable share of
+    // each refresh: BENCHMARKS.md). Chunked bodies still go through it.
     const length = c.req.header('content-length');
     if (
       length !== undefined &&

@@ -6,7 +6,7 @@ import { AuthError, type AuthErrorCode } from '../domain/errors.js';
 import { describeError } from '../lib/errors.js';
 import type { ClassifyFailure } from '../ports/failure-kind.js';
 import type { Logger } from '../ports/logger.js';
-import { ERROR_CODE } from './context-keys.js';
+import { ERROR_CODE, keep } from './context-keys.js';
 
 /** The one place where error codes become HTTP statuses (API.md, Conventions). */
 export const STATUS: Record<AuthErrorCode, ContentfulStatusCode> = {
@@ -77,7 +77,7 @@ const kindOf = (c: Context, error: unknown) => (c.var as Partial<FailureVariable
 export function handleError(logger: Logger) {
   return function handleError(error: unknown, c: Context): Response {
     if (error instanceof AuthError) {
-      c.set(ERROR_CODE as never, error.code as never);
+      keep(c, ERROR_CODE, error.code);
       return errorResponse(c, error);
     }
     if (error instanceof HTTPException && error.status < 500) {

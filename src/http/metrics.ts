@@ -4,7 +4,7 @@ import { AuthError, type AuthErrorCode } from '../domain/errors.js';
 import { secretChecker } from '../lib/crypto.js';
 import type { AuthFlow, Metrics } from '../ports/metrics.js';
 import type { Health } from '../services/health.js';
-import { ERROR_CODE, MFA_REQUIRED } from './context-keys.js';
+import { ERROR_CODE, kept, MFA_REQUIRED } from './context-keys.js';
 import { errorResponse } from './errors.js';
 
 const FLOWS: Record<string, AuthFlow> = {
@@ -39,8 +39,6 @@ function resultOf(
   return code ?? `http_${status}`;
 }
 
-const read = (c: Context, key: string): unknown => (c.var as Record<string, unknown>)[key];
-
 /**
  * Counts a finished request (latency per route) and the outcome of a login, refresh or MFA
  * check; called by the request log, which times each request once for both.
@@ -51,8 +49,8 @@ export function countRequest(metrics: Metrics, c: Context, seconds: number): voi
   metrics.request({ method: c.req.method, route, status }, seconds);
   const flow = FLOWS[route];
   if (flow) {
-    const code = read(c, ERROR_CODE) as AuthErrorCode | undefined;
-    metrics.authOutcome(flow, resultOf(flow, status, code, read(c, MFA_REQUIRED) === true));
+    const code = kept(c, ERROR_CODE);
+    metrics.authOutcome(flow, resultOf(flow, status, code, kept(c, MFA_REQUIRED) === true));
   }
 }
 

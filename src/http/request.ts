@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { parseAddress } from '../domain/client-network.js';
 import { AuthError } from '../domain/errors.js';
 import type { RequestDevice } from '../services/types.js';
-import { EDGE_CF } from './context-keys.js';
+import { EDGE_CF, kept } from './context-keys.js';
 
 /** The runtime's view of the peer address (Node's socket, Workers' CF-Connecting-IP). */
 export type GetClientIp = (c: Context) => string | undefined;
@@ -163,7 +163,7 @@ export function requestDevice(c: Context, config: Config, getClientIp: GetClient
 
 /** Cloudflare's `request.cf.country` on Workers (it sets "XX" when it does not know, "T1" for Tor). */
 function edgeCountry(c: Context): string | undefined {
-  const cf = (c.var as Record<string, unknown>)[EDGE_CF] as { country?: unknown } | undefined;
+  const cf = kept(c, EDGE_CF);
   return typeof cf?.country === 'string' ? cf.country : undefined;
 }
 
@@ -172,7 +172,7 @@ function edgeCountry(c: Context): string | undefined {
  * Elsewhere a Request has no `cf`, and nothing a client sends can make one.
  */
 function edgeLocation(c: Context): string {
-  const cf = (c.var as Record<string, unknown>)[EDGE_CF] as { city?: unknown; country?: unknown } | undefined;
+  const cf = kept(c, EDGE_CF);
   if (!cf) return '';
   return [cf.city, cf.country]
     .filter((part): part is string => typeof part === 'string' && part !== '')

@@ -85,7 +85,9 @@ export function createSessionService(deps: {
     });
   }
 
-  async function revokeAll(caller: Caller, includeCurrent: boolean): Promise<number> {
+  /** Revokes the caller's other sessions, and the caller's own too with `includeCurrent`. */
+  async function revokeAll(caller: Caller, options: { includeCurrent: boolean }): Promise<number> {
+    const { includeCurrent } = options;
     const now = clock.now();
     const revoked = await store.revokeUserSessions({
       userId: caller.sub,

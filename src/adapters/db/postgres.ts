@@ -55,8 +55,8 @@ type Scoped = {
  * Gives every statement drizzle sends our `prepare`, in transactions and savepoints too.
  * Prepared, a statement is named (postgres.js caches it per connection by its text): drizzle
  * sends raw SQL through `unsafe` with `prepare: false`, which costs a Parse/Describe round trip
- * and a fresh plan on every call: `npm run bench` measured the rotation statement unprepared
- * at 808/s against 2 732/s prepared at 32 clients. Our statements have fixed texts, so the
+ * and a fresh plan on every call (`npm run bench` measures both side by side: BENCHMARKS.md,
+ * "bare SQL … unprepared"). Our statements have fixed texts, so the
  * per-connection cache stays small. Unprepared, the client's `prepare: false` already keeps
  * every statement unnamed; saying it here too keeps drizzle's `.prepare(name)` from asking.
  */

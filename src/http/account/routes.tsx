@@ -454,7 +454,7 @@ export function accountPages(ctx: RouteContext) {
   app.get('/sessions/sign-out-others', signedIn, (c) => c.html(<SignOutOthersPage page={pageOf(c)} />));
 
   app.post('/sessions/sign-out-others', signedIn, async (c) => {
-    const revoked = await sessions.revokeAll(c.get('caller'), false);
+    const revoked = await sessions.revokeAll(c.get('caller'), { includeCurrent: false });
     return c.redirect(`${SESSIONS}?notice=others&n=${revoked}`, 303);
   });
 

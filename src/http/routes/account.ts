@@ -67,7 +67,9 @@ export function accountRoutes(ctx: RouteContext) {
 
   app.post('/sessions/revoke-all', async (c) => {
     const body = await readJson(c, RevokeAllBody, { allowEmpty: true });
-    const revoked = await sessions.revokeAll(c.get('caller'), body.include_current ?? false);
+    const revoked = await sessions.revokeAll(c.get('caller'), {
+      includeCurrent: body.include_current ?? false,
+    });
     return c.json({ revoked });
   });
 

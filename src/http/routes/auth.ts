@@ -4,7 +4,7 @@ import { bearerToken } from '../../domain/bearer.js';
 import { AuthError } from '../../domain/errors.js';
 import type { IssuedTokens, SessionLimitReached } from '../../services/types.js';
 import type { RouteContext } from '../context.js';
-import { MFA_REQUIRED } from '../context-keys.js';
+import { keep, MFA_REQUIRED } from '../context-keys.js';
 import { type AuthVariables, requireAuth } from '../middleware/require-auth.js';
 import { readJson, requestDevice } from '../request.js';
 import {
@@ -108,7 +108,7 @@ export function authRoutes(ctx: RouteContext) {
       device: device(c),
     });
     if ('mfaRequired' in result) {
-      c.set(MFA_REQUIRED as never, true as never);
+      keep(c, MFA_REQUIRED, true);
       return c.json({ mfa_required: true, mfa_token: result.mfaToken, methods: result.methods });
     }
     if ('sessionLimitReached' in result) throw sessionLimitError(result);

@@ -3,7 +3,7 @@ import { cors } from 'hono/cors';
 import { AuthError } from '../../domain/errors.js';
 import { sha256Base64url } from '../../lib/crypto.js';
 import type { RouteContext } from '../context.js';
-import { ERROR_CODE } from '../context-keys.js';
+import { ERROR_CODE, keep } from '../context-keys.js';
 import { errorResponse, handleError } from '../errors.js';
 import { readParams, requestDevice } from '../request.js';
 import { IntrospectParams, RevokeParams, TokenParams } from '../schemas.js';
@@ -42,7 +42,7 @@ function oauthErrorHandler(ctx: RouteContext) {
   const fallback = handleError(ctx.logger);
   return (error: Error, c: Context): Response => {
     if (!(error instanceof AuthError)) return fallback(error, c);
-    c.set(ERROR_CODE as never, error.code as never); // the metrics count a reuse as a reuse
+    keep(c, ERROR_CODE, error.code); // the metrics count a reuse as a reuse
     c.header('Pragma', 'no-cache');
     if (error.code === 'invalid_grant' || error.code === 'refresh_token_reused') {
       return errorResponse(c, new AuthError('invalid_grant', error.description), 400);
