@@ -15,7 +15,7 @@ export class BearerError extends AuthError {
   readonly status = 401;
 
   constructor(code: BearerErrorCode, description: string, challenge?: StepUpChallenge) {
-    super(code, description, challenge);
+    super(code, description, challenge ? { challenge } : {});
     this.name = 'BearerError';
   }
 

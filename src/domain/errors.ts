@@ -45,17 +45,29 @@ export interface StepUpChallenge {
   maxAge?: number;
 }
 
+export interface AuthErrorOptions {
+  /** RFC 9470 step-up parameters, for `insufficient_user_authentication`. */
+  challenge?: StepUpChallenge;
+  /** For `rate_limited`: seconds until the caller may try again (`Retry-After`). */
+  retryAfterSeconds?: number;
+  /** More fields for the JSON body (the session list of `session_limit_reached`). */
+  extra?: Record<string, unknown>;
+}
+
 export class AuthError extends Error {
+  readonly challenge?: StepUpChallenge;
+  readonly retryAfterSeconds?: number;
+  readonly extra?: Record<string, unknown>;
+
   constructor(
     readonly code: AuthErrorCode,
     readonly description: string,
-    readonly challenge?: StepUpChallenge,
-    /** For `rate_limited`: seconds until the caller may try again (`Retry-After`). */
-    readonly retryAfterSeconds?: number,
-    /** More fields for the JSON body (the session list of `session_limit_reached`). */
-    readonly extra?: Record<string, unknown>,
+    options: AuthErrorOptions = {},
   ) {
     super(description);
     this.name = 'AuthError';
+    if (options.challenge !== undefined) this.challenge = options.challenge;
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+    if (options.extra !== undefined) this.extra = options.extra;
   }
 }

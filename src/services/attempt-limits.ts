@@ -31,7 +31,7 @@ export function limitKeys(prefixes: NetworkPrefixes) {
 export type LimitKeys = ReturnType<typeof limitKeys>;
 
 export const rateLimited = (message: string, waitSeconds: number) =>
-  new AuthError('rate_limited', message, undefined, waitSeconds);
+  new AuthError('rate_limited', message, { retryAfterSeconds: waitSeconds });
 
 /**
  * Guesses of a user's secrets once the first factor is known or a session is held: TOTP and

@@ -202,10 +202,8 @@ export function createMfaService(deps: MfaServiceDeps) {
       throw new AuthError(
         'invalid_code',
         left > 0 ? `The code is not valid (${left} attempts left)` : 'The code is not valid; log in again',
-        undefined,
-        undefined,
         // A client can tell "try again" from "start over" without reading the words.
-        { attempts_left: left },
+        { extra: { attempts_left: left } },
       );
     }
     await guesses.refund(user.id);

@@ -190,14 +190,16 @@ export function authRoutes(ctx: RouteContext) {
 
 /** The contract's 409 for a held login (API.md, SESSION_LIMIT_POLICY=reject): the sessions and a `limit_token`. */
 function sessionLimitError(held: SessionLimitReached): AuthError {
-  return new AuthError('session_limit_reached', held.message, undefined, undefined, {
-    limit_token: held.limitToken,
-    sessions: held.sessions.map((session) => ({
-      id: session.id,
-      device_name: session.deviceName,
-      user_agent: session.userAgent,
-      location: session.location,
-      last_active_at: session.lastActiveAt.toISOString(),
-    })),
+  return new AuthError('session_limit_reached', held.message, {
+    extra: {
+      limit_token: held.limitToken,
+      sessions: held.sessions.map((session) => ({
+        id: session.id,
+        device_name: session.deviceName,
+        user_agent: session.userAgent,
+        location: session.location,
+        last_active_at: session.lastActiveAt.toISOString(),
+      })),
+    },
   });
 }
