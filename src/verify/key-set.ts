@@ -6,6 +6,7 @@ import {
   jwksCache,
 } from 'jose';
 import type { KeyResolver } from './claims.js';
+import { createRefreshSchedule } from './refresh-schedule.js';
 import type { FetchLike } from './revocation-feed.js';
 
 /**
@@ -46,7 +47,6 @@ export interface KeySet {
 
 export function createKeySet(options: KeySetOptions): KeySet {
   const { now, maxAgeMs } = options;
-  const retryMs = Math.min(5_000, maxAgeMs / 2);
   // jose writes each JWKS it fetches here (its `jwksCache` option), `uat` moving every time.
   const fetched: Partial<ExportedJWKSCache> = {};
   const remote = createRemoteJWKSet(options.url, {
@@ -57,36 +57,31 @@ export function createKeySet(options: KeySetOptions): KeySet {
   });
   let seenUat: number | undefined;
   let kids = new Set<string>();
-  let fetchedAt = Number.NEGATIVE_INFINITY;
-  let failedAt = Number.NEGATIVE_INFINITY;
-  let inflight: Promise<void> | undefined;
-
-  /** After a fetch that began at `askedAt` (on our clock): note it, and report the kids that left. */
-  function sync(askedAt: number): void {
-    if (fetched.uat === undefined || fetched.uat === seenUat || !fetched.jwks) return;
-    seenUat = fetched.uat;
-    fetchedAt = Math.max(fetchedAt, askedAt);
-    const next = new Set<string>();
-    for (const key of fetched.jwks.keys) if (typeof key.kid === 'string') next.add(key.kid);
-    const gone = new Set([...kids].filter((kid) => !next.has(kid)));
-    kids = next;
-    if (gone.size > 0) options.onWithdrawn(gone);
-  }
-
-  function refresh(): Promise<void> {
-    inflight ??= (async () => {
+  const schedule = createRefreshSchedule({
+    now,
+    maxAgeMs,
+    async fetch() {
       const askedAt = now();
       try {
         await remote.reload();
         sync(askedAt);
       } catch {
         // The last copy stays; jose's own fetch on a token not in the cache reports the outage (503).
-        failedAt = now();
+        schedule.failed();
       }
-    })().finally(() => {
-      inflight = undefined;
-    });
-    return inflight;
+    },
+  });
+
+  /** After a fetch that began at `askedAt` (on our clock): note it, and report the kids that left. */
+  function sync(askedAt: number): void {
+    if (fetched.uat === undefined || fetched.uat === seenUat || !fetched.jwks) return;
+    seenUat = fetched.uat;
+    schedule.fetched(askedAt);
+    const next = new Set<string>();
+    for (const key of fetched.jwks.keys) if (typeof key.kid === 'string') next.add(key.kid);
+    const gone = new Set([...kids].filter((kid) => !next.has(kid)));
+    kids = next;
+    if (gone.size > 0) options.onWithdrawn(gone);
   }
 
   return {
@@ -99,19 +94,8 @@ export function createKeySet(options: KeySetOptions): KeySet {
       }
     },
 
-    ready() {
-      // The first fetch is jose's, for the first token: nothing to refresh yet.
-      if (seenUat === undefined) return undefined;
-      const at = now();
-      const age = at - fetchedAt;
-      if (age < maxAgeMs / 2) return undefined;
-      // Wait only when the copy is too old and the JWKS was answering (see the feed).
-      const wait = age >= maxAgeMs && failedAt <= fetchedAt;
-      if (inflight) return wait ? inflight : undefined;
-      if (at - failedAt < retryMs) return undefined;
-      const pending = refresh();
-      return wait ? pending : undefined;
-    },
+    // The first fetch is jose's, for the first token: nothing to refresh before it.
+    ready: () => (seenUat === undefined ? undefined : schedule.ready()),
 
     publishes: (kid) => kids.has(kid),
   };
