@@ -67,7 +67,6 @@ const scopedStore = Object.fromEntries(
 const scopedRateLimiter: RateLimiter = {
   hit: (...args) => current().rateLimiter.hit(...args),
   refund: (...args) => current().rateLimiter.refund(...args),
-  reset: (...args) => current().rateLimiter.reset(...args),
 };
 
 const systemClock: Clock = { now: () => new Date() };

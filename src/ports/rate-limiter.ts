@@ -25,8 +25,9 @@ export interface RateLimiter {
    * too: they do not extend the window.
    */
   hit(charges: LimitCharge[], now: Date): Promise<number[]>;
-  /** Gives one attempt back to each key (a success that should not count against it). */
-  refund(keys: string[], now: Date): Promise<void>;
-  /** Forgets `key`'s attempts. */
-  reset(key: string): Promise<void>;
+  /**
+   * Gives one attempt back to each of `keys` (a success that should not count against it),
+   * and forgets every attempt of each of `clear`, in one statement.
+   */
+  refund(keys: string[], now: Date, clear?: string[]): Promise<void>;
 }

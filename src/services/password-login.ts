@@ -101,10 +101,9 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
       if (user) await loginFailed(user, ipAddress, 'wrong_password');
       throw invalidCredentials();
     }
-    await Promise.all([
-      deps.rateLimiter.refund([counters.network, counters.anywhere], clock.now()),
-      deps.rateLimiter.reset(counters.here),
-    ]);
+    // One statement: the network and the account-wide counters get this attempt back, and
+    // the account's counter for this network starts over.
+    await deps.rateLimiter.refund([counters.network, counters.anywhere], clock.now(), [counters.here]);
     // Said only to whoever knows the password: no oracle for anybody else.
     if (user.disabledAt) {
       await loginFailed(user, ipAddress, 'account_disabled');

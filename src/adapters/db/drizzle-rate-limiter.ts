@@ -43,28 +43,30 @@ export function createDrizzleRateLimiter(db: Database): RateLimiter {
       });
     },
 
-    async refund(keys, now) {
-      if (keys.length === 0) return;
+    async refund(keys, now, clear = []) {
+      const all = [...new Set([...keys, ...clear])];
+      if (all.length === 0) return;
       const at = now.toISOString();
+      const list = (items: string[]) =>
+        sql.join(
+          items.map((key) => sql`${key}::text`),
+          sql`, `,
+        );
       // Rows are locked in key order, as `hit` locks them: no deadlock between the two.
       await db.execute(sql`
         WITH locked AS (
-          SELECT key FROM rate_limits
-          WHERE key IN (${sql.join(
-            [...new Set(keys)].map((key) => sql`${key}::text`),
-            sql`, `,
-          )})
+          SELECT key FROM rate_limits WHERE key IN (${list(all)})
           ORDER BY key
           FOR UPDATE
         )
-        UPDATE rate_limits SET points = rate_limits.points - 1
+        UPDATE rate_limits SET points = ${
+          clear.length > 0
+            ? sql`CASE WHEN rate_limits.key IN (${list(clear)}) THEN 0 ELSE rate_limits.points - 1 END`
+            : sql`rate_limits.points - 1`
+        }
         FROM locked
         WHERE rate_limits.key = locked.key AND rate_limits.points > 0
           AND rate_limits.window_ends_at > ${at}::timestamptz`);
-    },
-
-    async reset(key) {
-      await db.execute(sql`DELETE FROM rate_limits WHERE key = ${key}`);
     },
   };
 }
