@@ -254,6 +254,28 @@ describe(`parallel attackers (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     expect(statuses(byPassword)).toEqual({ 403: 10, 429: 20 });
   });
 
+  it('TOTP activation: 30 wrong codes at once check at most the per-user limit', async () => {
+    const { lk } = await server({ MFA_FAILURES_PER_USER: '10' });
+    const { email } = await registerUser(lk.app);
+    const pair = await login(lk.app, email);
+    const enrolled = await call(lk.app, '/v1/mfa/totp/enroll', { method: 'POST', token: pair.access_token });
+    expect(enrolled.status).toBe(200);
+    const now = Math.floor(lk.clock.now().getTime() / 1000);
+    const valid = new Set(
+      [-1, 0, 1].map((steps) => totp(base32Decode(enrolled.json.secret), now + steps * 30)),
+    );
+    const codes = Array.from({ length: 40 }, (_, i) => String(200000 + i * 7919).slice(-6))
+      .filter((code) => !valid.has(code))
+      .slice(0, 30);
+    const answers = await Promise.all(
+      codes.map((code) =>
+        call(lk.app, '/v1/mfa/totp/activate', { body: { code }, token: pair.access_token }),
+      ),
+    );
+    // A code checked and wrong is a 403; a code over the limit is refused before the check.
+    expect(statuses(answers)).toEqual({ 403: 10, 429: 20 });
+  });
+
   it('password change: 30 wrong current passwords at once, at most 10 hashed, each one an event', async () => {
     const { lk, verifies } = await server({ MFA_FAILURES_PER_USER: '10' });
     const { email } = await registerUser(lk.app);
