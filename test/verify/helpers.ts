@@ -1,7 +1,7 @@
 import { expect, vi } from 'vitest';
 import type { LatchkeyApp } from '../../src/http/app.js';
 import { BearerError, createVerifier, type Verifier, type VerifierOptions } from '../../src/verify/index.js';
-import { appFetch, call, type TokenPair } from '../support/client.js';
+import { appFetch, call, login, refresh, type TokenPair } from '../support/client.js';
 import { type Latchkey, PASSWORD } from '../support/harness.js';
 import { totpCode } from '../support/totp.js';
 
@@ -155,4 +155,17 @@ export async function loginWithCode(lk: Latchkey, email: string, secret: string)
 export function spySignatureChecks() {
   const nodeCrypto = process.getBuiltinModule('node:crypto') as typeof import('node:crypto');
   return vi.spyOn(nodeCrypto, 'verify');
+}
+
+/** The access tokens of one session: a login, then refreshes, `count` in all (each checked 200). */
+export async function accessTokensOfOneSession(app: LatchkeyApp, email: string, count: number) {
+  let pair = await login(app, email);
+  const tokens = [pair.access_token];
+  while (tokens.length < count) {
+    const res = await refresh(app, pair.refresh_token);
+    expect(res.status).toBe(200);
+    pair = res.json;
+    tokens.push(pair.access_token);
+  }
+  return { tokens, last: pair };
 }

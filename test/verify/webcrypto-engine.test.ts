@@ -7,9 +7,16 @@ vi.hoisted(() => {
 });
 
 import { DEFAULT_SIGNATURE_ENGINE } from '../../src/verify/signature.js';
-import { call, decodeJwtPart, login, refresh, registerUser } from '../support/client.js';
+import { call, decodeJwtPart, login, registerUser } from '../support/client.js';
 import { buildLatchkey, type Latchkey, useDatabase } from '../support/harness.js';
-import { b64, expectInvalidToken, isLowS, newVerifier, sSpellings } from './helpers.js';
+import {
+  accessTokensOfOneSession,
+  b64,
+  expectInvalidToken,
+  isLowS,
+  newVerifier,
+  sSpellings,
+} from './helpers.js';
 
 const database = useDatabase();
 let lk: Latchkey;
@@ -73,14 +80,7 @@ describe('ES256 on WebCrypto: one spelling per token (low S)', () => {
 
   it('every ES256 access token the server signs with WebCrypto has a low S: 200 of 200', async () => {
     const { email } = await registerUser(es.app);
-    let pair = await login(es.app, email);
-    const tokens = [pair.access_token];
-    while (tokens.length < 200) {
-      const res = await refresh(es.app, pair.refresh_token);
-      expect(res.status).toBe(200);
-      pair = res.json;
-      tokens.push(pair.access_token);
-    }
+    const { tokens } = await accessTokensOfOneSession(es.app, email, 200);
     expect(new Set(tokens).size).toBe(200);
     expect(tokens.filter((token) => isLowS(token))).toHaveLength(200);
   });
