@@ -12,17 +12,17 @@ import type { SecurityEvent } from '../ports/store.js';
  * email, so that no request can make a key longer than the index allows (issue #15 §8).
  */
 export function limitKeys(prefixes: NetworkPrefixes) {
-  const network = (ipAddress: string | null) => networkOf(ipAddress, prefixes) ?? 'unknown';
   return {
-    network,
+    /** The client's network as CIDR text (one per address spelling and IPv6 /64), or null. */
+    network: (ipAddress: string | null) => networkOf(ipAddress, prefixes),
     /** Stable, bounded and not reversible to the address: a digest of the normalised email. */
     account: (normalizedEmail: string) => sha256Base64url(`email:${normalizedEmail}`),
-    loginByNetwork: (ipAddress: string | null) => `login:net:${network(ipAddress)}`,
-    loginByAccountAtNetwork: (account: string, ipAddress: string | null) =>
-      `login:account:${account}:${network(ipAddress)}`,
+    loginByNetwork: (network: string | null) => `login:net:${network ?? 'unknown'}`,
+    loginByAccountAtNetwork: (account: string, network: string | null) =>
+      `login:account:${account}:${network ?? 'unknown'}`,
     loginByAccount: (account: string) => `login:account:${account}`,
-    registerByNetwork: (ipAddress: string | null) => `register:net:${network(ipAddress)}`,
-    refreshFailuresByNetwork: (ipAddress: string | null) => `refresh:net:${network(ipAddress)}`,
+    registerByNetwork: (network: string | null) => `register:net:${network ?? 'unknown'}`,
+    refreshFailuresByNetwork: (network: string | null) => `refresh:net:${network ?? 'unknown'}`,
     /** Second factors and re-authentication of a signed-in or half-signed-in user. */
     secretGuessesByUser: (userId: string) => `secret:user:${userId}`,
   };

@@ -37,9 +37,10 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
   async function chargeLogin(normalizedEmail: string, ipAddress: string | null, now: Date) {
     const { keys } = deps;
     const account = await keys.account(normalizedEmail);
+    const network = keys.network(ipAddress);
     const counters = {
-      network: keys.loginByNetwork(ipAddress),
-      here: keys.loginByAccountAtNetwork(account, ipAddress),
+      network: keys.loginByNetwork(network),
+      here: keys.loginByAccountAtNetwork(account, network),
       anywhere: keys.loginByAccount(account),
     };
     const [waits, user] = await Promise.all([
@@ -56,10 +57,9 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
     const [networkWait = 0, hereWait = 0, anywhereWait = 0] = waits;
     let wait = Math.max(networkWait, hereWait);
     if (wait === 0 && anywhereWait > 0) {
-      const network = keys.network(ipAddress);
       const owners =
         user !== undefined &&
-        network !== 'unknown' &&
+        network !== null &&
         (await store.hasLoggedInFrom(user.id, network, new Date(now.getTime() - KNOWN_NETWORK_MS)));
       if (!owners) wait = anywhereWait;
     }
@@ -124,7 +124,7 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
   }) {
     // Sign-ups per network are counted before any hashing: account spam and the 409 oracle.
     const [wait = 0] = await deps.rateLimiter.hit(
-      [{ key: deps.keys.registerByNetwork(input.ipAddress), policy: deps.registerLimit }],
+      [{ key: deps.keys.registerByNetwork(deps.keys.network(input.ipAddress)), policy: deps.registerLimit }],
       clock.now(),
     );
     if (wait > 0) throw rateLimited('Too many sign-ups from here; try again later', wait);

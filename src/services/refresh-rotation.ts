@@ -54,7 +54,12 @@ export function createRefreshRotation(
       }
     }
     const [wait = 0] = await deps.rateLimiter.hit(
-      [{ key: deps.keys.refreshFailuresByNetwork(device.ipAddress), policy: deps.refreshFailureLimit }],
+      [
+        {
+          key: deps.keys.refreshFailuresByNetwork(deps.keys.network(device.ipAddress)),
+          policy: deps.refreshFailureLimit,
+        },
+      ],
       now,
     );
     if (wait > 0) throw rateLimited('Too many failed refreshes; try again later', wait);
