@@ -27,7 +27,7 @@ import { createSessionService } from '../services/session-service.js';
 import { accountPages } from './account/routes.js';
 import type { RouteContext } from './context.js';
 import { EDGE_CF, keep, type RequestFacts } from './context-keys.js';
-import { classifyFailures, errorResponse, handleError } from './errors.js';
+import { errorResponse, handleError } from './errors.js';
 import { countRequest, metricsHandler } from './metrics.js';
 import { type GetClientIp, requestDevice } from './request.js';
 import { accountRoutes } from './routes/account.js';
@@ -176,12 +176,12 @@ export function createApp(deps: AppDeps) {
     keyRing,
     logger,
     getClientIp,
+    handleError: handleError(logger, deps.classifyFailure),
   };
 
   const app = new Hono();
-  app.onError(handleError(logger));
+  app.onError(ctx.handleError);
   app.notFound((c) => errorResponse(c, new AuthError('not_found', 'No such route')));
-  app.use(classifyFailures(deps.classifyFailure));
   app.use(async function keepEdgeFacts(c, next) {
     const cf = (c.req.raw as { cf?: unknown }).cf;
     if (cf) keep(c, EDGE_CF, cf as RequestFacts[typeof EDGE_CF]);

@@ -1,3 +1,4 @@
+import type { Context } from 'hono';
 import type { Config } from '../config.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
@@ -21,4 +22,6 @@ export interface RouteContext {
   keyRing: KeyRing;
   logger: Logger;
   getClientIp: GetClientIp;
+  /** The app's error handler, for sub-apps that map some errors themselves and defer the rest. */
+  handleError: (error: unknown, c: Context) => Response;
 }

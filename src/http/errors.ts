@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { bearerChallenge } from '../domain/bearer.js';
@@ -52,29 +52,8 @@ export function errorResponse(c: Context, error: AuthError, status?: ContentfulS
   );
 }
 
-/** What `classifyFailures` gives every request: the adapters' classification of errors. */
-export interface FailureVariables {
-  classifyFailure: ClassifyFailure;
-}
-
-/**
- * Hands the adapters' classification of errors (src/ports/failure-kind.ts) to every error
- * handler of the app and its sub-apps (`handleError`, also called by the account pages and
- * the /oauth endpoints), so none of them knows a driver's error codes. `createApp` runs it first.
- */
-export function classifyFailures(
-  classifyFailure: ClassifyFailure,
-): MiddlewareHandler<{ Variables: FailureVariables }> {
-  return async function classifyFailures(c, next) {
-    c.set('classifyFailure', classifyFailure);
-    await next();
-  };
-}
-
-const kindOf = (c: Context, error: unknown) => (c.var as Partial<FailureVariables>).classifyFailure?.(error);
-
 /** Maps every failure to the contract's JSON error; nothing else (no stack) ever leaves. */
-export function handleError(logger: Logger) {
+export function handleError(logger: Logger, classifyFailure: ClassifyFailure) {
   return function handleError(error: unknown, c: Context): Response {
     if (error instanceof AuthError) {
       keep(c, ERROR_CODE, error.code);
@@ -85,7 +64,8 @@ export function handleError(logger: Logger) {
         error.status === 413 ? 'payload_too_large' : error.status === 404 ? 'not_found' : 'invalid_request';
       return errorResponse(c, new AuthError(code, error.message || 'The request is invalid'));
     }
-    if (kindOf(c, error) === 'unavailable') {
+    // The adapters classify their own errors (src/ports/failure-kind.ts): no driver code here.
+    if (classifyFailure(error) === 'unavailable') {
       logger.error('database unavailable', {
         request_id: c.get('requestId'),
         route: c.req.routePath,

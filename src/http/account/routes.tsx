@@ -5,7 +5,7 @@ import type { Caller } from '../../services/session-service.js';
 import { qrCodeSvg, totpUri } from '../../services/totp.js';
 import type { IssuedTokens, SessionLimitReached } from '../../services/types.js';
 import type { RouteContext } from '../context.js';
-import { handleError, STATUS } from '../errors.js';
+import { STATUS } from '../errors.js';
 import { requestDevice } from '../request.js';
 import { FRESH_AUTH_SECONDS } from '../routes/mfa.js';
 import { SessionIdParam } from '../schemas.js';
@@ -170,7 +170,7 @@ export function accountPages(ctx: RouteContext) {
       return message(c, 'That did not work', problemText(c, error), STATUS[error.code] as 400);
     }
     // Logged and classified as the JSON API does; the person gets a page, never a stack.
-    const unavailable = handleError(ctx.logger)(error, c).status === 503;
+    const unavailable = ctx.handleError(error, c).status === 503;
     return unavailable
       ? message(
           c,

@@ -4,7 +4,7 @@ import { AuthError } from '../../domain/errors.js';
 import { sha256Base64url } from '../../lib/crypto.js';
 import type { RouteContext } from '../context.js';
 import { ERROR_CODE, keep } from '../context-keys.js';
-import { errorResponse, handleError } from '../errors.js';
+import { errorResponse } from '../errors.js';
 import { readParams, requestDevice } from '../request.js';
 import { IntrospectParams, RevokeParams, TokenParams } from '../schemas.js';
 
@@ -39,7 +39,7 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
  * `invalid_grant` (a detected reuse too: the description says the session was revoked).
  */
 function oauthErrorHandler(ctx: RouteContext) {
-  const fallback = handleError(ctx.logger);
+  const fallback = ctx.handleError;
   return (error: Error, c: Context): Response => {
     if (!(error instanceof AuthError)) return fallback(error, c);
     keep(c, ERROR_CODE, error.code); // the metrics count a reuse as a reuse
