@@ -1211,7 +1211,8 @@ describe('security', () => {
 
   it('enrolment when the sign-in is older than ~5 minutes asks for the password', async () => {
     const { browser } = await signedIn();
-    lk.clock.advance(5 * MINUTE);
+    // Past the 300 s of fresh auth: exactly 300 s is still fresh, as the API decides (below).
+    lk.clock.advance(5 * MINUTE + SECOND);
     const security = await browser.get('/account/security');
     expect(security.html).toContain('id="enroll-password"');
     const bare = await browser.post('/account/security/totp/enroll');
@@ -1340,6 +1341,45 @@ describe('security', () => {
     const again = await signIn(new Browser(lk), user.email);
     expect(again.status).toBe(303);
     expect(again.location).toBe('/account/sessions');
+  });
+});
+
+describe('the pages and the API decide fresh auth alike (RFC 9470 max_age=300)', () => {
+  /** Enrolment without a password, through the page and through POST /v1/mfa/totp/enroll, same session. */
+  async function enrolAfter(ageSeconds: number) {
+    const { browser } = await signedIn();
+    lk.clock.advance(ageSeconds * SECOND);
+    const security = await browser.get('/account/security');
+    const page = await browser.post('/account/security/totp/enroll');
+    const api = await call(lk.app, '/v1/mfa/totp/enroll', { method: 'POST', token: browser.cookie(ACCESS)! });
+    return { security, page, api };
+  }
+
+  it('an auth_time exactly 300 s old is fresh for both', async () => {
+    const { security, page, api } = await enrolAfter(300);
+    expect(page.status).toBe(200);
+    expect(setupSecretOf(page)).toMatch(/^[A-Z2-7]{32}$/);
+    expect(api.status).toBe(200);
+    // The security page already asks for the password: its form would be posted after 300 s
+    // (FORM_LEAD_SECONDS in src/domain/assurance.ts), and the POST is judged when it comes.
+    expect(security.html).toContain('id="enroll-password"');
+  });
+
+  it('an auth_time 301 s old is stale for both', async () => {
+    const { page, api } = await enrolAfter(301);
+    expect(page.status).toBe(400);
+    expect(page.text).toContain('Enter your password to continue.');
+    expect(setupSecretOf(page)).toBeUndefined();
+    expect(api.status).toBe(401);
+    expect(api.headers.get('www-authenticate')).toContain('max_age=300');
+  });
+
+  it('the security page offers enrolment without a password while the form, posted within 30 s, would still pass', async () => {
+    const { browser } = await signedIn();
+    lk.clock.advance(270 * SECOND);
+    expect((await browser.get('/account/security')).html).not.toContain('id="enroll-password"');
+    lk.clock.advance(SECOND);
+    expect((await browser.get('/account/security')).html).toContain('id="enroll-password"');
   });
 });
 

@@ -9,8 +9,9 @@ export type AuthVariables = { caller: Caller; accessToken: string };
 /**
  * Guards a route: a valid access token of a live session, and optionally an assurance
  * level and a maximum age of the authentication (RFC 9470), e.g.
- * `requireAuth(sessions, clock, { acr: 'aal2', maxAge: 300 })`. The resource-server kit's
- * middleware runs the same `authorizeBearer`.
+ * `requireAuth(sessions, clock, FRESH_AAL2)` with a requirement named in
+ * domain/assurance.ts. The decision is `checkAssurance` (through `authorizeBearer`), the
+ * one the `/account` pages and the resource-server kit's middleware ask too.
  */
 export function requireAuth(
   sessions: SessionService,

@@ -1,5 +1,6 @@
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
+import { absoluteTime, relativeTime } from './format.js';
 import { ACCOUNT_SCRIPT } from './script.js';
 import { ACCOUNT_STYLE } from './style.js';
 
@@ -177,4 +178,21 @@ export const CodeField = (props: {
     autofocus={props.autofocus ?? false}
     required={props.required ?? true}
   />
+);
+
+/** A moment as "5 minutes ago", the exact time in its tooltip. */
+export const When = (props: { at: Date; now: Date }) => (
+  <time datetime={props.at.toISOString()} title={absoluteTime(props.at)}>
+    {relativeTime(props.at, props.now)}
+  </time>
+);
+
+/** A page of one message: a failure, or a form the pages could not take. */
+export const MessagePage = (props: { page: PageContext; title: string; text: string; back?: string }) => (
+  <Layout page={props.page} title={props.title}>
+    <p>{props.text}</p>
+    <p>
+      <a href={props.back ?? '/account'}>Back</a>
+    </p>
+  </Layout>
 );

@@ -1,4 +1,4 @@
-import type { AdminService } from '../../services/admin-service.js';
+import type { AdminService } from '../../../services/admin-service.js';
 import { absoluteTime } from './format.js';
 import { CodeField, Csrf, Layout, type Notice, type PageContext } from './layout.js';
 

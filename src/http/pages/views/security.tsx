@@ -1,0 +1,169 @@
+import { CodeField, Csrf, Field, Layout, type Notice, type PageContext } from './layout.js';
+
+/** The security page (MFA and password) and the two pages that follow its forms. */
+
+export interface SecurityErrors {
+  enroll?: string;
+  regenerate?: string;
+  disable?: string;
+  currentPassword?: string;
+  newPassword?: string;
+}
+
+export function SecurityPage(props: {
+  page: PageContext;
+  notice?: Notice | undefined;
+  mfaEnabled: boolean;
+  /** Whether the sign-in is recent enough (RFC 9470 max_age) to start enrolment without a password. */
+  freshAuth: boolean;
+  errors?: SecurityErrors;
+}) {
+  const errors = props.errors ?? {};
+  return (
+    <Layout page={props.page} title="Security" section="security" notice={props.notice}>
+      <section class="card" aria-labelledby="mfa-title">
+        <h2 id="mfa-title">
+          Two-step verification{' '}
+          {props.mfaEnabled ? <span class="badge current">On</span> : <span class="badge">Off</span>}
+        </h2>
+        {props.mfaEnabled ? (
+          <>
+            <p>Signing in asks for a code from your authenticator app, or a recovery code.</p>
+            <form method="post" action="/account/security/recovery-codes" novalidate>
+              <Csrf page={props.page} />
+              <h3>New recovery codes</h3>
+              <p class="muted">Your old codes stop working.</p>
+              <CodeField form="regenerate" error={errors.regenerate} />
+              <button type="submit" class="secondary">
+                Generate new recovery codes
+              </button>
+            </form>
+            <form method="post" action="/account/security/totp/disable" novalidate>
+              <Csrf page={props.page} />
+              <h3>Turn off two-step verification</h3>
+              <p class="muted">Every other device is signed out. Confirm with a fresh code.</p>
+              <CodeField form="disable" error={errors.disable} />
+              <button type="submit" class="danger">
+                Turn off two-step verification
+              </button>
+            </form>
+          </>
+        ) : (
+          <form method="post" action="/account/security/totp/enroll" novalidate>
+            <Csrf page={props.page} />
+            <p>Protect your account with a code from an authenticator app each time you sign in.</p>
+            {props.freshAuth && !errors.enroll ? null : (
+              <Field
+                form="enroll"
+                name="password"
+                label="Confirm your password"
+                type="password"
+                autocomplete="current-password"
+                error={errors.enroll}
+              />
+            )}
+            <button type="submit">Set up an authenticator app</button>
+          </form>
+        )}
+      </section>
+      <section class="card" aria-labelledby="password-title">
+        <h2 id="password-title">Change password</h2>
+        <form method="post" action="/account/security/password" novalidate>
+          <Csrf page={props.page} />
+          <Field
+            form="password"
+            name="current_password"
+            label="Current password"
+            type="password"
+            autocomplete="current-password"
+            error={errors.currentPassword}
+          />
+          <Field
+            form="password"
+            name="new_password"
+            label="New password"
+            type="password"
+            autocomplete="new-password"
+            hint="8 to 128 characters; common passwords are refused. Every other device is signed out."
+            error={errors.newPassword}
+          />
+          <button type="submit">Change password</button>
+        </form>
+      </section>
+    </Layout>
+  );
+}
+
+export function TotpSetupPage(props: {
+  page: PageContext;
+  secret: string;
+  qrSvg: string;
+  error?: string | undefined;
+}) {
+  const qr = `data:image/svg+xml;base64,${btoa(props.qrSvg)}`;
+  const grouped = props.secret.match(/.{1,4}/g)?.join(' ') ?? props.secret;
+  return (
+    <Layout page={props.page} title="Set up your authenticator app" section="security">
+      <ol>
+        <li>
+          <p>Scan this QR code with your authenticator app.</p>
+          <img class="qr" src={qr} alt="QR code that adds this account to an authenticator app" />
+        </li>
+        <li>
+          <p>
+            Or enter this key by hand: <code class="secret">{grouped}</code>
+          </p>
+        </li>
+        <li>
+          <form method="post" action="/account/security/totp/activate" novalidate>
+            <Csrf page={props.page} />
+            <input type="hidden" name="secret" value={props.secret} />
+            <p>Enter the code the app shows to finish.</p>
+            <CodeField form="activate" error={props.error} autofocus />
+            <div class="actions">
+              <button type="submit">Turn on two-step verification</button>
+              <a href="/account/security">Cancel</a>
+            </div>
+          </form>
+        </li>
+      </ol>
+    </Layout>
+  );
+}
+
+export function RecoveryCodesPage(props: { page: PageContext; codes: string[]; intro: string }) {
+  const text = `Latchkey recovery codes\n\n${props.codes.join('\n')}\n`;
+  return (
+    <Layout
+      page={props.page}
+      title="Your recovery codes"
+      section="security"
+      notice={{ kind: 'info', text: props.intro }}
+    >
+      <p>
+        Each code signs you in once if you lose your authenticator app. Save them somewhere safe now:{' '}
+        <strong>this page is the only time they are shown.</strong>
+      </p>
+      <ul class="codes" id="recovery-codes" aria-label="Recovery codes">
+        {props.codes.map((code) => (
+          <li>{code}</li>
+        ))}
+      </ul>
+      <div class="actions">
+        <button type="button" class="secondary" data-copy="recovery-codes" hidden>
+          Copy codes
+        </button>
+        <a
+          class="button secondary"
+          download="latchkey-recovery-codes.txt"
+          href={`data:text/plain;charset=utf-8,${encodeURIComponent(text)}`}
+        >
+          Download codes
+        </a>
+        <a class="button" href="/account/security">
+          I have saved them
+        </a>
+      </div>
+    </Layout>
+  );
+}
