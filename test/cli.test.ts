@@ -4,26 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../src/adapters/db/database.js';
 import { createArgon2Hasher } from '../src/adapters/password/argon2-native.js';
-import {
-  CliError,
-  type CommandDeps,
-  createUserCommand,
-  EXIT_USAGE,
-  listSessionsCommand,
-  MASK,
-  maskUrl,
-  parseCommandLine,
-  readFirstLine,
-  resolvePassword,
-  revokeSessionsCommand,
-  rotateKeysCommand,
-  setRoleCommand,
-  showConfigCommand,
-  UsageError,
-} from '../src/entry/cli-commands.js';
+import { parseCommandLine } from '../src/entry/cli/args.js';
+import { MASK, maskUrl, showConfigCommand } from '../src/entry/cli/config-show.js';
+import { rotateKeysCommand } from '../src/entry/cli/keys.js';
+import { CliError, EXIT_USAGE, UsageError } from '../src/entry/cli/output.js';
+import { readFirstLine, resolvePassword } from '../src/entry/cli/password.js';
+import { listSessionsCommand, revokeSessionsCommand } from '../src/entry/cli/sessions.js';
+import { type CommandDeps, createUserCommand, setRoleCommand } from '../src/entry/cli/users.js';
 import type { PasswordHasher } from '../src/ports/password-hasher.js';
+import { createOperatorService } from '../src/services/operator-service.js';
 import { call, refresh, type TokenPair } from './support/client.js';
 import {
   buildLatchkey,
@@ -43,16 +36,19 @@ beforeAll(async () => {
   hasher = createArgon2Hasher(lk.config.argon2);
 });
 
-/** The commands' dependencies over the test database, with the output collected. */
-function cli() {
+/**
+ * The commands' dependencies over the test database, with the output collected: the operator
+ * service as the CLI builds it (PASSWORD_MIN_SCORE from `config`).
+ */
+function cli(config = lk.config) {
   const lines: string[] = [];
-  const deps: CommandDeps = {
+  const operator = createOperatorService({
     store: lk.store,
     hasher,
-    config: lk.config,
     clock: lk.clock,
-    out: (text) => lines.push(text),
-  };
+    passwordMinScore: config.passwordMinScore,
+  });
+  const deps: CommandDeps = { operator, out: (text) => lines.push(text) };
   return { deps, lines, output: () => lines.join('\n') };
 }
 
@@ -77,6 +73,14 @@ async function loginAs(
   });
   expect(res.status).toBe(200);
   return res.json as TokenPair;
+}
+
+/** The revocation reasons on the session's refresh tokens (null for a token not revoked). */
+async function revokeReasonsOf(sessionId: string): Promise<(string | null)[]> {
+  const result = await database.current.db.execute(
+    sql`SELECT DISTINCT revoked_reason FROM refresh_tokens WHERE session_id = ${sessionId}`,
+  );
+  return rowsOf<{ revoked_reason: string | null }>(result).map((row) => row.revoked_reason);
 }
 
 /** The error a command must fail with. */
@@ -151,8 +155,7 @@ describe('users:create', () => {
   });
 
   it('applies PASSWORD_MIN_SCORE from the configuration', async () => {
-    const lenient = cli();
-    lenient.deps.config = testConfig({ PASSWORD_MIN_SCORE: '0' });
+    const lenient = cli(testConfig({ PASSWORD_MIN_SCORE: '0' }));
     const email = uniqueEmail('lenient');
     const user = await createUserCommand(lenient.deps, { email, password: 'password123', displayName: null });
     expect(user.email).toBe(email);
@@ -294,6 +297,10 @@ describe('sessions:revoke', () => {
       expect(res.json.error).toBe('invalid_grant');
     }
     expect(await lk.store.listSessions(user.id, lk.clock.now())).toEqual([]);
+    // The operator's own reason, not one borrowed from the user's API (revoke_all).
+    for (const tokens of [first, second]) {
+      expect(await revokeReasonsOf(tokens.session_id)).toEqual(['revoked_by_operator']);
+    }
     expect(await eventOf(user.id, 'sessions_revoked')).toMatchObject({
       type: 'sessions_revoked',
       sessionId: null,
@@ -320,6 +327,9 @@ describe('sessions:revoke', () => {
     expect((await lk.store.listSessions(user.id, lk.clock.now())).map((session) => session.id)).toEqual([
       kept.session_id,
     ]);
+    // The operator's own reason, not DELETE /v1/sessions/:id's (revoked_by_user).
+    expect(await revokeReasonsOf(revoked.session_id)).toEqual(['revoked_by_operator']);
+    expect(await revokeReasonsOf(kept.session_id)).toEqual([null]);
     expect(await eventOf(user.id, 'session_revoked')).toMatchObject({
       type: 'session_revoked',
       sessionId: revoked.session_id,

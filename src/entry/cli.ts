@@ -1,31 +1,19 @@
 import { createDrizzleStore } from '../adapters/db/drizzle-store.js';
 import { createArgon2Hasher } from '../adapters/password/argon2-native.js';
-import {
-  CliError,
-  type Command,
-  type CommandDeps,
-  createUserCommand,
-  EXIT_FAILURE,
-  EXIT_OK,
-  EXIT_USAGE,
-  listSessionsCommand,
-  parseCommandLine,
-  readFirstLine,
-  resolvePassword,
-  revokeSessionsCommand,
-  rotateKeysCommand,
-  setRoleCommand,
-  showConfigCommand,
-  USAGE,
-  UsageError,
-  type Writer,
-} from './cli-commands.js';
+import { createOperatorService } from '../services/operator-service.js';
+import { type Command, parseCommandLine, USAGE } from './cli/args.js';
+import { showConfigCommand } from './cli/config-show.js';
+import { rotateKeysCommand } from './cli/keys.js';
+import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type Writer } from './cli/output.js';
+import { passwordFromStdin, resolvePassword } from './cli/password.js';
+import { listSessionsCommand, revokeSessionsCommand } from './cli/sessions.js';
+import { type CommandDeps, createUserCommand, setRoleCommand } from './cli/users.js';
 import { loadConfigOrExit, openDatabase, openNodeRuntime, systemClock } from './node-runtime.js';
 
 /**
  * `npm run cli -- <command>` (and `npm run db:migrate`, `npm run keys:rotate`): the process
- * side of the commands in cli-commands.ts. Exit status 0, 1 on a failure, 64 on a bad
- * command line, 78 on a bad configuration.
+ * side of the commands in src/entry/cli/ (one module per flow). Exit status 0, 1 on a
+ * failure, 64 on a bad command line, 78 on a bad configuration.
  */
 
 const out: Writer = (text) => process.stdout.write(`${text}\n`);
@@ -46,58 +34,17 @@ if (command.name === 'help') {
 
 const config = loadConfigOrExit(process.env);
 
-/** Reads a line from the terminal without echoing it. */
-function promptHidden(prompt: string): Promise<string> {
-  const stdin = process.stdin;
-  return new Promise((resolve, reject) => {
-    let value = '';
-    const finish = (error?: Error) => {
-      stdin.off('data', onData);
-      stdin.setRawMode(false);
-      stdin.pause();
-      process.stderr.write('\n');
-      if (error) reject(error);
-      else resolve(value);
-    };
-    const onData = (chunk: string) => {
-      for (const char of chunk) {
-        if (char === '\r' || char === '\n' || char === '\u0004') return finish();
-        if (char === '\u0003') return finish(new CliError('cancelled', 130));
-        if (char === '\u007f' || char === '\b') value = [...value].slice(0, -1).join('');
-        else if (char >= ' ') value += char;
-      }
-    };
-    // Raw mode first: nothing typed after the prompt shows is echoed.
-    stdin.setEncoding('utf8');
-    stdin.setRawMode(true);
-    stdin.resume();
-    stdin.on('data', onData);
-    process.stderr.write(prompt);
-  });
-}
-
-/** The first line of stdin; on a terminal, a hidden prompt asked twice. */
-async function passwordFromStdin(): Promise<string | undefined> {
-  if (!process.stdin.isTTY) return readFirstLine(process.stdin);
-  const password = await promptHidden('Password: ');
-  if (password === '') return password;
-  if ((await promptHidden('Password again: ')) !== password) {
-    throw new CliError('The two passwords differ');
-  }
-  return password;
-}
-
 /** The commands on users and sessions need the database, not the signing keys. */
 async function withDatabase<T>(run: (deps: CommandDeps) => Promise<T>): Promise<T> {
   const database = await openDatabase(config, { migrate: config.migrateOnStart });
   try {
-    return await run({
+    const operator = createOperatorService({
       store: createDrizzleStore(database.db),
       hasher: createArgon2Hasher(config.argon2),
-      config,
       clock: systemClock,
-      out,
+      passwordMinScore: config.passwordMinScore,
     });
+    return await run({ operator, out });
   } finally {
     await database.close();
   }
@@ -115,7 +62,7 @@ async function main(command: Exclude<Command, { name: 'help' }>): Promise<void> 
       const runtime = await openNodeRuntime(config);
       try {
         // `npm run keys:rotate -- --now`: a compromised key stops signing and verifying at once.
-        await rotateKeysCommand({ keyRing: runtime.keyRing, config, out }, { now: command.now });
+        await rotateKeysCommand({ keyRing: runtime.services.keyRing, config, out }, { now: command.now });
       } finally {
         await runtime.database.close();
       }

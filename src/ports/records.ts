@@ -106,6 +106,7 @@ export type RevokeReason =
   | 'mfa_disabled'
   | 'binding_mismatch'
   | 'revoked_by_admin'
+  | 'revoked_by_operator'
   | 'user_disabled'
   | 'mfa_reset';
 
