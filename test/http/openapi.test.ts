@@ -1,24 +1,50 @@
+import { readdir, readFile } from 'node:fs/promises';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { OPERATIONS } from '../../src/http/openapi.js';
+import { z } from 'zod';
+import type { RouteContext } from '../../src/http/context.js';
+import { openApiDocument, openApiPath } from '../../src/http/openapi.js';
+import type { Operation } from '../../src/http/route-table.js';
+import { adminRoutes } from '../../src/http/routes/admin.js';
+import { authRoutes } from '../../src/http/routes/auth.js';
+import { mfaRoutes } from '../../src/http/routes/mfa.js';
+import { oauthRoutes } from '../../src/http/routes/oauth.js';
+import { operationsRoutes } from '../../src/http/routes/operations.js';
+import { usersRoutes } from '../../src/http/routes/users.js';
+import * as S from '../../src/http/schemas.js';
+import { noMetrics } from '../../src/ports/metrics.js';
 import { call, login, refresh, registerUser } from '../support/client.js';
 import { buildLatchkey, type Latchkey, useDatabase } from '../support/harness.js';
 import { totpCode } from '../support/totp.js';
 
 /**
- * /openapi.json is valid OpenAPI 3.1, covers every route the app serves and every route of
- * the contract, and the response schemas it publishes match what the routes really send.
+ * /openapi.json is valid OpenAPI 3.1, is generated from the route declarations, covers every
+ * route the app serves and every route of the contract, and the response schemas it publishes
+ * match what the routes really send.
  */
 const database = useDatabase();
 let lk: Latchkey;
 // biome-ignore lint/suspicious/noExplicitAny: the document is checked by the validator
 let doc: any;
+/** The declarations of the route modules createApp mounts (their handlers are never called here). */
+let operations: readonly Operation[];
 
 beforeAll(async () => {
   lk = await buildLatchkey(database.current, {
     env: { INTROSPECTION_CLIENTS: `rs1:${'s'.repeat(40)}`, METRICS_TOKEN: 'm'.repeat(40) },
   });
   doc = (await call(lk.app, '/openapi.json')).json;
+  // Declaring needs the config and clock only; the services are looked up when a request comes.
+  const ctx = { config: lk.config, clock: lk.clock } as unknown as RouteContext;
+  const health = { isAvailable: async () => true, sessionStats: async () => ({}) as never };
+  operations = [
+    operationsRoutes({ health, metrics: noMetrics, metricsToken: undefined }),
+    authRoutes(ctx),
+    mfaRoutes(ctx),
+    usersRoutes(ctx),
+    adminRoutes(ctx),
+    oauthRoutes(ctx),
+  ].flatMap((routes) => routes.operations);
 });
 
 /** ../shared/API.md, Endpoints. */
@@ -83,16 +109,71 @@ describe('/openapi.json', () => {
     expect(Object.keys(token.requestBody.content)).toContain('application/x-www-form-urlencoded');
     expect(doc.paths['/v1/mfa/totp'].delete.description).toContain('aal2');
   });
+
+  it('is generated from the route declarations, and nothing else', () => {
+    const generated = openApiDocument({ issuer: lk.config.issuer, version: doc.info.version, operations });
+    expect(doc).toEqual(JSON.parse(JSON.stringify(generated)));
+  });
+});
+
+describe('a route validates its body and query with the schema it documents', () => {
+  const jsonSchema = (schema: z.ZodType) =>
+    z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any' });
+  const find = (method: string, path: string) =>
+    operations.find((op) => op.method === method && op.path === path);
+
+  it('one object: the zod schema the route reads with is the one the document is made of', () => {
+    const login = find('post', '/v1/auth/login');
+    expect(login?.body?.schema).toBe(S.LoginBody);
+    expect(doc.paths['/v1/auth/login'].post.requestBody.content['application/json'].schema).toEqual(
+      jsonSchema(S.LoginBody),
+    );
+    expect(find('post', '/oauth/token')?.body?.schema).toBe(S.TokenParams);
+    expect(find('get', '/v1/admin/analytics')?.query?.schema).toBe(S.AnalyticsQuery);
+    const schemas: unknown[] = Object.values(S);
+    for (const op of operations) {
+      const documented = doc.paths[openApiPath(op.path)][op.method];
+      if (op.body) {
+        expect(schemas, `${op.method} ${op.path}`).toContain(op.body.schema);
+        for (const content of Object.values(documented.requestBody.content))
+          expect((content as { schema: unknown }).schema).toEqual(jsonSchema(op.body.schema));
+        expect(documented.requestBody.required).toBe(!op.body.optional);
+      } else {
+        expect(documented.requestBody, `${op.method} ${op.path}`).toBeUndefined();
+      }
+      if (op.query) expect(schemas, `${op.method} ${op.path}`).toContain(op.query.schema);
+    }
+  });
+
+  it('the declared schema is what refuses a body: a bound the document states is the bound enforced', async () => {
+    const login = jsonSchema(S.LoginBody) as unknown as { properties: { email: { maxLength: number } } };
+    const email = 'x'.repeat(login.properties.email.maxLength + 1);
+    const res = await call(lk.app, '/v1/auth/login', { body: { email, password: 'p' } });
+    expect(res.status).toBe(400);
+    expect(res.json.error_description).toContain('email');
+  });
+
+  it('no route module reads a body or a query itself: the declaration does (src/http/route-table.ts)', async () => {
+    const dir = new URL('../../src/http/routes/', import.meta.url);
+    for (const file of await readdir(dir)) {
+      const source = await readFile(new URL(file, dir), 'utf8');
+      expect(source, file).not.toMatch(
+        /\b(readJson|readParams)\(|c\.req\.(json|text|parseBody|query|queries)\(/,
+      );
+    }
+  });
 });
 
 describe('the published response schemas match the responses', () => {
+  const declared = (method: string, path: string) =>
+    operations.find((item) => item.method === method && openApiPath(item.path) === path);
   const schemaOf = (method: string, path: string) => {
-    const op = OPERATIONS.find((item) => item.method === method && item.path === path);
+    const op = declared(method, path);
     if (!op?.ok.schema) throw new Error(`no response schema for ${method} ${path}`);
     return op.ok.alternatives ? [op.ok.schema, ...op.ok.alternatives] : [op.ok.schema];
   };
   const expectMatches = (method: string, path: string, res: { status: number; json: unknown }) => {
-    const op = OPERATIONS.find((item) => item.method === method && item.path === path)!;
+    const op = declared(method, path)!;
     expect(res.status, JSON.stringify(res.json)).toBe(op.ok.status);
     const results = schemaOf(method, path).map((schema) => schema.safeParse(res.json));
     expect(

@@ -1,10 +1,12 @@
-import { Hono } from 'hono';
-import { AuthError } from '../../domain/errors.js';
+import type { MiddlewareHandler } from 'hono';
+import type { AuthErrorCode } from '../../domain/errors.js';
 import type { AdminUserView } from '../../ports/store.js';
-import type { Admin } from '../../services/admin-service.js';
+import type { Admin, AdminService } from '../../services/admin-service.js';
 import type { RouteContext } from '../context.js';
-import { type AuthVariables, requireAuth } from '../middleware/require-auth.js';
+import type { AuthVariables } from '../middleware/require-auth.js';
 import { requestDevice } from '../request.js';
+import * as R from '../responses.js';
+import { BEARER_ERRORS, bearerGuard, extendGuard, type OkResponse, routeTable } from '../route-table.js';
 import { AdminUsersQuery, AnalyticsQuery } from '../schemas.js';
 import { sessionJson } from '../views.js';
 
@@ -20,6 +22,8 @@ const adminUserJson = (user: AdminUserView) => ({
   live_sessions: user.liveSessions,
 });
 
+const ADMIN_ERRORS: AuthErrorCode[] = [...BEARER_ERRORS, 'insufficient_user_authentication', 'forbidden'];
+
 /**
  * `/v1/admin/*`: a live session at `aal2` (RFC 9470 step-up challenge otherwise) of a user
  * whose role is `admin` (403 `forbidden` otherwise). The role is granted by an operator with
@@ -27,99 +31,190 @@ const adminUserJson = (user: AdminUserView) => ({
  */
 export function adminRoutes(ctx: RouteContext) {
   const { admin: service } = ctx;
-  const app = new Hono<{ Variables: AuthVariables & { admin: Admin } }>();
-  app.use('*', requireAuth(ctx.sessions, ctx.clock, { acr: 'aal2' }));
-  app.use('*', async (c, next) => {
+  const authorize: MiddlewareHandler<{ Variables: AuthVariables & { admin: Admin } }> = async (c, next) => {
     c.set('admin', await service.authorize(c.get('caller')));
     await next();
+  };
+  // The whole table, unknown paths included: nothing under /v1/admin answers before the guard.
+  const table = routeTable<{ Variables: AuthVariables & { admin: Admin } }>('/v1/admin', {
+    guard: extendGuard(
+      bearerGuard(ctx.sessions, ctx.clock, { acr: 'aal2' }),
+      'An access token at `acr` aal2 (else 401 `insufficient_user_authentication`) of a user whose role is `admin` (else 403 `forbidden`); the role is granted with `npm run cli -- users:role EMAIL admin`.',
+      authorize as MiddlewareHandler,
+    ),
   });
   const device = (c: Parameters<typeof requestDevice>[0]) => requestDevice(c, ctx.config, ctx.getClientIp);
+  const route = (
+    method: 'get' | 'post' | 'delete',
+    path: string,
+    summary: string,
+    ok: OkResponse,
+    errors: AuthErrorCode[] = [...ADMIN_ERRORS, 'not_found'],
+  ) => ({ method, path, tag: 'admin', summary, ok, errors });
 
-  app.get('/users', async (c) => {
-    const query = AdminUsersQuery.safeParse(c.req.query());
-    if (!query.success) {
-      // A forged cursor is named: it is refused here, before it reaches a query (issue 15 §8).
-      const badCursor = query.error.issues.some((issue) => issue.path[0] === 'cursor');
-      throw new AuthError(
-        'invalid_request',
-        badCursor
-          ? 'cursor is not valid: send next_cursor as received'
-          : 'q: up to 320 characters; limit: 1-100',
-      );
-    }
-    const page = await service.searchUsers({
-      limit: query.data.limit,
-      ...(query.data.q !== undefined ? { q: query.data.q } : {}),
-      ...(query.data.cursor !== undefined ? { cursor: query.data.cursor } : {}),
-    });
-    return c.json({ users: page.users.map(adminUserJson), next_cursor: page.nextCursor });
-  });
-
-  app.get('/users/:id', async (c) =>
-    c.json({ user: adminUserJson(await service.getUser(c.req.param('id'))) }),
+  table.route(
+    {
+      ...route(
+        'get',
+        '/users',
+        'Search users by email prefix or id, in email order',
+        { status: 200, description: 'A page of users', schema: R.AdminUserList },
+        ['invalid_request', ...ADMIN_ERRORS],
+      ),
+      query: {
+        schema: AdminUsersQuery,
+        // A forged cursor is named: it is refused here, before it reaches a query (issue 15 §8).
+        invalid: (error) =>
+          error.issues.some((issue) => issue.path[0] === 'cursor')
+            ? 'cursor is not valid: send next_cursor as received'
+            : 'q: up to 320 characters; limit: 1-100',
+      },
+    },
+    async (c, { query }) => {
+      const page = await service.searchUsers({
+        limit: query.limit,
+        ...(query.q !== undefined ? { q: query.q } : {}),
+        ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
+      });
+      return c.json({ users: page.users.map(adminUserJson), next_cursor: page.nextCursor });
+    },
   );
 
-  app.get('/users/:id/sessions', async (c) => {
-    const list = await service.listSessions(c.req.param('id'));
-    return c.json({ sessions: list.map((session) => sessionJson(session, c.get('admin').sessionId)) });
-  });
+  table.route(
+    route('get', '/users/:id', 'One user', { status: 200, description: 'The user', schema: R.AdminUserOne }),
+    async (c) => c.json({ user: adminUserJson(await service.getUser(c.req.param('id')!)) }),
+  );
 
-  app.post('/users/:id/sessions/revoke-all', async (c) => {
-    const revoked = await service.revokeAllSessions(c.get('admin'), c.req.param('id'), device(c));
-    return c.json({ revoked });
-  });
+  table.route(
+    route('get', '/users/:id/sessions', "A user's live sessions", {
+      status: 200,
+      description: 'Sessions',
+      schema: R.SessionList,
+    }),
+    async (c) => {
+      const list = await service.listSessions(c.req.param('id')!);
+      return c.json({ sessions: list.map((session) => sessionJson(session, c.get('admin').sessionId)) });
+    },
+  );
 
-  app.delete('/users/:id/sessions/:session_id', async (c) => {
-    await service.revokeSession(c.get('admin'), c.req.param('id'), c.req.param('session_id'), device(c));
-    return c.body(null, 204);
-  });
+  table.route(
+    route(
+      'post',
+      '/users/:id/sessions/revoke-all',
+      'Revoke every session of a user (event admin_sessions_revoked)',
+      { status: 200, description: 'How many were revoked', schema: R.RevokedCount },
+    ),
+    async (c) => {
+      const revoked = await service.revokeAllSessions(c.get('admin'), c.req.param('id')!, device(c));
+      return c.json({ revoked });
+    },
+  );
 
-  app.post('/users/:id/disable', async (c) => {
-    const { user, revoked } = await service.disableUser(c.get('admin'), c.req.param('id'), device(c));
-    return c.json({ user: adminUserJson(user), revoked });
-  });
+  table.route(
+    route(
+      'delete',
+      '/users/:id/sessions/:session_id',
+      "Revoke one of a user's sessions (event admin_session_revoked)",
+      { status: 204, description: 'Revoked' },
+    ),
+    async (c) => {
+      const { id, session_id } = c.req.param() as { id: string; session_id: string };
+      await service.revokeSession(c.get('admin'), id, session_id, device(c));
+      return c.body(null, 204);
+    },
+  );
 
-  app.post('/users/:id/enable', async (c) => {
-    const user = await service.enableUser(c.get('admin'), c.req.param('id'), device(c));
-    return c.json({ user: adminUserJson(user) });
-  });
-
-  app.delete('/users/:id/mfa', async (c) => {
-    const revoked = await service.resetMfa(c.get('admin'), c.req.param('id'), device(c));
-    return c.json({ revoked });
-  });
-
-  app.get('/analytics', async (c) => {
-    const query = AnalyticsQuery.safeParse(c.req.query());
-    if (!query.success) throw new AuthError('invalid_request', 'days must be 1-90');
-    const report = await service.analytics(query.data.days);
-    const buckets = (rows: { upToSeconds: number | null; count: number }[]) =>
-      rows.map((row) => ({ up_to_seconds: row.upToSeconds, count: row.count }));
-    return c.json({
-      generated_at: report.generatedAt.toISOString(),
-      since: report.since.toISOString(),
-      days: report.days,
-      active_sessions: {
-        total: report.liveSessions.sessions,
-        users: report.liveSessions.users,
-        per_user: {
-          p50: report.liveSessions.p50,
-          p90: report.liveSessions.p90,
-          p99: report.liveSessions.p99,
-          max: report.liveSessions.max,
+  table.route(
+    {
+      ...route(
+        'post',
+        '/users/:id/disable',
+        'Disable a user: no more logins, and every session revoked at once (event admin_user_disabled)',
+        {
+          status: 200,
+          description: 'The user, and how many sessions were revoked',
+          schema: R.AdminUserDisabled,
         },
-      },
-      sessions_created_per_day: report.sessionsCreatedPerDay,
-      session_durations: {
-        ended: buckets(report.endedSessionDurations),
-        live: buckets(report.liveSessionAges),
-      },
-      logins_by_country: report.loginsByCountry,
-      logins_by_device_family: report.loginsByDeviceFamily,
-      reuse_detections_per_day: report.reuseDetectionsPerDay,
-      throttled_per_day: report.throttledPerDay,
-    });
-  });
+        ['invalid_request', ...ADMIN_ERRORS, 'not_found'],
+      ),
+      description:
+        'Idempotent: disabling a disabled user changes nothing (`revoked: 0`, no event). Not your own account.',
+    },
+    async (c) => {
+      const { user, revoked } = await service.disableUser(c.get('admin'), c.req.param('id')!, device(c));
+      return c.json({ user: adminUserJson(user), revoked });
+    },
+  );
 
-  return app;
+  table.route(
+    route('post', '/users/:id/enable', 'Re-enable a disabled user (event admin_user_enabled)', {
+      status: 200,
+      description: 'The user',
+      schema: R.AdminUserOne,
+    }),
+    async (c) => {
+      const user = await service.enableUser(c.get('admin'), c.req.param('id')!, device(c));
+      return c.json({ user: adminUserJson(user) });
+    },
+  );
+
+  table.route(
+    route(
+      'delete',
+      '/users/:id/mfa',
+      "Reset a user's MFA: factor and recovery codes removed, every session revoked (event admin_mfa_reset)",
+      { status: 200, description: 'How many sessions were revoked', schema: R.RevokedCount },
+      [...ADMIN_ERRORS, 'not_found', 'mfa_not_enabled'],
+    ),
+    async (c) => {
+      const revoked = await service.resetMfa(c.get('admin'), c.req.param('id')!, device(c));
+      return c.json({ revoked });
+    },
+  );
+
+  table.route(
+    {
+      ...route(
+        'get',
+        '/analytics',
+        'Sessions, logins, reuse detections and throttling over the last days',
+        { status: 200, description: 'The figures', schema: R.Analytics },
+        ['invalid_request', ...ADMIN_ERRORS],
+      ),
+      query: { schema: AnalyticsQuery, invalid: () => 'days must be 1-90' },
+    },
+    async (c, { query }) => c.json(analyticsJson(await service.analytics(query.days))),
+  );
+
+  return table.done();
+}
+
+/** The analytics report in the contract's words (API.md, Admin analytics). */
+function analyticsJson(report: Awaited<ReturnType<AdminService['analytics']>>) {
+  const buckets = (rows: { upToSeconds: number | null; count: number }[]) =>
+    rows.map((row) => ({ up_to_seconds: row.upToSeconds, count: row.count }));
+  return {
+    generated_at: report.generatedAt.toISOString(),
+    since: report.since.toISOString(),
+    days: report.days,
+    active_sessions: {
+      total: report.liveSessions.sessions,
+      users: report.liveSessions.users,
+      per_user: {
+        p50: report.liveSessions.p50,
+        p90: report.liveSessions.p90,
+        p99: report.liveSessions.p99,
+        max: report.liveSessions.max,
+      },
+    },
+    sessions_created_per_day: report.sessionsCreatedPerDay,
+    session_durations: {
+      ended: buckets(report.endedSessionDurations),
+      live: buckets(report.liveSessionAges),
+    },
+    logins_by_country: report.loginsByCountry,
+    logins_by_device_family: report.loginsByDeviceFamily,
+    reuse_detections_per_day: report.reuseDetectionsPerDay,
+    throttled_per_day: report.throttledPerDay,
+  };
 }

@@ -1,12 +1,14 @@
-import { type Context, Hono } from 'hono';
+import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { bearerToken } from '../../domain/bearer.js';
 import { AuthError } from '../../domain/errors.js';
 import type { IssuedTokens, SessionLimitReached } from '../../services/types.js';
 import type { RouteContext } from '../context.js';
 import { keep, MFA_REQUIRED } from '../context-keys.js';
-import { type AuthVariables, requireAuth } from '../middleware/require-auth.js';
-import { readJson, requestDevice } from '../request.js';
+import type { AuthVariables } from '../middleware/require-auth.js';
+import { requestDevice } from '../request.js';
+import * as R from '../responses.js';
+import { BAD_INPUT, BEARER_ERRORS, bearerGuard, routeTable } from '../route-table.js';
 import {
   LoginBody,
   LogoutBody,
@@ -35,7 +37,7 @@ const refreshCookieOptions = {
 
 export function authRoutes(ctx: RouteContext) {
   const { config, auth, sessions, mfa } = ctx;
-  const app = new Hono<{ Variables: AuthVariables }>();
+  const table = routeTable<{ Variables: AuthVariables }>('/v1/auth');
   const device = (c: Context) => requestDevice(c, config, ctx.getClientIp);
 
   /** Token pair response (API.md, Tokens); the refresh token is left out when it went into the cookie. */
@@ -82,110 +84,201 @@ export function authRoutes(ctx: RouteContext) {
     }
   };
 
-  app.post('/register', async (c) => {
-    const body = await readJson(c, RegisterBody);
-    const user = await auth.register({
-      email: body.email,
-      password: body.password,
-      name: body.name ?? null,
-      ipAddress: device(c).ipAddress,
-    });
-    return c.json(
-      { user: { id: user.id, email: user.email, name: user.name, created_at: user.createdAt.toISOString() } },
-      201,
-    );
-  });
+  table.route(
+    {
+      method: 'post',
+      path: '/register',
+      tag: 'auth',
+      summary: 'Create an account',
+      body: { schema: RegisterBody },
+      ok: { status: 201, description: 'Created', schema: R.RegisteredUser },
+      errors: [...BAD_INPUT, 'invalid_password', 'email_taken', 'rate_limited'],
+    },
+    async (c, { body }) => {
+      const user = await auth.register({
+        email: body.email,
+        password: body.password,
+        name: body.name ?? null,
+        ipAddress: device(c).ipAddress,
+      });
+      return c.json(
+        {
+          user: { id: user.id, email: user.email, name: user.name, created_at: user.createdAt.toISOString() },
+        },
+        201,
+      );
+    },
+  );
 
-  app.post('/login', async (c) => {
-    const body = await readJson(c, LoginBody);
-    const result = await auth.login({
-      email: body.email,
-      password: body.password,
-      deviceName: body.device_name ?? null,
-      remember: body.remember ?? false,
-      ...(body.client_id ? { clientId: body.client_id } : {}),
-      delivery: body.delivery ?? 'body',
-      device: device(c),
-    });
-    if ('mfaRequired' in result) {
-      keep(c, MFA_REQUIRED, true);
-      return c.json({ mfa_required: true, mfa_token: result.mfaToken, methods: result.methods });
-    }
-    if ('sessionLimitReached' in result) throw sessionLimitError(result);
-    return tokenResponse(c, result, body.delivery ?? 'body');
-  });
-
-  app.post('/login/mfa', async (c) => {
-    const body = await readJson(c, MfaLoginBody);
-    const result = await mfa.loginWithSecondFactor({
-      mfaToken: body.mfa_token,
-      factor: 'code' in body ? { code: body.code } : { recoveryCode: body.recovery_code },
-      device: device(c),
-    });
-    if ('sessionLimitReached' in result) throw sessionLimitError(result);
-    return tokenResponse(c, result.tokens, result.delivery);
-  });
-
-  /** SESSION_LIMIT_POLICY=reject: sign one device out and finish the held login. */
-  app.post('/login/session-limit', async (c) => {
-    const body = await readJson(c, SessionLimitBody);
-    const { tokens, delivery } = await auth.completeHeldLogin({
-      limitToken: body.limit_token,
-      revokeSessionId: body.revoke_session_id,
-      device: device(c),
-    });
-    return tokenResponse(c, tokens, delivery);
-  });
-
-  app.post('/step-up', requireAuth(sessions, ctx.clock), async (c) => {
-    const body = await readJson(c, StepUpBody);
-    const tokens = await mfa.stepUp(
-      c.get('caller'),
-      'code' in body ? { code: body.code } : { password: body.password },
-      device(c),
-    );
-    return tokenResponse(c, tokens, body.delivery ?? 'body');
-  });
-
-  app.post('/refresh', async (c) => {
-    const body = await readJson(c, RefreshBody, { allowEmpty: true });
-    const cookie = body.refresh_token ? undefined : refreshCookie(c);
-    const refreshToken = body.refresh_token ?? cookie;
-    if (!refreshToken) throw noRefreshToken(c, 'refresh_token is required (in the body or the cookie)');
-    if (cookie) assertAllowedOrigin(c);
-    try {
-      const tokens = await auth.refresh({
-        refreshToken,
+  table.route(
+    {
+      method: 'post',
+      path: '/login',
+      tag: 'auth',
+      summary: 'Log in with email and password',
+      description:
+        'A token pair, or `mfa_required` with an `mfa_token` when the user has MFA. Same body and timing for an unknown email and a wrong password.',
+      body: { schema: LoginBody },
+      ok: {
+        status: 200,
+        description: 'Token pair, or MFA required',
+        schema: R.TokenPair,
+        alternatives: [R.MfaRequired],
+      },
+      errors: [...BAD_INPUT, 'invalid_credentials', 'rate_limited', 'session_limit_reached'],
+    },
+    async (c, { body }) => {
+      const result = await auth.login({
+        email: body.email,
+        password: body.password,
+        deviceName: body.device_name ?? null,
+        remember: body.remember ?? false,
         ...(body.client_id ? { clientId: body.client_id } : {}),
+        delivery: body.delivery ?? 'body',
         device: device(c),
       });
-      return tokenResponse(c, tokens, cookie ? 'cookie' : 'body');
-    } catch (error) {
-      if (cookie && error instanceof AuthError) clearRefreshCookie(c);
-      throw error;
-    }
-  });
+      if ('mfaRequired' in result) {
+        keep(c, MFA_REQUIRED, true);
+        return c.json({ mfa_required: true, mfa_token: result.mfaToken, methods: result.methods });
+      }
+      if ('sessionLimitReached' in result) throw sessionLimitError(result);
+      return tokenResponse(c, result, body.delivery ?? 'body');
+    },
+  );
 
-  app.post('/logout', async (c) => {
-    const body = await readJson(c, LogoutBody, { allowEmpty: true });
-    const bearer = bearerToken(c.req.header('authorization'));
-    const cookie = refreshCookie(c);
-    if (body.refresh_token) {
-      await auth.logoutWithRefreshToken(body.refresh_token);
-    } else if (bearer) {
-      const caller = await sessions.authenticate(bearer);
-      await sessions.revoke(caller, caller.sid);
-    } else if (cookie) {
-      assertAllowedOrigin(c);
-      await auth.logoutWithRefreshToken(cookie);
-    } else {
-      throw noRefreshToken(c, 'Send a refresh_token, a Bearer access token or the refresh cookie');
-    }
-    if (cookie) clearRefreshCookie(c);
-    return c.body(null, 204);
-  });
+  table.route(
+    {
+      method: 'post',
+      path: '/login/mfa',
+      tag: 'auth',
+      summary: 'Finish an MFA login with a TOTP code or a recovery code',
+      body: { schema: MfaLoginBody },
+      ok: { status: 200, description: 'Token pair with acr aal2', schema: R.TokenPair },
+      errors: [...BAD_INPUT, 'invalid_code', 'invalid_mfa_token', 'rate_limited'],
+    },
+    async (c, { body }) => {
+      const result = await mfa.loginWithSecondFactor({
+        mfaToken: body.mfa_token,
+        factor: 'code' in body ? { code: body.code } : { recoveryCode: body.recovery_code },
+        device: device(c),
+      });
+      if ('sessionLimitReached' in result) throw sessionLimitError(result);
+      return tokenResponse(c, result.tokens, result.delivery);
+    },
+  );
 
-  return app;
+  /** SESSION_LIMIT_POLICY=reject: sign one device out and finish the held login. */
+  table.route(
+    {
+      method: 'post',
+      path: '/login/session-limit',
+      tag: 'auth',
+      summary: 'Sign one device out and finish a login held at the session limit',
+      description:
+        'With SESSION_LIMIT_POLICY=reject, a login past the limit answers 409 `session_limit_reached` with `sessions` and a `limit_token` (5 minutes, once).',
+      body: { schema: SessionLimitBody },
+      ok: { status: 200, description: 'Token pair', schema: R.TokenPair },
+      errors: [...BAD_INPUT, 'invalid_limit_token', 'not_found', 'session_limit_reached'],
+    },
+    async (c, { body }) => {
+      const { tokens, delivery } = await auth.completeHeldLogin({
+        limitToken: body.limit_token,
+        revokeSessionId: body.revoke_session_id,
+        device: device(c),
+      });
+      return tokenResponse(c, tokens, delivery);
+    },
+  );
+
+  table.route(
+    {
+      method: 'post',
+      path: '/step-up',
+      tag: 'auth',
+      summary: 'Re-authenticate (TOTP code: aal2; password: aal1) for a fresh auth_time',
+      security: bearerGuard(sessions, ctx.clock),
+      body: { schema: StepUpBody },
+      ok: { status: 200, description: 'Token pair', schema: R.TokenPair },
+      errors: [
+        ...BAD_INPUT,
+        ...BEARER_ERRORS,
+        'wrong_code',
+        'wrong_password',
+        'mfa_not_enabled',
+        'rate_limited',
+      ],
+    },
+    async (c, { body }) => {
+      const tokens = await mfa.stepUp(
+        c.get('caller'),
+        'code' in body ? { code: body.code } : { password: body.password },
+        device(c),
+      );
+      return tokenResponse(c, tokens, body.delivery ?? 'body');
+    },
+  );
+
+  table.route(
+    {
+      method: 'post',
+      path: '/refresh',
+      tag: 'auth',
+      summary: 'Rotate a refresh token',
+      description:
+        'From the body or the refresh cookie. A token replayed after the 10 s grace window revokes its session (`refresh_token_reused`).',
+      body: { schema: RefreshBody, optional: true },
+      ok: { status: 200, description: 'New token pair', schema: R.TokenPair },
+      errors: [...BAD_INPUT, 'invalid_grant', 'refresh_token_reused', 'invalid_origin', 'rate_limited'],
+    },
+    async (c, { body }) => {
+      const cookie = body.refresh_token ? undefined : refreshCookie(c);
+      const refreshToken = body.refresh_token ?? cookie;
+      if (!refreshToken) throw noRefreshToken(c, 'refresh_token is required (in the body or the cookie)');
+      if (cookie) assertAllowedOrigin(c);
+      try {
+        const tokens = await auth.refresh({
+          refreshToken,
+          ...(body.client_id ? { clientId: body.client_id } : {}),
+          device: device(c),
+        });
+        return tokenResponse(c, tokens, cookie ? 'cookie' : 'body');
+      } catch (error) {
+        if (cookie && error instanceof AuthError) clearRefreshCookie(c);
+        throw error;
+      }
+    },
+  );
+
+  table.route(
+    {
+      method: 'post',
+      path: '/logout',
+      tag: 'auth',
+      summary: 'End a session (refresh token, Bearer token or cookie)',
+      body: { schema: LogoutBody, optional: true },
+      ok: { status: 204, description: 'The session is revoked' },
+      errors: [...BAD_INPUT, 'invalid_token', 'invalid_origin'],
+    },
+    async (c, { body }) => {
+      const bearer = bearerToken(c.req.header('authorization'));
+      const cookie = refreshCookie(c);
+      if (body.refresh_token) {
+        await auth.logoutWithRefreshToken(body.refresh_token);
+      } else if (bearer) {
+        const caller = await sessions.authenticate(bearer);
+        await sessions.revoke(caller, caller.sid);
+      } else if (cookie) {
+        assertAllowedOrigin(c);
+        await auth.logoutWithRefreshToken(cookie);
+      } else {
+        throw noRefreshToken(c, 'Send a refresh_token, a Bearer access token or the refresh cookie');
+      }
+      if (cookie) clearRefreshCookie(c);
+      return c.body(null, 204);
+    },
+  );
+
+  return table.done();
 }
 
 /** The contract's 409 for a held login (API.md, SESSION_LIMIT_POLICY=reject): the sessions and a `limit_token`. */

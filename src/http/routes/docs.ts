@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { randomToken } from '../../lib/crypto.js';
 import { openApiDocument } from '../openapi.js';
+import type { Operation } from '../route-table.js';
 
 /** Where the API reference's script comes from: the installed package (Node), or a pinned CDN copy. */
 export interface ApiReferenceAssets {
@@ -59,16 +60,31 @@ function contentSecurityPolicy(nonce: string, scriptSource: string): string {
   ].join('; ');
 }
 
-/** `/openapi.json` (OpenAPI 3.1) and `/docs`, an interactive reference (Scalar) over it. */
-export function docsRoutes(options: { issuer: string; version: string; assets: ApiReferenceAssets }) {
+/**
+ * `/openapi.json` (OpenAPI 3.1) and `/docs`, an interactive reference (Scalar) over it. The
+ * document is generated from the route declarations, once, when first asked for: `operations`
+ * is a function so the app may mount these routes before it has built the others.
+ */
+export function docsRoutes(options: {
+  issuer: string;
+  version: string;
+  assets: ApiReferenceAssets;
+  // TODO(issue 16): required once src/http/app.ts passes it (/tmp/brief/requests-A.md).
+  operations?: () => readonly Operation[];
+}) {
   const app = new Hono();
-  const document = openApiDocument({ issuer: options.issuer, version: options.version });
+  let document: ReturnType<typeof openApiDocument> | undefined;
   let script: Promise<Uint8Array<ArrayBuffer>> | undefined;
   const selfHosted = options.assets.script !== undefined;
 
   app.get('/openapi.json', (c) => {
     c.header('Cache-Control', 'public, max-age=300');
     c.header('Access-Control-Allow-Origin', '*');
+    document ??= openApiDocument({
+      issuer: options.issuer,
+      version: options.version,
+      operations: options.operations?.() ?? [],
+    });
     return c.json(document);
   });
 

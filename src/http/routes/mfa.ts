@@ -1,7 +1,7 @@
-import { Hono } from 'hono';
 import type { RouteContext } from '../context.js';
-import { type AuthVariables, requireAuth } from '../middleware/require-auth.js';
-import { readJson } from '../request.js';
+import type { AuthVariables } from '../middleware/require-auth.js';
+import * as R from '../responses.js';
+import { BAD_INPUT, BEARER_ERRORS, bearerGuard, routeTable } from '../route-table.js';
 import { ActivateTotpBody } from '../schemas.js';
 
 /** "Fresh auth" is an `auth_time` within 300 s (API.md, Step-up). */
@@ -10,28 +10,80 @@ export const FRESH_AUTH_SECONDS = 300;
 /** `/v1/mfa/*`: TOTP enrollment and recovery codes, guarded as RFC 9470 describes. */
 export function mfaRoutes(ctx: RouteContext) {
   const { sessions, clock, mfa } = ctx;
-  const app = new Hono<{ Variables: AuthVariables }>();
-  const fresh = requireAuth(sessions, clock, { maxAge: FRESH_AUTH_SECONDS });
-  const freshAal2 = requireAuth(sessions, clock, { acr: 'aal2', maxAge: FRESH_AUTH_SECONDS });
+  const table = routeTable<{ Variables: AuthVariables }>('/v1/mfa');
+  const bearer = bearerGuard(sessions, clock);
+  const fresh = bearerGuard(sessions, clock, { maxAge: FRESH_AUTH_SECONDS });
+  const freshAal2 = bearerGuard(sessions, clock, { acr: 'aal2', maxAge: FRESH_AUTH_SECONDS });
 
-  app.post('/totp/enroll', fresh, async (c) => {
-    const { secret, otpauthUri, qrSvg } = await mfa.enroll(c.get('caller'));
-    return c.json({ secret, otpauth_uri: otpauthUri, qr_svg: qrSvg });
-  });
+  table.route(
+    {
+      method: 'post',
+      path: '/totp/enroll',
+      tag: 'mfa',
+      summary: 'Start TOTP enrolment: secret, otpauth URI and QR code (SVG)',
+      security: fresh,
+      ok: { status: 200, description: 'A pending factor', schema: R.TotpEnrollment },
+      errors: [...BEARER_ERRORS, 'insufficient_user_authentication', 'mfa_already_enabled'],
+    },
+    async (c) => {
+      const { secret, otpauthUri, qrSvg } = await mfa.enroll(c.get('caller'));
+      return c.json({ secret, otpauth_uri: otpauthUri, qr_svg: qrSvg });
+    },
+  );
 
-  app.post('/totp/activate', requireAuth(sessions, clock), async (c) => {
-    const body = await readJson(c, ActivateTotpBody);
-    return c.json({ recovery_codes: await mfa.activate(c.get('caller'), body.code) });
-  });
+  table.route(
+    {
+      method: 'post',
+      path: '/totp/activate',
+      tag: 'mfa',
+      summary: 'Activate TOTP with a first code; returns 10 recovery codes, shown once',
+      security: bearer,
+      body: { schema: ActivateTotpBody },
+      ok: { status: 200, description: 'Recovery codes', schema: R.RecoveryCodes },
+      errors: [
+        ...BAD_INPUT,
+        ...BEARER_ERRORS,
+        'wrong_code',
+        'mfa_already_enabled',
+        'mfa_not_enabled',
+        'rate_limited',
+      ],
+    },
+    async (c, { body }) => c.json({ recovery_codes: await mfa.activate(c.get('caller'), body.code) }),
+  );
 
-  app.delete('/totp', freshAal2, async (c) => {
-    await mfa.disable(c.get('caller'));
-    return c.body(null, 204);
-  });
+  table.route(
+    {
+      method: 'delete',
+      path: '/totp',
+      tag: 'mfa',
+      summary: 'Turn TOTP off; every other session is revoked',
+      security: freshAal2,
+      ok: { status: 204, description: 'Disabled' },
+      errors: [...BEARER_ERRORS, 'insufficient_user_authentication', 'mfa_not_enabled'],
+    },
+    async (c) => {
+      await mfa.disable(c.get('caller'));
+      return c.body(null, 204);
+    },
+  );
 
-  app.post('/recovery-codes', freshAal2, async (c) => {
-    return c.json({ recovery_codes: await mfa.regenerateRecoveryCodes(c.get('caller')) });
-  });
+  table.route(
+    {
+      method: 'post',
+      path: '/recovery-codes',
+      tag: 'mfa',
+      summary: 'Replace the recovery codes',
+      security: freshAal2,
+      ok: {
+        status: 200,
+        description: 'New recovery codes; the old ones stop working',
+        schema: R.RecoveryCodes,
+      },
+      errors: [...BEARER_ERRORS, 'insufficient_user_authentication', 'mfa_not_enabled'],
+    },
+    async (c) => c.json({ recovery_codes: await mfa.regenerateRecoveryCodes(c.get('caller')) }),
+  );
 
-  return app;
+  return table.done();
 }

@@ -1,0 +1,145 @@
+import { AuthError } from '../../domain/errors.js';
+import type { RouteContext } from '../context.js';
+import type { AuthVariables } from '../middleware/require-auth.js';
+import { requestDevice } from '../request.js';
+import * as R from '../responses.js';
+import { BAD_INPUT, BEARER_ERRORS, bearerGuard, routeTable } from '../route-table.js';
+import { ChangePasswordBody, EventsQuery, RevokeAllBody, SessionIdParam } from '../schemas.js';
+import { sessionJson } from '../views.js';
+
+/** `/v1/users/*` and `/v1/sessions*`: the signed-in user and their devices (sessions). */
+export function usersRoutes(ctx: RouteContext) {
+  const { sessions } = ctx;
+  // Every path under /v1/users and /v1/sessions wants the token, known or not: an unknown one
+  // is refused (401) before it is found missing (404), as it always was.
+  const table = routeTable<{ Variables: AuthVariables }>('/v1', {
+    guard: bearerGuard(sessions, ctx.clock),
+    guardPaths: ['/users/*', '/sessions', '/sessions/*'],
+  });
+
+  table.route(
+    {
+      method: 'get',
+      path: '/users/me',
+      tag: 'account',
+      summary: 'The signed-in user',
+      ok: { status: 200, description: 'The user', schema: R.Me },
+      errors: BEARER_ERRORS,
+    },
+    async (c) => {
+      const user = await sessions.me(c.get('caller'));
+      return c.json({
+        user: {
+          id: user.id,
+          email: user.email,
+          name: user.name,
+          mfa_enabled: user.mfaEnabled,
+          created_at: user.createdAt.toISOString(),
+        },
+      });
+    },
+  );
+
+  table.route(
+    {
+      method: 'post',
+      path: '/users/me/password',
+      tag: 'account',
+      summary: 'Change the password; every other session is revoked',
+      body: { schema: ChangePasswordBody },
+      ok: { status: 204, description: 'Changed' },
+      errors: [...BAD_INPUT, ...BEARER_ERRORS, 'wrong_password', 'invalid_password', 'rate_limited'],
+    },
+    async (c, { body }) => {
+      await sessions.changePassword(c.get('caller'), {
+        currentPassword: body.current_password,
+        newPassword: body.new_password,
+        device: requestDevice(c, ctx.config, ctx.getClientIp),
+      });
+      return c.body(null, 204);
+    },
+  );
+
+  table.route(
+    {
+      method: 'get',
+      path: '/users/me/events',
+      tag: 'account',
+      summary: 'Security activity of the account, newest first (keyset paging)',
+      query: { schema: EventsQuery, invalid: () => 'limit must be 1-100; cursor from next_cursor' },
+      ok: { status: 200, description: 'A page of events', schema: R.SecurityEvents },
+      errors: ['invalid_request', ...BEARER_ERRORS],
+    },
+    async (c, { query }) => {
+      const page = await sessions.events(c.get('caller'), {
+        limit: query.limit,
+        ...(query.cursor ? { cursor: query.cursor } : {}),
+      });
+      return c.json({
+        events: page.items.map((event) => ({
+          id: event.id,
+          type: event.type,
+          created_at: event.at.toISOString(),
+          session_id: event.sessionId,
+          ip_address: event.ipAddress,
+          user_agent: event.userAgent,
+          details: event.details ?? {},
+        })),
+        next_cursor: page.nextCursor,
+      });
+    },
+  );
+
+  table.route(
+    {
+      method: 'get',
+      path: '/sessions',
+      tag: 'sessions',
+      summary: 'Live sessions (devices), newest activity first',
+      ok: { status: 200, description: 'Sessions', schema: R.SessionList },
+      errors: BEARER_ERRORS,
+    },
+    async (c) => {
+      const caller = c.get('caller');
+      const list = await sessions.list(caller);
+      return c.json({ sessions: list.map((session) => sessionJson(session, caller.sid)) });
+    },
+  );
+
+  table.route(
+    {
+      method: 'post',
+      path: '/sessions/revoke-all',
+      tag: 'sessions',
+      summary: "Revoke every session but the caller's (or all with include_current)",
+      body: { schema: RevokeAllBody, optional: true },
+      ok: { status: 200, description: 'How many were revoked', schema: R.RevokedCount },
+      errors: [...BAD_INPUT, ...BEARER_ERRORS],
+    },
+    async (c, { body }) => {
+      const revoked = await sessions.revokeAll(c.get('caller'), {
+        includeCurrent: body.include_current ?? false,
+      });
+      return c.json({ revoked });
+    },
+  );
+
+  table.route(
+    {
+      method: 'delete',
+      path: '/sessions/:id',
+      tag: 'sessions',
+      summary: 'Revoke one of your sessions',
+      ok: { status: 204, description: 'Revoked' },
+      errors: [...BEARER_ERRORS, 'not_found'],
+    },
+    async (c) => {
+      const id = SessionIdParam.safeParse(c.req.param('id'));
+      if (!id.success) throw new AuthError('not_found', 'No live session of yours has this id');
+      await sessions.revoke(c.get('caller'), id.data);
+      return c.body(null, 204);
+    },
+  );
+
+  return table.done();
+}
