@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import { ADMIN_ASSURANCE } from '../../domain/assurance.js';
 import type { AuthErrorCode } from '../../domain/errors.js';
 import type { AdminUserView } from '../../ports/store.js';
 import type { Admin, AdminService } from '../../services/admin-service.js';
@@ -38,7 +39,7 @@ export function adminRoutes(ctx: RouteContext) {
   // The whole table, unknown paths included: nothing under /v1/admin answers before the guard.
   const table = routeTable<{ Variables: AuthVariables & { admin: Admin } }>('/v1/admin', {
     guard: extendGuard(
-      bearerGuard(ctx.sessions, ctx.clock, { acr: 'aal2' }),
+      bearerGuard(ctx.sessions, ctx.clock, ADMIN_ASSURANCE),
       'An access token at `acr` aal2 (else 401 `insufficient_user_authentication`) of a user whose role is `admin` (else 403 `forbidden`); the role is granted with `npm run cli -- users:role EMAIL admin`.',
       authorize as MiddlewareHandler,
     ),

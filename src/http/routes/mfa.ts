@@ -1,19 +1,18 @@
+import { FRESH_AAL2, FRESH_AUTH } from '../../domain/assurance.js';
 import type { RouteContext } from '../context.js';
 import type { AuthVariables } from '../middleware/require-auth.js';
 import * as R from '../responses.js';
 import { BAD_INPUT, BEARER_ERRORS, bearerGuard, routeTable } from '../route-table.js';
 import { ActivateTotpBody } from '../schemas.js';
 
-/** "Fresh auth" is an `auth_time` within 300 s (API.md, Step-up). */
-export const FRESH_AUTH_SECONDS = 300;
-
 /** `/v1/mfa/*`: TOTP enrollment and recovery codes, guarded as RFC 9470 describes. */
 export function mfaRoutes(ctx: RouteContext) {
   const { sessions, clock, mfa } = ctx;
   const table = routeTable<{ Variables: AuthVariables }>('/v1/mfa');
   const bearer = bearerGuard(sessions, clock);
-  const fresh = bearerGuard(sessions, clock, { maxAge: FRESH_AUTH_SECONDS });
-  const freshAal2 = bearerGuard(sessions, clock, { acr: 'aal2', maxAge: FRESH_AUTH_SECONDS });
+  // RFC 9470 requirements named once, in domain/assurance.ts (the /account pages ask the same).
+  const fresh = bearerGuard(sessions, clock, FRESH_AUTH);
+  const freshAal2 = bearerGuard(sessions, clock, FRESH_AAL2);
 
   table.route(
     {
