@@ -17,7 +17,6 @@ import { sql } from 'drizzle-orm';
 import { parseConfig } from '../src/config.js';
 import { openNodeRuntime } from '../src/entry/node-runtime.js';
 import { createApp } from '../src/http/app.js';
-import { createAccessTokens } from '../src/services/access-tokens.js';
 import { benchVerifyKit } from './verify-kit.js';
 
 async function median(iterations: number, run: (i: number) => Promise<unknown>): Promise<number> {
@@ -59,7 +58,8 @@ export async function runInProcess(options: {
     );
     const database = runtime.database;
     try {
-      const { config, keyRing, clock, store } = runtime;
+      const { config, clock, store } = runtime;
+      const { keyRing, accessTokens } = runtime.services;
       await keyRing.ensureSigningKey();
       const app = createApp(runtime);
       const post = async (path: string, body: unknown) => {
@@ -81,13 +81,6 @@ export async function runInProcess(options: {
       };
 
       // Token verification: our check (pinned alg/typ/iss/aud, claim shapes) vs raw Ed25519.
-      const accessTokens = createAccessTokens({
-        keyRing,
-        clock,
-        issuer: config.issuer,
-        audience: config.audience,
-        ttlSeconds: 900,
-      });
       const [h, p, s] = pair.access_token.split('.');
       const signed = new TextEncoder().encode(`${h}.${p}`);
       const signature = Buffer.from(s!, 'base64url');

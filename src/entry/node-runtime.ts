@@ -12,12 +12,13 @@ import { retryOnAdminShutdown } from '../adapters/db/retry-stale.js';
 import { createArgon2Hasher } from '../adapters/password/argon2-native.js';
 import { createPinoLogger } from '../adapters/pino-logger.js';
 import { createPromMetrics } from '../adapters/prom-metrics.js';
+import { composeServices } from '../compose/services.js';
 import { type Config, ConfigError, parseConfig } from '../config.js';
+import { currentRequestFacts } from '../http/app.js';
+import type { GetClientIp } from '../http/request.js';
 import { deriveMasterKeys, randomToken } from '../lib/crypto.js';
-import { SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
-import { createKeyRing } from '../services/key-ring.js';
 
 /** Node wiring shared by the server and the CLI: configuration, database, keys, hasher. */
 
@@ -145,8 +146,12 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   throw new Error(`could not lock ${dataDir}`);
 }
 
-export async function openNodeRuntime(config: Config) {
-  const logger = createPinoLogger(config.logLevel);
+export async function openNodeRuntime(
+  config: Config,
+  options: { getClientIp?: GetClientIp; logger?: Logger } = {},
+) {
+  // The CLI logs to stderr: its stdout is its output (ids, tables, JSON).
+  const logger = options.logger ?? createPinoLogger(config.logLevel);
   const database = await openDatabase(config, { migrate: config.migrateOnStart });
   // PostgreSQL only: see retry-stale.ts (PGlite has no connections to go stale).
   const stale = <T extends object>(adapter: T) =>
@@ -155,31 +160,28 @@ export async function openNodeRuntime(config: Config) {
   const masterKeys = await deriveMasterKeys(
     config.masterSecret ?? (await developmentMasterSecret(config, logger)),
   );
-  const keyRing = createKeyRing({
-    store,
-    clock: systemClock,
-    masterKeys,
-    alg: config.signingAlg,
-    accessTokenTtlMs: config.accessTokenTtlSeconds * SECOND,
-    prePublicationMs: config.keyPrepublicationSeconds * SECOND,
-  });
   const hasher = createArgon2Hasher(config.argon2, {
     concurrency: config.passwordHashConcurrency || defaultHashConcurrency(),
   });
-  const rateLimiter = stale(createDrizzleRateLimiter(database.db));
-  const metrics = createPromMetrics();
+  const services = composeServices({
+    config,
+    store,
+    hasher,
+    clock: systemClock,
+    masterKeys,
+    rateLimiter: stale(createDrizzleRateLimiter(database.db)),
+    logger,
+    requestFacts: currentRequestFacts(config, options.getClientIp),
+  });
   return {
     config,
     logger,
     database,
     store,
-    rateLimiter,
+    services,
     classifyFailure: classifyDatabaseFailure,
-    masterKeys,
-    keyRing,
-    hasher,
     clock: systemClock,
-    metrics,
+    metrics: createPromMetrics(),
     apiReference: apiReferenceAssets(),
   };
 }

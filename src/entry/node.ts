@@ -1,15 +1,16 @@
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createApp } from '../http/app.js';
+import type { GetClientIp } from '../http/request.js';
 import { describeError } from '../lib/errors.js';
-import { createCleanup } from '../services/cleanup.js';
 import { loadConfigOrExit, openNodeRuntime } from './node-runtime.js';
 
 const config = loadConfigOrExit(process.env);
-const runtime = await openNodeRuntime(config);
+const getClientIp: GetClientIp = (c) => getConnInfo(c).remote.address;
+const runtime = await openNodeRuntime(config, { getClientIp });
 const { logger } = runtime;
 try {
-  await runtime.keyRing.ensureSigningKey();
+  await runtime.services.keyRing.ensureSigningKey();
 } catch (error) {
   // Typically a MASTER_SECRET other than the one that sealed the signing keys.
   logger.error('cannot open the signing keys', {
@@ -19,10 +20,7 @@ try {
   process.exit(1);
 }
 
-const app = createApp({
-  ...runtime,
-  getClientIp: (c) => getConnInfo(c).remote.address,
-});
+const app = createApp({ ...runtime, getClientIp });
 
 const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
   logger.info('latchkey listening', {
@@ -33,16 +31,7 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
 });
 
 // Cleanup on an interval; safe on many instances at once (see services/cleanup.ts).
-const cleanup = createCleanup({
-  store: runtime.store,
-  clock: runtime.clock,
-  policy: {
-    batchSize: config.cleanup.batchSize,
-    eventRetentionMs: config.cleanup.eventRetentionSeconds * 1000,
-    revokedSessionRetentionMs: config.cleanup.revokedSessionRetentionSeconds * 1000,
-    retiredKeyRetentionMs: runtime.keyRing.retiredKeyRetentionMs,
-  },
-});
+const { cleanup } = runtime.services;
 let cleaning = false;
 const cleanupTimer =
   config.cleanup.intervalSeconds > 0

@@ -22,16 +22,16 @@ import { guardAnswers } from '../adapters/db/postgres-answers.js';
 import { schema } from '../adapters/db/schema.js';
 import { createJsonLogger } from '../adapters/json-logger.js';
 import { createWasmArgon2Hasher } from '../adapters/password/argon2-wasm.js';
+import { composeServices } from '../compose/services.js';
 import { type Config, ConfigError, parseConfig } from '../config.js';
-import { createApp } from '../http/app.js';
+import { createApp, currentRequestFacts } from '../http/app.js';
+import type { GetClientIp } from '../http/request.js';
 import { deriveMasterKeys } from '../lib/crypto.js';
 import { describeError } from '../lib/errors.js';
-import { SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
+import { noMetrics } from '../ports/metrics.js';
 import type { RateLimiter } from '../ports/rate-limiter.js';
 import type { Store } from '../ports/store.js';
-import { createCleanup } from '../services/cleanup.js';
-import { createKeyRing } from '../services/key-ring.js';
 
 setWASMModules({ argon2WASM, blake2bWASM });
 
@@ -55,15 +55,13 @@ const current = (): RequestScope => {
 };
 
 /**
- * A Store whose every call goes to the current request's client: a plain object with every
- * method of the drizzle store (the app spreads it), each forwarding to the request's own.
+ * A Store whose every call goes to the current request's client: each method is looked up on
+ * the request's own drizzle store when it is called. (Nothing spreads or enumerates a store:
+ * src/compose/services.ts wraps it in a Proxy too.)
  */
-const scopedStore = Object.fromEntries(
-  Object.keys(createDrizzleStore({} as Database)).map((name) => [
-    name,
-    (...args: unknown[]) => (current().store[name as keyof Store] as (...a: unknown[]) => unknown)(...args),
-  ]),
-) as unknown as Store;
+const scopedStore = new Proxy({} as Store, {
+  get: (_target, method: keyof Store) => current().store[method],
+});
 const scopedRateLimiter: RateLimiter = {
   hit: (...args) => current().rateLimiter.hit(...args),
   refund: (...args) => current().rateLimiter.refund(...args),
@@ -104,39 +102,29 @@ function build(env: Env) {
   const hasher = createWasmArgon2Hasher(config.argon2);
   const url = connectionString(env, config);
   const masterKeys = deriveMasterKeys(config.masterSecret);
-  const ready = masterKeys.then(async (keys) => {
-    const keyRing = createKeyRing({
-      store: scopedStore,
-      clock: systemClock,
-      masterKeys: keys,
-      alg: config.signingAlg,
-      accessTokenTtlMs: config.accessTokenTtlSeconds * SECOND,
-      prePublicationMs: config.keyPrepublicationSeconds * SECOND,
-    });
-    const app = createApp({
+  const getClientIp: GetClientIp = (c) => c.req.header('cf-connecting-ip');
+  const ready = masterKeys.then((keys) => {
+    const services = composeServices({
       config,
       store: scopedStore,
       hasher,
       clock: systemClock,
-      keyRing,
       masterKeys: keys,
       rateLimiter: scopedRateLimiter,
+      logger,
+      requestFacts: currentRequestFacts(config, getClientIp),
+    });
+    const app = createApp({
+      config,
+      services,
+      clock: systemClock,
       classifyFailure: classifyDatabaseFailure,
       logger,
+      metrics: noMetrics,
       // Set by Cloudflare's edge, which overwrites any value a client sends.
-      getClientIp: (c) => c.req.header('cf-connecting-ip'),
+      getClientIp,
     });
-    const cleanup = createCleanup({
-      store: scopedStore,
-      clock: systemClock,
-      policy: {
-        batchSize: config.cleanup.batchSize,
-        eventRetentionMs: config.cleanup.eventRetentionSeconds * SECOND,
-        revokedSessionRetentionMs: config.cleanup.revokedSessionRetentionSeconds * SECOND,
-        retiredKeyRetentionMs: keyRing.retiredKeyRetentionMs,
-      },
-    });
-    return { app, keyRing, cleanup };
+    return { app, keyRing: services.keyRing, cleanup: services.cleanup };
   });
   let keysChecked: Promise<void> | undefined;
   return {

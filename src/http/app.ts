@@ -6,51 +6,53 @@ import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Config } from '../config.js';
 import { AuthError } from '../domain/errors.js';
-import { type MasterKeys, randomToken } from '../lib/crypto.js';
-import { SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import type { ClassifyFailure } from '../ports/failure-kind.js';
-import { type Logger, silentLogger } from '../ports/logger.js';
-import { type Metrics, noMetrics } from '../ports/metrics.js';
-import type { PasswordHasher } from '../ports/password-hasher.js';
-import type { RateLimiter } from '../ports/rate-limiter.js';
-import type { Store } from '../ports/store.js';
-import { createAccessTokens } from '../services/access-tokens.js';
-import { createAdminService } from '../services/admin-service.js';
-import { createSecretGuessLimit, limitKeys } from '../services/attempt-limits.js';
-import { createAuthService } from '../services/auth-service.js';
-import { createHealth } from '../services/health.js';
+import type { Logger } from '../ports/logger.js';
+import type { Metrics } from '../ports/metrics.js';
+import type { AdminService } from '../services/admin-service.js';
+import type { AuthService } from '../services/auth-service.js';
+import type { Health } from '../services/health.js';
 import type { KeyRing } from '../services/key-ring.js';
-import { createMfaService } from '../services/mfa-service.js';
-import { createOAuthService } from '../services/oauth-service.js';
-import { createSessionService } from '../services/session-service.js';
-import { accountPages } from './account/routes.js';
+import type { MfaService } from '../services/mfa-service.js';
+import type { OAuthService } from '../services/oauth-service.js';
+import type { SessionService } from '../services/session-service.js';
 import type { RouteContext } from './context.js';
 import { EDGE_CF, keep, type RequestFacts } from './context-keys.js';
 import { errorResponse, handleError } from './errors.js';
-import { countRequest, metricsHandler } from './metrics.js';
+import { countRequest } from './metrics.js';
+import { accountPages } from './pages/routes.js';
 import { type GetClientIp, requestDevice } from './request.js';
-import { accountRoutes } from './routes/account.js';
+import { mountRoutes, type Operation } from './route-table.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { type ApiReferenceAssets, docsRoutes } from './routes/docs.js';
 import { mfaRoutes } from './routes/mfa.js';
 import { oauthRoutes } from './routes/oauth.js';
+import { operationsRoutes } from './routes/operations.js';
+import { usersRoutes } from './routes/users.js';
+
+/** The services the routes call: built from ports by src/compose/services.ts, never here. */
+export interface AppServices {
+  auth: AuthService;
+  sessions: SessionService;
+  mfa: MfaService;
+  oauth: OAuthService;
+  admin: AdminService;
+  keyRing: KeyRing;
+  health: Health;
+}
 
 export interface AppDeps {
   config: Config;
-  store: Store;
-  hasher: PasswordHasher;
+  services: AppServices;
   clock: Clock;
-  keyRing: KeyRing;
-  masterKeys: MasterKeys;
-  rateLimiter: RateLimiter;
   /** Which errors mean "the database is unavailable" (503): the database adapter's own classification. */
   classifyFailure: ClassifyFailure;
   getClientIp?: GetClientIp;
-  logger?: Logger;
-  /** Prometheus on Node (src/adapters/prom-metrics.ts); nothing by default. */
-  metrics?: Metrics;
+  logger: Logger;
+  /** Prometheus on Node (src/adapters/prom-metrics.ts); `noMetrics` elsewhere. */
+  metrics: Metrics;
   /** The API reference's script for /docs (Node serves the installed package; else a CDN). */
   apiReference?: ApiReferenceAssets;
 }
@@ -62,118 +64,12 @@ export const MAX_BODY_BYTES = 64 * 1024; // API.md, Abuse limits
 
 /** Builds the whole HTTP application from its dependencies; each runtime entry calls it once. */
 export function createApp(deps: AppDeps) {
-  const { config, hasher, clock, keyRing } = deps;
-  const logger = deps.logger ?? silentLogger;
-  const metrics = deps.metrics ?? noMetrics;
+  const { config, clock, services, logger, metrics } = deps;
   const getClientIp = deps.getClientIp ?? (() => undefined);
-  // Every security event carries the facts of the request it happened in (IP address, user
-  // agent), whichever service recorded it: the events one most wants to trace are those of
-  // an attacker (issue #15 §8). Operators see each one as a log line too (ids and type only:
-  // no IP, no secret).
-  const store: Store = {
-    ...deps.store,
-    async recordSecurityEvent(given) {
-      const c = tryGetContext();
-      const device = c ? requestDevice(c, config, getClientIp) : undefined;
-      const event = device
-        ? {
-            ...given,
-            ipAddress: given.ipAddress ?? device.ipAddress,
-            userAgent: given.userAgent ?? device.userAgent,
-          }
-        : given;
-      await deps.store.recordSecurityEvent(event);
-      logger.info('security event', {
-        request_id: tryGetContext()?.get('requestId') ?? null,
-        type: event.type,
-        user_id: event.userId,
-        session_id: event.sessionId ?? null,
-      });
-    },
-  };
-
-  const perWindow = (points: number, seconds: number) => ({ points, windowMs: seconds * SECOND });
-
-  const accessTokens = createAccessTokens({
-    keyRing,
-    clock,
-    issuer: config.issuer,
-    audience: config.audience,
-    ttlSeconds: config.accessTokenTtlSeconds,
-  });
-  const dummyPasswordHash = hasher.hash(randomToken());
-  const keys = limitKeys(config.rateLimitPrefixes);
-  const guesses = createSecretGuessLimit({
-    rateLimiter: deps.rateLimiter,
-    clock,
-    keys,
-    policy: perWindow(config.mfaFailureLimit.points, config.mfaFailureLimit.windowSeconds),
-    recordSecurityEvent: (event) => store.recordSecurityEvent(event),
-  });
-  const auth = createAuthService({
-    store,
-    hasher,
-    clock,
-    accessTokens,
-    refreshSuccessorKey: deps.masterKeys.refreshSuccessorKey,
-    sessionPolicy: {
-      refreshTokenTtlMs: config.refreshTokenTtlSeconds * SECOND,
-      sessionTtlMs: config.sessionTtlSeconds * SECOND,
-      sessionRememberTtlMs: config.sessionRememberTtlSeconds * SECOND,
-      maxSessionsPerUser: config.maxSessionsPerUser,
-    },
-    reuseGraceMs: config.refreshReuseGraceSeconds * SECOND,
-    sessionBinding: config.sessionBinding,
-    sessionLimitPolicy: config.sessionLimitPolicy,
-    dummyPasswordHash,
-    rateLimiter: deps.rateLimiter,
-    passwordMinScore: config.passwordMinScore,
-    registerLimit: perWindow(config.registrationsPerIpPerHour, 3600),
-    refreshFailureLimit: perWindow(config.refreshFailuresPerIp, 900),
-    loginLimits: {
-      perAccount: perWindow(config.loginFailureLimit.perAccount, config.loginFailureLimit.windowSeconds),
-      perIp: perWindow(config.loginFailureLimit.perIp, config.loginFailureLimit.windowSeconds),
-      anywhere: perWindow(config.loginFailureLimit.anywhere, config.loginFailureLimit.anywhereWindowSeconds),
-    },
-    keys,
-  });
-  const sessions = createSessionService({
-    store,
-    hasher,
-    clock,
-    accessTokens,
-    passwordMinScore: config.passwordMinScore,
-    guesses,
-  });
-  const mfa = createMfaService({
-    store,
-    hasher,
-    clock,
-    auth,
-    masterKeys: deps.masterKeys,
-    guesses,
-    totpIssuer: config.totpIssuer,
-    refreshTokenTtlMs: config.refreshTokenTtlSeconds * SECOND,
-  });
-  const oauth = createOAuthService({
-    store,
-    clock,
-    accessTokens,
-    sessions,
-    issuer: config.issuer,
-    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-    introspectionClients: config.introspectionClients,
-  });
-  const admin = createAdminService({ store, clock });
   const ctx: RouteContext = {
     config,
     clock,
-    auth,
-    sessions,
-    mfa,
-    oauth,
-    admin,
-    keyRing,
+    ...services,
     logger,
     getClientIp,
     handleError: handleError(logger, deps.classifyFailure),
@@ -257,24 +153,42 @@ export function createApp(deps: AppDeps) {
     c.header('Pragma', 'no-cache');
   });
 
-  const health = createHealth({ store, clock });
-  app.get('/metrics', metricsHandler({ metrics, health, token: config.metricsToken }));
+  // Each route is declared once (src/http/route-table.ts); /openapi.json is generated from the
+  // declarations of exactly the modules mounted here.
+  let operations: readonly Operation[] = [];
   app.route(
     '/',
-    docsRoutes({ issuer: config.issuer, version: API_VERSION, assets: deps.apiReference ?? {} }),
+    docsRoutes({
+      issuer: config.issuer,
+      version: API_VERSION,
+      assets: deps.apiReference ?? {},
+      operations: () => operations,
+    }),
   );
-
-  app.get('/health', async (c) =>
-    (await health.isAvailable()) ? c.json({ status: 'ok' }) : c.json({ status: 'unavailable' }, 503),
-  );
-
-  app.route('/v1/auth', authRoutes(ctx));
-  app.route('/v1/mfa', mfaRoutes(ctx));
-  app.route('/v1', accountRoutes(ctx));
-  app.route('/v1/admin', adminRoutes(ctx));
-  app.route('/', oauthRoutes(ctx));
+  operations = mountRoutes(app, [
+    operationsRoutes({ health: services.health, metrics, metricsToken: config.metricsToken }),
+    authRoutes(ctx),
+    mfaRoutes(ctx),
+    usersRoutes(ctx),
+    adminRoutes(ctx),
+    oauthRoutes(ctx),
+  ]);
   app.route('/account', accountPages(ctx));
   return app;
 }
 
 export type LatchkeyApp = ReturnType<typeof createApp>;
+
+/**
+ * The facts of the request running now, for the security events services record during it
+ * (src/compose/services.ts): read through Hono's context storage, so a service needs no
+ * request parameter to have its events traced to a client.
+ */
+export function currentRequestFacts(config: Config, getClientIp: GetClientIp = () => undefined) {
+  return () => {
+    const c = tryGetContext();
+    if (!c) return undefined;
+    const { ipAddress, userAgent } = requestDevice(c, config, getClientIp);
+    return { requestId: (c.get('requestId') as string | undefined) ?? null, ipAddress, userAgent };
+  };
+}

@@ -1,5 +1,6 @@
 import { base64url } from 'jose';
 import { AuthError } from '../domain/errors.js';
+import { isActiveAdmin } from '../domain/roles.js';
 import { userAgentFamily } from '../domain/session-binding.js';
 import { DAY, HOUR, MINUTE, SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
@@ -62,7 +63,7 @@ export function createAdminService(deps: {
 
   async function authorize(caller: Caller): Promise<Admin> {
     const user = await userOfCaller(store, caller);
-    if (user.role !== 'admin' || user.disabledAt) {
+    if (!isActiveAdmin(user)) {
       throw new AuthError('forbidden', 'This needs an administrator account');
     }
     return { user, sessionId: caller.sid };

@@ -20,6 +20,7 @@ type Layer =
   | 'ports'
   | 'config'
   | 'services'
+  | 'compose'
   | 'adapters'
   | 'http'
   | 'verify'
@@ -31,6 +32,7 @@ const ALL: Layer[] = [
   'ports',
   'config',
   'services',
+  'compose',
   'adapters',
   'http',
   'verify',
@@ -50,6 +52,7 @@ const RULES: Record<Layer, Rule> = {
   ports: { may: ['domain', 'lib'] },
   config: { may: ['domain', 'lib'] },
   services: { may: ['domain', 'ports', 'lib'], typesOnly: ['config'] },
+  compose: { may: ['services', 'ports', 'domain', 'lib', 'config'] },
   adapters: { may: ['ports', 'domain', 'lib'] },
   http: { may: ['services', 'domain', 'lib', 'config'], typesOnly: ['ports'] },
   verify: { may: ['domain', 'lib'] },
@@ -63,11 +66,6 @@ const EXCEPTIONS: { from: string; to: string; why: string }[] = [
     from: 'src/client/index.ts',
     to: 'src/http/responses.ts',
     why: "the contract's response schemas, one copy for the server and its client (that file imports only zod)",
-  },
-  {
-    from: 'src/http/app.ts',
-    to: 'src/ports/',
-    why: 'TODO(issue 16): createApp still builds the services from ports (default logger and metrics); goes with the composition module',
   },
 ];
 

@@ -3,14 +3,16 @@ import { createDrizzleRateLimiter } from '../../src/adapters/db/drizzle-rate-lim
 import { createDrizzleStore } from '../../src/adapters/db/drizzle-store.js';
 import { classifyDatabaseFailure } from '../../src/adapters/db/failure-kind.js';
 import { createArgon2Hasher } from '../../src/adapters/password/argon2-native.js';
+import { composeServices } from '../../src/compose/services.js';
 import { type Config, parseConfig } from '../../src/config.js';
-import { type AppDeps, createApp, type LatchkeyApp } from '../../src/http/app.js';
+import { type AppDeps, createApp, currentRequestFacts, type LatchkeyApp } from '../../src/http/app.js';
 import { deriveMasterKeys } from '../../src/lib/crypto.js';
 import type { Clock } from '../../src/ports/clock.js';
-import type { Logger } from '../../src/ports/logger.js';
+import { type Logger, silentLogger } from '../../src/ports/logger.js';
+import { noMetrics } from '../../src/ports/metrics.js';
 import type { PasswordHasher } from '../../src/ports/password-hasher.js';
 import type { Store } from '../../src/ports/store.js';
-import { createKeyRing, type KeyRing } from '../../src/services/key-ring.js';
+import type { KeyRing } from '../../src/services/key-ring.js';
 import { openTestDatabase, type TestDatabase } from './database.js';
 
 export class TestClock implements Clock {
@@ -61,7 +63,7 @@ export async function buildLatchkey(
     /** Another password hasher than the native one (the WASM one of Workers). */
     hasher?: PasswordHasher;
     /** More of the app's dependencies (metrics, the API reference's assets). */
-    appDeps?: Pick<AppDeps, 'metrics' | 'apiReference'>;
+    appDeps?: Partial<Pick<AppDeps, 'metrics' | 'apiReference'>>;
   } = {},
 ): Promise<Latchkey> {
   const config = testConfig(options.env);
@@ -69,26 +71,28 @@ export async function buildLatchkey(
   const plain = createDrizzleStore(database.db);
   const store = options.wrapStore ? options.wrapStore(plain) : plain;
   const masterKeys = await deriveMasterKeys(config.masterSecret!);
-  const keyRing = createKeyRing({
-    store,
-    clock,
-    masterKeys,
-    alg: config.signingAlg,
-    accessTokenTtlMs: config.accessTokenTtlSeconds * 1000,
-    prePublicationMs: config.keyPrepublicationSeconds * 1000,
-  });
-  await keyRing.ensureSigningKey();
-  const app = createApp({
+  const getClientIp = () => options.clientIp ?? '203.0.113.7';
+  const logger = options.logger;
+  const services = composeServices({
     config,
     store,
     hasher: options.hasher ?? createArgon2Hasher(config.argon2),
     clock,
-    keyRing,
     masterKeys,
     rateLimiter: createDrizzleRateLimiter(database.db),
+    requestFacts: currentRequestFacts(config, getClientIp),
+    ...(logger ? { logger } : {}),
+  });
+  const { keyRing } = services;
+  await keyRing.ensureSigningKey();
+  const app = createApp({
+    config,
+    services,
+    clock,
     classifyFailure: classifyDatabaseFailure,
-    getClientIp: () => options.clientIp ?? '203.0.113.7',
-    ...(options.logger ? { logger: options.logger } : {}),
+    getClientIp,
+    logger: logger ?? silentLogger,
+    metrics: noMetrics,
     ...options.appDeps,
   });
   return { app, config, clock, store, keyRing };

@@ -1,0 +1,185 @@
+import type { Config } from '../config.js';
+import { type MasterKeys, randomToken } from '../lib/crypto.js';
+import { SECOND } from '../lib/time.js';
+import type { Clock } from '../ports/clock.js';
+import { type Logger, silentLogger } from '../ports/logger.js';
+import type { PasswordHasher } from '../ports/password-hasher.js';
+import type { RateLimiter } from '../ports/rate-limiter.js';
+import type { SecurityEventLog, Store } from '../ports/store.js';
+import { createAccessTokens } from '../services/access-tokens.js';
+import { createAdminService } from '../services/admin-service.js';
+import { createSecretGuessLimit, limitKeys } from '../services/attempt-limits.js';
+import { createAuthService } from '../services/auth-service.js';
+import { createCleanup } from '../services/cleanup.js';
+import { createHealth } from '../services/health.js';
+import { createKeyRing } from '../services/key-ring.js';
+import { createMfaService } from '../services/mfa-service.js';
+import { createOAuthService } from '../services/oauth-service.js';
+import { createOperatorService } from '../services/operator-service.js';
+import { createSessionService } from '../services/session-service.js';
+
+/**
+ * The one place services are built from ports (issue #16): the Node server, the Worker, the
+ * CLI and the tests all call `composeServices`, so a service is wired the same way on every
+ * runtime and `src/http/` only ever receives the finished services. Which adapter stands
+ * behind each port is the entries' business (src/entry/).
+ */
+export interface Ports {
+  config: Config;
+  store: Store;
+  hasher: PasswordHasher;
+  clock: Clock;
+  masterKeys: MasterKeys;
+  rateLimiter: RateLimiter;
+  logger?: Logger;
+  /**
+   * The request a service is running in, if any: its client's facts go onto every security
+   * event recorded during it (the HTTP layer's `currentRequestFacts`; none in the CLI).
+   */
+  requestFacts?: () => RequestFacts | undefined;
+}
+
+export interface RequestFacts {
+  requestId: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+}
+
+export function composeServices(ports: Ports) {
+  const { config, hasher, clock, masterKeys, rateLimiter } = ports;
+  const logger = ports.logger ?? silentLogger;
+  const store = withEventFacts(ports.store, ports.requestFacts ?? (() => undefined), logger);
+  const perWindow = (points: number, seconds: number) => ({ points, windowMs: seconds * SECOND });
+
+  const keyRing = createKeyRing({
+    store,
+    clock,
+    masterKeys,
+    alg: config.signingAlg,
+    accessTokenTtlMs: config.accessTokenTtlSeconds * SECOND,
+    prePublicationMs: config.keyPrepublicationSeconds * SECOND,
+  });
+  const accessTokens = createAccessTokens({
+    keyRing,
+    clock,
+    issuer: config.issuer,
+    audience: config.audience,
+    ttlSeconds: config.accessTokenTtlSeconds,
+  });
+  const keys = limitKeys(config.rateLimitPrefixes);
+  const guesses = createSecretGuessLimit({
+    rateLimiter,
+    clock,
+    keys,
+    policy: perWindow(config.mfaFailureLimit.points, config.mfaFailureLimit.windowSeconds),
+    recordSecurityEvent: (event) => store.recordSecurityEvent(event),
+  });
+  const auth = createAuthService({
+    store,
+    hasher,
+    clock,
+    accessTokens,
+    refreshSuccessorKey: masterKeys.refreshSuccessorKey,
+    sessionPolicy: {
+      refreshTokenTtlMs: config.refreshTokenTtlSeconds * SECOND,
+      sessionTtlMs: config.sessionTtlSeconds * SECOND,
+      sessionRememberTtlMs: config.sessionRememberTtlSeconds * SECOND,
+      maxSessionsPerUser: config.maxSessionsPerUser,
+    },
+    reuseGraceMs: config.refreshReuseGraceSeconds * SECOND,
+    sessionBinding: config.sessionBinding,
+    sessionLimitPolicy: config.sessionLimitPolicy,
+    // Hashed once at start: unknown emails cost one verification too (timing, ASVS V2.2).
+    dummyPasswordHash: hasher.hash(randomToken()),
+    rateLimiter,
+    passwordMinScore: config.passwordMinScore,
+    registerLimit: perWindow(config.registrationsPerIpPerHour, 3600),
+    refreshFailureLimit: perWindow(config.refreshFailuresPerIp, 900),
+    loginLimits: {
+      perAccount: perWindow(config.loginFailureLimit.perAccount, config.loginFailureLimit.windowSeconds),
+      perIp: perWindow(config.loginFailureLimit.perIp, config.loginFailureLimit.windowSeconds),
+      anywhere: perWindow(config.loginFailureLimit.anywhere, config.loginFailureLimit.anywhereWindowSeconds),
+    },
+    keys,
+  });
+  const sessions = createSessionService({
+    store,
+    hasher,
+    clock,
+    accessTokens,
+    passwordMinScore: config.passwordMinScore,
+    guesses,
+  });
+  const mfa = createMfaService({
+    store,
+    hasher,
+    clock,
+    auth,
+    masterKeys,
+    guesses,
+    totpIssuer: config.totpIssuer,
+    refreshTokenTtlMs: config.refreshTokenTtlSeconds * SECOND,
+  });
+  const oauth = createOAuthService({
+    store,
+    clock,
+    accessTokens,
+    sessions,
+    issuer: config.issuer,
+    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    introspectionClients: config.introspectionClients,
+  });
+  const admin = createAdminService({ store, clock });
+  const health = createHealth({ store, clock });
+  const cleanup = createCleanup({
+    store,
+    clock,
+    policy: {
+      batchSize: config.cleanup.batchSize,
+      eventRetentionMs: config.cleanup.eventRetentionSeconds * SECOND,
+      revokedSessionRetentionMs: config.cleanup.revokedSessionRetentionSeconds * SECOND,
+      retiredKeyRetentionMs: keyRing.retiredKeyRetentionMs,
+    },
+  });
+  // The operator's actions (the CLI): no request, so their events carry no client facts.
+  const operator = createOperatorService({
+    store,
+    hasher,
+    clock,
+    passwordMinScore: config.passwordMinScore,
+  });
+  return { keyRing, accessTokens, auth, sessions, mfa, oauth, admin, health, cleanup, operator };
+}
+
+export type Services = ReturnType<typeof composeServices>;
+
+/**
+ * The store, but every security event carries the facts of the request it happened in (IP
+ * address, user agent), whichever service recorded it: the events one most wants to trace are
+ * an attacker's (issue #15 §8). Operators see each one as a log line too (ids and type only:
+ * no IP, no secret). A Proxy, not a spread copy: a store may be one itself (the Worker's, that
+ * forwards to the request's client; the retrying one on Node).
+ */
+function withEventFacts(store: Store, requestFacts: () => RequestFacts | undefined, logger: Logger): Store {
+  const recordSecurityEvent: SecurityEventLog['recordSecurityEvent'] = async (given) => {
+    const facts = requestFacts();
+    const event = facts
+      ? {
+          ...given,
+          ipAddress: given.ipAddress ?? facts.ipAddress,
+          userAgent: given.userAgent ?? facts.userAgent,
+        }
+      : given;
+    await store.recordSecurityEvent(event);
+    logger.info('security event', {
+      request_id: facts?.requestId ?? null,
+      type: event.type,
+      user_id: event.userId,
+      session_id: event.sessionId ?? null,
+    });
+  };
+  return new Proxy(store, {
+    get: (target, property, receiver) =>
+      property === 'recordSecurityEvent' ? recordSecurityEvent : Reflect.get(target, property, receiver),
+  });
+}
