@@ -46,13 +46,14 @@ export async function captureRotationStatement(input: {
     successorHash: SUCCESSOR,
     clientId: input.clientId,
     now: at,
-    refreshTokenTtlMs: input.refreshTokenTtlMs,
+    notAfter: new Date(at.getTime() + input.refreshTokenTtlMs),
     device: input.device,
   });
   if (!captured) throw new Error('rotateRefreshToken sent no statement');
   const { sql: text, params } = new PgDialect().sqlToQuery(captured);
   const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
   const atIso = at.toISOString();
+  const notAfterIso = new Date(at.getTime() + input.refreshTokenTtlMs).toISOString();
   const slots = params.map((value) =>
     value === PRESENTED
       ? 'presented'
@@ -60,11 +61,13 @@ export async function captureRotationStatement(input: {
         ? 'successor'
         : value === atIso
           ? 'now'
-          : typeof value === 'string' && uuid.test(value)
-            ? 'id'
-            : 'fixed',
+          : value === notAfterIso
+            ? 'notAfter'
+            : typeof value === 'string' && uuid.test(value)
+              ? 'id'
+              : 'fixed',
   );
-  for (const needed of ['presented', 'successor', 'now', 'id']) {
+  for (const needed of ['presented', 'successor', 'now', 'notAfter', 'id']) {
     if (!slots.includes(needed as never))
       throw new Error(`the rotation statement has no ${needed} parameter`);
   }
@@ -80,6 +83,8 @@ export async function captureRotationStatement(input: {
             return successorHash;
           case 'now':
             return nowIso;
+          case 'notAfter':
+            return new Date(now.getTime() + input.refreshTokenTtlMs).toISOString();
           case 'id':
             return crypto.randomUUID();
           default:

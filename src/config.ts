@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { SessionLimitPolicy } from './domain/session-policy.js';
 import { isLoopbackHost } from './lib/hosts.js';
 import { trimEnd } from './lib/text.js';
 
@@ -145,7 +146,7 @@ export interface Config {
   sessionBinding: { mode: 'off' | 'warn' | 'strict'; ipv4Prefix: number; ipv6Prefix: number };
   maxSessionsPerUser: number;
   /** At the limit: revoke the least recently active session, or answer 409 and let the user choose. */
-  sessionLimitPolicy: 'evict' | 'reject';
+  sessionLimitPolicy: SessionLimitPolicy;
   argon2: { memoryKib: number; timeCost: number; parallelism: number };
   /** Node: password hashes run at once at most (0: automatic); the rest wait their turn. */
   passwordHashConcurrency: number;

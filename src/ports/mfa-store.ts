@@ -94,6 +94,7 @@ export interface MfaStore {
     tokenHash: string;
     assurance: SessionAssurance;
     now: Date;
-    refreshTokenTtlMs: number;
+    /** The successor's `refreshTokenDeadline`; the store caps it at the session's end. */
+    notAfter: Date;
   }): Promise<RefreshTokenGrant | undefined>;
 }

@@ -77,7 +77,8 @@ export interface RotateRefreshToken {
   successorHash: string;
   clientId: string;
   now: Date;
-  refreshTokenTtlMs: number;
+  /** The successor's `refreshTokenDeadline`; the store caps it at the session's end. */
+  notAfter: Date;
   /** The refreshing request's device facts; absent values keep the session's. */
   device: DeviceInfo;
 }

@@ -1,3 +1,4 @@
+import type { SessionLimitPolicy } from '../domain/session-policy.js';
 import type { SessionStats } from './metrics.js';
 import type { MfaStore } from './mfa-store.js';
 import type {
@@ -62,7 +63,7 @@ export interface SessionStore {
    */
   openSession(
     session: NewSession,
-    options: { maxSessions: number; verifiedPasswordHash: string; onLimit?: 'evict' | 'reject' },
+    options: { maxSessions: number; verifiedPasswordHash: string; onLimit: SessionLimitPolicy },
   ): Promise<{ evictedSessionIds: string[] } | 'credentials_changed' | 'limit_reached' | 'account_disabled'>;
   /** Keeps a login held at the session limit (SESSION_LIMIT_POLICY=reject). */
   createLoginHold(hold: LoginHold & { tokenHash: string }): Promise<void>;

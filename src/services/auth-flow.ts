@@ -1,6 +1,6 @@
 import { AuthError } from '../domain/errors.js';
 import type { BindingPolicy } from '../domain/session-binding.js';
-import type { SessionPolicy } from '../domain/session-policy.js';
+import type { SessionLimitPolicy, SessionPolicy } from '../domain/session-policy.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { LimitPolicy, RateLimiter } from '../ports/rate-limiter.js';
@@ -35,7 +35,7 @@ export interface AuthServiceDeps {
   registerLimit: LimitPolicy;
   refreshFailureLimit: LimitPolicy;
   /** At the session limit: revoke the least recently active (`evict`) or ask (`reject`). */
-  sessionLimitPolicy?: 'evict' | 'reject';
+  sessionLimitPolicy?: SessionLimitPolicy;
   /** Optional binding of a session to its network and browser family (SESSION_BINDING). */
   sessionBinding?: BindingPolicy;
 }

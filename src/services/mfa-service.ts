@@ -1,6 +1,7 @@
 import { BearerError } from '../domain/bearer.js';
 import { normalizePassword } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
+import { refreshTokenDeadline } from '../domain/session-policy.js';
 import { decryptString, encryptString, type MasterKeys } from '../lib/crypto.js';
 import type { Clock } from '../ports/clock.js';
 import type { SessionAssurance, TotpFactor } from '../ports/mfa-store.js';
@@ -257,7 +258,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       tokenHash: await hashRefreshToken(refreshToken),
       assurance,
       now,
-      refreshTokenTtlMs: deps.refreshTokenTtlMs,
+      notAfter: refreshTokenDeadline(now, deps),
     });
     if (!grant) throw new BearerError('invalid_token', 'The session of this access token has ended');
     // Step-up hands out a token pair of the session: it is bound like a refresh (issue #15 §5).

@@ -1,5 +1,6 @@
 import { AuthError } from '../domain/errors.js';
 import { decideReplay, type RefreshTokenState } from '../domain/refresh-decision.js';
+import { refreshTokenDeadline } from '../domain/session-policy.js';
 import { rateLimited } from './attempt-limits.js';
 import { type AuthServiceDeps, DEFAULT_CLIENT_ID } from './auth-flow.js';
 import type { BindingGuard } from './binding-guard.js';
@@ -45,7 +46,7 @@ export function createRefreshRotation(
         successorHash,
         clientId,
         now,
-        refreshTokenTtlMs: sessionPolicy.refreshTokenTtlMs,
+        notAfter: refreshTokenDeadline(now, sessionPolicy),
         device,
       });
       if (rotated) {

@@ -8,6 +8,7 @@ import { credentialsContract } from './store-contract/credentials.js';
 import {
   type ContractSubjects,
   createUser,
+  later,
   openSession,
   REFRESH_TTL_MS,
   rotate,
@@ -85,7 +86,7 @@ describe.runIf(onPostgres)('a step-up racing a refresh (PostgreSQL)', () => {
         tokenHash: `contract-${crypto.randomUUID()}`,
         assurance: { acr: 'aal2', amr: ['pwd', 'otp'], authTime: now },
         now,
-        refreshTokenTtlMs: REFRESH_TTL_MS,
+        notAfter: later(now, REFRESH_TTL_MS),
       });
       // Commit only once the step-up's UPDATE waits for the row this rotation holds.
       for (let poll = 0; ; poll++) {

@@ -1,4 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm';
+import { endedHead, liveHead } from './live-sessions.js';
 
 /**
  * The statements behind GET /v1/admin/analytics. Each one is bounded (a time window, a
@@ -18,9 +19,6 @@ export interface AnalyticsWindow {
   durationBuckets: number[];
   userAgentLimit: number;
 }
-
-const liveHead = (now: string) =>
-  sql`rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ${now}::timestamptz`;
 
 /** UTC day of an event, as `YYYY-MM-DD`. */
 const utcDay = sql`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`;
@@ -61,17 +59,17 @@ export function analyticsQueries(window: AnalyticsWindow) {
         COALESCE(percentile_disc(0.9) WITHIN GROUP (ORDER BY n), 0)::int AS p90,
         COALESCE(percentile_disc(0.99) WITHIN GROUP (ORDER BY n), 0)::int AS p99,
         COALESCE(max(n), 0)::int AS max
-      FROM (SELECT user_id, count(*) AS n FROM refresh_tokens WHERE ${liveHead(now)} GROUP BY user_id) per_user`,
+      FROM (SELECT user_id, count(*) AS n FROM refresh_tokens WHERE ${liveHead(window.now)} GROUP BY user_id) per_user`,
     liveSessionAges: sql`
       SELECT ${bucketOf(ageSeconds, bounds)} AS bucket, count(*)::int AS count
-      FROM refresh_tokens WHERE ${liveHead(now)}
+      FROM refresh_tokens WHERE ${liveHead(window.now)}
       GROUP BY 1`,
     // A revoked session's head is its one revoked row that was never rotated. Step-ups
     // replace the head but keep the session, so they are not endings.
     endedSessionDurations: sql`
       SELECT ${bucketOf(endedSeconds, bounds)} AS bucket, count(*)::int AS count
       FROM refresh_tokens
-      WHERE rotated_at IS NULL AND revoked_at IS NOT NULL
+      WHERE ${endedHead()}
         AND revoked_at >= ${since}::timestamptz AND revoked_at <= ${now}::timestamptz
         AND revoked_reason <> 'stepped_up'
       GROUP BY 1`,

@@ -2,6 +2,7 @@ import { and, asc, eq, gt, isNotNull, like, sql } from 'drizzle-orm';
 import type { AnalyticsFigures, DayCount, Store, UserRole } from '../../ports/store.js';
 import { analyticsQueries } from './analytics-queries.js';
 import { type Database, rowsOf } from './database.js';
+import { liveHead } from './live-sessions.js';
 import { mfaFactors, recoveryCodes, refreshTokens, users } from './schema.js';
 import { endPendingCredentials, lockUser, revokeUntilNone } from './token-rows.js';
 
@@ -19,8 +20,7 @@ export function createAdminStore(db: Database): AdminStore {
       // Spelled out: drizzle leaves columns of a one-table query unqualified, and an unqualified
       // "id" inside the subquery would be refresh_tokens.id.
       const liveSessions = sql<number>`(SELECT count(*)::int FROM refresh_tokens rt
-        WHERE rt.user_id = "users"."id" AND rt.rotated_at IS NULL AND rt.revoked_at IS NULL
-          AND rt.expires_at > ${now.toISOString()}::timestamptz)`;
+        WHERE rt.user_id = "users"."id" AND ${liveHead(now, 'rt')})`;
       const rows = await db
         .select({
           id: users.id,

@@ -1,8 +1,9 @@
 import { and, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import type { MfaChallenge, MfaStore, TotpFactor } from '../../ports/mfa-store.js';
 import type { Database } from './database.js';
+import { liveHead } from './live-sessions.js';
 import { mfaChallenges, mfaFactors, recoveryCodes, refreshTokens, users } from './schema.js';
-import { endPendingCredentials, liveHead, replaceLiveToken, revokeUntilNone } from './token-rows.js';
+import { endPendingCredentials, replaceLiveToken, revokeUntilNone } from './token-rows.js';
 
 const TOTP = 'totp';
 
@@ -190,7 +191,7 @@ export function createMfaStore(db: Database): MfaStore {
       return rows.length === 1;
     },
 
-    async reauthenticateSession({ sessionId, userId, tokenHash, assurance, now, refreshTokenTtlMs }) {
+    async reauthenticateSession({ sessionId, userId, tokenHash, assurance, now, notAfter }) {
       // The old refresh token is revoked, not rotated: replaying it is refused, but it is not
       // the reuse of a stolen token and must not end the session. A refresh of the session
       // committing meanwhile leaves our UPDATE waiting on the row it rotated, then matching
@@ -202,7 +203,7 @@ export function createMfaStore(db: Database): MfaStore {
           mark: sql`revoked_at = ${now.toISOString()}::timestamptz, revoked_reason = 'stepped_up'`,
           successorHash: tokenHash,
           now,
-          refreshTokenTtlMs,
+          notAfter,
           assurance,
         });
         if (grant) return grant;

@@ -1,4 +1,5 @@
 import { and, desc, eq, gt, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
+import { admitSession } from '../../domain/session-policy.js';
 import type {
   AuthenticatorAssurance,
   CleanupTable,
@@ -11,14 +12,9 @@ import type {
 import { type Database, rowsOf } from './database.js';
 import { createAdminStore } from './drizzle-admin-store.js';
 import { createMfaStore } from './drizzle-mfa-store.js';
+import { endedHead, liveHead } from './live-sessions.js';
 import { loginHolds, refreshTokens, securityEvents, signingKeys, users } from './schema.js';
-import {
-  endPendingCredentials,
-  liveHead,
-  lockUser,
-  replaceLiveToken,
-  revokeUntilNone,
-} from './token-rows.js';
+import { endPendingCredentials, lockUser, replaceLiveToken, revokeUntilNone } from './token-rows.js';
 
 const userColumns = {
   id: users.id,
@@ -119,14 +115,15 @@ export function createDrizzleStore(db: Database): Store {
       return rows.length === 1;
     },
 
-    async openSession(session, { maxSessions, verifiedPasswordHash, onLimit = 'evict' }) {
+    async openSession(session, { maxSessions, verifiedPasswordHash, onLimit }) {
       return db.transaction(async (tx) => {
         const user = await lockUser(tx, session.userId);
         if (user?.passwordHash !== verifiedPasswordHash) return 'credentials_changed' as const;
         if (user.disabledAt) return 'account_disabled' as const;
         const live = await liveSessionIds(tx, session.userId, session.createdAt);
-        if (onLimit === 'reject' && live.length >= maxSessions) return 'limit_reached' as const;
-        const evictedSessionIds = live.slice(Math.max(0, maxSessions - 1));
+        const decision = admitSession(live, maxSessions, onLimit);
+        if (!decision.admitted) return 'limit_reached' as const;
+        const evictedSessionIds = decision.evict;
         if (evictedSessionIds.length > 0) {
           await revokeUntilNone(
             tx,
@@ -184,7 +181,9 @@ export function createDrizzleStore(db: Database): Store {
           const live = await liveSessionIds(tx, session.userId, now);
           if (!live.includes(revokeSessionId)) throw outcome('no_such_session');
           await revokeUntilNone(tx, eq(refreshTokens.sessionId, revokeSessionId), now, 'session_limit');
-          if (live.length - 1 >= maxSessions) throw outcome('limit_reached');
+          // The user chose which session makes room: no other is evicted for it.
+          const rest = live.filter((id) => id !== revokeSessionId);
+          if (!admitSession(rest, maxSessions, 'reject').admitted) throw outcome('limit_reached');
           await insertSession(tx, session);
           return 'ok' as const;
         });
@@ -204,16 +203,16 @@ export function createDrizzleStore(db: Database): Store {
       return rows.length === 1;
     },
 
-    async rotateRefreshToken({ presentedHash, successorHash, clientId, now, refreshTokenTtlMs, device }) {
+    async rotateRefreshToken({ presentedHash, successorHash, clientId, now, notAfter, device }) {
       // RFC 9700 §4.14.2: the conditional UPDATE claims the token (a concurrent claim waits
       // for the row lock, re-checks the WHERE and gets nothing); only a claimed token gets a successor.
       const at = now.toISOString();
       return replaceLiveToken(db, {
-        claim: sql`token_hash = ${presentedHash} AND expires_at > ${at}::timestamptz AND client_id = ${clientId}`,
+        claim: sql`token_hash = ${presentedHash} AND client_id = ${clientId}`,
         mark: sql`rotated_at = ${at}::timestamptz`,
         successorHash,
         now,
-        refreshTokenTtlMs,
+        notAfter,
         device,
       });
     },
@@ -249,11 +248,7 @@ export function createDrizzleStore(db: Database): Store {
         .select({ sessionId: refreshTokens.sessionId, revokedAt: refreshTokens.revokedAt })
         .from(refreshTokens)
         .where(
-          and(
-            isNull(refreshTokens.rotatedAt),
-            gt(refreshTokens.revokedAt, since),
-            ne(refreshTokens.revokedReason, 'stepped_up'),
-          ),
+          and(endedHead(), gt(refreshTokens.revokedAt, since), ne(refreshTokens.revokedReason, 'stepped_up')),
         )
         .orderBy(refreshTokens.revokedAt, refreshTokens.sessionId);
       return rows.map((row) => ({ sessionId: row.sessionId, revokedAt: row.revokedAt! }));
@@ -267,16 +262,15 @@ export function createDrizzleStore(db: Database): Store {
       const dayAgo = new Date(now.getTime() - 24 * 3600 * 1000).toISOString();
       const result = await db.execute(sql`
         SELECT
-          (SELECT count(*) FROM refresh_tokens
-            WHERE rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ${at}::timestamptz)::float8 AS active,
+          (SELECT count(*) FROM refresh_tokens WHERE ${liveHead(now)})::float8 AS active,
           (SELECT COALESCE(avg(extract(epoch FROM ${at}::timestamptz - session_created_at)), 0) FROM refresh_tokens
-            WHERE rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ${at}::timestamptz)::float8 AS live_age,
+            WHERE ${liveHead(now)})::float8 AS live_age,
           -- Every opened session records one login_succeeded: counted on the created_at index,
           -- where counting sessions in refresh_tokens would read the whole table.
           (SELECT count(*) FROM security_events
             WHERE created_at >= ${midnight}::timestamptz AND type = 'login_succeeded')::float8 AS created_today,
           (SELECT COALESCE(avg(extract(epoch FROM revoked_at - session_created_at)), 0) FROM refresh_tokens
-            WHERE rotated_at IS NULL AND revoked_at > ${dayAgo}::timestamptz
+            WHERE ${endedHead()} AND revoked_at > ${dayAgo}::timestamptz
               AND revoked_reason <> 'stepped_up')::float8 AS ended_duration`);
       const [row] = rowsOf<{
         active: number;

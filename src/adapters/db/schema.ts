@@ -13,6 +13,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { ENDED_HEAD, HEAD } from './live-sessions.js';
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -76,16 +77,12 @@ export const refreshTokens = pgTable(
   (t) => [
     uniqueIndex('refresh_tokens_token_hash_key').on(t.tokenHash),
     // At most one live token per session: a fork is impossible even if the code were wrong.
-    uniqueIndex('refresh_tokens_session_head_key')
-      .on(t.sessionId)
-      .where(sql`rotated_at IS NULL AND revoked_at IS NULL`),
+    uniqueIndex('refresh_tokens_session_head_key').on(t.sessionId).where(sql.raw(HEAD)),
     index('refresh_tokens_session_idx').on(t.sessionId),
     // Listing a user's sessions, the session limit and revoke-all read only unrevoked rows.
     index('refresh_tokens_user_live_idx').on(t.userId, t.issuedAt).where(sql`revoked_at IS NULL`),
     // The revocation feed: heads revoked within the last access-token lifetime.
-    index('refresh_tokens_revoked_head_idx')
-      .on(t.revokedAt)
-      .where(sql`rotated_at IS NULL AND revoked_at IS NOT NULL`),
+    index('refresh_tokens_revoked_head_idx').on(t.revokedAt).where(sql.raw(ENDED_HEAD)),
     // Cleanup of revoked sessions past their retention.
     index('refresh_tokens_revoked_at_idx').on(t.revokedAt).where(sql`revoked_at IS NOT NULL`),
     // Live sessions per user (admin analytics, listing, the session limit): the heads only,
@@ -93,7 +90,7 @@ export const refreshTokens = pgTable(
     // long the rotation history.
     index('refresh_tokens_live_head_user_idx')
       .on(t.userId, t.expiresAt, t.sessionCreatedAt)
-      .where(sql`rotated_at IS NULL AND revoked_at IS NULL`),
+      .where(sql.raw(HEAD)),
     // Cleanup of expired and long-rotated rows.
     index('refresh_tokens_expires_at_idx').on(t.expiresAt),
     check('refresh_tokens_acr_check', sql`acr IN ('aal1', 'aal2')`),

@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, type SQL, sql } from 'drizzle-orm';
+import { and, eq, isNull, type SQL, sql } from 'drizzle-orm';
 import type { SessionAssurance } from '../../ports/mfa-store.js';
 import type {
   AuthenticatorAssurance,
@@ -7,6 +7,7 @@ import type {
   RevokeReason,
 } from '../../ports/store.js';
 import { type Database, rowsOf } from './database.js';
+import { liveHead } from './live-sessions.js';
 import { loginHolds, mfaChallenges, mfaFactors, refreshTokens, users } from './schema.js';
 
 /** Statements shared by the stores: on `refresh_tokens`, and the lock on a user row. */
@@ -44,9 +45,6 @@ export async function endPendingCredentials(tx: Pick<Database, 'delete'>, userId
   await tx.delete(mfaFactors).where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.status, 'pending')));
 }
 
-export const liveHead = (now: Date) =>
-  and(isNull(refreshTokens.rotatedAt), isNull(refreshTokens.revokedAt), gt(refreshTokens.expiresAt, now));
-
 /**
  * Revokes every unrevoked token matching `scope` until none is left. One UPDATE cannot see
  * a successor that a concurrent rotation inserted after the UPDATE's snapshot was taken (it
@@ -68,12 +66,12 @@ export async function revokeUntilNone(
       .where(and(scope, isNull(refreshTokens.revokedAt)))
       .returning({
         sessionId: refreshTokens.sessionId,
-        rotatedAt: refreshTokens.rotatedAt,
-        expiresAt: refreshTokens.expiresAt,
+        // Live until this statement: the row is the head and had not expired (live-sessions.ts).
+        wasLive: sql<boolean>`(${refreshTokens.rotatedAt} IS NULL AND ${refreshTokens.expiresAt} > ${now.toISOString()}::timestamptz)`,
       });
     if (rows.length === 0) return revokedLive;
     for (const row of rows) {
-      if (row.rotatedAt === null && row.expiresAt > now) revokedLive.add(row.sessionId);
+      if (row.wasLive) revokedLive.add(row.sessionId);
     }
   }
   throw new Error('revocation did not settle after 50 passes');
@@ -120,7 +118,8 @@ export async function replaceLiveToken(
     mark: SQL;
     successorHash: string;
     now: Date;
-    refreshTokenTtlMs: number;
+    /** `refreshTokenDeadline` of domain/session-policy.ts: capped here at the session's end. */
+    notAfter: Date;
     device?: DeviceInfo;
     assurance?: SessionAssurance;
   },
@@ -131,7 +130,7 @@ export async function replaceLiveToken(
   const result = await db.execute(sql`
     WITH claimed AS (
       UPDATE refresh_tokens SET ${input.mark}
-      WHERE ${input.claim} AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ${at}::timestamptz
+      WHERE ${input.claim} AND ${liveHead(input.now)}
       RETURNING *
     ), inserted AS (
     INSERT INTO refresh_tokens (
@@ -147,7 +146,7 @@ export async function replaceLiveToken(
       ${assurance ? textArray(assurance.amr) : sql`amr`},
       ${assurance ? sql`${assurance.authTime.toISOString()}::timestamptz` : sql`auth_time`},
       session_created_at, session_expires_at, ${at}::timestamptz,
-      LEAST(${at}::timestamptz + make_interval(secs => ${input.refreshTokenTtlMs / 1000}::float8), session_expires_at)
+      LEAST(${input.notAfter.toISOString()}::timestamptz, session_expires_at)
     FROM claimed
     RETURNING session_id, user_id, client_id, acr, amr, remembered,
       (extract(epoch FROM auth_time) * 1000)::float8 AS auth_time_ms,

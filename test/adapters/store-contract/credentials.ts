@@ -34,7 +34,11 @@ export function credentialsContract(open: OpenSubjects) {
     for (let i = 0; i < 2; i++) await openSession(store, user, now);
     const logins = () =>
       Array.from({ length: parallel }, () =>
-        store.openSession(newSession(user.id, now), { maxSessions: 2, verifiedPasswordHash: PASSWORD_HASH }),
+        store.openSession(newSession(user.id, now), {
+          maxSessions: 2,
+          verifiedPasswordHash: PASSWORD_HASH,
+          onLimit: 'evict',
+        }),
       );
     return { user, now, logins };
   }
@@ -123,6 +127,7 @@ export function credentialsContract(open: OpenSubjects) {
       const late = await store.openSession(newSession(user.id, at), {
         maxSessions: 10,
         verifiedPasswordHash: PASSWORD_HASH,
+        onLimit: 'evict',
       });
       expect(late).toBe('credentials_changed');
       expect(await store.replacePasswordHash(user.id, PASSWORD_HASH, 'rehashed')).toBe(false);
@@ -164,6 +169,7 @@ export function credentialsContract(open: OpenSubjects) {
       const opened = await store.openSession(session, {
         maxSessions: 10,
         verifiedPasswordHash: PASSWORD_HASH,
+        onLimit: 'evict',
       });
 
       expect(opened).toBe('account_disabled');

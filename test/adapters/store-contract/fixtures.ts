@@ -103,6 +103,7 @@ export async function openSession(
   const opened = await store.openSession(session, {
     maxSessions: 1000,
     verifiedPasswordHash: user.passwordHash,
+    onLimit: 'evict',
   });
   if (typeof opened === 'string') throw new Error(`openSession: ${opened}`);
   return session;
@@ -122,7 +123,7 @@ export async function rotate(store: ContractStore, presentedHash: string, now: D
     successorHash,
     clientId: CLIENT_ID,
     now,
-    refreshTokenTtlMs: REFRESH_TTL_MS,
+    notAfter: later(now, REFRESH_TTL_MS),
     device: device('198.51.100.20', 'ContractSuite/1.0 (refreshing)'),
   });
   return { successorHash, grant };

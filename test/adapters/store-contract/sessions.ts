@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { refreshTokenExpiry, type SessionPolicy } from '../../../src/domain/session-policy.js';
 import {
   all,
   CLIENT_ID,
@@ -77,7 +78,7 @@ export function sessionsContract(open: OpenSubjects) {
       const base = {
         presentedHash: session.tokenHash,
         now,
-        refreshTokenTtlMs: REFRESH_TTL_MS,
+        notAfter: later(now, REFRESH_TTL_MS),
         device: device(null),
       };
       const otherClient = await store.rotateRefreshToken({
@@ -134,7 +135,7 @@ export function sessionsContract(open: OpenSubjects) {
         successorHash,
         clientId: CLIENT_ID,
         now: at,
-        refreshTokenTtlMs: REFRESH_TTL_MS,
+        notAfter: later(at, REFRESH_TTL_MS),
         device: device('198.51.100.9', 'ContractSuite/2.0 (new browser)'),
       });
       expect(grant).toMatchObject({
@@ -161,10 +162,14 @@ export function sessionsContract(open: OpenSubjects) {
         successorHash: keptHash,
         clientId: CLIENT_ID,
         now: nearEnd,
-        refreshTokenTtlMs: REFRESH_TTL_MS,
+        notAfter: later(nearEnd, REFRESH_TTL_MS),
         device: device(null, null),
       });
       expect(kept?.expiresAt).toEqual(session.sessionExpiresAt);
+      // The store's LEAST(...) and the domain's rule agree on both sides of the cap.
+      const ttl = { refreshTokenTtlMs: REFRESH_TTL_MS } as SessionPolicy;
+      expect(kept?.expiresAt).toEqual(refreshTokenExpiry(nearEnd, session.sessionExpiresAt, ttl));
+      expect(grant?.expiresAt).toEqual(refreshTokenExpiry(at, session.sessionExpiresAt, ttl));
       expect(kept?.previousDevice).toEqual({
         ipAddress: '198.51.100.9',
         userAgent: 'ContractSuite/2.0 (new browser)',
@@ -192,7 +197,7 @@ export function sessionsContract(open: OpenSubjects) {
           tokenHash: stepUpHash,
           assurance: { acr: 'aal2', amr: ['pwd', 'otp'], authTime: now },
           now,
-          refreshTokenTtlMs: REFRESH_TTL_MS,
+          notAfter: later(now, REFRESH_TTL_MS),
         }),
         all(parallel, () => rotate(store, session.tokenHash, now)),
       ]);
