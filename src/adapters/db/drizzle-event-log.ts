@@ -1,0 +1,78 @@
+import { and, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
+import type { SecurityEventLog } from '../../ports/store.js';
+import { type Database, rowsOf } from './database.js';
+import { securityEvents } from './schema.js';
+
+/** The security event log (the SecurityEventLog port) over drizzle. */
+export function createEventLog(db: Database): SecurityEventLog {
+  return {
+    async recordSecurityEvent(event) {
+      await db.insert(securityEvents).values({
+        id: crypto.randomUUID(),
+        userId: event.userId,
+        sessionId: event.sessionId ?? null,
+        type: event.type,
+        ipAddress: event.ipAddress ?? null,
+        userAgent: event.userAgent ?? null,
+        details: event.details ?? null,
+        country: typeof event.details?.country === 'string' ? event.details.country : null,
+        createdAt: event.at,
+      });
+    },
+
+    async hasLoggedInFrom(userId, network, since) {
+      const rows = await db
+        .select({ one: sql`1` })
+        .from(securityEvents)
+        .where(
+          and(
+            eq(securityEvents.userId, userId),
+            eq(securityEvents.type, 'login_succeeded'),
+            gt(securityEvents.createdAt, since),
+            sql`${securityEvents.ipAddress} <<= ${network}::cidr`,
+          ),
+        )
+        .limit(1);
+      return rows.length === 1;
+    },
+
+    async seenBefore(userId, { userAgent, location }) {
+      const loginWith = (condition: ReturnType<typeof sql>) => sql`EXISTS (
+        SELECT 1 FROM security_events
+        WHERE user_id = ${userId} AND type IN ('login_succeeded') AND ${condition})`;
+      const [row] = rowsOf<{ device: boolean; location: boolean }>(
+        await db.execute(sql`SELECT
+          ${userAgent === null ? sql`true` : loginWith(sql`user_agent = ${userAgent}`)} AS device,
+          ${location === null ? sql`true` : loginWith(sql`details->>'location' = ${location}`)} AS location`),
+      );
+      return { device: Boolean(row?.device), location: Boolean(row?.location) };
+    },
+
+    async listSecurityEvents(userId, { limit, before }) {
+      return db
+        .select({
+          id: securityEvents.id,
+          type: securityEvents.type,
+          sessionId: securityEvents.sessionId,
+          ipAddress: securityEvents.ipAddress,
+          userAgent: securityEvents.userAgent,
+          details: securityEvents.details,
+          at: securityEvents.createdAt,
+        })
+        .from(securityEvents)
+        .where(
+          and(
+            eq(securityEvents.userId, userId),
+            before
+              ? or(
+                  lt(securityEvents.createdAt, before.at),
+                  and(eq(securityEvents.createdAt, before.at), lt(securityEvents.id, before.id)),
+                )
+              : undefined,
+          ),
+        )
+        .orderBy(desc(securityEvents.createdAt), desc(securityEvents.id))
+        .limit(limit);
+    },
+  };
+}
