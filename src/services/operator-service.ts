@@ -10,7 +10,7 @@ import type {
   UserRole,
   UserStore,
 } from '../ports/store.js';
-import { createAccount } from './accounts.js';
+import { createAccount } from './registration.js';
 
 /**
  * What an operator with the database does from `npm run cli`: create users, grant roles,

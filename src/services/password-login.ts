@@ -1,6 +1,6 @@
 import { normalizeEmail, normalizePassword } from '../domain/credentials.js';
 import type { AuthenticatorAssurance, UserRecord } from '../ports/store.js';
-import { createAccount } from './accounts.js';
+import { createAccount } from './registration.js';
 import { rateLimited } from './attempt-limits.js';
 import {
   type AuthServiceDeps,
