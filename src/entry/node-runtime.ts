@@ -84,7 +84,7 @@ export async function openDatabase(config: Config, options: { migrate: boolean }
   // PGlite is one process's database: a second process on the same files would corrupt them.
   const release = await lockDataDir(config.dataDir);
   try {
-    // Loaded only here: on PostgreSQL the WASM build would cost ~40 MB of RSS for nothing.
+    // Loaded only here: on PostgreSQL the WASM build would only add to the RSS (BENCHMARKS.md).
     const { openPglite } = await import('../adapters/db/pglite.js');
     // The embedded database is always migrated: nobody else can do it for a newcomer.
     const opened = await openPglite({ dataDir, migrationsFolder: MIGRATIONS_FOLDER });

@@ -7,7 +7,7 @@ import { AuthError } from '../domain/errors.js';
  * NIST SP 800-63B §5.1.1.2 / OWASP ASVS V2.1.7: refuse common and breached passwords, with
  * no composition rules. zxcvbn-ts with its common-language dictionaries (passwords, names,
  * keyboard patterns) estimates guessability offline; the user's email is a context word.
- * Built on first use: the dictionaries take ~50 ms to load.
+ * Built on first use: loading the dictionaries takes a while and most requests never need them.
  */
 let estimator: ZxcvbnFactory | undefined;
 const strength = (password: string, context: string[]) => {

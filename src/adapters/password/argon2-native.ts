@@ -13,7 +13,7 @@ export interface Argon2Params {
  *
  * The addon hashes on libuv's thread pool (4 threads by default), the same pool that runs
  * every WebCrypto call (the refresh token's SHA-256 and HMAC, the JWT's signature). Left
- * alone, a burst of logins queues dozens of 50 ms hashes in front of those 0.1 ms jobs and a
+ * alone, a burst of logins queues dozens of argon2id hashes (tens of ms each) in front of those sub-ms jobs and a
  * refresh waits seconds (npm run bench, "refresh under a login storm"). So at most
  * `concurrency` hashes run at once (p-limit); the others wait in JavaScript, and the pool
  * keeps free threads for everything else. Fewer hashes at once than CPUs would also leave
