@@ -350,6 +350,13 @@ describe('sessions:revoke', () => {
   });
 });
 
+/** An environment without the variables whose value is undefined (execFile would pass "undefined"). */
+const definedOnly = (env: Record<string, string | undefined>) =>
+  Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined)) as Record<
+    string,
+    string
+  >;
+
 const DB_PASSWORD = 'Db-Pa55word-that-must-not-leak';
 const INTROSPECTION_SECRET = 'introspection-secret-0123456789abcdef-XYZ';
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef-0123456789';
@@ -528,7 +535,8 @@ describe('the cli process', () => {
   });
   afterAll(() => rm(dataDir, { recursive: true, force: true }));
 
-  const run = (args: string[]) =>
+  /** `env` adds to (or, with undefined, removes from) the command's environment. */
+  const run = (args: string[], env: Record<string, string | undefined> = {}) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
@@ -536,7 +544,7 @@ describe('the cli process', () => {
         {
           cwd: root,
           // Not the test's own environment: only what the command is meant to see.
-          env: {
+          env: definedOnly({
             PATH: process.env.PATH,
             NODE_ENV: 'test',
             DATA_DIR: dataDir,
@@ -544,7 +552,8 @@ describe('the cli process', () => {
             LOG_LEVEL: 'silent',
             DATABASE_URL: `postgres://latchkey:${DB_PASSWORD}@db.internal:5432/latchkey`,
             INTROSPECTION_CLIENTS: `orders-api:${INTROSPECTION_SECRET}`,
-          },
+            ...env,
+          }),
           timeout: 60_000,
         },
         (error, stdout, stderr) => {
@@ -569,6 +578,23 @@ describe('the cli process', () => {
       introspectionClients: [{ id: 'orders-api', secret: MASK }],
     });
   });
+
+  it('users:create prints only the id on stdout; the log, with its security event, goes to stderr', async () => {
+    // The embedded database in DATA_DIR (no DATABASE_URL), and a log level that logs events.
+    const result = await run(['users:create', uniqueEmail('process')], {
+      DATABASE_URL: undefined,
+      LOG_LEVEL: 'info',
+      LATCHKEY_PASSWORD: PASSWORD,
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n$/);
+    const id = result.stdout.trim();
+    const events = result.stderr
+      .split('\n')
+      .filter((line) => line.includes('"security event"'))
+      .map((line) => JSON.parse(line));
+    expect(events).toEqual([expect.objectContaining({ type: 'user_registered', user_id: id })]);
+  }, 90_000); // a fresh embedded database: its migrations run first
 
   it('an unknown command exits 64 with the usage', async () => {
     const result = await run(['users:explode']);

@@ -1,6 +1,6 @@
-import { createDrizzleStore } from '../adapters/db/drizzle-store.js';
-import { createArgon2Hasher } from '../adapters/password/argon2-native.js';
-import { createOperatorService } from '../services/operator-service.js';
+import pino from 'pino';
+import { createPinoLogger } from '../adapters/pino-logger.js';
+import type { Services } from '../compose/services.js';
 import { type Command, parseCommandLine, USAGE } from './cli/args.js';
 import { showConfigCommand } from './cli/config-show.js';
 import { rotateKeysCommand } from './cli/keys.js';
@@ -8,7 +8,7 @@ import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type Writer } 
 import { passwordFromStdin, resolvePassword } from './cli/password.js';
 import { listSessionsCommand, revokeSessionsCommand } from './cli/sessions.js';
 import { type CommandDeps, createUserCommand, setRoleCommand } from './cli/users.js';
-import { loadConfigOrExit, openDatabase, openNodeRuntime, systemClock } from './node-runtime.js';
+import { loadConfigOrExit, openDatabase, openNodeRuntime } from './node-runtime.js';
 
 /**
  * `npm run cli -- <command>` (and `npm run db:migrate`, `npm run keys:rotate`): the process
@@ -34,21 +34,24 @@ if (command.name === 'help') {
 
 const config = loadConfigOrExit(process.env);
 
-/** The commands on users and sessions need the database, not the signing keys. */
-async function withDatabase<T>(run: (deps: CommandDeps) => Promise<T>): Promise<T> {
-  const database = await openDatabase(config, { migrate: config.migrateOnStart });
+/**
+ * The services over the database, composed as the server composes them
+ * (src/compose/services.ts). The log goes to stderr: stdout is the command's output (an id to
+ * capture, a table, JSON to parse), and the security events the commands record are logged.
+ */
+async function withServices<T>(run: (services: Services) => Promise<T>): Promise<T> {
+  const logger = createPinoLogger(config.logLevel, { destination: pino.destination(2) });
+  const runtime = await openNodeRuntime(config, { logger });
   try {
-    const operator = createOperatorService({
-      store: createDrizzleStore(database.db),
-      hasher: createArgon2Hasher(config.argon2),
-      clock: systemClock,
-      passwordMinScore: config.passwordMinScore,
-    });
-    return await run({ operator, out });
+    return await run(runtime.services);
   } finally {
-    await database.close();
+    await runtime.database.close();
   }
 }
+
+/** The commands on users and sessions act through the operator service. */
+const withOperator = <T>(run: (deps: CommandDeps) => Promise<T>): Promise<T> =>
+  withServices(({ operator }) => run({ operator, out }));
 
 async function main(command: Exclude<Command, { name: 'help' }>): Promise<void> {
   switch (command.name) {
@@ -59,13 +62,8 @@ async function main(command: Exclude<Command, { name: 'help' }>): Promise<void> 
       return;
     }
     case 'keys:rotate': {
-      const runtime = await openNodeRuntime(config);
-      try {
-        // `npm run keys:rotate -- --now`: a compromised key stops signing and verifying at once.
-        await rotateKeysCommand({ keyRing: runtime.services.keyRing, config, out }, { now: command.now });
-      } finally {
-        await runtime.database.close();
-      }
+      // `npm run keys:rotate -- --now`: a compromised key stops signing and verifying at once.
+      await withServices(({ keyRing }) => rotateKeysCommand({ keyRing, config, out }, { now: command.now }));
       return;
     }
     case 'config:show':
@@ -74,19 +72,19 @@ async function main(command: Exclude<Command, { name: 'help' }>): Promise<void> 
     case 'users:create': {
       // Read before the database opens: nothing waits on a prompt with a connection open.
       const password = await resolvePassword(process.env, passwordFromStdin);
-      await withDatabase((deps) =>
+      await withOperator((deps) =>
         createUserCommand(deps, { email: command.email, password, displayName: command.displayName }),
       );
       return;
     }
     case 'users:role':
-      await withDatabase((deps) => setRoleCommand(deps, command));
+      await withOperator((deps) => setRoleCommand(deps, command));
       return;
     case 'sessions:list':
-      await withDatabase((deps) => listSessionsCommand(deps, command));
+      await withOperator((deps) => listSessionsCommand(deps, command));
       return;
     case 'sessions:revoke':
-      await withDatabase((deps) => revokeSessionsCommand(deps, command));
+      await withOperator((deps) => revokeSessionsCommand(deps, command));
       return;
   }
 }
