@@ -138,7 +138,8 @@ export interface RouteTable<E extends Env> {
 /**
  * A route table mounted at `base`. `guard` protects the whole table at `guardPaths` (default
  * every path: an unknown path under it is refused before it is found missing) and is stated
- * as every route's security; a route's own `security` replaces it.
+ * as every route's security. A route's own `security` is what the document states for it, and
+ * its middleware runs after the table's (no route of this API needs that today).
  */
 export function routeTable<E extends Env>(
   base: string,
@@ -160,7 +161,7 @@ export function routeTable<E extends Env>(
     app,
     route(declaration, handler) {
       const { use = [], security = options.guard, ...rest } = declaration;
-      // The table's guard already runs for every path it covers; a route's own runs before it.
+      // The table's guard already runs (app.use) on every path it covers; a route's own runs with the route.
       const own =
         security && security !== options.guard && 'middleware' in security
           ? (security as Guard).middleware

@@ -69,8 +69,7 @@ export function docsRoutes(options: {
   issuer: string;
   version: string;
   assets: ApiReferenceAssets;
-  // TODO(issue 16): required once src/http/app.ts passes it (/tmp/brief/requests-A.md).
-  operations?: () => readonly Operation[];
+  operations: () => readonly Operation[];
 }) {
   const app = new Hono();
   let document: ReturnType<typeof openApiDocument> | undefined;
@@ -83,7 +82,7 @@ export function docsRoutes(options: {
     document ??= openApiDocument({
       issuer: options.issuer,
       version: options.version,
-      operations: options.operations?.() ?? [],
+      operations: options.operations(),
     });
     return c.json(document);
   });
