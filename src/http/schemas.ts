@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EMAIL_MAX_LENGTH } from '../domain/credentials.js';
+import { MAX_ANALYTICS_DAYS } from '../services/admin-service.js';
 
 /**
  * Request bodies of the HTTP contract (../shared/API.md). These schemas validate requests
@@ -108,7 +109,13 @@ export const AdminUsersQuery = z.object({
 });
 
 export const AnalyticsQuery = z.object({
-  days: z.coerce.number().int().min(1).max(90).default(30).meta({ description: 'UTC days, today included' }),
+  days: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_ANALYTICS_DAYS)
+    .default(30)
+    .meta({ description: 'UTC days, today included' }),
 });
 
 const totpCode = text(32);

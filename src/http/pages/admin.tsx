@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { ADMIN_ASSURANCE, assuranceOf, checkAssurance } from '../../domain/assurance.js';
 import { MAX_ANALYTICS_DAYS } from '../../services/admin-service.js';
+import { AnalyticsQuery } from '../schemas.js';
 import type { PageApp, PageDeps, PageEnv } from './env.js';
 import { text } from './env.js';
 import { expected, problemText } from './failures.js';
@@ -30,10 +31,11 @@ export function adminPages(app: PageApp, deps: PageDeps): void {
   app.get('/admin/analytics', signedIn, adminOnly, async (c) => {
     if (!checkAssurance(assuranceOf(c.get('caller')), ADMIN_ASSURANCE, clock.now()).ok)
       return c.html(<AdminStepUpPage page={pageOf(c)} mfaEnabled={c.get('mfaEnabled')} />, 401);
-    const days = Number(c.req.query('days') ?? 30);
-    if (!Number.isSafeInteger(days) || days < 1 || days > MAX_ANALYTICS_DAYS)
+    // The API's own query schema: the same bound and default.
+    const query = AnalyticsQuery.safeParse({ days: c.req.query('days') });
+    if (!query.success)
       return message(c, 'Analytics', `Choose between 1 and ${MAX_ANALYTICS_DAYS} days.`, 400);
-    const report = await admin.analytics(days);
+    const report = await admin.analytics(query.data.days);
     return c.html(<AnalyticsPage page={pageOf(c)} report={report} />);
   });
 

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { ADMIN_ASSURANCE } from '../../domain/assurance.js';
 import type { AuthErrorCode } from '../../domain/errors.js';
 import type { AdminUserView } from '../../ports/store.js';
-import type { Admin, AdminService } from '../../services/admin-service.js';
+import { type Admin, type AdminService, MAX_ANALYTICS_DAYS } from '../../services/admin-service.js';
 import type { RouteContext } from '../context.js';
 import type { AuthVariables } from '../middleware/require-auth.js';
 import { requestDevice } from '../request.js';
@@ -182,7 +182,7 @@ export function adminRoutes(ctx: RouteContext) {
         { status: 200, description: 'The figures', schema: R.Analytics },
         ['invalid_request', ...ADMIN_ERRORS],
       ),
-      query: { schema: AnalyticsQuery, invalid: () => 'days must be 1-90' },
+      query: { schema: AnalyticsQuery, invalid: () => `days must be 1-${MAX_ANALYTICS_DAYS}` },
     },
     async (c, { query }) => c.json(analyticsJson(await service.analytics(query.days))),
   );
