@@ -10,14 +10,7 @@ import type { Clock } from '../ports/clock.js';
 import type { ClassifyFailure } from '../ports/failure-kind.js';
 import type { Logger } from '../ports/logger.js';
 import type { Metrics } from '../ports/metrics.js';
-import type { AdminService } from '../services/admin-service.js';
-import type { AuthService } from '../services/auth-service.js';
-import type { Health } from '../services/health.js';
-import type { KeyRing } from '../services/key-ring.js';
-import type { MfaService } from '../services/mfa-service.js';
-import type { OAuthService } from '../services/oauth-service.js';
-import type { SessionService } from '../services/session-service.js';
-import type { RouteContext } from './context.js';
+import type { AppServices, RouteContext } from './context.js';
 import { EDGE_CF, keep, type RequestFacts } from './context-keys.js';
 import { errorResponse, handleError } from './errors.js';
 import { countRequest } from './metrics.js';
@@ -32,16 +25,7 @@ import { oauthRoutes } from './routes/oauth.js';
 import { operationsRoutes } from './routes/operations.js';
 import { usersRoutes } from './routes/users.js';
 
-/** The services the routes call: built from ports by src/compose/services.ts, never here. */
-export interface AppServices {
-  auth: AuthService;
-  sessions: SessionService;
-  mfa: MfaService;
-  oauth: OAuthService;
-  admin: AdminService;
-  keyRing: KeyRing;
-  health: Health;
-}
+export type { AppServices } from './context.js';
 
 export interface AppDeps {
   config: Config;

@@ -4,22 +4,28 @@ import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { AuthService } from '../services/auth-service.js';
+import type { Health } from '../services/health.js';
 import type { KeyRing } from '../services/key-ring.js';
 import type { MfaService } from '../services/mfa-service.js';
 import type { OAuthService } from '../services/oauth-service.js';
 import type { SessionService } from '../services/session-service.js';
 import type { GetClientIp } from './request.js';
 
-/** What the route modules share: built once by `createApp`. */
-export interface RouteContext {
-  config: Config;
-  clock: Clock;
+/** The services the routes call: built from ports by src/compose/services.ts, never in http/. */
+export interface AppServices {
   auth: AuthService;
   sessions: SessionService;
   mfa: MfaService;
   oauth: OAuthService;
   admin: AdminService;
   keyRing: KeyRing;
+  health: Health;
+}
+
+/** What the route modules share: built once by `createApp`. */
+export interface RouteContext extends AppServices {
+  config: Config;
+  clock: Clock;
   logger: Logger;
   getClientIp: GetClientIp;
   /** The app's error handler, for sub-apps that map some errors themselves and defer the rest. */
