@@ -50,13 +50,16 @@ export interface AuthErrorOptions {
   challenge?: StepUpChallenge;
   /** For `rate_limited`: seconds until the caller may try again (`Retry-After`). */
   retryAfterSeconds?: number;
-  /** More fields for the JSON body (the session list of `session_limit_reached`). */
+  /** For `invalid_code` on the MFA login: the tries its mfa_token has left (0: log in again). */
+  attemptsLeft?: number;
+  /** More fields for the JSON body, set by the HTTP layer (the session list of `session_limit_reached`). */
   extra?: Record<string, unknown>;
 }
 
 export class AuthError extends Error {
   readonly challenge?: StepUpChallenge;
   readonly retryAfterSeconds?: number;
+  readonly attemptsLeft?: number;
   readonly extra?: Record<string, unknown>;
 
   constructor(
@@ -68,6 +71,7 @@ export class AuthError extends Error {
     this.name = 'AuthError';
     if (options.challenge !== undefined) this.challenge = options.challenge;
     if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+    if (options.attemptsLeft !== undefined) this.attemptsLeft = options.attemptsLeft;
     if (options.extra !== undefined) this.extra = options.extra;
   }
 }

@@ -47,7 +47,12 @@ export function errorResponse(c: Context, error: AuthError, status?: ContentfulS
   if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.retryAfterSeconds));
   c.header('Cache-Control', 'no-store');
   return c.json(
-    { error: error.code, error_description: error.description, ...error.extra },
+    {
+      error: error.code,
+      error_description: error.description,
+      ...(error.attemptsLeft !== undefined ? { attempts_left: error.attemptsLeft } : {}),
+      ...error.extra,
+    },
     status ?? STATUS[error.code],
   );
 }

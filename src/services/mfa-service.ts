@@ -204,7 +204,7 @@ export function createMfaService(deps: MfaServiceDeps) {
         'invalid_code',
         left > 0 ? `The code is not valid (${left} attempts left)` : 'The code is not valid; log in again',
         // A client can tell "try again" from "start over" without reading the words.
-        { extra: { attempts_left: left } },
+        { attemptsLeft: left },
       );
     }
     await guesses.refund(user.id);

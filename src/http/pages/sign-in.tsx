@@ -148,7 +148,7 @@ export function signInPages(app: PageApp, deps: PageDeps): void {
           429,
         );
       }
-      if (failure.extra?.attempts_left === 0) {
+      if (failure.attemptsLeft === 0) {
         // That was the last attempt this mfa_token had: the sign-in starts over.
         clearMfaCookie(c);
         return c.redirect(`${SIGN_IN}?notice=mfa_restart`, 303);
