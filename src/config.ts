@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { integer, list, seconds } from './config/fields.js';
+import { type MailConfig, MailEnvSchema, mailConfig, mailCrossChecks } from './config/mail.js';
 import type { SessionLimitPolicy } from './domain/session-policy.js';
 import { isLoopbackHost } from './lib/hosts.js';
 import { trimEnd } from './lib/text.js';
@@ -9,34 +11,10 @@ import { trimEnd } from './lib/text.js';
  * fails at start with a message that says what to fix.
  */
 
-const seconds = (fallback: number, min = 1) =>
-  z.coerce
-    .number({ error: 'must be a whole number of seconds' })
-    .int('must be a whole number of seconds')
-    .min(min, `must be at least ${min}`)
-    .default(fallback);
-
-const integer = (fallback: number, min: number, max: number) =>
-  z.coerce
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(min, `must be at least ${min}`)
-    .max(max, `must be at most ${max}`)
-    .default(fallback);
-
-const list = z
-  .string()
-  .optional()
-  .transform((value) =>
-    (value ?? '')
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item.length > 0),
-  );
-
 const headerName = /^[A-Za-z0-9-]+$/;
 
 const EnvSchema = z.object({
+  ...MailEnvSchema,
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: integer(3000, 1, 65535),
   HOST: z.string().min(1).optional(),
@@ -186,6 +164,8 @@ export interface Config {
   totpIssuer: string;
   /** Wrong MFA codes, step-up passwords and current passwords of a password change, per user per window, before 429. */
   mfaFailureLimit: { points: number; windowSeconds: number };
+  /** Email: transport, links, token lifetimes, the dispatcher (src/config/mail.ts). */
+  mail: MailConfig;
 }
 
 export class ConfigError extends Error {
@@ -277,6 +257,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       ? []
       : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`)),
     ...crossChecks(raw),
+    ...mailCrossChecks(raw),
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
@@ -346,5 +327,6 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     rateLimitPrefixes: { ipv4Prefix: e.RATE_LIMIT_IPV4_PREFIX, ipv6Prefix: e.RATE_LIMIT_IPV6_PREFIX },
     totpIssuer: e.TOTP_ISSUER,
     mfaFailureLimit: { points: e.MFA_FAILURES_PER_USER, windowSeconds: e.MFA_FAILURE_WINDOW },
+    mail: mailConfig(e, { issuer, dataDir: e.DATA_DIR }),
   };
 }

@@ -32,6 +32,8 @@ export const users = pgTable(
     role: text('role').notNull().default('user'),
     /** Set by an admin: no login, and every session was revoked in the same transaction. */
     disabledAt: timestamptz('disabled_at'),
+    /** When the user proved they read mail at `email` (a verification or email-change link). */
+    emailVerifiedAt: timestamptz('email_verified_at'),
   },
   (t) => [
     check('users_role_check', sql`role IN ('user', 'admin')`),
@@ -234,6 +236,70 @@ export const loginHolds = pgTable(
   ],
 );
 
+/**
+ * Single-use tokens sent by email (issue #17): a password reset, an address to verify, an
+ * email change to confirm, or the "this wasn't me" link that reverts one. Only the SHA-256 of
+ * the token is kept (like refresh tokens); `email` is the address the token is about (the new
+ * one for a change, the old one for a revert). A newer token of the same purpose voids the
+ * older ones, and a password change or a disable voids them all.
+ */
+export const emailTokens = pgTable(
+  'email_tokens',
+  {
+    id: uuid('id').primaryKey(),
+    tokenHash: text('token_hash').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text('purpose').notNull(),
+    email: text('email').notNull(),
+    createdAt: timestamptz('created_at').notNull(),
+    expiresAt: timestamptz('expires_at').notNull(),
+    consumedAt: timestamptz('consumed_at'),
+  },
+  (t) => [
+    uniqueIndex('email_tokens_token_hash_key').on(t.tokenHash),
+    index('email_tokens_user_purpose_idx').on(t.userId, t.purpose),
+    index('email_tokens_expires_at_idx').on(t.expiresAt),
+    check(
+      'email_tokens_purpose_check',
+      sql`purpose IN ('password_reset', 'verify_email', 'change_email', 'revert_email_change')`,
+    ),
+  ],
+);
+
+/**
+ * The transactional outbox (issue #17): a message is inserted in the same transaction as the
+ * change that causes it and delivered later, at least once, by a dispatcher on any instance
+ * (claims with FOR UPDATE SKIP LOCKED). `payload` is the rendered message sealed with the
+ * master key (it may hold a single-use link: a bearer secret at rest is never in clear), and is
+ * erased once the message is sent. `idempotency_key` travels with the message (Message-ID).
+ */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: uuid('id').primaryKey(),
+    /** What the message is (`password_reset`, `new_device_login`, …): metrics and the admin view. */
+    kind: text('kind').notNull(),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+    idempotencyKey: text('idempotency_key').notNull(),
+    payload: text('payload'),
+    status: text('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    /** When the message is next due; a claim pushes it one lease ahead, so a crashed sender's claim expires. */
+    nextAttemptAt: timestamptz('next_attempt_at').notNull(),
+    lastError: text('last_error'),
+    createdAt: timestamptz('created_at').notNull(),
+    sentAt: timestamptz('sent_at'),
+  },
+  (t) => [
+    uniqueIndex('outbox_idempotency_key_key').on(t.idempotencyKey),
+    index('outbox_due_idx').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    index('outbox_status_created_idx').on(t.status, t.createdAt),
+    check('outbox_status_check', sql`status IN ('pending', 'sent', 'failed')`),
+  ],
+);
+
 /** Failure counters shared by every instance (fixed windows). */
 export const rateLimits = pgTable(
   'rate_limits',
@@ -255,4 +321,6 @@ export const schema = {
   mfaChallenges,
   loginHolds,
   rateLimits,
+  emailTokens,
+  outbox,
 };
