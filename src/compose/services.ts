@@ -17,6 +17,7 @@ import { createMfaService } from '../services/mfa-service.js';
 import { createOAuthService } from '../services/oauth-service.js';
 import { createOperatorService } from '../services/operator-service.js';
 import { createSessionService } from '../services/session-service.js';
+import { createUserProfile } from '../services/user-profile.js';
 
 /**
  * The one place services are built from ports (issue #16): the Node server, the Worker, the
@@ -130,6 +131,7 @@ export function composeServices(ports: Ports) {
     introspectionClients: config.introspectionClients,
   });
   const admin = createAdminService({ store, clock });
+  const profile = createUserProfile({ store, clock });
   const health = createHealth({ store, clock });
   const cleanup = createCleanup({
     store,
@@ -148,7 +150,7 @@ export function composeServices(ports: Ports) {
     clock,
     passwordMinScore: config.passwordMinScore,
   });
-  return { keyRing, accessTokens, auth, sessions, mfa, oauth, admin, health, cleanup, operator };
+  return { keyRing, accessTokens, auth, sessions, mfa, oauth, admin, profile, health, cleanup, operator };
 }
 
 export type Services = ReturnType<typeof composeServices>;

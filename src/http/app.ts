@@ -103,7 +103,7 @@ export function createApp(deps: AppDeps) {
     cors({
       origin: (origin) => (config.allowedOrigins.includes(origin) ? origin : null),
       credentials: true,
-      allowMethods: ['GET', 'POST', 'DELETE'],
+      allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
       allowHeaders: ['Authorization', 'Content-Type'],
       exposeHeaders: ['Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
       maxAge: 600,

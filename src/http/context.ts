@@ -9,6 +9,7 @@ import type { KeyRing } from '../services/key-ring.js';
 import type { MfaService } from '../services/mfa-service.js';
 import type { OAuthService } from '../services/oauth-service.js';
 import type { SessionService } from '../services/session-service.js';
+import type { UserProfile } from '../services/user-profile.js';
 import type { GetClientIp } from './request.js';
 
 /** The services the routes call: built from ports by src/compose/services.ts, never in http/. */
@@ -18,6 +19,7 @@ export interface AppServices {
   mfa: MfaService;
   oauth: OAuthService;
   admin: AdminService;
+  profile: UserProfile;
   keyRing: KeyRing;
   health: Health;
 }

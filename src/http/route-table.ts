@@ -17,7 +17,7 @@ import { readJson, readParams } from './request.js';
  * own `z.toJSONSchema` already gives OpenAPI 3.1 its JSON Schema.
  */
 
-export type Method = 'get' | 'post' | 'delete';
+export type Method = 'get' | 'post' | 'patch' | 'delete';
 
 /** What the document states about who may call: security requirements, and a note if needed. */
 export interface Security {

@@ -73,6 +73,14 @@ export const ChangePasswordBody = z.object({
 
 export const SessionIdParam = z.uuid();
 
+/** A display name: trimmed; empty or null clears it. */
+export const RenameBody = z.object({
+  name: text(200)
+    .transform((value) => value.trim())
+    .nullable()
+    .transform((value) => (value ? value : null)),
+});
+
 export const EventsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: text(200).optional(),

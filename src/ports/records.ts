@@ -109,7 +109,10 @@ export type RevokeReason =
   | 'revoked_by_admin'
   | 'revoked_by_operator'
   | 'user_disabled'
-  | 'mfa_reset';
+  | 'mfa_reset'
+  /** The user set a new password with a reset link: every session ends. */
+  | 'password_reset'
+  | 'account_deleted';
 
 export type SecurityEventType =
   | 'user_registered'
@@ -137,7 +140,14 @@ export type SecurityEventType =
   | 'admin_user_enabled'
   | 'admin_mfa_reset'
   /** An operator granted or took the admin role (`npm run cli -- users:role`). */
-  | 'role_changed';
+  | 'role_changed'
+  /** A reset link was sent (POST /v1/auth/password/forgot); `password_reset` when it was used. */
+  | 'password_reset_requested'
+  | 'password_reset'
+  /** The user changed their display name. */
+  | 'name_changed'
+  /** The user deleted the account; the last event of its (anonymised) log. */
+  | 'account_deleted';
 
 export interface SecurityEvent {
   userId: string;
@@ -172,7 +182,10 @@ export type CleanupTable =
   | 'rate_limits'
   | 'security_events'
   | 'signing_keys'
-  | 'login_holds';
+  | 'login_holds'
+  | 'email_tokens'
+  /** Tombstones of deleted accounts, with what is left of their events (EVENT_RETENTION). */
+  | 'deleted_users';
 
 export interface StoredSigningKey {
   kid: string;

@@ -52,6 +52,19 @@ export interface UserStore {
     now: Date;
     keepSessionId: string;
   }): Promise<{ revoked: number } | 'credentials_changed'>;
+  /** Sets the display name of a user that is not deleted; undefined when there is none. */
+  renameUser(userId: string, name: string | null): Promise<UserRecord | undefined>;
+  /**
+   * Deletes an account in one transaction: every session revoked, factors, recovery codes,
+   * pending logins and email tokens deleted, queued mail to the user dropped, and the row made
+   * a disabled tombstone (no email, name or password hash) whose security events lose their
+   * IP address, user agent and details. Then records `event` on it.
+   */
+  deleteAccount(input: {
+    userId: string;
+    now: Date;
+    event: SecurityEvent;
+  }): Promise<{ revoked: number } | 'not_found'>;
 }
 
 /** Sessions and their refresh tokens, and logins held at the session limit. */

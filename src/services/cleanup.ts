@@ -38,6 +38,9 @@ export function createCleanup(deps: {
       rate_limits: new Date(now - HOUR),
       security_events: new Date(now - policy.eventRetentionMs),
       signing_keys: new Date(now - policy.retiredKeyRetentionMs - HOUR),
+      email_tokens: new Date(now - HOUR),
+      // A deleted account's tombstone goes with the last of its (anonymised) events.
+      deleted_users: new Date(now - policy.eventRetentionMs),
     };
     const counts = {} as CleanupCounts;
     for (const table of Object.keys(cutoffs) as CleanupTable[]) {

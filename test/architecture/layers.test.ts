@@ -71,7 +71,7 @@ const EXCEPTIONS: { from: string; to: string; why: string }[] = [
 
 /** Node and Workers APIs: `node:*` and `cloudflare:*` modules, Node's globals, Node-only packages. */
 const NODE_GLOBALS = new Set(['process', 'Buffer', '__dirname', '__filename', 'require', 'global', 'NodeJS']);
-const NODE_ONLY_PACKAGES = new Set(['argon2', 'pino', 'prom-client', '@hono/node-server']);
+const NODE_ONLY_PACKAGES = new Set(['argon2', 'pino', 'prom-client', '@hono/node-server', 'nodemailer']);
 const BUILTINS = new Set(builtinModules);
 
 /** Where a runtime API may appear ('*': any), and why; everything else runs anywhere. */
@@ -85,6 +85,12 @@ const RUNTIME_ALLOWED: { path: string; apis: string[] | '*'; why: string }[] = [
   { path: 'src/adapters/pino-logger.ts', apis: ['pino', 'process'], why: "Node's logger (pid in each line)" },
   { path: 'src/adapters/password/argon2-native.ts', apis: ['argon2'], why: 'the native argon2 binding' },
   { path: 'src/adapters/prom-metrics.ts', apis: ['prom-client'], why: 'Prometheus on Node' },
+  { path: 'src/adapters/mail/smtp.ts', apis: ['nodemailer'], why: 'SMTP delivery on Node (issue 17)' },
+  {
+    path: 'src/adapters/mail/eml-files.ts',
+    apis: ['nodemailer', 'node:fs/promises', 'node:path'],
+    why: 'development mail as .eml files under DATA_DIR/mail',
+  },
 ];
 
 function sourceFiles(dir: string): string[] {

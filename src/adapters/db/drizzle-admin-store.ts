@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNotNull, like, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNotNull, isNull, like, sql } from 'drizzle-orm';
 import type { AnalyticsFigures, DayCount, Store, UserRole } from '../../ports/store.js';
 import { analyticsQueries } from './analytics-queries.js';
 import { type Database, rowsOf } from './database.js';
@@ -35,6 +35,8 @@ export function createAdminStore(db: Database): AdminStore {
         .from(users)
         .where(
           and(
+            // A deleted account's tombstone is nobody an admin can act on.
+            isNull(users.deletedAt),
             id ? eq(users.id, id) : undefined,
             emailPrefix ? like(users.email, `${escapeLike(emailPrefix)}%`) : undefined,
             afterEmail ? gt(users.email, afterEmail) : undefined,
@@ -76,10 +78,13 @@ export function createAdminStore(db: Database): AdminStore {
       const rows = await db
         .update(users)
         .set({ disabledAt: null })
-        .where(and(eq(users.id, userId), isNotNull(users.disabledAt)))
+        .where(and(eq(users.id, userId), isNotNull(users.disabledAt), isNull(users.deletedAt)))
         .returning({ id: users.id });
       if (rows.length === 1) return 'ok';
-      const [exists] = await db.select({ id: users.id }).from(users).where(eq(users.id, userId));
+      const [exists] = await db
+        .select({ id: users.id })
+        .from(users)
+        .where(and(eq(users.id, userId), isNull(users.deletedAt)));
       return exists ? 'unchanged' : 'not_found';
     },
 

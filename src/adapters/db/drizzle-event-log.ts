@@ -1,23 +1,26 @@
 import { and, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
-import type { SecurityEventLog } from '../../ports/store.js';
+import type { SecurityEvent, SecurityEventLog } from '../../ports/store.js';
 import { type Database, rowsOf } from './database.js';
 import { securityEvents } from './schema.js';
+
+/** The row of a security event (other adapters insert one inside their own transaction). */
+export const securityEventRow = (event: SecurityEvent) => ({
+  id: crypto.randomUUID(),
+  userId: event.userId,
+  sessionId: event.sessionId ?? null,
+  type: event.type,
+  ipAddress: event.ipAddress ?? null,
+  userAgent: event.userAgent ?? null,
+  details: event.details ?? null,
+  country: typeof event.details?.country === 'string' ? event.details.country : null,
+  createdAt: event.at,
+});
 
 /** The security event log (the SecurityEventLog port) over drizzle. */
 export function createEventLog(db: Database): SecurityEventLog {
   return {
     async recordSecurityEvent(event) {
-      await db.insert(securityEvents).values({
-        id: crypto.randomUUID(),
-        userId: event.userId,
-        sessionId: event.sessionId ?? null,
-        type: event.type,
-        ipAddress: event.ipAddress ?? null,
-        userAgent: event.userAgent ?? null,
-        details: event.details ?? null,
-        country: typeof event.details?.country === 'string' ? event.details.country : null,
-        createdAt: event.at,
-      });
+      await db.insert(securityEvents).values(securityEventRow(event));
     },
 
     async hasLoggedInFrom(userId, network, since) {

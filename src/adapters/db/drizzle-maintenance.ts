@@ -16,6 +16,8 @@ const CLEANUP_COLUMNS: Record<CleanupTable, [string, string, string]> = {
   security_events: ['security_events', 'id', 'created_at'],
   signing_keys: ['signing_keys', 'kid', 'retired_at'],
   login_holds: ['login_holds', 'id', 'expires_at'],
+  email_tokens: ['email_tokens', 'id', 'expires_at'],
+  deleted_users: ['users', 'id', 'deleted_at'],
 };
 
 /** Signing keys, health figures and cleanup (SigningKeyStore, Maintenance) over drizzle. */

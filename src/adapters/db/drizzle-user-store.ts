@@ -1,8 +1,17 @@
-import { and, eq, ne } from 'drizzle-orm';
+import { and, eq, isNull, ne } from 'drizzle-orm';
 import type { UserRole, UserStore } from '../../ports/store.js';
 import type { Database } from './database.js';
-import { refreshTokens, users } from './schema.js';
-import { endPendingCredentials, revokeUntilNone } from './token-rows.js';
+import { securityEventRow } from './drizzle-event-log.js';
+import {
+  emailTokens,
+  mfaFactors,
+  outbox,
+  recoveryCodes,
+  refreshTokens,
+  securityEvents,
+  users,
+} from './schema.js';
+import { endPendingCredentials, lockUser, revokeUntilNone } from './token-rows.js';
 
 const userColumns = {
   id: users.id,
@@ -65,6 +74,54 @@ export function createUserStore(db: Database): UserStore {
           now,
           'password_changed',
         );
+        return { revoked: revoked.size };
+      });
+    },
+
+    async renameUser(userId, name) {
+      const [row] = await db
+        .update(users)
+        .set({ name })
+        .where(and(eq(users.id, userId), isNull(users.deletedAt)))
+        .returning(userColumns);
+      return asUserRecord(row);
+    },
+
+    async deleteAccount({ userId, now, event }) {
+      return db.transaction(async (tx) => {
+        const user = await lockUser(tx, userId);
+        if (!user || user.deletedAt) return 'not_found' as const;
+        const revoked = await revokeUntilNone(tx, eq(refreshTokens.userId, userId), now, 'account_deleted');
+        await endPendingCredentials(tx, userId);
+        await tx.delete(mfaFactors).where(eq(mfaFactors.userId, userId));
+        await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+        await tx.delete(emailTokens).where(eq(emailTokens.userId, userId));
+        // Queued mail would name the address; what was sent is gone from the outbox already.
+        await tx.delete(outbox).where(and(eq(outbox.userId, userId), eq(outbox.status, 'pending')));
+        await tx
+          .update(refreshTokens)
+          .set({ deviceName: null, ipAddress: null, userAgent: null, location: null })
+          .where(eq(refreshTokens.userId, userId));
+        await tx
+          .update(securityEvents)
+          .set({ ipAddress: null, userAgent: null, details: null })
+          .where(eq(securityEvents.userId, userId));
+        await tx
+          .update(users)
+          .set({
+            // Unique and not an address: the old one is free to register again at once.
+            email: `deleted-${userId}@invalid`,
+            name: null,
+            // No argon2id hash verifies against this: no password opens the row again.
+            passwordHash: '!deleted',
+            mfaEnabled: false,
+            role: 'user',
+            emailVerifiedAt: null,
+            disabledAt: user.disabledAt ?? now,
+            deletedAt: now,
+          })
+          .where(eq(users.id, userId));
+        await tx.insert(securityEvents).values(securityEventRow(event));
         return { revoked: revoked.size };
       });
     },

@@ -34,11 +34,19 @@ export const users = pgTable(
     disabledAt: timestamptz('disabled_at'),
     /** When the user proved they read mail at `email` (a verification or email-change link). */
     emailVerifiedAt: timestamptz('email_verified_at'),
+    /**
+     * The user deleted the account: the row is a tombstone (no email, name, password or
+     * factor; disabled) that keeps the id of the anonymised security events until cleanup
+     * deletes it with them, after EVENT_RETENTION.
+     */
+    deletedAt: timestamptz('deleted_at'),
   },
   (t) => [
     check('users_role_check', sql`role IN ('user', 'admin')`),
     // The admin search by email prefix (LIKE 'abc%'), whatever the database's collation.
     index('users_email_prefix_idx').using('btree', t.email.op('text_pattern_ops')),
+    // Cleanup of tombstones past the event retention.
+    index('users_deleted_at_idx').on(t.deletedAt).where(sql`deleted_at IS NOT NULL`),
   ],
 );
 

@@ -1,4 +1,4 @@
-import { and, eq, isNull, type SQL, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm';
 import type { SessionAssurance } from '../../ports/mfa-store.js';
 import type {
   AuthenticatorAssurance,
@@ -8,7 +8,7 @@ import type {
 } from '../../ports/store.js';
 import { type Database, rowsOf } from './database.js';
 import { liveHead } from './live-sessions.js';
-import { loginHolds, mfaChallenges, mfaFactors, refreshTokens, users } from './schema.js';
+import { emailTokens, loginHolds, mfaChallenges, mfaFactors, refreshTokens, users } from './schema.js';
 
 /** Statements shared by the stores: on `refresh_tokens`, and the lock on a user row. */
 
@@ -26,6 +26,7 @@ export async function lockUser(tx: Pick<Database, 'select'>, userId: string) {
       passwordChangedAt: users.passwordChangedAt,
       disabledAt: users.disabledAt,
       mfaEnabled: users.mfaEnabled,
+      deletedAt: users.deletedAt,
     })
     .from(users)
     .where(eq(users.id, userId))
@@ -43,6 +44,9 @@ export async function endPendingCredentials(tx: Pick<Database, 'delete'>, userId
   await tx.delete(loginHolds).where(eq(loginHolds.userId, userId));
   await tx.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId));
   await tx.delete(mfaFactors).where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.status, 'pending')));
+  // Reset links and unconfirmed email changes too. Not the "this wasn't me" link of an email
+  // change: it is the owner's way back from whoever changed the address and then the password.
+  await tx.delete(emailTokens).where(and(eq(emailTokens.userId, userId), inArray(emailTokens.purpose, ['password_reset', 'change_email'])));
 }
 
 /**

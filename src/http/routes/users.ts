@@ -1,15 +1,17 @@
+import { FRESH_AUTH } from '../../domain/assurance.js';
 import { AuthError } from '../../domain/errors.js';
+import type { UserRecord } from '../../ports/store.js';
 import type { RouteContext } from '../context.js';
 import type { AuthVariables } from '../middleware/require-auth.js';
 import { requestDevice } from '../request.js';
 import * as R from '../responses.js';
 import { BAD_INPUT, BEARER_ERRORS, bearerGuard, routeTable } from '../route-table.js';
-import { ChangePasswordBody, EventsQuery, RevokeAllBody, SessionIdParam } from '../schemas.js';
+import { ChangePasswordBody, EventsQuery, RenameBody, RevokeAllBody, SessionIdParam } from '../schemas.js';
 import { sessionJson } from '../views.js';
 
 /** `/v1/users/*` and `/v1/sessions*`: the signed-in user and their devices (sessions). */
 export function usersRoutes(ctx: RouteContext) {
-  const { sessions } = ctx;
+  const { sessions, profile } = ctx;
   // Every path under /v1/users and /v1/sessions wants the token, known or not: an unknown one
   // is refused (401) before it is found missing (404), as it always was.
   const table = routeTable<{ Variables: AuthVariables }>('/v1', {
@@ -26,17 +28,37 @@ export function usersRoutes(ctx: RouteContext) {
       ok: { status: 200, description: 'The user', schema: R.Me },
       errors: BEARER_ERRORS,
     },
+    async (c) => c.json(meJson(await sessions.me(c.get('caller')))),
+  );
+
+  table.route(
+    {
+      method: 'patch',
+      path: '/users/me',
+      tag: 'account',
+      summary: 'Change the display name (null or empty clears it)',
+      body: { schema: RenameBody },
+      ok: { status: 200, description: 'The user', schema: R.Me },
+      errors: [...BAD_INPUT, ...BEARER_ERRORS],
+    },
+    async (c, { body }) => c.json(meJson(await profile.rename(c.get('caller'), body.name))),
+  );
+
+  table.route(
+    {
+      method: 'delete',
+      path: '/users/me',
+      tag: 'account',
+      summary: 'Delete the account: every session revoked, personal data erased',
+      description:
+        'Needs a fresh authentication (auth_time within 300 s), at aal2 when the account has MFA. What is kept, and for how long: README, "Deleting an account".',
+      security: bearerGuard(sessions, ctx.clock, FRESH_AUTH),
+      ok: { status: 204, description: 'Deleted' },
+      errors: [...BEARER_ERRORS, 'insufficient_user_authentication'],
+    },
     async (c) => {
-      const user = await sessions.me(c.get('caller'));
-      return c.json({
-        user: {
-          id: user.id,
-          email: user.email,
-          name: user.name,
-          mfa_enabled: user.mfaEnabled,
-          created_at: user.createdAt.toISOString(),
-        },
-      });
+      await profile.deleteAccount(c.get('caller'));
+      return c.body(null, 204);
     },
   );
 
@@ -143,3 +165,14 @@ export function usersRoutes(ctx: RouteContext) {
 
   return table.done();
 }
+
+/** The contract's user (API.md, GET /v1/users/me). */
+const meJson = (user: UserRecord) => ({
+  user: {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    mfa_enabled: user.mfaEnabled,
+    created_at: user.createdAt.toISOString(),
+  },
+});

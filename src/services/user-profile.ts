@@ -1,0 +1,65 @@
+import { assuranceOf, checkAssurance, FRESH_AAL2 } from '../domain/assurance.js';
+import { BearerError } from '../domain/bearer.js';
+import { AuthError } from '../domain/errors.js';
+import type { Clock } from '../ports/clock.js';
+import type { SecurityEventLog, UserRecord, UserStore } from '../ports/store.js';
+import { type Caller, userOfCaller } from './session-service.js';
+
+/**
+ * The rest of an account's life (issue #17 §6): the display name, and deleting the account.
+ *
+ * Deleting needs a fresh authentication (the route's guard), and at aal2 when the account has
+ * MFA: it is at least as grave as turning MFA off, which asks the same (RFC 9470; OWASP ASVS
+ * V2.2 re-authentication before sensitive operations). The store erases the personal data in
+ * one transaction and leaves a tombstone that keeps the anonymised security events until
+ * cleanup deletes them (README, "Deleting an account").
+ */
+export function createUserProfile(deps: {
+  store: Pick<UserStore, 'findUserById' | 'renameUser' | 'deleteAccount'> &
+    Pick<SecurityEventLog, 'recordSecurityEvent'>;
+  clock: Clock;
+}) {
+  const { store, clock } = deps;
+
+  async function rename(caller: Caller, name: string | null): Promise<UserRecord> {
+    const user = await userOfCaller(store, caller);
+    const renamed = await store.renameUser(user.id, name);
+    if (!renamed) throw new BearerError('invalid_token', 'The user of this access token no longer exists');
+    await store.recordSecurityEvent({
+      userId: user.id,
+      sessionId: caller.sid,
+      type: 'name_changed',
+      at: clock.now(),
+    });
+    return renamed;
+  }
+
+  async function deleteAccount(caller: Caller): Promise<{ revokedSessions: number }> {
+    const now = clock.now();
+    const user = await userOfCaller(store, caller);
+    if (user.mfaEnabled) {
+      const verdict = checkAssurance(assuranceOf(caller), FRESH_AAL2, now);
+      if (!verdict.ok) {
+        throw new AuthError('insufficient_user_authentication', verdict.description, {
+          challenge: {
+            ...(verdict.acrValues ? { acrValues: verdict.acrValues } : {}),
+            ...(verdict.maxAge !== undefined ? { maxAge: verdict.maxAge } : {}),
+          },
+        });
+      }
+    }
+    const result = await store.deleteAccount({
+      userId: user.id,
+      now,
+      event: { userId: user.id, sessionId: caller.sid, type: 'account_deleted', at: now },
+    });
+    if (result === 'not_found') {
+      throw new BearerError('invalid_token', 'The user of this access token no longer exists');
+    }
+    return { revokedSessions: result.revoked };
+  }
+
+  return { rename, deleteAccount };
+}
+
+export type UserProfile = ReturnType<typeof createUserProfile>;
