@@ -32,6 +32,10 @@ export type AuthErrorCode =
   /** SESSION_LIMIT_POLICY=reject: the body lists the sessions and carries a `limit_token`. */
   | 'session_limit_reached'
   | 'invalid_limit_token'
+  /** A token from an email link (password reset): unknown, expired, used, forged or truncated. 400. */
+  | 'invalid_email_token'
+  /** A password reset of an account with TOTP, sent without a code or recovery code: 403. */
+  | 'mfa_required'
   /** The password was right, but an admin disabled the account: 403, after the check only. */
   | 'account_disabled'
   /** A valid token without the rights the route needs (the admin API for a non-admin). */

@@ -34,6 +34,8 @@ export const STATUS: Record<AuthErrorCode, ContentfulStatusCode> = {
   rate_limited: 429,
   session_limit_reached: 409,
   invalid_limit_token: 401,
+  invalid_email_token: 400,
+  mfa_required: 403,
   account_disabled: 403,
   forbidden: 403,
   server_error: 500,

@@ -22,6 +22,9 @@ export function limitKeys(prefixes: NetworkPrefixes) {
       `login:account:${account}:${network ?? 'unknown'}`,
     loginByAccount: (account: string) => `login:account:${account}`,
     registerByNetwork: (network: string | null) => `register:net:${network ?? 'unknown'}`,
+    /** POST /v1/auth/password/forgot: requests per client network, and mails per address. */
+    passwordResetByNetwork: (network: string | null) => `reset:net:${network ?? 'unknown'}`,
+    passwordResetByAccount: (account: string) => `reset:account:${account}`,
     refreshFailuresByNetwork: (network: string | null) => `refresh:net:${network ?? 'unknown'}`,
     /** Second factors and re-authentication of a signed-in or half-signed-in user. */
     secretGuessesByUser: (userId: string) => `secret:user:${userId}`,

@@ -37,7 +37,7 @@ export interface MfaServiceDeps {
   refreshTokenTtlMs: number;
 }
 
-type SecondFactor = { code: string } | { recoveryCode: string };
+export type SecondFactor = { code: string } | { recoveryCode: string };
 
 const invalidMfaToken = () =>
   new AuthError('invalid_mfa_token', 'The mfa_token is invalid, expired or used up; log in again');
@@ -275,7 +275,15 @@ export function createMfaService(deps: MfaServiceDeps) {
     return deps.auth.tokensFor(grant, refreshToken);
   }
 
-  return { enroll, activate, disable, regenerateRecoveryCodes, loginWithSecondFactor, stepUp };
+  return {
+    enroll,
+    activate,
+    disable,
+    regenerateRecoveryCodes,
+    loginWithSecondFactor,
+    stepUp,
+    verifySecondFactor,
+  };
 }
 
 export type MfaService = ReturnType<typeof createMfaService>;

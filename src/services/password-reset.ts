@@ -1,0 +1,214 @@
+import type { MailConfig } from '../config/mail.js';
+import { normalizeEmail, normalizePassword } from '../domain/credentials.js';
+import { AuthError } from '../domain/errors.js';
+import { type MasterKeys, randomToken, sha256Base64url } from '../lib/crypto.js';
+import { HOUR, SECOND } from '../lib/time.js';
+import type { Clock } from '../ports/clock.js';
+import type { PasswordResetStore } from '../ports/email-tokens.js';
+import type { PasswordHasher } from '../ports/password-hasher.js';
+import type { RateLimiter } from '../ports/rate-limiter.js';
+import type { SecurityEventLog, UserRecord, UserStore } from '../ports/store.js';
+import { type LimitKeys, rateLimited, type SecretGuessLimit } from './attempt-limits.js';
+import { outboxMessage } from './mail-sealing.js';
+import { passwordChangedMail } from './mail-templates/password-changed.js';
+import { linkWithToken, passwordResetMail } from './mail-templates/password-reset.js';
+import type { SecondFactor } from './mfa-service.js';
+import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
+import type { RequestDevice } from './types.js';
+
+/**
+ * Password reset by email (issue #17, flow 1; OWASP Forgot Password Cheat Sheet).
+ *
+ * The token: `lkp_` and 256 bits from the CSPRNG, base64url (the prefix lets secret scanners
+ * spot it and makes it useless anywhere else), stored only as its SHA-256, single use, valid
+ * `PASSWORD_RESET_TTL` (30 minutes), voided by a newer one, a password change or a disable.
+ * A presented token is hashed and found through a unique index: no secret is compared in
+ * JavaScript, so timing says nothing about a stored one.
+ */
+const PREFIX = 'lkp_';
+const SHAPE = /^lkp_[A-Za-z0-9_-]{43}$/;
+
+export const newPasswordResetToken = (): string => PREFIX + randomToken(32);
+export const isWellFormedPasswordResetToken = (token: string): boolean => SHAPE.test(token);
+export const hashPasswordResetToken = (token: string): Promise<string> => sha256Base64url(token);
+
+/** One answer for every unusable token, whatever made it so (issue #17, "Bad input and abuse"). */
+export const invalidResetToken = () =>
+  new AuthError('invalid_email_token', 'The link is invalid, expired or already used; ask for a new one');
+
+export interface PasswordResetDeps {
+  store: PasswordResetStore &
+    Pick<UserStore, 'findUserByEmail' | 'findUserById'> &
+    Pick<SecurityEventLog, 'recordSecurityEvent'>;
+  hasher: PasswordHasher;
+  clock: Clock;
+  masterKeys: MasterKeys;
+  rateLimiter: RateLimiter;
+  keys: LimitKeys;
+  /** Wrong codes per user: the same counter as the MFA login and step-up. */
+  guesses: SecretGuessLimit;
+  /** The MFA service's own check (a TOTP code once per step, a recovery code once): its method, or undefined. */
+  verifySecondFactor: (user: UserRecord, factor: SecondFactor) => Promise<string | undefined>;
+  mail: Pick<
+    MailConfig,
+    | 'productName'
+    | 'links'
+    | 'passwordResetTtlSeconds'
+    | 'passwordResetsPerAddress'
+    | 'passwordResetsPerIp'
+    | 'securityNotifications'
+  >;
+  passwordMinScore: number;
+}
+
+export function createPasswordReset(deps: PasswordResetDeps) {
+  const { store, clock, masterKeys, keys, mail } = deps;
+  const perAddress = { points: mail.passwordResetsPerAddress, windowMs: HOUR };
+  const perNetwork = { points: mail.passwordResetsPerIp, windowMs: HOUR };
+
+  /**
+   * POST /v1/auth/password/forgot. The same answer, and about the same work, whether or not
+   * the address has an account (OWASP: no account enumeration): a token is made, hashed, its
+   * mail rendered and sealed either way, and an unknown address runs the decoy transaction
+   * instead of the real one. Both counters are charged first, atomically: past the network's
+   * limit the caller gets 429; past the address's, the same 202 as ever and no mail (the
+   * counter is charged for unknown addresses too, so it reveals nothing either).
+   */
+  async function requestReset(input: { email: string; device: RequestDevice }): Promise<void> {
+    const now = clock.now();
+    const email = normalizeEmail(input.email);
+    const account = await keys.account(email);
+    const [waits, user] = await Promise.all([
+      deps.rateLimiter.hit(
+        [
+          { key: keys.passwordResetByNetwork(keys.network(input.device.ipAddress)), policy: perNetwork },
+          { key: keys.passwordResetByAccount(account), policy: perAddress },
+        ],
+        now,
+      ),
+      store.findUserByEmail(email),
+    ]);
+    const [networkWait = 0, addressWait = 0] = waits;
+    if (networkWait > 0) throw rateLimited('Too many password reset requests; try again later', networkWait);
+
+    const token = newPasswordResetToken();
+    const tokenHash = await hashPasswordResetToken(token);
+    const message = await outboxMessage(masterKeys, {
+      kind: 'password_reset',
+      userId: user?.id ?? null,
+      message: passwordResetMail({
+        to: user?.email ?? email,
+        productName: mail.productName,
+        link: linkWithToken(mail.links.passwordReset, token),
+        ttlSeconds: mail.passwordResetTtlSeconds,
+      }),
+      now,
+    });
+    const sends = user !== undefined && user.disabledAt === null && addressWait === 0;
+    const issued =
+      sends &&
+      (await store.issuePasswordResetToken({
+        id: crypto.randomUUID(),
+        userId: user.id,
+        email: user.email,
+        tokenHash,
+        now,
+        expiresAt: new Date(now.getTime() + mail.passwordResetTtlSeconds * SECOND),
+        message,
+        event: {
+          userId: user.id,
+          type: 'password_reset_requested',
+          ipAddress: input.device.ipAddress,
+          userAgent: input.device.userAgent,
+          at: now,
+        },
+      }));
+    if (!issued) await store.decoyPasswordReset(tokenHash, now);
+  }
+
+  /**
+   * POST /v1/auth/password/reset. Checks in this order, and changes nothing until the last
+   * step: the token (usable, not consumed by reading it), the new password (the policy of
+   * registration), the second factor of an account with TOTP (a reset must not bypass MFA:
+   * a wrong code is charged to the user's guess counter and leaves the token usable), then
+   * one transaction consumes the token, sets the password, ends every session and pending
+   * credential, records `password_reset` and queues the "password changed" notice.
+   */
+  async function resetPassword(input: {
+    token: string;
+    password: string;
+    factor?: SecondFactor | undefined;
+    device: RequestDevice;
+  }): Promise<{ revoked: number }> {
+    if (!isWellFormedPasswordResetToken(input.token)) throw invalidResetToken();
+    const tokenHash = await hashPasswordResetToken(input.token);
+    const found = await store.findPasswordResetToken(tokenHash, clock.now());
+    const user = found && (await store.findUserById(found.userId));
+    if (!user) throw invalidResetToken();
+
+    const password = normalizePassword(input.password);
+    assertAcceptablePassword(password, contextWordsOf(user.email), deps.passwordMinScore);
+
+    let method: string | undefined;
+    if (user.mfaEnabled) {
+      if (!input.factor)
+        throw new AuthError(
+          'mfa_required',
+          'This account has two-step verification: send a code from the authenticator app, or a recovery code',
+        );
+      await deps.guesses.charge(user.id, 'password_reset');
+      method = await deps.verifySecondFactor(user, input.factor);
+      if (!method) {
+        await store.recordSecurityEvent({
+          userId: user.id,
+          type: 'mfa_failed',
+          details: { during: 'password_reset' },
+          at: clock.now(),
+        });
+        throw new AuthError('invalid_code', 'The code is not valid');
+      }
+      await deps.guesses.refund(user.id);
+    }
+
+    const newHash = await deps.hasher.hash(password);
+    const now = clock.now();
+    const notice = mail.securityNotifications
+      ? [
+          await outboxMessage(masterKeys, {
+            kind: 'password_changed',
+            userId: user.id,
+            message: passwordChangedMail({
+              to: user.email,
+              productName: mail.productName,
+              how: 'reset',
+              at: now,
+              ipAddress: input.device.ipAddress,
+              userAgent: input.device.userAgent,
+            }),
+            now,
+          }),
+        ]
+      : [];
+    const result = await store.completePasswordReset({
+      tokenHash,
+      userId: user.id,
+      newHash,
+      now,
+      event: {
+        userId: user.id,
+        type: 'password_reset',
+        ipAddress: input.device.ipAddress,
+        userAgent: input.device.userAgent,
+        details: method ? { second_factor: method } : {},
+        at: now,
+      },
+      messages: notice,
+    });
+    if (result === 'invalid_token') throw invalidResetToken();
+    return result;
+  }
+
+  return { requestReset, resetPassword };
+}
+
+export type PasswordReset = ReturnType<typeof createPasswordReset>;
