@@ -1,4 +1,5 @@
 import type { SessionLimitPolicy } from '../domain/session-policy.js';
+import type { SignInHistory } from '../domain/unusual-time.js';
 import type { SessionStats } from './metrics.js';
 import type { MfaStore } from './mfa-store.js';
 import type {
@@ -135,13 +136,19 @@ export interface SecurityEventLog {
    * `since`: such a network is the owner's, and a stranger's guessing must not lock it out.
    */
   hasLoggedInFrom(userId: string, network: string, since: Date): Promise<boolean>;
-  /** Whether the user has logged in before with this user agent, and from this location. */
+  /**
+   * Whether the user has logged in before with this user agent, and from this location; and
+   * their sign-ins of the last `UNUSUAL_TIME.HISTORY_DAYS` days near the time of day of `at`
+   * (domain/unusual-time.ts; `count` stops at its MIN_HISTORY).
+   */
   seenBefore(
     userId: string,
     device: { userAgent: string | null; location: string | null },
+    at: Date,
   ): Promise<{
     device: boolean;
     location: boolean;
+    signIns: SignInHistory;
   }>;
   /** A user's events, newest first, strictly older than `before` when given (keyset paging). */
   listSecurityEvents(

@@ -1,6 +1,6 @@
 import { normalizeEmail, normalizePassword } from '../domain/credentials.js';
+import { isUnusualTime } from '../domain/unusual-time.js';
 import type { AuthenticatorAssurance, UserRecord } from '../ports/store.js';
-import { createAccount } from './registration.js';
 import { rateLimited } from './attempt-limits.js';
 import {
   type AuthServiceDeps,
@@ -11,6 +11,7 @@ import {
 } from './auth-flow.js';
 import type { HeldLogins } from './held-logins.js';
 import { newMfaToken } from './mfa-tokens.js';
+import { createAccount } from './registration.js';
 import type { SessionTokens } from './session-tokens.js';
 import type { Delivery, IssuedTokens, MfaRequired, RequestDevice, SessionLimitReached } from './types.js';
 
@@ -159,7 +160,7 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
     if (opened === 'account_disabled') throw accountDisabled();
     if (opened === 'limit_reached') return holdLogin(user, { ...input, authTime: now });
     // Seen before? Lets a client (and the user's event log) warn about a new device or place.
-    const seen = await store.seenBefore(user.id, input.device);
+    const seen = await store.seenBefore(user.id, input.device, now);
     await store.recordSecurityEvent({
       userId: user.id,
       sessionId: grant.sessionId,
@@ -173,6 +174,7 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
         country: input.device.country ?? null,
         new_device: !seen.device,
         new_location: !seen.location,
+        unusual_time: isUnusualTime(seen.signIns),
         ...(opened.evictedSessionIds.length > 0 ? { evicted_sessions: opened.evictedSessionIds } : {}),
       },
       at: now,

@@ -99,6 +99,40 @@ describe('new devices and places', () => {
     expect(logins[3]!.details.location).toBe('BR');
   });
 
+  it('marks a login at a time of day the account never signs in at, once it has history (domain/unusual-time.ts)', async () => {
+    const HOUR = 3600 * 1000;
+    const DAY = 24 * HOUR;
+    const { email } = await registerUser(lk.app);
+    // Put the clock at the next 09:00 UTC, a day at a time after that.
+    const now = lk.clock.now().getTime();
+    lk.clock.advance(DAY - (now % DAY) + 9 * HOUR);
+    const unusualOf = async () => {
+      const pair = await login(lk.app, email);
+      const [latest] = (await eventsOf(pair.access_token)).filter(
+        (event) => event.type === 'login_succeeded',
+      );
+      return latest!.details.unusual_time;
+    };
+    // A new account: every hour is new, and nothing is unusual yet.
+    expect(await unusualOf()).toBe(false);
+    lk.clock.advance(12 * HOUR); // 21:00, with one sign-in of history
+    expect(await unusualOf()).toBe(false);
+    for (let day = 0; day < 9; day++) {
+      lk.clock.advance(12 * HOUR); // 09:00 the next day
+      expect(await unusualOf()).toBe(false);
+      lk.clock.advance(12 * HOUR); // and back to 21:00
+    }
+    // Twenty sign-ins of history, all at 09:00 or 21:00.
+    lk.clock.advance(6 * HOUR); // 03:00
+    expect(await unusualOf()).toBe(true);
+    lk.clock.advance(6 * HOUR + 50 * 60 * 1000); // 09:50: within the hour of 09:00
+    expect(await unusualOf()).toBe(false);
+    lk.clock.advance(14 * HOUR + 30 * 60 * 1000); // 00:20 the next day: 21:00 is more than an hour away...
+    expect(await unusualOf()).toBe(true);
+    lk.clock.advance(23 * HOUR + 20 * 60 * 1000); // ...but 23:40 the day after is near 00:20 (a circle)
+    expect(await unusualOf()).toBe(false);
+  });
+
   it('failed and throttled logins appear in the user’s log', async () => {
     const strict = await buildLatchkey(database.current, {
       clock: lk.clock,

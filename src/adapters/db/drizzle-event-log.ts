@@ -1,4 +1,5 @@
 import { and, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
+import { UNUSUAL_TIME } from '../../domain/unusual-time.js';
 import type { SecurityEvent, SecurityEventLog } from '../../ports/store.js';
 import { type Database, rowsOf } from './database.js';
 import { securityEvents } from './schema.js';
@@ -39,16 +40,30 @@ export function createEventLog(db: Database): SecurityEventLog {
       return rows.length === 1;
     },
 
-    async seenBefore(userId, { userAgent, location }) {
+    async seenBefore(userId, { userAgent, location }, at) {
       const loginWith = (condition: ReturnType<typeof sql>) => sql`EXISTS (
         SELECT 1 FROM security_events
         WHERE user_id = ${userId} AND type IN ('login_succeeded') AND ${condition})`;
-      const [row] = rowsOf<{ device: boolean; location: boolean }>(
+      const since = new Date(at.getTime() - UNUSUAL_TIME.HISTORY_DAYS * 86_400_000).toISOString();
+      const recent = sql`user_id = ${userId} AND type = 'login_succeeded' AND created_at > ${since}::timestamptz`;
+      // The hour of the day as a fraction, UTC; its distance to this one's on a 24-hour circle.
+      const hourOfDay = sql`(extract(epoch FROM (created_at AT TIME ZONE 'UTC')::time) / 3600.0)`;
+      const thisHour = (at.getTime() % 86_400_000) / 3_600_000;
+      const distance = sql`LEAST(abs(${hourOfDay} - ${thisHour}::float8), 24 - abs(${hourOfDay} - ${thisHour}::float8))`;
+      const [row] = rowsOf<{ device: boolean; location: boolean; history: number; near_hour: boolean }>(
         await db.execute(sql`SELECT
           ${userAgent === null ? sql`true` : loginWith(sql`user_agent = ${userAgent}`)} AS device,
-          ${location === null ? sql`true` : loginWith(sql`details->>'location' = ${location}`)} AS location`),
+          ${location === null ? sql`true` : loginWith(sql`details->>'location' = ${location}`)} AS location,
+          (SELECT count(*)::int FROM (SELECT 1 FROM security_events WHERE ${recent}
+            LIMIT ${UNUSUAL_TIME.MIN_HISTORY}) enough) AS history,
+          EXISTS (SELECT 1 FROM security_events WHERE ${recent}
+            AND ${distance} <= ${UNUSUAL_TIME.NEIGHBOUR_HOURS}) AS near_hour`),
       );
-      return { device: Boolean(row?.device), location: Boolean(row?.location) };
+      return {
+        device: Boolean(row?.device),
+        location: Boolean(row?.location),
+        signIns: { count: Number(row?.history ?? 0), nearThisHour: Boolean(row?.near_hour) },
+      };
     },
 
     async listSecurityEvents(userId, { limit, before }) {
