@@ -171,6 +171,30 @@ export function createLatchkeyClient(options: ClientOptions) {
           : { mfa_token: mfaToken, recovery_code: factor.recoveryCode };
       return keep(await expectJson<TokenPair>(await send('/v1/auth/login/mfa', { method: 'POST', json })));
     },
+    /** Asks for a reset link by email: resolves the same whether or not the address has an account. */
+    async forgotPassword(email: string): Promise<void> {
+      const response = await send('/v1/auth/password/forgot', { method: 'POST', json: { email } });
+      if (!response.ok) throw await errorOf(response);
+    },
+    /**
+     * Sets a new password with the token of a reset link; every session of that user ends: sign
+     * in again afterwards. An account with TOTP needs `factor` (the error `mfa_required` says
+     * so; `invalid_code` for a wrong one; `invalid_email_token` for a dead link).
+     */
+    async resetPassword(
+      token: string,
+      password: string,
+      factor?: { code: string } | { recoveryCode: string },
+    ) {
+      const json = {
+        token,
+        password,
+        ...(factor && 'code' in factor ? { code: factor.code } : {}),
+        ...(factor && 'recoveryCode' in factor ? { recovery_code: factor.recoveryCode } : {}),
+      };
+      const response = await send('/v1/auth/password/reset', { method: 'POST', json });
+      if (!response.ok) throw await errorOf(response);
+    },
     refresh,
     /** Any Bearer call of the API, refreshed as needed. */
     fetch: authorized,

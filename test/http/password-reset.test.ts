@@ -1,66 +1,31 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { rowsOf } from '../../src/adapters/db/database.js';
-import { emailTokens, outbox, users } from '../../src/adapters/db/schema.js';
-import { createPinoLogger } from '../../src/adapters/pino-logger.js';
-import { deriveMasterKeys, type MasterKeys } from '../../src/lib/crypto.js';
+import { emailTokens } from '../../src/adapters/db/schema.js';
 import { unsealMailMessage } from '../../src/services/mail-sealing.js';
 import { call, login, refresh, registerUser } from '../support/client.js';
-import { PASSWORD, TEST_MASTER_SECRET, uniqueEmail, useDatabase } from '../support/harness.js';
-import { base32Decode, totp } from '../support/totp.js';
-import { buildWithReset, type ResetApp } from './password-reset-harness.js';
+import { PASSWORD, uniqueEmail, useDatabase } from '../support/harness.js';
+import { buildWithReset, KEYS, NEW_PASSWORD, type ResetApp, resetTools } from './password-reset-harness.js';
 
 /**
  * Password reset (issue #17, flow 1, and "Bad input and abuse"): the same answer for every
  * address, throttling counted before the work, the token's life (single use, 30 minutes,
- * voided by a newer one, a password change, a disable), MFA not bypassed, every session ended,
- * and the mail written to the outbox in the same transaction, sealed.
+ * voided by a newer one, a password change, a disable), every session ended, and the mail
+ * written to the outbox in the same transaction, sealed. MFA, the typed client and the logs:
+ * password-reset-mfa.test.ts.
  */
 
 const database = useDatabase();
 let lk: ResetApp;
-let keys: MasterKeys;
 beforeAll(async () => {
   // Every test here asks from the harness's one IP; the per-network limit has its own test.
   lk = await buildWithReset(database.current, { env: { PASSWORD_RESETS_PER_IP: '100000' } });
-  keys = await deriveMasterKeys(TEST_MASTER_SECRET);
 });
 
-const NEW_PASSWORD = 'seven herons fold paper under violet rain';
 const MINUTE = 60_000;
-
-const forgot = (email: string, app = lk.app) => call(app, '/v1/auth/password/forgot', { body: { email } });
-const reset = (body: Record<string, unknown>, app = lk.app) =>
-  call(app, '/v1/auth/password/reset', { body: { password: NEW_PASSWORD, ...body } });
-
-/** The user's outbox rows of `kind`, oldest first. */
-async function mailsOf(userId: string, kind: string) {
-  return database.current.db
-    .select()
-    .from(outbox)
-    .where(and(eq(outbox.userId, userId), eq(outbox.kind, kind)))
-    .orderBy(outbox.createdAt, outbox.id);
-}
-
-/** The token of the user's newest reset mail, read the way the recipient would: from the link. */
-async function latestToken(userId: string): Promise<string> {
-  const rows = await mailsOf(userId, 'password_reset');
-  const row = rows.at(-1)!;
-  const mail = await unsealMailMessage(keys, row.id, row.payload!);
-  const link = mail.text.match(/http:\/\/localhost:3000\/account\/password\/reset\?token=\S+/)![0];
-  return new URL(link).searchParams.get('token')!;
-}
-
-const passwordHashOf = async (userId: string) =>
-  (await database.current.db.select({ hash: users.passwordHash }).from(users).where(eq(users.id, userId)))[0]!
-    .hash;
-
-async function eventTypes(userId: string): Promise<string[]> {
-  const result = await database.current.db.execute(
-    sql`SELECT type FROM security_events WHERE user_id = ${userId} ORDER BY created_at, type`,
-  );
-  return rowsOf<{ type: string }>(result).map((row) => row.type);
-}
+const { forgot, reset, mailsOf, latestToken, passwordHashOf, eventTypes } = resetTools(
+  () => database.current,
+  () => lk.app,
+);
 
 describe('POST /v1/auth/password/forgot', () => {
   it('answers 202 with the same body for a known and an unknown address; only the known gets a mail', async () => {
@@ -85,7 +50,7 @@ describe('POST /v1/auth/password/forgot', () => {
     const token = await latestToken(user.id);
     expect(token).toMatch(/^lkp_[A-Za-z0-9_-]{43}$/);
     expect(row!.payload).not.toContain(token);
-    const mail = await unsealMailMessage(keys, row!.id, row!.payload!);
+    const mail = await unsealMailMessage(await KEYS, row!.id, row!.payload!);
     expect(mail.to).toBe(user.email);
     expect(mail.html).toContain(`http://localhost:3000/account/password/reset?token=${token}`);
     // Only the hash is kept.
@@ -171,7 +136,7 @@ describe('POST /v1/auth/password/reset', () => {
       expect.arrayContaining(['password_reset_requested', 'password_reset']),
     );
     const [notice] = await mailsOf(user.id, 'password_changed');
-    const mail = await unsealMailMessage(keys, notice!.id, notice!.payload!);
+    const mail = await unsealMailMessage(await KEYS, notice!.id, notice!.payload!);
     expect(mail.to).toBe(user.email);
     expect(mail.subject).toContain('password was changed');
   });
@@ -262,69 +227,5 @@ describe('POST /v1/auth/password/reset', () => {
     );
     expect(answers.map((a) => a.status).sort()).toEqual([204, 400, 400, 400, 400]);
     expect(await mailsOf(user.id, 'password_changed')).toHaveLength(1);
-  });
-});
-
-describe('a reset of an account with TOTP', () => {
-  const codeAt = (secret: string, steps = 0) =>
-    totp(base32Decode(secret), Math.floor(lk.clock.now().getTime() / 1000) + steps * 30);
-
-  async function userWithMfa() {
-    const user = await registerUser(lk.app);
-    const pair = await login(lk.app, user.email);
-    const enrolled = await call(lk.app, '/v1/mfa/totp/enroll', { method: 'POST', token: pair.access_token });
-    const secret: string = enrolled.json.secret;
-    const activated = await call(lk.app, '/v1/mfa/totp/activate', {
-      body: { code: codeAt(secret) },
-      token: pair.access_token,
-    });
-    expect(activated.status).toBe(200);
-    return { user, secret, recoveryCodes: activated.json.recovery_codes as string[] };
-  }
-
-  it('needs a code: none → 403 mfa_required, a wrong one → 401 invalid_code, the token stays usable', async () => {
-    const { user, secret } = await userWithMfa();
-    await forgot(user.email);
-    const token = await latestToken(user.id);
-    const before = await passwordHashOf(user.id);
-    const missing = await reset({ token });
-    expect(missing.status).toBe(403);
-    expect(missing.json.error).toBe('mfa_required');
-    const valid = new Set([-1, 0, 1].map((steps) => codeAt(secret, steps)));
-    const wrong = ['000000', '111111', '222222'].find((code) => !valid.has(code))!;
-    const refused = await reset({ token, code: wrong });
-    expect(refused.status).toBe(401);
-    expect(refused.json.error).toBe('invalid_code');
-    expect(await passwordHashOf(user.id)).toBe(before);
-    expect(await eventTypes(user.id)).toContain('mfa_failed');
-    lk.clock.advance(30_000);
-    expect((await reset({ token, code: codeAt(secret) })).status).toBe(204);
-  });
-
-  it('takes a recovery code instead', async () => {
-    const { user, recoveryCodes } = await userWithMfa();
-    await forgot(user.email);
-    const token = await latestToken(user.id);
-    expect((await reset({ token, recovery_code: recoveryCodes[0] })).status).toBe(204);
-  });
-});
-
-describe('logs', () => {
-  it('never carry the reset token or the new password', async () => {
-    const chunks: string[] = [];
-    const logger = createPinoLogger('debug', {
-      destination: { write: (chunk: string) => chunks.push(chunk) },
-    });
-    const app = (await buildWithReset(database.current, { logger, clientIp: '192.0.2.44' })).app;
-    const user = await registerUser(app);
-    await forgot(user.email, app);
-    const token = await latestToken(user.id);
-    await reset({ token: token.slice(0, 30) }, app);
-    expect((await reset({ token }, app)).status).toBe(204);
-    const text = chunks.join('');
-    expect(text).toContain('/v1/auth/password/reset');
-    expect(text).not.toContain(token);
-    expect(text).not.toContain(token.slice(4, 30));
-    expect(text).not.toContain(NEW_PASSWORD);
   });
 });

@@ -1,0 +1,108 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createPinoLogger } from '../../src/adapters/pino-logger.js';
+import { createLatchkeyClient, LatchkeyError } from '../../src/client/index.js';
+import { appFetch, call, login, registerUser } from '../support/client.js';
+import { uniqueEmail, useDatabase } from '../support/harness.js';
+import { base32Decode, totp } from '../support/totp.js';
+import { buildWithReset, NEW_PASSWORD, type ResetApp, resetTools } from './password-reset-harness.js';
+
+/**
+ * Password reset, continued (test/http/password-reset.test.ts has the token's life and the
+ * limits): a reset does not bypass MFA, the typed client's methods, and no token in the logs.
+ */
+
+const database = useDatabase();
+let lk: ResetApp;
+beforeAll(async () => {
+  lk = await buildWithReset(database.current, { env: { PASSWORD_RESETS_PER_IP: '100000' } });
+});
+
+const { forgot, reset, latestToken, passwordHashOf, eventTypes } = resetTools(
+  () => database.current,
+  () => lk.app,
+);
+
+describe('a reset of an account with TOTP', () => {
+  const codeAt = (secret: string, steps = 0) =>
+    totp(base32Decode(secret), Math.floor(lk.clock.now().getTime() / 1000) + steps * 30);
+
+  async function userWithMfa() {
+    const user = await registerUser(lk.app);
+    const pair = await login(lk.app, user.email);
+    const enrolled = await call(lk.app, '/v1/mfa/totp/enroll', { method: 'POST', token: pair.access_token });
+    const secret: string = enrolled.json.secret;
+    const activated = await call(lk.app, '/v1/mfa/totp/activate', {
+      body: { code: codeAt(secret) },
+      token: pair.access_token,
+    });
+    expect(activated.status).toBe(200);
+    return { user, secret, recoveryCodes: activated.json.recovery_codes as string[] };
+  }
+
+  it('needs a code: none → 403 mfa_required, a wrong one → 401 invalid_code, the token stays usable', async () => {
+    const { user, secret } = await userWithMfa();
+    await forgot(user.email);
+    const token = await latestToken(user.id);
+    const before = await passwordHashOf(user.id);
+    const missing = await reset({ token });
+    expect(missing.status).toBe(403);
+    expect(missing.json.error).toBe('mfa_required');
+    const valid = new Set([-1, 0, 1].map((steps) => codeAt(secret, steps)));
+    const wrong = ['000000', '111111', '222222'].find((code) => !valid.has(code))!;
+    const refused = await reset({ token, code: wrong });
+    expect(refused.status).toBe(401);
+    expect(refused.json.error).toBe('invalid_code');
+    expect(await passwordHashOf(user.id)).toBe(before);
+    expect(await eventTypes(user.id)).toContain('mfa_failed');
+    lk.clock.advance(30_000);
+    expect((await reset({ token, code: codeAt(secret) })).status).toBe(204);
+  });
+
+  it('takes a recovery code instead', async () => {
+    const { user, recoveryCodes } = await userWithMfa();
+    await forgot(user.email);
+    const token = await latestToken(user.id);
+    expect((await reset({ token, recovery_code: recoveryCodes[0] })).status).toBe(204);
+  });
+});
+
+describe('the typed client', () => {
+  it('forgotPassword and resetPassword, with the error codes of the contract', async () => {
+    const user = await registerUser(lk.app);
+    const client = createLatchkeyClient({
+      baseUrl: 'http://localhost:3000',
+      delivery: 'body',
+      fetch: appFetch(lk.app),
+    });
+    await client.forgotPassword(user.email);
+    await client.forgotPassword(uniqueEmail('nobody'));
+    const token = await latestToken(user.id);
+    const refused = await client
+      .resetPassword(token.slice(0, 10), NEW_PASSWORD)
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(LatchkeyError);
+    expect(refused).toMatchObject({ status: 400, code: 'invalid_email_token' });
+    await client.resetPassword(token, NEW_PASSWORD);
+    expect('access_token' in (await client.login(user.email, NEW_PASSWORD))).toBe(true);
+  });
+});
+
+describe('logs', () => {
+  it('never carry the reset token or the new password', async () => {
+    const chunks: string[] = [];
+    const logger = createPinoLogger('debug', {
+      destination: { write: (chunk: string) => chunks.push(chunk) },
+    });
+    const app = (await buildWithReset(database.current, { logger, clientIp: '192.0.2.44' })).app;
+    const user = await registerUser(app);
+    await forgot(user.email, app);
+    const token = await latestToken(user.id);
+    await reset({ token: token.slice(0, 30) }, app);
+    expect((await reset({ token }, app)).status).toBe(204);
+    const text = chunks.join('');
+    expect(text).toContain('/v1/auth/password/reset');
+    expect(text).not.toContain(token);
+    expect(text).not.toContain(token.slice(4, 30));
+    expect(text).not.toContain(NEW_PASSWORD);
+  });
+});
