@@ -47,7 +47,8 @@ export function createHttpMailer(options: {
           ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
         },
         body: JSON.stringify(body),
-        redirect: 'error',
+        // 'manual' (workerd has no 'error'): a redirect is a non-2xx answer, so a failure to retry.
+        redirect: 'manual',
         signal: AbortSignal.timeout(timeout),
       });
       // Drained either way, so the connection can be reused (workerd warns of unread bodies).
