@@ -16,6 +16,8 @@ import { createKeyRing } from '../services/key-ring.js';
 import { createMfaService } from '../services/mfa-service.js';
 import { createOAuthService } from '../services/oauth-service.js';
 import { createOperatorService } from '../services/operator-service.js';
+import { createPasswordReset } from '../services/password-reset.js';
+import { createSecurityNotifications, type SecurityNotices } from '../services/security-notifications.js';
 import { createSessionService } from '../services/session-service.js';
 import { createUserProfile } from '../services/user-profile.js';
 
@@ -49,7 +51,15 @@ export interface RequestFacts {
 export function composeServices(ports: Ports) {
   const { config, hasher, clock, masterKeys, rateLimiter } = ports;
   const logger = ports.logger ?? silentLogger;
-  const store = withEventFacts(ports.store, ports.requestFacts ?? (() => undefined), logger);
+  const notices = config.mail.securityNotifications
+    ? createSecurityNotifications({
+        store: ports.store,
+        masterKeys,
+        productName: config.mail.productName,
+        logger,
+      })
+    : undefined;
+  const store = withEventFacts(ports.store, ports.requestFacts ?? (() => undefined), logger, notices);
   const perWindow = (points: number, seconds: number) => ({ points, windowMs: seconds * SECOND });
 
   const keyRing = createKeyRing({
@@ -132,6 +142,18 @@ export function composeServices(ports: Ports) {
   });
   const admin = createAdminService({ store, clock });
   const profile = createUserProfile({ store, clock });
+  const passwordReset = createPasswordReset({
+    store,
+    hasher,
+    clock,
+    masterKeys,
+    rateLimiter,
+    keys,
+    guesses,
+    verifySecondFactor: mfa.verifySecondFactor,
+    mail: config.mail,
+    passwordMinScore: config.passwordMinScore,
+  });
   const health = createHealth({ store, clock });
   const cleanup = createCleanup({
     store,
@@ -150,7 +172,20 @@ export function composeServices(ports: Ports) {
     clock,
     passwordMinScore: config.passwordMinScore,
   });
-  return { keyRing, accessTokens, auth, sessions, mfa, oauth, admin, profile, health, cleanup, operator };
+  return {
+    keyRing,
+    accessTokens,
+    auth,
+    sessions,
+    mfa,
+    oauth,
+    admin,
+    profile,
+    passwordReset,
+    health,
+    cleanup,
+    operator,
+  };
 }
 
 export type Services = ReturnType<typeof composeServices>;
@@ -162,8 +197,13 @@ export type Services = ReturnType<typeof composeServices>;
  * no IP, no secret). A Proxy, not a spread copy: a store may be one itself (the Worker's, that
  * forwards to the request's client; the retrying one on Node).
  */
-function withEventFacts(store: Store, requestFacts: () => RequestFacts | undefined, logger: Logger): Store {
-  const recordSecurityEvent: SecurityEventLog['recordSecurityEvent'] = async (given) => {
+function withEventFacts(
+  store: Store,
+  requestFacts: () => RequestFacts | undefined,
+  logger: Logger,
+  notices: SecurityNotices | undefined,
+): Store {
+  const recordSecurityEvent: SecurityEventLog['recordSecurityEvent'] = async (given, caused = []) => {
     const facts = requestFacts();
     const event = facts
       ? {
@@ -172,7 +212,8 @@ function withEventFacts(store: Store, requestFacts: () => RequestFacts | undefin
           userAgent: given.userAgent ?? facts.userAgent,
         }
       : given;
-    await store.recordSecurityEvent(event);
+    // The owner hears of it by email (SECURITY_NOTIFICATIONS): written with the event, one transaction.
+    await store.recordSecurityEvent(event, [...caused, ...(notices ? await notices(event) : [])]);
     logger.info('security event', {
       request_id: facts?.requestId ?? null,
       type: event.type,

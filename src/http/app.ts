@@ -23,6 +23,7 @@ import { type ApiReferenceAssets, docsRoutes } from './routes/docs.js';
 import { mfaRoutes } from './routes/mfa.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { operationsRoutes } from './routes/operations.js';
+import { passwordResetRoutes } from './routes/password-reset.js';
 import { usersRoutes } from './routes/users.js';
 
 export type { AppServices } from './context.js';
@@ -152,6 +153,7 @@ export function createApp(deps: AppDeps) {
   operations = mountRoutes(app, [
     operationsRoutes({ health: services.health, metrics, metricsToken: config.metricsToken }),
     authRoutes(ctx),
+    passwordResetRoutes(ctx),
     mfaRoutes(ctx),
     usersRoutes(ctx),
     adminRoutes(ctx),

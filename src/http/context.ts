@@ -8,6 +8,7 @@ import type { Health } from '../services/health.js';
 import type { KeyRing } from '../services/key-ring.js';
 import type { MfaService } from '../services/mfa-service.js';
 import type { OAuthService } from '../services/oauth-service.js';
+import type { PasswordReset } from '../services/password-reset.js';
 import type { SessionService } from '../services/session-service.js';
 import type { UserProfile } from '../services/user-profile.js';
 import type { GetClientIp } from './request.js';
@@ -20,6 +21,7 @@ export interface AppServices {
   oauth: OAuthService;
   admin: AdminService;
   profile: UserProfile;
+  passwordReset: PasswordReset;
   keyRing: KeyRing;
   health: Health;
 }

@@ -1,5 +1,7 @@
 import type { SessionLimitPolicy } from '../domain/session-policy.js';
 import type { SignInHistory } from '../domain/unusual-time.js';
+import type { PasswordResetStore } from './email-tokens.js';
+import type { NewOutboxMessage, OutboxStore } from './mail.js';
 import type { SessionStats } from './metrics.js';
 import type { MfaStore } from './mfa-store.js';
 import type {
@@ -130,7 +132,8 @@ export interface SessionStore {
 
 /** A user's security events, and what the login flows learn from them. */
 export interface SecurityEventLog {
-  recordSecurityEvent(event: SecurityEvent): Promise<void>;
+  /** Records the event, and with it (one transaction) the notices it causes (issue #17 §4). */
+  recordSecurityEvent(event: SecurityEvent, notices?: readonly NewOutboxMessage[]): Promise<void>;
   /**
    * Whether the user has opened a session from an address in `network` (CIDR text) since
    * `since`: such a network is the owner's, and a stranger's guessing must not lock it out.
@@ -216,4 +219,6 @@ export interface Store
     SigningKeyStore,
     AdminQueries,
     Maintenance,
-    MfaStore {}
+    MfaStore,
+    PasswordResetStore,
+    OutboxStore {}

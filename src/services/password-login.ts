@@ -175,6 +175,7 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
         new_device: !seen.device,
         new_location: !seen.location,
         unusual_time: isUnusualTime(seen.signIns),
+        first_sign_in: seen.signIns.count === 0,
         ...(opened.evictedSessionIds.length > 0 ? { evicted_sessions: opened.evictedSessionIds } : {}),
       },
       at: now,

@@ -2,6 +2,7 @@ import { and, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
 import { UNUSUAL_TIME } from '../../domain/unusual-time.js';
 import type { SecurityEvent, SecurityEventLog } from '../../ports/store.js';
 import { type Database, rowsOf } from './database.js';
+import { insertOutboxMessages } from './drizzle-outbox.js';
 import { securityEvents } from './schema.js';
 
 /** The row of a security event (other adapters insert one inside their own transaction). */
@@ -20,8 +21,15 @@ export const securityEventRow = (event: SecurityEvent) => ({
 /** The security event log (the SecurityEventLog port) over drizzle. */
 export function createEventLog(db: Database): SecurityEventLog {
   return {
-    async recordSecurityEvent(event) {
-      await db.insert(securityEvents).values(securityEventRow(event));
+    async recordSecurityEvent(event, notices = []) {
+      if (notices.length === 0) {
+        await db.insert(securityEvents).values(securityEventRow(event));
+        return;
+      }
+      await db.transaction(async (tx) => {
+        await tx.insert(securityEvents).values(securityEventRow(event));
+        await insertOutboxMessages(tx, notices);
+      });
     },
 
     async hasLoggedInFrom(userId, network, since) {

@@ -1,9 +1,11 @@
 import type { Store } from '../../ports/store.js';
 import type { Database } from './database.js';
 import { createAdminStore } from './drizzle-admin-store.js';
+import { createEmailTokenStore } from './drizzle-email-tokens.js';
 import { createEventLog } from './drizzle-event-log.js';
 import { createMaintenanceStore } from './drizzle-maintenance.js';
 import { createMfaStore } from './drizzle-mfa-store.js';
+import { createOutboxStore } from './drizzle-outbox.js';
 import { createSessionStore } from './drizzle-session-store.js';
 import { createUserStore } from './drizzle-user-store.js';
 
@@ -19,5 +21,7 @@ export function createDrizzleStore(db: Database): Store {
     ...createMaintenanceStore(db),
     ...createMfaStore(db),
     ...createAdminStore(db),
+    ...createEmailTokenStore(db),
+    ...createOutboxStore(db),
   };
 }

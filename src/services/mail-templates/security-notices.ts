@@ -1,0 +1,121 @@
+import type { MailMessage, MessageKind } from '../../ports/mail.js';
+import { plainValue } from './escape.js';
+import { renderMail } from './layout.js';
+
+/**
+ * The security notifications (issue #17 §4): one template each, saying what happened, with
+ * the device, place and time, and what to do. They go to the account's address whatever the
+ * event's origin (an attacker's request is exactly the one to hear about).
+ */
+
+/** Recovery codes left at or under this: the notice says to make new ones. */
+export const FEW_RECOVERY_CODES = 3;
+
+export interface NoticeFacts {
+  to: string;
+  productName: string;
+  at: Date;
+  ipAddress: string | null;
+  userAgent: string | null;
+  location: string | null;
+}
+
+const when = (at: Date) => `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+function factsOf(input: NoticeFacts): [string, string][] {
+  const facts: [string, string][] = [['Time', when(input.at)]];
+  if (input.location) facts.push(['Place', plainValue(input.location, 200)]);
+  if (input.ipAddress) facts.push(['IP address', plainValue(input.ipAddress, 64)]);
+  if (input.userAgent) facts.push(['Device', plainValue(input.userAgent)]);
+  return facts;
+}
+
+const NOT_YOU =
+  'If this was not you, change your password at once (or reset it from the sign-in page, "Forgot password?"), sign out the devices you do not know, and turn on two-factor authentication.';
+
+interface Notice {
+  subject: (product: string) => string;
+  paragraphs: (input: NoticeFacts & { remaining?: number }) => string[];
+  closing?: string;
+}
+
+const NOTICES: Partial<Record<MessageKind, Notice>> = {
+  new_device_login: {
+    subject: (product) => `New sign-in to your ${product} account`,
+    paragraphs: (input) => [
+      `Your ${input.productName} account ${input.to} was signed in to from a device or place it had not been used from before.`,
+    ],
+    closing: NOT_YOU,
+  },
+  unusual_time_login: {
+    subject: (product) => `Sign-in to your ${product} account at an unusual time`,
+    paragraphs: (input) => [
+      `Your ${input.productName} account ${input.to} was signed in to at a time of day it is not usually used.`,
+    ],
+    closing: NOT_YOU,
+  },
+  mfa_enabled: {
+    subject: (product) => `Two-factor authentication is on for your ${product} account`,
+    paragraphs: (input) => [
+      `Two-factor authentication was turned on for ${input.to}. Signing in now needs a code from your authenticator app.`,
+      'Keep your recovery codes somewhere safe: they are the way back if you lose the app.',
+    ],
+  },
+  mfa_disabled: {
+    subject: (product) => `Two-factor authentication is off for your ${product} account`,
+    paragraphs: (input) => [
+      `Two-factor authentication was turned off for ${input.to}. Signing in now needs only the password.`,
+    ],
+    closing: `${NOT_YOU.replace(', and turn on two-factor authentication.', '')}, then turn two-factor authentication on again.`,
+  },
+  recovery_code_used: {
+    subject: (product) => `A recovery code was used on your ${product} account`,
+    paragraphs: (input) => [
+      `A recovery code was used to sign in to ${input.to}. Each code works once.`,
+      `${input.remaining ?? 0} unused recovery code${input.remaining === 1 ? '' : 's'} left.`,
+    ],
+    closing: NOT_YOU,
+  },
+  recovery_codes_low: {
+    subject: (product) => `Few recovery codes left on your ${product} account`,
+    paragraphs: (input) => [
+      `A recovery code was used to sign in to ${input.to}, and only ${input.remaining ?? 0} unused code${input.remaining === 1 ? ' is' : 's are'} left.`,
+      'Make a new set of recovery codes from the security page of your account, and keep it somewhere safe.',
+    ],
+    closing: NOT_YOU,
+  },
+  refresh_token_reused: {
+    subject: (product) => `A device of your ${product} account was signed out for your safety`,
+    paragraphs: (input) => [
+      `An old sign-in token of ${input.to} was used again, which happens when a token is stolen and used by someone else. The session it belonged to was ended at once, on every device that shared it.`,
+      'You may need to sign in again on that device.',
+    ],
+    closing: NOT_YOU,
+  },
+  account_disabled: {
+    subject: (product) => `Your ${product} account was disabled`,
+    paragraphs: (input) => [
+      `An administrator disabled the ${input.productName} account ${input.to}. Every device was signed out, and signing in is refused.`,
+    ],
+    closing: 'If you think this is a mistake, reply to this message or contact your administrator.',
+  },
+};
+
+export const NOTICE_KINDS = Object.keys(NOTICES) as MessageKind[];
+
+/** The notice of `kind`, or undefined for a kind that has no security notice here. */
+export function securityNotice(
+  kind: MessageKind,
+  input: NoticeFacts & { remaining?: number },
+): MailMessage | undefined {
+  const notice = NOTICES[kind];
+  if (!notice) return undefined;
+  return renderMail({
+    to: input.to,
+    productName: input.productName,
+    subject: notice.subject(input.productName),
+    paragraphs: notice.paragraphs(input),
+    facts: factsOf(input),
+    closing: notice.closing ?? NOT_YOU,
+  });
+}
