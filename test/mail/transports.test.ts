@@ -7,9 +7,10 @@ import { simpleParser } from 'mailparser';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmlFileMailer } from '../../src/adapters/mail/eml-files.js';
 import { createHttpMailer } from '../../src/adapters/mail/http.js';
-import { mailboxDomain } from '../../src/adapters/mail/smtp.js';
+import { createSmtpMailer, mailboxDomain, smtpOptions } from '../../src/adapters/mail/smtp.js';
 import type { OutgoingMail } from '../../src/ports/mail.js';
 import { FROM, REPLY_TO, resetMail } from './fixtures.js';
+import { startSmtpServer } from './smtp-server.js';
 
 const outgoing = (n: number): OutgoingMail => ({
   ...resetMail(n),
@@ -113,5 +114,31 @@ describe('mailboxDomain (the Message-ID right part)', () => {
     expect(mailboxDomain('Latchkey <no-reply@Auth.Example.com>')).toBe('auth.example.com');
     expect(mailboxDomain('no-reply@example.org')).toBe('example.org');
     expect(mailboxDomain('nobody')).toBe('localhost');
+  });
+});
+
+describe('SMTP over the network requires TLS', () => {
+  it('requires STARTTLS on smtp:// except on loopback, unless the URL says otherwise', () => {
+    expect(smtpOptions('smtp://u:p@mail.example.com:587', 5_000)).toMatchObject({
+      requireTLS: true,
+      connectionTimeout: 5_000,
+      greetingTimeout: 5_000,
+      socketTimeout: 5_000,
+    });
+    expect(smtpOptions('smtps://mail.example.com:465', 5_000).requireTLS).toBe(false);
+    expect(smtpOptions('smtp://127.0.0.1:2525', 5_000).requireTLS).toBe(false);
+    expect(smtpOptions('smtp://localhost:25', 5_000).requireTLS).toBe(false);
+    expect(smtpOptions('smtp://[::1]:25', 5_000).requireTLS).toBe(false);
+  });
+
+  it('refuses to send in clear to a server that offers no STARTTLS when TLS is required', async () => {
+    const server = await startSmtpServer();
+    try {
+      const mailer = createSmtpMailer(`${server.url}?requireTLS=true`, { timeoutMs: 5_000 });
+      await expect(mailer.send(outgoing(4))).rejects.toThrow(/STARTTLS/i);
+      expect(server.received).toHaveLength(0);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -7,9 +7,31 @@ export function mailboxDomain(mailbox: string): string {
   return domain && domain.length <= 253 ? domain.toLowerCase() : 'localhost';
 }
 
+/** A relay on this machine (a local Postfix, a test server): nothing on the wire to protect. */
+const isLoopback = (host: string) =>
+  host === 'localhost' || host === '[::1]' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+
 /**
- * SMTP through nodemailer (issue #17): `SMTP_URL` is smtp://user:pass@host:587 (STARTTLS when
- * the server offers it) or smtps://…:465 (TLS from the start). The idempotency key is the
+ * nodemailer's options for `SMTP_URL`. On smtp:// (port 587), STARTTLS is REQUIRED unless the
+ * server is on loopback: a message holds a single-use link, and an attacker on the path who
+ * strips the STARTTLS offer would otherwise read it in clear (RFC 3207 §6; OWASP ASVS 4.0 9.2.2).
+ * The URL's own query wins (`?requireTLS=false` for a trusted relay on a private network).
+ */
+export function smtpOptions(url: string, timeoutMs: number) {
+  const parsed = new URL(url);
+  return {
+    url,
+    requireTLS: parsed.protocol === 'smtp:' && !isLoopback(parsed.hostname),
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
+    dnsTimeout: timeoutMs,
+  };
+}
+
+/**
+ * SMTP through nodemailer (issue #17): `SMTP_URL` is smtp://user:pass@host:587 (STARTTLS,
+ * required: see smtpOptions) or smtps://…:465 (TLS from the start). The idempotency key is the
  * message's Message-ID (RFC 5322 §3.6.4: `<key@domain-of-from>`) and an `X-Idempotency-Key`
  * header, so a message delivered twice (at least once: a sender that crashed after the server
  * accepted it) is the same message to every system that deduplicates on either.
@@ -23,14 +45,7 @@ export function createSmtpMailer(
 ): Mailer & {
   close(): void;
 } {
-  const timeout = options.timeoutMs ?? 20_000;
-  const transport = createTransport({
-    url,
-    connectionTimeout: timeout,
-    greetingTimeout: timeout,
-    socketTimeout: timeout,
-    dnsTimeout: timeout,
-  });
+  const transport = createTransport(smtpOptions(url, options.timeoutMs ?? 20_000));
   return {
     async send(mail: OutgoingMail) {
       await transport.sendMail({
