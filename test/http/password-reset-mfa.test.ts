@@ -1,4 +1,7 @@
+import { sql } from 'drizzle-orm';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../../src/adapters/db/database.js';
 import { createPinoLogger } from '../../src/adapters/pino-logger.js';
 import { createLatchkeyClient, LatchkeyError } from '../../src/client/index.js';
 import { appFetch, call, login, registerUser } from '../support/client.js';
@@ -8,7 +11,8 @@ import { buildWithReset, NEW_PASSWORD, type ResetApp, resetTools } from './passw
 
 /**
  * Password reset, continued (test/http/password-reset.test.ts has the token's life and the
- * limits): a reset does not bypass MFA, the typed client's methods, and no token in the logs.
+ * limits): a reset does not bypass MFA, hostile bodies, the typed client's methods, and no
+ * token in the logs.
  */
 
 const database = useDatabase();
@@ -63,6 +67,73 @@ describe('a reset of an account with TOTP', () => {
     await forgot(user.email);
     const token = await latestToken(user.id);
     expect((await reset({ token, recovery_code: recoveryCodes[0] })).status).toBe(204);
+  });
+});
+
+describe('hostile bodies', () => {
+  /** What a reset could change: the users, their tokens, the outbox, the sessions. */
+  async function snapshot() {
+    const result = await database.current.db.execute(sql`SELECT
+      (SELECT string_agg(password_hash, ',' ORDER BY id) FROM users) AS hashes,
+      (SELECT count(*) FILTER (WHERE consumed_at IS NULL)::int FROM email_tokens) AS tokens,
+      (SELECT count(*)::int FROM outbox) AS mails,
+      (SELECT count(*) FILTER (WHERE revoked_at IS NULL)::int FROM refresh_tokens) AS live`);
+    return rowsOf(result)[0];
+  }
+
+  it('POST /v1/auth/password/reset answers 4xx with a contract error and changes nothing', async () => {
+    const user = await registerUser(lk.app);
+    await login(lk.app, user.email);
+    await forgot(user.email);
+    const token = await latestToken(user.id);
+    const nasty = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      fc.constantFrom(
+        token.slice(0, -1),
+        `${token}=`,
+        token.replace('lkp_', 'lkr_'),
+        ` ${token}`,
+        '\u0000',
+        '%00',
+      ),
+      fc.constant('x'.repeat(5000)),
+      fc.integer(),
+      fc.constant(null),
+      fc.array(fc.string(), { maxLength: 3 }),
+      fc.object({ maxDepth: 1 }),
+    );
+    const body = fc.oneof(
+      fc.record(
+        {
+          token: nasty,
+          password: fc.oneof(nasty, fc.constant(NEW_PASSWORD)),
+          code: nasty,
+          recovery_code: nasty,
+        },
+        { requiredKeys: [] },
+      ),
+      fc.json().map((text) => ({ raw: text })),
+    );
+    const before = await snapshot();
+    await fc.assert(
+      fc.asyncProperty(body, async (value) => {
+        const res = await call(
+          lk.app,
+          '/v1/auth/password/reset',
+          'raw' in value
+            ? { rawBody: value.raw, headers: { 'content-type': 'application/json' } }
+            : { body: value },
+        );
+        expect(res.status, JSON.stringify(value).slice(0, 200)).toBeGreaterThanOrEqual(400);
+        expect(res.status).toBeLessThan(500);
+        expect(Object.keys(res.json).sort()).toEqual(['error', 'error_description']);
+        expect(res.headers.get('www-authenticate')).toBeNull();
+      }),
+      { numRuns: 150 },
+    );
+    expect(await snapshot()).toEqual(before);
+    // The real token still works afterwards.
+    expect((await reset({ token })).status).toBe(204);
   });
 });
 
