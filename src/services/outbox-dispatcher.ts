@@ -111,11 +111,20 @@ export function createOutboxDispatcher(deps: {
   }
 
   async function runOnce(): Promise<DispatchCounts> {
-    const claimed = await outbox.claimDueMessages(clock.now(), policy.batchSize, policy.leaseMs);
+    const claimedAt = clock.now().getTime();
+    const claimed = await outbox.claimDueMessages(new Date(claimedAt), policy.batchSize, policy.leaseMs);
     const counts: DispatchCounts = { sent: 0, retried: 0, failed: 0 };
     const queue = [...claimed];
+    // No send starts after half the lease: it could outlast the claim, and another instance
+    // would send the message too. What is left waits for its claim to expire (next run).
+    const tooLate = () => clock.now().getTime() - claimedAt >= policy.leaseMs / 2;
+    let leftOver = 0;
     const worker = async () => {
       for (let next = queue.shift(); next; next = queue.shift()) {
+        if (tooLate()) {
+          leftOver += 1 + queue.splice(0).length;
+          break;
+        }
         try {
           counts[await deliver(next)] += 1;
         } catch (error) {
@@ -131,6 +140,7 @@ export function createOutboxDispatcher(deps: {
     };
     const workers = Math.min(policy.concurrency ?? DEFAULT_CONCURRENCY, claimed.length);
     await Promise.all(Array.from({ length: workers }, worker));
+    if (leftOver > 0) logger.warn('mail dispatch ran out of lease', { leftOver, leaseMs: policy.leaseMs });
     return counts;
   }
 

@@ -169,3 +169,44 @@ describe('the dispatcher', () => {
     for (const line of lines) expect(line).not.toMatch(/secret|token=|example\.com\/account/);
   });
 });
+
+describe('the dispatcher and its lease', () => {
+  it('starts no send after half the lease: the rest waits for its claim to expire', async () => {
+    const keys = await masterKeys();
+    const clock = testClock();
+    const claims = await Promise.all(
+      Array.from({ length: 5 }, async (_, n) => {
+        const row = await outboxMessage(keys, {
+          kind: 'password_reset',
+          userId: null,
+          message: resetMail(n),
+          now: clock.now(),
+        });
+        return {
+          id: row.id,
+          kind: row.kind,
+          idempotencyKey: row.idempotencyKey,
+          sealed: row.sealed,
+          attempts: 1,
+        };
+      }),
+    );
+    const { store, calls } = recordingOutbox(claims);
+    const warnings: unknown[] = [];
+    // Each send takes 20 s of the 60 s lease.
+    const dispatcher = createOutboxDispatcher({
+      outbox: store,
+      mailer: { send: async () => clock.advance(20_000) },
+      clock,
+      masterKeys: keys,
+      from: 'a@example.com',
+      policy: { batchSize: 5, leaseMs: 60_000, maxAttempts: 3, concurrency: 1 },
+      logger: { info() {}, error() {}, warn: (message, fields) => warnings.push({ message, fields }) },
+    });
+    expect(await dispatcher.runOnce()).toEqual({ sent: 2, retried: 0, failed: 0 });
+    expect(calls.filter((call) => call.startsWith('sent'))).toHaveLength(2);
+    expect(warnings).toEqual([
+      { message: 'mail dispatch ran out of lease', fields: { leftOver: 3, leaseMs: 60_000 } },
+    ]);
+  });
+});
