@@ -114,4 +114,27 @@ describe('cleanup', () => {
     expect(await tokensOf(live.session_id)).toBe(2); // live: whole, rotated row included
     expect((await refresh(lk.app, liveNow.refresh_token)).status).toBe(200);
   });
+
+  it('deletes sent and failed outbox rows after 30 days, and never a pending one', async () => {
+    const at = lk.clock.now();
+    const row = (
+      status: string,
+    ) => sql`(${crypto.randomUUID()}::uuid, 'password_reset', ${`key-${crypto.randomUUID()}`},
+      NULL, ${status}, 1, ${at.toISOString()}::timestamptz, ${at.toISOString()}::timestamptz)`;
+    await database.current.db.execute(sql`INSERT INTO outbox
+      (id, kind, idempotency_key, payload, status, attempts, next_attempt_at, created_at)
+      VALUES ${row('sent')}, ${row('failed')}, ${row('pending')}`);
+    const statuses = async () =>
+      rowsOf<{ status: string }>(
+        await database.current.db.execute(
+          sql`SELECT status FROM outbox WHERE created_at = ${at.toISOString()}::timestamptz ORDER BY status`,
+        ),
+      ).map((r) => r.status);
+    lk.clock.advance(29 * DAY);
+    await cleanupWith(500).runOnce();
+    expect(await statuses()).toEqual(['failed', 'pending', 'sent']);
+    lk.clock.advance(2 * DAY);
+    expect((await cleanupWith(500).runOnce()).outbox).toBeGreaterThanOrEqual(2);
+    expect(await statuses()).toEqual(['pending']);
+  });
 });

@@ -13,6 +13,7 @@ function problemsOf(env: Record<string, string | undefined>): ConfigError {
 }
 
 const PRODUCTION_SECRET = 'p'.repeat(48);
+const MAIL_URL = 'smtp://mail.example.com:587';
 
 describe('defaults', () => {
   it('an empty environment gives the documented defaults', () => {
@@ -116,6 +117,7 @@ describe('defaults', () => {
   it('production listens on every interface by default', () => {
     const config = parseConfig({
       NODE_ENV: 'production',
+      SMTP_URL: MAIL_URL,
       ISSUER: 'https://auth.example.com',
       MASTER_SECRET: PRODUCTION_SECRET,
     });
@@ -161,7 +163,7 @@ describe('empty strings count as unset', () => {
   });
 
   it('an empty MASTER_SECRET or ISSUER in production is reported as missing, not as too short', () => {
-    const error = problemsOf({ NODE_ENV: 'production', MASTER_SECRET: '', ISSUER: '' });
+    const error = problemsOf({ NODE_ENV: 'production', SMTP_URL: MAIL_URL, MASTER_SECRET: '', ISSUER: '' });
     expect(error.problems).toEqual([
       expect.stringMatching(/^MASTER_SECRET: required in production/),
       expect.stringMatching(/^ISSUER: must be set in production/),
@@ -189,6 +191,7 @@ describe('every problem reported at once', () => {
   it('schema problems and cross-variable problems come together', () => {
     const error = problemsOf({
       NODE_ENV: 'production',
+      SMTP_URL: MAIL_URL,
       PORT: '70000',
       LOG_LEVEL: 'loud',
       SIGNING_ALG: 'HS256',
@@ -251,13 +254,41 @@ describe('every problem reported at once', () => {
 });
 
 describe('production', () => {
+  it('refuses to start without a mail transport (SMTP_URL or MAIL_HTTP_URL)', () => {
+    const error = problemsOf({
+      NODE_ENV: 'production',
+      ISSUER: 'https://auth.example.com',
+      MASTER_SECRET: PRODUCTION_SECRET,
+    });
+    expect(error.problems).toEqual([expect.stringMatching(/^SMTP_URL: required in production/)]);
+    const viaHttp = parseConfig({
+      NODE_ENV: 'production',
+      ISSUER: 'https://auth.example.com',
+      MASTER_SECRET: PRODUCTION_SECRET,
+      MAIL_HTTP_URL: 'https://mail-relay.example.com/send',
+    });
+    expect(viaHttp.mail.transport).toEqual({
+      kind: 'http',
+      url: 'https://mail-relay.example.com/send',
+      token: undefined,
+    });
+  });
+
   it('refuses to start without MASTER_SECRET', () => {
-    const error = problemsOf({ NODE_ENV: 'production', ISSUER: 'https://auth.example.com' });
+    const error = problemsOf({
+      NODE_ENV: 'production',
+      SMTP_URL: MAIL_URL,
+      ISSUER: 'https://auth.example.com',
+    });
     expect(error.problems).toEqual([expect.stringMatching(/^MASTER_SECRET: required in production/)]);
   });
 
   it('refuses to start without ISSUER', () => {
-    const error = problemsOf({ NODE_ENV: 'production', MASTER_SECRET: PRODUCTION_SECRET });
+    const error = problemsOf({
+      NODE_ENV: 'production',
+      SMTP_URL: MAIL_URL,
+      MASTER_SECRET: PRODUCTION_SECRET,
+    });
     expect(error.problems).toEqual([expect.stringMatching(/^ISSUER: must be set in production/)]);
   });
 
@@ -267,7 +298,12 @@ describe('production', () => {
     'http://localhost.example.com',
     'ftp://auth.example.com',
   ])('refuses the non-https, non-local ISSUER %s', (issuer) => {
-    const error = problemsOf({ NODE_ENV: 'production', ISSUER: issuer, MASTER_SECRET: PRODUCTION_SECRET });
+    const error = problemsOf({
+      NODE_ENV: 'production',
+      SMTP_URL: MAIL_URL,
+      ISSUER: issuer,
+      MASTER_SECRET: PRODUCTION_SECRET,
+    });
     expect(error.problems).toEqual(['ISSUER: must be an https:// URL in production']);
   });
 
@@ -276,6 +312,7 @@ describe('production', () => {
     (issuer) => {
       const config = parseConfig({
         NODE_ENV: 'production',
+        SMTP_URL: MAIL_URL,
         ISSUER: issuer,
         MASTER_SECRET: PRODUCTION_SECRET,
       });
@@ -284,7 +321,7 @@ describe('production', () => {
   );
 
   it('reports both missing variables at once', () => {
-    const error = problemsOf({ NODE_ENV: 'production' });
+    const error = problemsOf({ NODE_ENV: 'production', SMTP_URL: MAIL_URL });
     expect(error.problems).toHaveLength(2);
     expect(error.message).toContain('MASTER_SECRET');
     expect(error.message).toContain('ISSUER');
@@ -293,6 +330,7 @@ describe('production', () => {
   it('parses with an https ISSUER and a 48-character MASTER_SECRET', () => {
     const config = parseConfig({
       NODE_ENV: 'production',
+      SMTP_URL: MAIL_URL,
       ISSUER: 'https://auth.example.com',
       MASTER_SECRET: PRODUCTION_SECRET,
     });

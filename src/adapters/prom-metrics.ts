@@ -43,6 +43,23 @@ export function createPromMetrics(): Metrics & { registry: Registry } {
     help: 'Mean length of the sessions revoked in the last 24 hours (opening to revocation)',
     registers: [registry],
   });
+  const mailOutcomes = new Counter({
+    name: 'latchkey_mail_dispatched_total',
+    help: 'Outbox messages handled by the dispatcher, by outcome (sent, retried, failed)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const outboxMessages = new Gauge({
+    name: 'latchkey_mail_outbox_messages',
+    help: 'Outbox messages by status (pending, sent, failed)',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  });
+  const oldestPending = new Gauge({
+    name: 'latchkey_mail_outbox_oldest_pending_age_seconds',
+    help: 'Age of the oldest message not delivered yet (0 with none): alert when it grows',
+    registers: [registry],
+  });
   return {
     registry,
     authOutcome: (flow, result) => outcomes.inc({ flow, result }),
@@ -51,8 +68,16 @@ export function createPromMetrics(): Metrics & { registry: Registry } {
     cleaned: (table, rows) => {
       if (rows > 0) cleaned.inc({ table }, rows);
     },
-    async expose(readStats) {
-      const stats = await readStats();
+    mailDispatched: (counts) => {
+      for (const outcome of ['sent', 'retried', 'failed'] as const)
+        if (counts[outcome] > 0) mailOutcomes.inc({ outcome }, counts[outcome]);
+    },
+    async expose(read) {
+      const [stats, outbox] = await Promise.all([read.sessions(), read.outbox()]);
+      outboxMessages.set({ status: 'pending' }, outbox.pending);
+      outboxMessages.set({ status: 'sent' }, outbox.sent);
+      outboxMessages.set({ status: 'failed' }, outbox.failed);
+      oldestPending.set(outbox.oldestPendingAgeSeconds);
       active.set(stats.active);
       createdToday.set(stats.createdToday);
       liveAge.set(stats.averageLiveAgeSeconds);

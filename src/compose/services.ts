@@ -3,6 +3,7 @@ import { type MasterKeys, randomToken } from '../lib/crypto.js';
 import { SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import { type Logger, silentLogger } from '../ports/logger.js';
+import type { Mailer } from '../ports/mail.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { RateLimiter } from '../ports/rate-limiter.js';
 import type { SecurityEventLog, Store } from '../ports/store.js';
@@ -16,6 +17,7 @@ import { createKeyRing } from '../services/key-ring.js';
 import { createMfaService } from '../services/mfa-service.js';
 import { createOAuthService } from '../services/oauth-service.js';
 import { createOperatorService } from '../services/operator-service.js';
+import { createOutboxDispatcher } from '../services/outbox-dispatcher.js';
 import { createPasswordReset } from '../services/password-reset.js';
 import { createSecurityNotifications, type SecurityNotices } from '../services/security-notifications.js';
 import { createSessionService } from '../services/session-service.js';
@@ -40,6 +42,11 @@ export interface Ports {
    * event recorded during it (the HTTP layer's `currentRequestFacts`; none in the CLI).
    */
   requestFacts?: () => RequestFacts | undefined;
+  /**
+   * The mail transport (src/adapters/mail/), for the processes that deliver the outbox (the
+   * Node server, the Worker's Cron trigger). None in the CLI and most tests: no dispatcher then.
+   */
+  mailer?: Mailer;
 }
 
 export interface RequestFacts {
@@ -155,6 +162,22 @@ export function composeServices(ports: Ports) {
     passwordMinScore: config.passwordMinScore,
   });
   const health = createHealth({ store, clock });
+  const mailDispatcher = ports.mailer
+    ? createOutboxDispatcher({
+        outbox: store,
+        mailer: ports.mailer,
+        clock,
+        masterKeys,
+        from: config.mail.from,
+        replyTo: config.mail.replyTo,
+        policy: {
+          batchSize: config.mail.dispatch.batchSize,
+          leaseMs: config.mail.dispatch.leaseSeconds * SECOND,
+          maxAttempts: config.mail.dispatch.maxAttempts,
+        },
+        logger,
+      })
+    : undefined;
   const cleanup = createCleanup({
     store,
     clock,
@@ -185,6 +208,7 @@ export function composeServices(ports: Ports) {
     health,
     cleanup,
     operator,
+    mailDispatcher,
   };
 }
 

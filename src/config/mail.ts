@@ -85,8 +85,12 @@ export function mailCrossChecks(raw: Record<string, string>): string[] {
   const problems: string[] = [];
   if (raw.SMTP_URL && raw.MAIL_HTTP_URL)
     problems.push('MAIL_HTTP_URL: set SMTP_URL or MAIL_HTTP_URL, not both');
-  // TODO(issue 17): production without SMTP_URL or MAIL_HTTP_URL is refused once the flows that
-  // send mail are served (the Worker's wrangler.toml and CI name a transport first).
+  // A reset link or a notice must never be dropped, nor written to a disk in clear (the .eml
+  // files of development hold live links): production names a transport (OWASP ASVS V14.1).
+  if (raw.NODE_ENV === 'production' && !raw.SMTP_URL && !raw.MAIL_HTTP_URL)
+    problems.push(
+      'SMTP_URL: required in production (password resets and security notices are sent by mail), or MAIL_HTTP_URL',
+    );
   return problems;
 }
 

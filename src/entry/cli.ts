@@ -41,7 +41,7 @@ const config = loadConfigOrExit(process.env);
  */
 async function withServices<T>(run: (services: Services) => Promise<T>): Promise<T> {
   const logger = createPinoLogger(config.logLevel, { destination: pino.destination(2) });
-  const runtime = await openNodeRuntime(config, { logger });
+  const runtime = await openNodeRuntime(config, { logger, deliverMail: false });
   try {
     return await run(runtime.services);
   } finally {

@@ -9,6 +9,9 @@ import { classifyDatabaseFailure } from '../adapters/db/failure-kind.js';
 import type { OpenedDatabase } from '../adapters/db/pglite.js';
 import { migratePostgres, openPostgres } from '../adapters/db/postgres.js';
 import { retryOnAdminShutdown } from '../adapters/db/retry-stale.js';
+import { createEmlFileMailer } from '../adapters/mail/eml-files.js';
+import { createHttpMailer } from '../adapters/mail/http.js';
+import { createSmtpMailer } from '../adapters/mail/smtp.js';
 import { createArgon2Hasher } from '../adapters/password/argon2-native.js';
 import { createPinoLogger } from '../adapters/pino-logger.js';
 import { createPromMetrics } from '../adapters/prom-metrics.js';
@@ -19,6 +22,7 @@ import type { GetClientIp } from '../http/request.js';
 import { deriveMasterKeys, randomToken } from '../lib/crypto.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
+import type { Mailer } from '../ports/mail.js';
 
 /** Node wiring shared by the server and the CLI: configuration, database, keys, hasher. */
 
@@ -146,9 +150,31 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   throw new Error(`could not lock ${dataDir}`);
 }
 
+/**
+ * The transport config.mail names. A send must end within the dispatcher's lease, or another
+ * instance claims the message again meanwhile: every transport timeout is at most half of it.
+ */
+export function createMailer(config: Config, logger: Logger): Mailer {
+  const transport = config.mail.transport;
+  const timeoutMs = Math.min(20_000, (config.mail.dispatch.leaseSeconds * 1000) / 2);
+  switch (transport.kind) {
+    case 'smtp':
+      return createSmtpMailer(transport.url, { timeoutMs });
+    case 'http':
+      return createHttpMailer({ url: transport.url, token: transport.token, timeoutMs });
+    case 'files':
+      return createEmlFileMailer(transport.dir, { logger });
+  }
+}
+
 export async function openNodeRuntime(
   config: Config,
-  options: { getClientIp?: GetClientIp; logger?: Logger } = {},
+  options: {
+    getClientIp?: GetClientIp;
+    logger?: Logger;
+    /** The server delivers the outbox; the CLI does not (a `false` here). */
+    deliverMail?: boolean;
+  } = {},
 ) {
   // The CLI logs to stderr: its stdout is its output (ids, tables, JSON).
   const logger = options.logger ?? createPinoLogger(config.logLevel);
@@ -172,6 +198,7 @@ export async function openNodeRuntime(
     rateLimiter: stale(createDrizzleRateLimiter(database.db)),
     logger,
     requestFacts: currentRequestFacts(config, options.getClientIp),
+    ...(options.deliverMail === false ? {} : { mailer: createMailer(config, logger) }),
   });
   return {
     config,

@@ -52,12 +52,44 @@ const cleanupTimer =
 cleanupTimer?.unref();
 
 let stopping = false;
+
+// Mail from the outbox on an interval. Several instances at once are safe: a claim is
+// FOR UPDATE SKIP LOCKED with a lease (services/outbox-dispatcher.ts); a crash mid-send leaves
+// a claim that expires, and the message goes again under the same idempotency key.
+const { mailDispatcher } = runtime.services;
+let dispatching: Promise<void> | undefined;
+const mailTimer =
+  mailDispatcher && config.mail.dispatch.intervalSeconds > 0
+    ? setInterval(() => {
+        if (dispatching || stopping) return;
+        dispatching = (async () => {
+          try {
+            // Run after run while a run fills its batch: a backlog drains without waiting a tick.
+            for (let run = 0; run < 10 && !stopping; run++) {
+              const counts = await mailDispatcher.runOnce();
+              runtime.metrics.mailDispatched(counts);
+              if (counts.sent + counts.retried + counts.failed < config.mail.dispatch.batchSize) break;
+            }
+          } catch (error) {
+            logger.error('mail dispatch failed', { error: describeError(error) });
+          } finally {
+            dispatching = undefined;
+          }
+        })();
+      }, config.mail.dispatch.intervalSeconds * 1000)
+    : undefined;
+mailTimer?.unref();
+
 const stop = (signal: string) => {
   if (stopping) return;
   stopping = true;
   logger.info('shutting down', { signal });
   if (cleanupTimer) clearInterval(cleanupTimer);
+  if (mailTimer) clearInterval(mailTimer);
   server.close(async () => {
+    // A send in flight finishes and records its outcome (the hard exit below still bounds it;
+    // cut short, its lease expires and the message goes again under the same key).
+    await dispatching;
     await runtime.database.close();
     process.exit(0);
   });

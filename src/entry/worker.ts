@@ -21,6 +21,7 @@ import { classifyDatabaseFailure } from '../adapters/db/failure-kind.js';
 import { guardAnswers } from '../adapters/db/postgres-answers.js';
 import { schema } from '../adapters/db/schema.js';
 import { createJsonLogger } from '../adapters/json-logger.js';
+import { createHttpMailer } from '../adapters/mail/http.js';
 import { createWasmArgon2Hasher } from '../adapters/password/argon2-wasm.js';
 import { composeServices } from '../compose/services.js';
 import { type Config, ConfigError, parseConfig } from '../config.js';
@@ -103,6 +104,17 @@ function build(env: Env) {
   const url = connectionString(env, config);
   const masterKeys = deriveMasterKeys(config.masterSecret);
   const getClientIp: GetClientIp = (c) => c.req.header('cf-connecting-ip');
+  // Workers: the HTTPS mail API only (nodemailer needs Node's sockets; README, Email).
+  const transport = config.mail.transport;
+  const mailer =
+    transport.kind === 'http'
+      ? createHttpMailer({
+          url: transport.url,
+          token: transport.token,
+          timeoutMs: Math.min(20_000, (config.mail.dispatch.leaseSeconds * 1000) / 2),
+        })
+      : undefined;
+  if (!mailer) logger.warn('no MAIL_HTTP_URL: mail stays in the outbox until one is set');
   const ready = masterKeys.then((keys) => {
     const services = composeServices({
       config,
@@ -113,6 +125,7 @@ function build(env: Env) {
       rateLimiter: scopedRateLimiter,
       logger,
       requestFacts: currentRequestFacts(config, getClientIp),
+      ...(mailer ? { mailer } : {}),
     });
     const app = createApp({
       config,
@@ -124,12 +137,18 @@ function build(env: Env) {
       // Set by Cloudflare's edge, which overwrites any value a client sends.
       getClientIp,
     });
-    return { app, keyRing: services.keyRing, cleanup: services.cleanup };
+    return {
+      app,
+      keyRing: services.keyRing,
+      cleanup: services.cleanup,
+      mailDispatcher: services.mailDispatcher,
+    };
   });
   let keysChecked: Promise<void> | undefined;
   return {
     database: { url, prepare: config.databasePrepare },
     logger,
+    mailBatchSize: config.mail.dispatch.batchSize,
     ready,
     /** Once per isolate, inside a request: the signing key exists and opens with this MASTER_SECRET. */
     ensureKeys(keyRing: { ensureSigningKey(): Promise<void> }) {
@@ -182,12 +201,24 @@ export default {
     });
   },
 
-  /** The Cron Trigger (wrangler.toml): cleanup, in batches, safe on many isolates at once. */
+  /** The Cron Trigger (wrangler.toml): mail from the outbox, then cleanup; safe on many isolates at once. */
   async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
     const worker = runtime(env);
-    const { cleanup } = await worker.ready;
+    const { cleanup, mailDispatcher } = await worker.ready;
     ctx.waitUntil(
       withDatabase(worker.database, async () => {
+        if (mailDispatcher) {
+          try {
+            for (let run = 0; run < 10; run++) {
+              const counts = await mailDispatcher.runOnce();
+              const handled = counts.sent + counts.retried + counts.failed;
+              if (handled > 0) worker.logger.info('mail', { ...counts });
+              if (handled < worker.mailBatchSize) break;
+            }
+          } catch (error) {
+            worker.logger.error('mail dispatch failed', { error: describeError(error) });
+          }
+        }
         const deleted = await cleanup.runOnce();
         worker.logger.info('cleanup', { deleted });
       }),

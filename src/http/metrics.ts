@@ -63,7 +63,10 @@ export function metricsHandler(deps: { metrics: Metrics; health: Health; token: 
     if (!presented || !(await check('metrics', presented))) {
       throw new AuthError('invalid_token', 'GET /metrics needs METRICS_TOKEN as a Bearer token');
     }
-    const { contentType, body } = await deps.metrics.expose(() => deps.health.sessionStats());
+    const { contentType, body } = await deps.metrics.expose({
+      sessions: () => deps.health.sessionStats(),
+      outbox: () => deps.health.outboxStats(),
+    });
     c.header('Cache-Control', 'no-store');
     return c.body(body, 200, { 'Content-Type': contentType });
   };

@@ -1,3 +1,5 @@
+import type { OutboxStats } from './mail.js';
+
 /**
  * What the server counts, for operators. Adapters expose it (Prometheus on Node); the
  * default does nothing, so nothing in the core depends on a metrics library.
@@ -20,14 +22,20 @@ export interface Metrics {
   authOutcome(flow: AuthFlow, result: string): void;
   request(labels: { method: string; route: string; status: number }, seconds: number): void;
   cleaned(table: string, rows: number): void;
-  /** The text exposition, with the session gauges read at scrape time. */
-  expose(readStats: () => Promise<SessionStats>): Promise<{ contentType: string; body: string }>;
+  /** One dispatcher run's outcomes (issue #17). */
+  mailDispatched(counts: { sent: number; retried: number; failed: number }): void;
+  /** The text exposition, with the session and outbox gauges read at scrape time. */
+  expose(read: {
+    sessions: () => Promise<SessionStats>;
+    outbox: () => Promise<OutboxStats>;
+  }): Promise<{ contentType: string; body: string }>;
 }
 
 export const noMetrics: Metrics = {
   authOutcome() {},
   request() {},
   cleaned() {},
+  mailDispatched() {},
   async expose() {
     return { contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' };
   },

@@ -184,6 +184,8 @@ export type CleanupTable =
   | 'signing_keys'
   | 'login_holds'
   | 'email_tokens'
+  /** Sent and failed outbox rows (their bodies are already erased), after 30 days. */
+  | 'outbox'
   /** Tombstones of deleted accounts, with what is left of their events (EVENT_RETENTION). */
   | 'deleted_users';
 

@@ -41,6 +41,7 @@ export function createCleanup(deps: {
       email_tokens: new Date(now - HOUR),
       // A deleted account's tombstone goes with the last of its (anonymised) events.
       deleted_users: new Date(now - policy.eventRetentionMs),
+      outbox: new Date(now - 30 * DAY),
     };
     const counts = {} as CleanupCounts;
     for (const table of Object.keys(cutoffs) as CleanupTable[]) {

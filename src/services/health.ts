@@ -1,4 +1,5 @@
 import type { Clock } from '../ports/clock.js';
+import type { OutboxStats, OutboxStore } from '../ports/mail.js';
 import type { SessionStats } from '../ports/metrics.js';
 import type { Maintenance } from '../ports/store.js';
 
@@ -8,10 +9,12 @@ export interface Health {
   isAvailable(): Promise<boolean>;
   /** The session gauges, read at scrape time. */
   sessionStats(): Promise<SessionStats>;
+  /** The outbox gauges (pending, sent, failed, oldest pending age), read at scrape time. */
+  outboxStats(): Promise<OutboxStats>;
 }
 
 export function createHealth(deps: {
-  store: Pick<Maintenance, 'ping' | 'sessionStats'>;
+  store: Pick<Maintenance, 'ping' | 'sessionStats'> & Pick<OutboxStore, 'outboxStats'>;
   clock: Clock;
 }): Health {
   const { store, clock } = deps;
@@ -25,5 +28,6 @@ export function createHealth(deps: {
       }
     },
     sessionStats: () => store.sessionStats(clock.now()),
+    outboxStats: () => store.outboxStats(clock.now()),
   };
 }

@@ -38,7 +38,11 @@ beforeAll(async () => {
   doc = (await call(lk.app, '/openapi.json')).json;
   // Declaring needs the config and clock only; the services are looked up when a request comes.
   const ctx = { config: lk.config, clock: lk.clock } as unknown as RouteContext;
-  const health = { isAvailable: async () => true, sessionStats: async () => ({}) as never };
+  const health = {
+    isAvailable: async () => true,
+    sessionStats: async () => ({}) as never,
+    outboxStats: async () => ({}) as never,
+  };
   operations = [
     operationsRoutes({ health, metrics: noMetrics, metricsToken: undefined }),
     authRoutes(ctx),

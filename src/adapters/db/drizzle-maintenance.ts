@@ -18,6 +18,12 @@ const CLEANUP_COLUMNS: Record<CleanupTable, [string, string, string]> = {
   login_holds: ['login_holds', 'id', 'expires_at'],
   email_tokens: ['email_tokens', 'id', 'expires_at'],
   deleted_users: ['users', 'id', 'deleted_at'],
+  outbox: ['outbox', 'id', 'created_at'],
+};
+
+/** More than age: a pending message is never deleted, however old (operators see it age). */
+const CLEANUP_CONDITIONS: Partial<Record<CleanupTable, ReturnType<typeof sql>>> = {
+  outbox: sql`status IN ('sent', 'failed') AND `,
 };
 
 /** Signing keys, health figures and cleanup (SigningKeyStore, Maintenance) over drizzle. */
@@ -66,7 +72,7 @@ export function createMaintenanceStore(db: Database): SigningKeyStore & Maintena
       const result = await db.execute(sql`
         WITH doomed AS (
           SELECT ${sql.identifier(key)} AS k FROM ${sql.identifier(name)}
-          WHERE ${sql.identifier(column)} < ${at}::timestamptz
+          WHERE ${CLEANUP_CONDITIONS[table] ?? sql``}${sql.identifier(column)} < ${at}::timestamptz
           ORDER BY ${sql.identifier(column)}
           LIMIT ${batchSize}
           FOR UPDATE SKIP LOCKED
