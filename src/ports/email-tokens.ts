@@ -34,9 +34,10 @@ export interface PasswordResetStore {
   }): Promise<boolean>;
   /**
    * What a request for an unknown address does instead, so that both take about as long: the
-   * same round trips in a transaction, touching no row (`tokenHash` is fresh: it matches none).
+   * same statements in a transaction, leaving no row (`tokenHash` is fresh and matches none;
+   * `message`, addressed to nobody's account, is inserted and rolled back).
    */
-  decoyPasswordReset(tokenHash: string, now: Date): Promise<void>;
+  decoyPasswordReset(input: { tokenHash: string; now: Date; message: NewOutboxMessage }): Promise<void>;
   /** The unused, unexpired reset token with this hash, of a user that may still reset. */
   findPasswordResetToken(tokenHash: string, now: Date): Promise<PasswordResetToken | undefined>;
   /**

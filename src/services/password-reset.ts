@@ -123,7 +123,7 @@ export function createPasswordReset(deps: PasswordResetDeps) {
           at: now,
         },
       }));
-    if (!issued) await store.decoyPasswordReset(tokenHash, now);
+    if (!issued) await store.decoyPasswordReset({ tokenHash, now, message });
   }
 
   /**

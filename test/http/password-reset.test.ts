@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { emailTokens } from '../../src/adapters/db/schema.js';
+import { emailTokens, outbox } from '../../src/adapters/db/schema.js';
 import { unsealMailMessage } from '../../src/services/mail-sealing.js';
 import { call, login, refresh, registerUser } from '../support/client.js';
 import { PASSWORD, TestClock, uniqueEmail, useDatabase } from '../support/harness.js';
@@ -31,7 +31,14 @@ describe('POST /v1/auth/password/forgot', () => {
   it('answers 202 with the same body for a known and an unknown address; only the known gets a mail', async () => {
     const user = await registerUser(lk.app);
     const known = await forgot(user.email);
+    const rowCount = async () => ({
+      mails: (await database.current.db.select().from(outbox)).length,
+      tokens: (await database.current.db.select().from(emailTokens)).length,
+    });
+    const before = await rowCount();
     const unknown = await forgot(uniqueEmail('nobody'));
+    // The decoy ran the same statements and left nothing (its savepoint was rolled back).
+    expect(await rowCount()).toEqual(before);
     expect(known.status).toBe(202);
     expect(unknown.status).toBe(202);
     expect(unknown.json).toEqual(known.json);
