@@ -3,12 +3,13 @@ import { createDrizzleRateLimiter } from '../../src/adapters/db/drizzle-rate-lim
 import { createDrizzleStore } from '../../src/adapters/db/drizzle-store.js';
 import { classifyDatabaseFailure } from '../../src/adapters/db/failure-kind.js';
 import { createArgon2Hasher } from '../../src/adapters/password/argon2-native.js';
-import { composeServices } from '../../src/compose/services.js';
+import { composeServices, type Services } from '../../src/compose/services.js';
 import { type Config, parseConfig } from '../../src/config.js';
 import { type AppDeps, createApp, currentRequestFacts, type LatchkeyApp } from '../../src/http/app.js';
 import { deriveMasterKeys } from '../../src/lib/crypto.js';
 import type { Clock } from '../../src/ports/clock.js';
 import { type Logger, silentLogger } from '../../src/ports/logger.js';
+import type { Mailer } from '../../src/ports/mail.js';
 import { noMetrics } from '../../src/ports/metrics.js';
 import type { PasswordHasher } from '../../src/ports/password-hasher.js';
 import type { Store } from '../../src/ports/store.js';
@@ -48,6 +49,8 @@ export interface Latchkey {
   clock: TestClock;
   store: Store;
   keyRing: KeyRing;
+  /** With a `mailer`: the outbox's dispatcher (run it to deliver what is pending). */
+  mailDispatcher: Services['mailDispatcher'];
 }
 
 /** Builds an app over an open database, as an entry point would. */
@@ -62,6 +65,8 @@ export async function buildLatchkey(
     logger?: Logger;
     /** Another password hasher than the native one (the WASM one of Workers). */
     hasher?: PasswordHasher;
+    /** A mail transport: then `mailDispatcher` delivers the outbox through it. */
+    mailer?: Mailer;
     /** More of the app's dependencies (metrics, the API reference's assets). */
     appDeps?: Partial<Pick<AppDeps, 'metrics' | 'apiReference'>>;
   } = {},
@@ -81,6 +86,7 @@ export async function buildLatchkey(
     masterKeys,
     rateLimiter: createDrizzleRateLimiter(database.db),
     requestFacts: currentRequestFacts(config, getClientIp),
+    ...(options.mailer ? { mailer: options.mailer } : {}),
     ...(logger ? { logger } : {}),
   });
   const { keyRing } = services;
@@ -95,7 +101,7 @@ export async function buildLatchkey(
     metrics: noMetrics,
     ...options.appDeps,
   });
-  return { app, config, clock, store, keyRing };
+  return { app, config, clock, store, keyRing, mailDispatcher: services.mailDispatcher };
 }
 
 /** A store that counts calls per method name. */
