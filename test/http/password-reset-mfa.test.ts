@@ -5,9 +5,9 @@ import { rowsOf } from '../../src/adapters/db/database.js';
 import { createPinoLogger } from '../../src/adapters/pino-logger.js';
 import { createLatchkeyClient, LatchkeyError } from '../../src/client/index.js';
 import { appFetch, call, login, registerUser } from '../support/client.js';
-import { uniqueEmail, useDatabase } from '../support/harness.js';
+import { buildLatchkey, type Latchkey, uniqueEmail, useDatabase } from '../support/harness.js';
 import { base32Decode, totp } from '../support/totp.js';
-import { buildWithReset, NEW_PASSWORD, type ResetApp, resetTools } from './password-reset-harness.js';
+import { NEW_PASSWORD, resetTools } from './password-reset-harness.js';
 
 /**
  * Password reset, continued (test/http/password-reset.test.ts has the token's life and the
@@ -16,9 +16,9 @@ import { buildWithReset, NEW_PASSWORD, type ResetApp, resetTools } from './passw
  */
 
 const database = useDatabase();
-let lk: ResetApp;
+let lk: Latchkey;
 beforeAll(async () => {
-  lk = await buildWithReset(database.current, { env: { PASSWORD_RESETS_PER_IP: '100000' } });
+  lk = await buildLatchkey(database.current, { env: { PASSWORD_RESETS_PER_IP: '100000' } });
 });
 
 const { forgot, reset, latestToken, passwordHashOf, eventTypes } = resetTools(
@@ -164,7 +164,7 @@ describe('logs', () => {
     const logger = createPinoLogger('debug', {
       destination: { write: (chunk: string) => chunks.push(chunk) },
     });
-    const app = (await buildWithReset(database.current, { logger, clientIp: '192.0.2.44' })).app;
+    const app = (await buildLatchkey(database.current, { logger, clientIp: '192.0.2.44' })).app;
     const user = await registerUser(app);
     await forgot(user.email, app);
     const token = await latestToken(user.id);

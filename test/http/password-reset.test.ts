@@ -3,8 +3,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { emailTokens, outbox } from '../../src/adapters/db/schema.js';
 import { unsealMailMessage } from '../../src/services/mail-sealing.js';
 import { call, login, refresh, registerUser } from '../support/client.js';
-import { PASSWORD, TestClock, uniqueEmail, useDatabase } from '../support/harness.js';
-import { buildWithReset, KEYS, NEW_PASSWORD, type ResetApp, resetTools } from './password-reset-harness.js';
+import {
+  buildLatchkey,
+  type Latchkey,
+  PASSWORD,
+  TestClock,
+  uniqueEmail,
+  useDatabase,
+} from '../support/harness.js';
+import { KEYS, NEW_PASSWORD, resetTools } from './password-reset-harness.js';
 
 /**
  * Password reset (issue #17, flow 1, and "Bad input and abuse"): the same answer for every
@@ -15,10 +22,10 @@ import { buildWithReset, KEYS, NEW_PASSWORD, type ResetApp, resetTools } from '.
  */
 
 const database = useDatabase();
-let lk: ResetApp;
+let lk: Latchkey;
 beforeAll(async () => {
   // Every test here asks from the harness's one IP; the per-network limit has its own test.
-  lk = await buildWithReset(database.current, { env: { PASSWORD_RESETS_PER_IP: '100000' } });
+  lk = await buildLatchkey(database.current, { env: { PASSWORD_RESETS_PER_IP: '100000' } });
 });
 
 const MINUTE = 60_000;
@@ -70,7 +77,7 @@ describe('POST /v1/auth/password/forgot', () => {
 
   it('past the per-address limit still answers 202 but sends nothing (known and unknown alike)', async () => {
     const clock = new TestClock();
-    const { app } = await buildWithReset(database.current, {
+    const { app } = await buildLatchkey(database.current, {
       env: { PASSWORD_RESETS_PER_ADDRESS: '2', PASSWORD_RESETS_PER_IP: '100000' },
       clientIp: '198.51.100.20',
       clock,
@@ -91,7 +98,7 @@ describe('POST /v1/auth/password/forgot', () => {
 
   it('past the per-network limit answers 429, counted atomically before the work', async () => {
     const app = (
-      await buildWithReset(database.current, {
+      await buildLatchkey(database.current, {
         env: { PASSWORD_RESETS_PER_IP: '3' },
         clientIp: '198.51.100.9',
       })
