@@ -1,7 +1,7 @@
 import { and, eq, gt, isNull, TransactionRollbackError } from 'drizzle-orm';
 import type { PasswordResetStore } from '../../ports/email-tokens.js';
-import type { SecurityEvent } from '../../ports/records.js';
 import type { Database } from './database.js';
+import { securityEventRow } from './drizzle-event-log.js';
 import { insertOutboxMessages } from './drizzle-outbox.js';
 import { emailTokens, refreshTokens, securityEvents, users } from './schema.js';
 import { endPendingCredentials, lockUser, revokeUntilNone } from './token-rows.js';
@@ -11,19 +11,6 @@ const RESET = 'password_reset';
 /** An unused, unexpired token of `purpose` (the conditions every read and claim share). */
 const usable = (purpose: string, now: Date) =>
   and(eq(emailTokens.purpose, purpose), isNull(emailTokens.consumedAt), gt(emailTokens.expiresAt, now));
-
-/** The same row the event log writes (drizzle-event-log.ts), inside the caller's transaction. */
-const eventRow = (event: SecurityEvent) => ({
-  id: crypto.randomUUID(),
-  userId: event.userId,
-  sessionId: event.sessionId ?? null,
-  type: event.type,
-  ipAddress: event.ipAddress ?? null,
-  userAgent: event.userAgent ?? null,
-  details: event.details ?? null,
-  country: typeof event.details?.country === 'string' ? event.details.country : null,
-  createdAt: event.at,
-});
 
 /** Email tokens (the PasswordResetStore port) over drizzle: one transaction per change. */
 export function createEmailTokenStore(db: Database): PasswordResetStore {
@@ -48,7 +35,7 @@ export function createEmailTokenStore(db: Database): PasswordResetStore {
           createdAt: now,
           expiresAt,
         });
-        await tx.insert(securityEvents).values(eventRow(event));
+        await tx.insert(securityEvents).values(securityEventRow(event));
         await insertOutboxMessages(tx, [message]);
         return true;
       });
@@ -137,7 +124,9 @@ export function createEmailTokenStore(db: Database): PasswordResetStore {
           const revoked = await revokeUntilNone(tx, eq(refreshTokens.userId, userId), now, 'password_reset');
           await tx
             .insert(securityEvents)
-            .values(eventRow({ ...event, details: { ...event.details, revoked_sessions: revoked.size } }));
+            .values(
+              securityEventRow({ ...event, details: { ...event.details, revoked_sessions: revoked.size } }),
+            );
           await insertOutboxMessages(tx, messages);
           return { revoked: revoked.size };
         });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
 import type { Logger } from '../../ports/logger.js';
 import type { Mailer, OutgoingMail } from '../../ports/mail.js';
-import { mailboxDomain } from './smtp.js';
+import { messageFields } from './smtp.js';
 
 /** The links of a plain-text body, for the log line (the reset link a newcomer follows). */
 const LINKS = /https?:\/\/[^\s<>"]+/g;
@@ -21,16 +21,7 @@ export function createEmlFileMailer(dir: string, deps: { logger: Logger; now?: (
   const transport = createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   return {
     async send(mail: OutgoingMail) {
-      const rendered = await transport.sendMail({
-        from: mail.from,
-        ...(mail.replyTo ? { replyTo: mail.replyTo } : {}),
-        to: mail.to,
-        subject: mail.subject,
-        text: mail.text,
-        html: mail.html,
-        messageId: `<${mail.idempotencyKey}@${mailboxDomain(mail.from)}>`,
-        headers: { 'X-Idempotency-Key': mail.idempotencyKey },
-      });
+      const rendered = await transport.sendMail(messageFields(mail));
       // The time first, so the files list in order; ':' is not allowed in Windows file names.
       const stamp = now().toISOString().replace(/[:.]/g, '-');
       const file = join(dir, `${stamp}-${mail.idempotencyKey}.eml`);

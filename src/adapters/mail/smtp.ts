@@ -29,6 +29,18 @@ export function smtpOptions(url: string, timeoutMs: number) {
   };
 }
 
+/** The message as nodemailer takes it: the idempotency key is its Message-ID and a header. */
+export const messageFields = (mail: OutgoingMail) => ({
+  from: mail.from,
+  ...(mail.replyTo ? { replyTo: mail.replyTo } : {}),
+  to: mail.to,
+  subject: mail.subject,
+  text: mail.text,
+  html: mail.html,
+  messageId: `<${mail.idempotencyKey}@${mailboxDomain(mail.from)}>`,
+  headers: { 'X-Idempotency-Key': mail.idempotencyKey },
+});
+
 /**
  * SMTP through nodemailer (issue #17): `SMTP_URL` is smtp://user:pass@host:587 (STARTTLS,
  * required: see smtpOptions) or smtps://…:465 (TLS from the start). The idempotency key is the
@@ -48,16 +60,7 @@ export function createSmtpMailer(
   const transport = createTransport(smtpOptions(url, options.timeoutMs ?? 20_000));
   return {
     async send(mail: OutgoingMail) {
-      await transport.sendMail({
-        from: mail.from,
-        ...(mail.replyTo ? { replyTo: mail.replyTo } : {}),
-        to: mail.to,
-        subject: mail.subject,
-        text: mail.text,
-        html: mail.html,
-        messageId: `<${mail.idempotencyKey}@${mailboxDomain(mail.from)}>`,
-        headers: { 'X-Idempotency-Key': mail.idempotencyKey },
-      });
+      await transport.sendMail(messageFields(mail));
     },
     close: () => transport.close(),
   };
