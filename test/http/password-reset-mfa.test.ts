@@ -30,12 +30,12 @@ describe('a reset of an account with TOTP', () => {
   const codeAt = (secret: string, steps = 0) =>
     totp(base32Decode(secret), Math.floor(lk.clock.now().getTime() / 1000) + steps * 30);
 
-  async function userWithMfa() {
-    const user = await registerUser(lk.app);
-    const pair = await login(lk.app, user.email);
-    const enrolled = await call(lk.app, '/v1/mfa/totp/enroll', { method: 'POST', token: pair.access_token });
+  async function userWithMfa(app = lk.app) {
+    const user = await registerUser(app);
+    const pair = await login(app, user.email);
+    const enrolled = await call(app, '/v1/mfa/totp/enroll', { method: 'POST', token: pair.access_token });
     const secret: string = enrolled.json.secret;
-    const activated = await call(lk.app, '/v1/mfa/totp/activate', {
+    const activated = await call(app, '/v1/mfa/totp/activate', {
       body: { code: codeAt(secret) },
       token: pair.access_token,
     });
@@ -60,6 +60,25 @@ describe('a reset of an account with TOTP', () => {
     expect(await eventTypes(user.id)).toContain('mfa_failed');
     lk.clock.advance(30_000);
     expect((await reset({ token, code: codeAt(secret) })).status).toBe(204);
+  });
+
+  it('counts wrong codes with the per-user limit of the MFA login: past it, 429 even for a right code', async () => {
+    const { app } = await buildLatchkey(database.current, {
+      clock: lk.clock,
+      env: { MFA_FAILURES_PER_USER: '2', PASSWORD_RESETS_PER_IP: '100000' },
+    });
+    const { user, secret } = await userWithMfa(app);
+    await forgot(user.email, app);
+    const token = await latestToken(user.id);
+    const valid = new Set([-1, 0, 1].map((steps) => codeAt(secret, steps)));
+    const wrong = ['000000', '111111', '222222', '333333'].filter((code) => !valid.has(code));
+    expect((await reset({ token, code: wrong[0] }, app)).status).toBe(401);
+    expect((await reset({ token, code: wrong[1] }, app)).status).toBe(401);
+    lk.clock.advance(30_000);
+    const throttled = await reset({ token, code: codeAt(secret) }, app);
+    expect(throttled.status).toBe(429);
+    expect(throttled.json.error).toBe('rate_limited');
+    expect(await eventTypes(user.id)).toContain('mfa_throttled');
   });
 
   it('takes a recovery code instead', async () => {
