@@ -77,6 +77,10 @@ const EVENT_TEXT: Record<string, string> = {
   admin_user_enabled: 'An administrator enabled the account',
   admin_mfa_reset: 'An administrator reset two-step verification',
   role_changed: 'Account role changed',
+  password_reset_requested: 'A password reset link was sent',
+  password_reset: 'Password reset with an email link; every device was signed out',
+  name_changed: 'Display name changed',
+  account_deleted: 'Account deleted',
 };
 
 /** The events a user should look at twice (the Activity page marks them). */
@@ -90,6 +94,9 @@ const ALERTS = new Set([
   'session_binding_mismatch',
   'admin_user_disabled',
   'admin_mfa_reset',
+  // A reset the owner did not ask for is worth a second look.
+  'password_reset_requested',
+  'password_reset',
 ]);
 
 export function describeEvent(
