@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { rowsOf } from '../../src/adapters/db/database.js';
-import { call, login, registerUser } from '../support/client.js';
+import { call, login } from '../support/client.js';
 import { buildLatchkey, PASSWORD, uniqueEmail, useDatabase } from '../support/harness.js';
 import { base32Decode, totp } from '../support/totp.js';
 

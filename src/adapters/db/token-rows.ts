@@ -46,7 +46,11 @@ export async function endPendingCredentials(tx: Pick<Database, 'delete'>, userId
   await tx.delete(mfaFactors).where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.status, 'pending')));
   // Reset links and unconfirmed email changes too. Not the "this wasn't me" link of an email
   // change: it is the owner's way back from whoever changed the address and then the password.
-  await tx.delete(emailTokens).where(and(eq(emailTokens.userId, userId), inArray(emailTokens.purpose, ['password_reset', 'change_email'])));
+  await tx
+    .delete(emailTokens)
+    .where(
+      and(eq(emailTokens.userId, userId), inArray(emailTokens.purpose, ['password_reset', 'change_email'])),
+    );
 }
 
 /**
