@@ -1,4 +1,4 @@
-import { type AssuranceRequirement, checkAssurance } from './assurance.js';
+import { type AssuranceFacts, type AssuranceRequirement, checkAssurance } from './assurance.js';
 import { AuthError, type StepUpChallenge } from './errors.js';
 
 /**
@@ -58,12 +58,17 @@ export async function authorizeBearer<Claims extends { acr: string; auth_time: n
   const token = bearerToken(input.authorization);
   if (!token) throw new BearerError('invalid_token', 'A Bearer access token is required');
   const claims = await input.authenticate(token);
-  const verdict = checkAssurance({ acr: claims.acr, authTime: claims.auth_time }, input.need, input.now());
+  requireAssurance({ acr: claims.acr, authTime: claims.auth_time }, input.need, input.now());
+  return { token, claims };
+}
+
+/** Throws the RFC 9470 step-up challenge when `facts` fall short of `need`. */
+export function requireAssurance(facts: AssuranceFacts, need: AssuranceRequirement, now: Date): void {
+  const verdict = checkAssurance(facts, need, now);
   if (!verdict.ok) {
     throw new BearerError('insufficient_user_authentication', verdict.description, {
       ...(verdict.acrValues ? { acrValues: verdict.acrValues } : {}),
       ...(verdict.maxAge !== undefined ? { maxAge: verdict.maxAge } : {}),
     });
   }
-  return { token, claims };
 }

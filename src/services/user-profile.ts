@@ -1,6 +1,5 @@
-import { assuranceOf, checkAssurance, FRESH_AAL2 } from '../domain/assurance.js';
-import { BearerError } from '../domain/bearer.js';
-import { AuthError } from '../domain/errors.js';
+import { assuranceOf, FRESH_AAL2, FRESH_AUTH } from '../domain/assurance.js';
+import { BearerError, requireAssurance } from '../domain/bearer.js';
 import type { Clock } from '../ports/clock.js';
 import type { SecurityEventLog, UserRecord, UserStore } from '../ports/store.js';
 import { type Caller, userOfCaller } from './session-service.js';
@@ -8,7 +7,7 @@ import { type Caller, userOfCaller } from './session-service.js';
 /**
  * The rest of an account's life (issue #17 §6): the display name, and deleting the account.
  *
- * Deleting needs a fresh authentication (the route's guard), and at aal2 when the account has
+ * Deleting needs a fresh authentication, and at aal2 when the account has
  * MFA: it is at least as grave as turning MFA off, which asks the same (RFC 9470; OWASP ASVS
  * V2.2 re-authentication before sensitive operations). The store erases the personal data in
  * one transaction and leaves a tombstone that keeps the anonymised security events until
@@ -37,17 +36,8 @@ export function createUserProfile(deps: {
   async function deleteAccount(caller: Caller): Promise<{ revokedSessions: number }> {
     const now = clock.now();
     const user = await userOfCaller(store, caller);
-    if (user.mfaEnabled) {
-      const verdict = checkAssurance(assuranceOf(caller), FRESH_AAL2, now);
-      if (!verdict.ok) {
-        throw new AuthError('insufficient_user_authentication', verdict.description, {
-          challenge: {
-            ...(verdict.acrValues ? { acrValues: verdict.acrValues } : {}),
-            ...(verdict.maxAge !== undefined ? { maxAge: verdict.maxAge } : {}),
-          },
-        });
-      }
-    }
+    // One check, here, where the account's MFA is known (the route's guard only checked the token).
+    requireAssurance(assuranceOf(caller), user.mfaEnabled ? FRESH_AAL2 : FRESH_AUTH, now);
     const result = await store.deleteAccount({
       userId: user.id,
       now,
