@@ -75,7 +75,14 @@ export interface MailConfig {
   securityNotifications: boolean;
   passwordResetsPerAddress: number;
   passwordResetsPerIp: number;
-  dispatch: { intervalSeconds: number; batchSize: number; leaseSeconds: number; maxAttempts: number };
+  dispatch: {
+    intervalSeconds: number;
+    batchSize: number;
+    leaseSeconds: number;
+    maxAttempts: number;
+    /** A transport's timeout: a send must end well within its lease (half), and at most 20 s. */
+    sendTimeoutMs: number;
+  };
 }
 
 type MailEnv = z.output<z.ZodObject<typeof MailEnvSchema>>;
@@ -125,6 +132,7 @@ export function mailConfig(e: MailEnv, context: { issuer: string; dataDir: strin
       batchSize: e.MAIL_BATCH_SIZE,
       leaseSeconds: e.MAIL_LEASE,
       maxAttempts: e.MAIL_MAX_ATTEMPTS,
+      sendTimeoutMs: Math.min(20_000, (e.MAIL_LEASE * 1000) / 2),
     },
   };
 }

@@ -156,7 +156,7 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
  */
 export function createMailer(config: Config, logger: Logger): Mailer {
   const transport = config.mail.transport;
-  const timeoutMs = Math.min(20_000, (config.mail.dispatch.leaseSeconds * 1000) / 2);
+  const timeoutMs = config.mail.dispatch.sendTimeoutMs;
   switch (transport.kind) {
     case 'smtp':
       return createSmtpMailer(transport.url, { timeoutMs });

@@ -64,12 +64,10 @@ const mailTimer =
         if (dispatching || stopping) return;
         dispatching = (async () => {
           try {
-            // Run after run while a run fills its batch: a backlog drains without waiting a tick.
-            for (let run = 0; run < 10 && !stopping; run++) {
-              const counts = await mailDispatcher.runOnce();
-              runtime.metrics.mailDispatched(counts);
-              if (counts.sent + counts.retried + counts.failed < config.mail.dispatch.batchSize) break;
-            }
+            await mailDispatcher.drain({
+              stop: () => stopping,
+              onRun: (counts) => runtime.metrics.mailDispatched(counts),
+            });
           } catch (error) {
             logger.error('mail dispatch failed', { error: describeError(error) });
           } finally {

@@ -111,7 +111,7 @@ function build(env: Env) {
       ? createHttpMailer({
           url: transport.url,
           token: transport.token,
-          timeoutMs: Math.min(20_000, (config.mail.dispatch.leaseSeconds * 1000) / 2),
+          timeoutMs: config.mail.dispatch.sendTimeoutMs,
         })
       : undefined;
   if (!mailer) logger.warn('no MAIL_HTTP_URL: mail stays in the outbox until one is set');
@@ -148,7 +148,6 @@ function build(env: Env) {
   return {
     database: { url, prepare: config.databasePrepare },
     logger,
-    mailBatchSize: config.mail.dispatch.batchSize,
     ready,
     /** Once per isolate, inside a request: the signing key exists and opens with this MASTER_SECRET. */
     ensureKeys(keyRing: { ensureSigningKey(): Promise<void> }) {
@@ -209,12 +208,12 @@ export default {
       withDatabase(worker.database, async () => {
         if (mailDispatcher) {
           try {
-            for (let run = 0; run < 10; run++) {
-              const counts = await mailDispatcher.runOnce();
-              const handled = counts.sent + counts.retried + counts.failed;
-              if (handled > 0) worker.logger.info('mail', { ...counts });
-              if (handled < worker.mailBatchSize) break;
-            }
+            await mailDispatcher.drain({
+              onRun: (counts) => {
+                if (counts.sent + counts.retried + counts.failed > 0)
+                  worker.logger.info('mail', { ...counts });
+              },
+            });
           } catch (error) {
             worker.logger.error('mail dispatch failed', { error: describeError(error) });
           }

@@ -144,7 +144,22 @@ export function createOutboxDispatcher(deps: {
     return counts;
   }
 
-  return { runOnce };
+  /**
+   * Run after run while a run fills its batch, so a backlog drains without waiting for the next
+   * tick or Cron: at most `maxRuns`, and none after `stop()` says so (a shutdown). Each run's
+   * counts go to `onRun` (metrics, a log line).
+   */
+  async function drain(
+    options: { maxRuns?: number; stop?: () => boolean; onRun?: (counts: DispatchCounts) => void } = {},
+  ): Promise<void> {
+    for (let run = 0; run < (options.maxRuns ?? 10) && !options.stop?.(); run++) {
+      const counts = await runOnce();
+      options.onRun?.(counts);
+      if (counts.sent + counts.retried + counts.failed < policy.batchSize) return;
+    }
+  }
+
+  return { runOnce, drain };
 }
 
 export type OutboxDispatcher = ReturnType<typeof createOutboxDispatcher>;

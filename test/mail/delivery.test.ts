@@ -263,4 +263,22 @@ describe(`mail delivery over SMTP on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, (
       oldestPendingAgeSeconds: 0,
     });
   });
+
+  it('drain runs again while runs fill their batch, and stops when asked', async () => {
+    const clock = testClock();
+    const messages = await Promise.all(Array.from({ length: 5 }, (_, i) => newMessage(100 + i, clock.now())));
+    await insertOutboxMessages(db, messages);
+    const sent: string[] = [];
+    const mailer: Mailer = { send: async (mail) => void sent.push(mail.idempotencyKey) };
+    const dispatcher = await dispatcherFor(db, { mailer, clock, policy: { batchSize: 2 } });
+    const runs: number[] = [];
+    await dispatcher.drain({ onRun: (counts) => runs.push(counts.sent) });
+    expect(runs).toEqual([2, 2, 1]); // the third run came back short: drained
+    expect(new Set(sent).size).toBe(5);
+
+    await insertOutboxMessages(db, await Promise.all([1, 2, 3].map((i) => newMessage(200 + i, clock.now()))));
+    const stopped: number[] = [];
+    await dispatcher.drain({ stop: () => stopped.length > 0, onRun: (counts) => stopped.push(counts.sent) });
+    expect(stopped).toEqual([2]);
+  });
 });
