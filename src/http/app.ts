@@ -150,20 +150,28 @@ export function createApp(deps: AppDeps) {
       operations: () => operations,
     }),
   );
-  operations = mountRoutes(app, [
-    operationsRoutes({ health: services.health, metrics, metricsToken: config.metricsToken }),
+  operations = mountRoutes(
+    app,
+    apiRoutes(ctx, { health: services.health, metrics, metricsToken: config.metricsToken }),
+  );
+  app.route('/account', accountPages(ctx));
+  return app;
+}
+
+export type LatchkeyApp = ReturnType<typeof createApp>;
+
+/** Every route module of the API, in mount order: the app mounts them, /openapi.json states them. */
+export function apiRoutes(ctx: RouteContext, operations: Parameters<typeof operationsRoutes>[0]) {
+  return [
+    operationsRoutes(operations),
     authRoutes(ctx),
     passwordResetRoutes(ctx),
     mfaRoutes(ctx),
     usersRoutes(ctx),
     adminRoutes(ctx),
     oauthRoutes(ctx),
-  ]);
-  app.route('/account', accountPages(ctx));
-  return app;
+  ];
 }
-
-export type LatchkeyApp = ReturnType<typeof createApp>;
 
 /**
  * The facts of the request running now, for the security events services record during it

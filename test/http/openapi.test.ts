@@ -2,17 +2,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { apiRoutes } from '../../src/http/app.js';
 import type { RouteContext } from '../../src/http/context.js';
 import { openApiDocument, openApiPath } from '../../src/http/openapi.js';
 import type { Operation } from '../../src/http/route-table.js';
-import { adminRoutes } from '../../src/http/routes/admin.js';
-import { authRoutes } from '../../src/http/routes/auth.js';
-import { mfaRoutes } from '../../src/http/routes/mfa.js';
-import { oauthRoutes } from '../../src/http/routes/oauth.js';
-import { operationsRoutes } from '../../src/http/routes/operations.js';
 import * as PasswordResetSchemas from '../../src/http/routes/password-reset.js';
-import { passwordResetRoutes } from '../../src/http/routes/password-reset.js';
-import { usersRoutes } from '../../src/http/routes/users.js';
 import * as S from '../../src/http/schemas.js';
 import { noMetrics } from '../../src/ports/metrics.js';
 import { call, login, refresh, registerUser } from '../support/client.js';
@@ -43,15 +37,9 @@ beforeAll(async () => {
     sessionStats: async () => ({}) as never,
     outboxStats: async () => ({}) as never,
   };
-  operations = [
-    operationsRoutes({ health, metrics: noMetrics, metricsToken: undefined }),
-    authRoutes(ctx),
-    passwordResetRoutes(ctx),
-    mfaRoutes(ctx),
-    usersRoutes(ctx),
-    adminRoutes(ctx),
-    oauthRoutes(ctx),
-  ].flatMap((routes) => routes.operations);
+  operations = apiRoutes(ctx, { health, metrics: noMetrics, metricsToken: undefined }).flatMap(
+    (routes) => routes.operations,
+  );
 });
 
 /** ../shared/API.md, Endpoints. */
