@@ -71,8 +71,8 @@ export function createSecurityNotifications(deps: {
     if (!kind) return [];
     try {
       const user = await store.findUserById(event.userId);
-      // A deleted account's tombstone has an address in `.invalid`, which never takes mail (RFC 2606).
-      if (!user || user.email.endsWith('@invalid')) return [];
+      // Gone meanwhile. (A deleted account has no session left to cause a notifiable event.)
+      if (!user) return [];
       const message = render(kind, event, user.email);
       if (!message) return [];
       return [await outboxMessage(masterKeys, { kind, userId: user.id, message, now: event.at })];
