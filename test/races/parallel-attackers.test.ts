@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createArgon2Hasher } from '../../src/adapters/password/argon2-native.js';
 import type { PasswordHasher } from '../../src/ports/password-hasher.js';
 import type { Store } from '../../src/ports/store.js';
+import { resetTools } from '../http/password-reset-harness.js';
 import { call, login, registerUser } from '../support/client.js';
 import { onPostgres } from '../support/database.js';
 import {
@@ -274,6 +275,23 @@ describe(`parallel attackers (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
     );
     // A code checked and wrong is a 403; a code over the limit is refused before the check.
     expect(statuses(answers)).toEqual({ 403: 10, 429: 20 });
+  });
+
+  it('password reset with MFA: 30 wrong codes at once on one link check at most the per-user limit, and the link survives', async () => {
+    const { lk } = await server({ MFA_FAILURES_PER_USER: '10', PASSWORD_RESETS_PER_IP: '1000' });
+    const { email, id, codeAt, wrongCodes } = await userWithMfa(lk);
+    const tools = resetTools(
+      () => database.current,
+      () => lk.app,
+    );
+    expect((await tools.forgot(email)).status).toBe(202);
+    const token = await tools.latestToken(id);
+    const answers = await Promise.all(wrongCodes(30).map((code) => tools.reset({ token, code })));
+    // A code checked and wrong is a 401; one over the limit is refused before the check.
+    expect(statuses(answers)).toEqual({ 401: 10, 429: 20 });
+    // No wrong code used the link up: after the window, the right code finishes the reset.
+    lk.clock.advance(901_000);
+    expect((await tools.reset({ token, code: codeAt(0) })).status).toBe(204);
   });
 
   it('password change: 30 wrong current passwords at once, at most 10 hashed, each one an event', async () => {
