@@ -1,22 +1,37 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../src/adapters/db/database.js';
+import { createDrizzleRateLimiter } from '../src/adapters/db/drizzle-rate-limiter.js';
+import { outbox } from '../src/adapters/db/schema.js';
 import { createArgon2Hasher } from '../src/adapters/password/argon2-native.js';
+import { composeServices, type Services } from '../src/compose/services.js';
 import { parseCommandLine } from '../src/entry/cli/args.js';
 import { MASK, maskUrl, showConfigCommand } from '../src/entry/cli/config-show.js';
 import { rotateKeysCommand } from '../src/entry/cli/keys.js';
+import { dispatchMailCommand, listMailCommand, retryMailCommand } from '../src/entry/cli/mail.js';
 import { CliError, EXIT_USAGE, UsageError } from '../src/entry/cli/output.js';
 import { readFirstLine, resolvePassword } from '../src/entry/cli/password.js';
 import { listSessionsCommand, revokeSessionsCommand } from '../src/entry/cli/sessions.js';
-import { type CommandDeps, createUserCommand, setRoleCommand } from '../src/entry/cli/users.js';
+import {
+  type CommandDeps,
+  createUserCommand,
+  disableUserCommand,
+  enableUserCommand,
+  sendResetLinkCommand,
+  setRoleCommand,
+} from '../src/entry/cli/users.js';
+import { deriveMasterKeys } from '../src/lib/crypto.js';
+import type { OutgoingMail } from '../src/ports/mail.js';
 import type { PasswordHasher } from '../src/ports/password-hasher.js';
+import { unsealMailMessage } from '../src/services/mail-sealing.js';
 import { createOperatorService } from '../src/services/operator-service.js';
+import { createOutboxDispatcher } from '../src/services/outbox-dispatcher.js';
 import { call, refresh, type TokenPair } from './support/client.js';
 import {
   buildLatchkey,
@@ -31,9 +46,19 @@ import {
 const database = useDatabase();
 let lk: Latchkey;
 let hasher: PasswordHasher;
+/** The services as the CLI composes them: the password reset of `users:reset-link` comes from here. */
+let services: Services;
 beforeAll(async () => {
   lk = await buildLatchkey(database.current);
   hasher = createArgon2Hasher(lk.config.argon2);
+  services = composeServices({
+    config: lk.config,
+    store: lk.store,
+    hasher,
+    clock: lk.clock,
+    masterKeys: await deriveMasterKeys(TEST_MASTER_SECRET),
+    rateLimiter: createDrizzleRateLimiter(database.current.db),
+  });
 });
 
 /**
@@ -47,6 +72,7 @@ function cli(config = lk.config) {
     hasher,
     clock: lk.clock,
     passwordMinScore: config.passwordMinScore,
+    passwordReset: services.passwordReset,
   });
   const deps: CommandDeps = { operator, out: (text) => lines.push(text) };
   return { deps, lines, output: () => lines.join('\n') };
@@ -395,6 +421,237 @@ describe('users:role', () => {
   });
 });
 
+/** The user's outbox rows of `kind`, oldest first. */
+const mailsTo = (userId: string, kind: string) =>
+  database.current.db
+    .select()
+    .from(outbox)
+    .where(and(eq(outbox.userId, userId), eq(outbox.kind, kind)))
+    .orderBy(outbox.createdAt, outbox.id);
+
+/** The token in the user's newest reset mail, read as its recipient reads it. */
+async function resetTokenOf(userId: string): Promise<string> {
+  const row = (await mailsTo(userId, 'password_reset')).at(-1)!;
+  const mail = await unsealMailMessage(await deriveMasterKeys(TEST_MASTER_SECRET), row.id, row.payload!);
+  return new URL(mail.text.match(/http:\/\/localhost:3000\/\S+/)![0]).searchParams.get('token')!;
+}
+
+describe('users:disable and users:enable', () => {
+  /** The operator as the CLI composes it: its events pass through the security notices. */
+  const composed = () => {
+    const lines: string[] = [];
+    return { deps: { operator: services.operator, out: (text: string) => lines.push(text) }, lines };
+  };
+
+  it('disable revokes every session at once and refuses logins, with admin_user_disabled (via cli) and its notice', async () => {
+    const { user } = await createUser();
+    const first = await loginAs(user.email);
+    const second = await loginAs(user.email);
+    const { deps, lines } = composed();
+    await disableUserCommand(deps, { email: ` ${user.email.toUpperCase()}` });
+    expect(lines).toEqual([`${user.email} is disabled; revoked 2 sessions`]);
+    for (const pair of [first, second]) {
+      expect((await refresh(lk.app, pair.refresh_token)).status).toBe(401);
+      expect(await revokeReasonsOf(pair.session_id)).toEqual(['user_disabled']);
+    }
+    const login = await call(lk.app, '/v1/auth/login', { body: { email: user.email, password: PASSWORD } });
+    expect(login.status).toBe(403);
+    expect(login.json.error).toBe('account_disabled');
+    expect((await eventOf(user.id, 'admin_user_disabled'))!.details).toEqual({ revoked: 2, via: 'cli' });
+    expect(await mailsTo(user.id, 'account_disabled')).toHaveLength(1);
+
+    // Twice changes nothing and says so: no second event, no second notice.
+    await disableUserCommand(deps, { email: user.email });
+    expect(lines.at(-1)).toBe(`${user.email} is already disabled`);
+    await eventOf(user.id, 'admin_user_disabled');
+    expect(await mailsTo(user.id, 'account_disabled')).toHaveLength(1);
+  });
+
+  it('enable allows logins again, with admin_user_enabled (via cli); a user who is not disabled is left alone', async () => {
+    const { user } = await createUser();
+    const { deps, output } = cli();
+    await enableUserCommand(deps, { email: user.email });
+    expect(output()).toBe(`${user.email} is not disabled`);
+    expect((await eventsOf(user.id)).map((event) => event.type)).not.toContain('admin_user_enabled');
+
+    await disableUserCommand(deps, { email: user.email });
+    await enableUserCommand(deps, { email: user.email });
+    expect(output().split('\n').at(-1)).toBe(`${user.email} is enabled`);
+    expect((await eventOf(user.id, 'admin_user_enabled'))!.details).toEqual({ via: 'cli' });
+    await loginAs(user.email);
+  });
+
+  it('fails with status 1 for an unknown email', async () => {
+    const email = uniqueEmail('nobody');
+    for (const command of [disableUserCommand, enableUserCommand, sendResetLinkCommand]) {
+      const error = await failureOf(command(cli().deps, { email }));
+      expect(error.exitCode).toBe(1);
+      expect(error.message).toBe(`No user has the email ${email}`);
+    }
+  });
+});
+
+describe('users:reset-link', () => {
+  it('queues a link to the user’s own address and prints nothing secret; the link resets the password', async () => {
+    const { user } = await createUser();
+    const session = await loginAs(user.email);
+    const { deps, output } = cli();
+    await sendResetLinkCommand(deps, { email: user.email });
+    expect(output()).toBe(
+      `a password reset link for ${user.email} is queued; the mail dispatcher delivers it`,
+    );
+    expect(output()).not.toContain('lkp_');
+    const [mail] = await mailsTo(user.id, 'password_reset');
+    expect(mail).toMatchObject({ status: 'pending' });
+    expect(mail!.payload).not.toContain('lkp_'); // sealed
+    expect((await eventOf(user.id, 'password_reset_requested'))!.details).toEqual({
+      by: 'operator',
+      via: 'cli',
+    });
+
+    const token = await resetTokenOf(user.id);
+    const reset = await call(lk.app, '/v1/auth/password/reset', {
+      body: { token, password: 'seven herons fold paper under violet rain' },
+    });
+    expect(reset.status).toBe(204);
+    expect((await refresh(lk.app, session.refresh_token)).status).toBe(401);
+  });
+
+  it('is not held to the per-address limit of the forgot flow, and a newer link voids the older one', async () => {
+    const { user } = await createUser();
+    const { deps } = cli();
+    const tokens: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      lk.clock.advance(1000);
+      await sendResetLinkCommand(deps, { email: user.email });
+      tokens.push(await resetTokenOf(user.id));
+    }
+    expect(await mailsTo(user.id, 'password_reset')).toHaveLength(4);
+    const reset = (token: string) =>
+      call(lk.app, '/v1/auth/password/reset', {
+        body: { token, password: 'seven herons fold paper under violet rain' },
+      });
+    expect((await reset(tokens[0]!)).json.error).toBe('invalid_email_token');
+    expect((await reset(tokens[3]!)).status).toBe(204);
+  });
+
+  it('refuses a disabled user with status 1 and queues nothing', async () => {
+    const { user } = await createUser();
+    const { deps } = cli();
+    await disableUserCommand(deps, { email: user.email });
+    const error = await failureOf(sendResetLinkCommand(deps, { email: user.email }));
+    expect(error.exitCode).toBe(1);
+    expect(error.message).toMatch(/is disabled: enable it first/);
+    expect(await mailsTo(user.id, 'password_reset')).toHaveLength(0);
+  });
+});
+
+describe('mail:list, mail:retry, mail:dispatch', () => {
+  /** A pending reset mail to a new user: its outbox row. */
+  async function queuedMail() {
+    const { user } = await createUser();
+    await sendResetLinkCommand(cli().deps, { email: user.email });
+    lk.clock.advance(1000);
+    return { user, row: (await mailsTo(user.id, 'password_reset'))[0]! };
+  }
+
+  it('lists newest first as a table, or as GET /v1/admin/mail does with --json; never a body', async () => {
+    const { user, row } = await queuedMail();
+    const { deps, output } = cli();
+    await listMailCommand(deps, { status: 'pending', limit: 5, json: false });
+    const [header, first] = output().split('\n');
+    expect(header).toMatch(
+      /^ID\s+KIND\s+STATUS\s+ATTEMPTS\s+CREATED\s+NEXT ATTEMPT\s+SENT\s+USER\s+LAST ERROR$/,
+    );
+    expect(first).toContain(row.id);
+    expect(first).toContain(user.id);
+
+    const json = cli();
+    await listMailCommand(json.deps, { status: 'pending', limit: 100, json: true });
+    const listed = JSON.parse(json.output());
+    const entry = listed.messages.find((message: { id: string }) => message.id === row.id);
+    expect(entry).toEqual({
+      id: row.id,
+      kind: 'password_reset',
+      user_id: user.id,
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: row.nextAttemptAt.toISOString(),
+      last_error: null,
+      created_at: row.createdAt.toISOString(),
+      sent_at: null,
+    });
+    expect(json.output()).not.toContain(row.payload!);
+
+    const none = cli();
+    await listMailCommand(none.deps, { status: 'failed', limit: 5, json: false });
+    expect(none.output()).toMatch(/^no failed messages$|^ID/);
+  });
+
+  it('mail:retry puts a failed message that kept its body back to pending; anything else fails with status 1', async () => {
+    const { row } = await queuedMail();
+    const { deps, output } = cli();
+    const pending = await failureOf(retryMailCommand(deps, { id: row.id }));
+    expect(pending.message).toMatch(/^Only a failed message can be retried/);
+    const unknown = await failureOf(retryMailCommand(deps, { id: crypto.randomUUID() }));
+    expect(unknown.message).toMatch(/^No message has this id/);
+
+    // The dispatcher erases the body of a message it gives up on: such a row cannot be sent.
+    await database.current.db
+      .update(outbox)
+      .set({ status: 'failed', payload: null, attempts: 8 })
+      .where(eq(outbox.id, row.id));
+    const erased = await failureOf(retryMailCommand(deps, { id: row.id }));
+    expect(erased.message).toMatch(/body was erased/);
+
+    const kept = await queuedMail();
+    await database.current.db
+      .update(outbox)
+      .set({ status: 'failed', attempts: 8, lastError: 'Error: 421 try later' })
+      .where(eq(outbox.id, kept.row.id));
+    await retryMailCommand(deps, { id: kept.row.id.toUpperCase() });
+    expect(output()).toBe(`message ${kept.row.id} is pending again; the mail dispatcher sends it next`);
+    const [after] = await database.current.db.select().from(outbox).where(eq(outbox.id, kept.row.id));
+    expect(after).toMatchObject({ status: 'pending', attempts: 0, nextAttemptAt: lk.clock.now() });
+  });
+
+  it('mail:dispatch delivers what is due with the transport and prints the counts, never a link', async () => {
+    const { user } = await queuedMail();
+    const sent: OutgoingMail[] = [];
+    let failing = false;
+    const dispatcher = createOutboxDispatcher({
+      outbox: lk.store,
+      mailer: {
+        send: async (mail) => {
+          if (failing) throw new Error('connect ECONNREFUSED');
+          sent.push(mail);
+        },
+      },
+      clock: lk.clock,
+      masterKeys: await deriveMasterKeys(TEST_MASTER_SECRET),
+      from: lk.config.mail.from,
+      policy: { batchSize: 10, leaseMs: 60_000, maxAttempts: 3 },
+    });
+    const stats = () => lk.store.outboxStats(lk.clock.now());
+    const due = (await stats()).pending;
+    const { deps, output } = cli();
+    const counts = await dispatchMailCommand({ dispatcher, stats, out: deps.out });
+    expect(counts).toEqual({ sent: due, retried: 0, failed: 0, pending: 0 });
+    expect(output()).toBe(`sent ${due}, failed for good 0, to retry later 0; pending now 0`);
+    expect(sent.some((mail) => mail.to === user.email && mail.text.includes('lkp_'))).toBe(true);
+    expect(output()).not.toContain('lkp_');
+
+    await queuedMail();
+    failing = true;
+    const later = cli();
+    const failed = await dispatchMailCommand({ dispatcher, stats, out: later.deps.out });
+    expect(failed).toEqual({ sent: 0, retried: 1, failed: 0, pending: 1 });
+    expect(later.output()).toMatch(
+      /^sent 0, failed for good 0, to retry later 1; pending now 1 \(oldest \d+ s\)$/,
+    );
+  });
+});
+
 describe('config:show', () => {
   const secretEnv = {
     DATABASE_URL: `postgres://latchkey:${DB_PASSWORD}@db.internal:5432/latchkey_prod?sslmode=require`,
@@ -481,6 +738,25 @@ describe('command line', () => {
     expect(parseCommandLine(['keys:rotate'])).toEqual({ name: 'keys:rotate', now: false });
     expect(parseCommandLine(['migrate'])).toEqual({ name: 'migrate' });
     expect(parseCommandLine(['config:show'])).toEqual({ name: 'config:show' });
+    for (const name of ['users:disable', 'users:enable', 'users:reset-link']) {
+      expect(parseCommandLine([name, 'a@example.com'])).toEqual({ name, email: 'a@example.com' });
+    }
+    expect(parseCommandLine(['mail:list'])).toEqual({
+      name: 'mail:list',
+      status: undefined,
+      limit: 20,
+      cursor: undefined,
+      json: false,
+    });
+    expect(parseCommandLine(['mail:list', '--status', 'failed', '--limit=50', '--json'])).toEqual({
+      name: 'mail:list',
+      status: 'failed',
+      limit: 50,
+      cursor: undefined,
+      json: true,
+    });
+    expect(parseCommandLine(['mail:retry', id])).toEqual({ name: 'mail:retry', id });
+    expect(parseCommandLine(['mail:dispatch'])).toEqual({ name: 'mail:dispatch' });
     expect(parseCommandLine(['--help'])).toEqual({ name: 'help' });
   });
 
@@ -497,6 +773,18 @@ describe('command line', () => {
     [['sessions:revoke', 'a@example.com', '--session', 'not-a-uuid']],
     [['config:show', 'extra']],
     [['keys:rotate', '--later']],
+    [['users:disable']],
+    [['users:reset-link', 'a@example.com', '--password', 'x']],
+    [['mail:list', '--status', 'bounced']],
+    [['mail:list', '--status', 'FAILED']],
+    [['mail:list', '--limit', '0']],
+    [['mail:list', '--limit', '101']],
+    [['mail:list', '--limit', 'many']],
+    [['mail:list', '--cursor', '!!!']],
+    [['mail:list', 'extra']],
+    [['mail:retry']],
+    [['mail:retry', 'not-a-uuid']],
+    [['mail:dispatch', '--now']],
   ])('refuses %j with a usage error (exit status 64)', (argv) => {
     const attempt = () => parseCommandLine(argv);
     expect(attempt).toThrow(UsageError);
@@ -595,6 +883,27 @@ describe('the cli process', () => {
       .map((line) => JSON.parse(line));
     expect(events).toEqual([expect.objectContaining({ type: 'user_registered', user_id: id })]);
   }, 90_000); // a fresh embedded database: its migrations run first
+
+  it('users:reset-link prints no link; mail:dispatch delivers it (as an .eml file with no transport configured)', async () => {
+    const env = { DATABASE_URL: undefined, LATCHKEY_PASSWORD: PASSWORD };
+    const email = uniqueEmail('process-reset');
+    expect((await run(['users:create', email], env)).code).toBe(0);
+    const queued = await run(['users:reset-link', email], env);
+    expect(queued.code).toBe(0);
+    expect(queued.stdout).toBe(
+      `a password reset link for ${email} is queued; the mail dispatcher delivers it\n`,
+    );
+    expect(queued.stdout + queued.stderr).not.toContain('lkp_');
+    const dispatched = await run(['mail:dispatch'], env);
+    expect(dispatched.code).toBe(0);
+    expect(dispatched.stdout).toMatch(
+      /^sent [1-9]\d*, failed for good 0, to retry later 0; pending now 0\n$/,
+    );
+    expect(dispatched.stdout).not.toContain('lkp_');
+    const files = await readdir(join(dataDir, 'mail'));
+    const texts = await Promise.all(files.map((file) => readFile(join(dataDir, 'mail', file), 'utf8')));
+    expect(texts.some((text) => text.includes(email) && text.includes('lkp_'))).toBe(true);
+  }, 120_000);
 
   it('an unknown command exits 64 with the usage', async () => {
     const result = await run(['users:explode']);

@@ -4,10 +4,18 @@ import type { Services } from '../compose/services.js';
 import { type Command, parseCommandLine, USAGE } from './cli/args.js';
 import { showConfigCommand } from './cli/config-show.js';
 import { rotateKeysCommand } from './cli/keys.js';
+import { dispatchMailCommand, listMailCommand, retryMailCommand } from './cli/mail.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type Writer } from './cli/output.js';
 import { passwordFromStdin, resolvePassword } from './cli/password.js';
 import { listSessionsCommand, revokeSessionsCommand } from './cli/sessions.js';
-import { type CommandDeps, createUserCommand, setRoleCommand } from './cli/users.js';
+import {
+  type CommandDeps,
+  createUserCommand,
+  disableUserCommand,
+  enableUserCommand,
+  sendResetLinkCommand,
+  setRoleCommand,
+} from './cli/users.js';
 import { loadConfigOrExit, openDatabase, openNodeRuntime } from './node-runtime.js';
 
 /**
@@ -39,9 +47,13 @@ const config = loadConfigOrExit(process.env);
  * (src/compose/services.ts). The log goes to stderr: stdout is the command's output (an id to
  * capture, a table, JSON to parse), and the security events the commands record are logged.
  */
-async function withServices<T>(run: (services: Services) => Promise<T>): Promise<T> {
+async function withServices<T>(
+  run: (services: Services) => Promise<T>,
+  options: { deliverMail?: boolean } = {},
+): Promise<T> {
   const logger = createPinoLogger(config.logLevel, { destination: pino.destination(2) });
-  const runtime = await openNodeRuntime(config, { logger, deliverMail: false });
+  // Only `mail:dispatch` builds the transport: no other command sends anything.
+  const runtime = await openNodeRuntime(config, { logger, deliverMail: options.deliverMail ?? false });
   try {
     return await run(runtime.services);
   } finally {
@@ -79,6 +91,30 @@ async function main(command: Exclude<Command, { name: 'help' }>): Promise<void> 
     }
     case 'users:role':
       await withOperator((deps) => setRoleCommand(deps, command));
+      return;
+    case 'users:disable':
+      await withOperator((deps) => disableUserCommand(deps, command));
+      return;
+    case 'users:enable':
+      await withOperator((deps) => enableUserCommand(deps, command));
+      return;
+    case 'users:reset-link':
+      await withOperator((deps) => sendResetLinkCommand(deps, command));
+      return;
+    case 'mail:list':
+      await withOperator((deps) => listMailCommand(deps, command));
+      return;
+    case 'mail:retry':
+      await withOperator((deps) => retryMailCommand(deps, command));
+      return;
+    case 'mail:dispatch':
+      await withServices(
+        async ({ mailDispatcher, health }) => {
+          if (!mailDispatcher) throw new CliError('No mail transport is configured');
+          await dispatchMailCommand({ dispatcher: mailDispatcher, stats: () => health.outboxStats(), out });
+        },
+        { deliverMail: true },
+      );
       return;
     case 'sessions:list':
       await withOperator((deps) => listSessionsCommand(deps, command));

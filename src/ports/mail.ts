@@ -72,6 +72,47 @@ export interface OutboxStats {
   oldestPendingAgeSeconds: number;
 }
 
+export type OutboxStatus = 'pending' | 'sent' | 'failed';
+
+/**
+ * A message as operators see it (admin API, CLI): never its body, which may hold a live link.
+ * `lastError` is bounded by the adapter (at most 500 characters).
+ */
+export interface OutboxMessageView {
+  id: string;
+  kind: MessageKind;
+  userId: string | null;
+  status: OutboxStatus;
+  /** Attempts so far (a claim counts one). */
+  attempts: number;
+  nextAttemptAt: Date;
+  lastError: string | null;
+  createdAt: Date;
+  sentAt: Date | null;
+}
+
+/** Why a retry changed nothing (see OutboxReview.retryFailedMessage). */
+export type RetryRefusal = 'not_found' | 'not_failed' | 'body_erased';
+
+/** The operators' view of the outbox: a list and a retry (GET /v1/admin/mail, `mail:*`). */
+export interface OutboxReview {
+  /**
+   * Messages newest first (`createdAt`, then `id`, descending), of one status or all, strictly
+   * after `before` in that order when given (keyset paging).
+   */
+  listOutboxMessages(query: {
+    status?: OutboxStatus;
+    limit: number;
+    before?: { at: Date; id: string };
+  }): Promise<OutboxMessageView[]>;
+  /**
+   * A failed message back to pending, due `now`, its attempts counted from zero again: one
+   * conditional UPDATE, so two retries at once (or a retry and a cleanup) change it once.
+   * Only a message that still has its sealed body can be sent again.
+   */
+  retryFailedMessage(id: string, now: Date): Promise<'retried' | RetryRefusal>;
+}
+
 /** The outbox's own port: claims, outcomes and figures. Writes come with each change. */
 export interface OutboxStore {
   enqueueMessages(messages: NewOutboxMessage[]): Promise<void>;

@@ -4,6 +4,8 @@ import { isActiveAdmin } from '../domain/roles.js';
 import { userAgentFamily } from '../domain/session-binding.js';
 import { DAY, HOUR, MINUTE, SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
+import { type Logger, silentLogger } from '../ports/logger.js';
+import type { OutboxReview, OutboxStatus } from '../ports/mail.js';
 import type {
   AdminQueries,
   AdminUserView,
@@ -15,6 +17,8 @@ import type {
   UserRecord,
   UserStore,
 } from '../ports/store.js';
+import { createOutboxReviewService, RETRY_REFUSED } from './outbox-review.js';
+import type { PasswordReset } from './password-reset.js';
 import type { Caller } from './session-service.js';
 import { userOfCaller } from './session-service.js';
 import type { RequestDevice } from './types.js';
@@ -56,10 +60,17 @@ export function createAdminService(deps: {
   store: AdminQueries &
     Pick<SessionStore, 'listSessions' | 'revokeSession' | 'revokeUserSessions'> &
     Pick<UserStore, 'findUserById'> &
-    SecurityEventLog;
+    SecurityEventLog &
+    OutboxReview;
   clock: Clock;
+  /** The reset link an admin sends (POST /v1/admin/users/:id/password-reset). */
+  passwordReset: Pick<PasswordReset, 'sendResetLink'>;
+  /** For the actions that concern no user's log (a mail retried): one line each. */
+  logger?: Logger;
 }) {
   const { store, clock } = deps;
+  const logger = deps.logger ?? silentLogger;
+  const mail = createOutboxReviewService({ outbox: store, clock });
 
   async function authorize(caller: Caller): Promise<Admin> {
     const user = await userOfCaller(store, caller);
@@ -159,6 +170,51 @@ export function createAdminService(deps: {
     return outcome.revoked;
   }
 
+  /**
+   * Sends the user a reset link (issue #17, flow 6); the admin never sees it. The event
+   * `password_reset_requested`, with `by: 'admin'` and the admin's ids, IP and user agent, is the
+   * audit record, written in the transaction that issues the link. 404 for an unknown or
+   * deleted user, 409 `user_disabled` for a disabled one (enable first: a disabled account
+   * gets no link, as the forgot flow sends it none).
+   */
+  async function sendResetLink(admin: Admin, userId: string, device: RequestDevice): Promise<void> {
+    const user = await getUser(userId);
+    const outcome = await deps.passwordReset.sendResetLink({
+      userId: user.id,
+      actor: { by: 'admin', adminId: admin.user.id, adminSessionId: admin.sessionId },
+      device,
+    });
+    if (outcome === 'not_found') throw new AuthError('not_found', 'No user has this id');
+    if (outcome === 'disabled')
+      throw new AuthError('user_disabled', 'This user is disabled: enable the account first');
+  }
+
+  /** The outbox, newest first, without bodies (GET /v1/admin/mail). */
+  function listMail(query: {
+    status?: OutboxStatus | undefined;
+    limit: number;
+    cursor?: string | undefined;
+  }) {
+    return mail.list(query);
+  }
+
+  /**
+   * A failed message back to pending (POST /v1/admin/mail/:id/retry). A delivery matter, not
+   * an act on an account (and a message may have no user), so the audit is a log line naming
+   * the admin rather than a security event (OWASP ASVS V7.2.2).
+   */
+  async function retryMail(admin: Admin, messageId: string): Promise<void> {
+    const outcome = await mail.retry(messageId);
+    if (outcome === 'not_found') throw new AuthError('not_found', RETRY_REFUSED.not_found);
+    if (outcome !== 'retried') throw new AuthError('mail_not_retryable', RETRY_REFUSED[outcome]);
+    logger.info('admin action', {
+      action: 'mail_retried',
+      message_id: messageId.toLowerCase(),
+      admin_id: admin.user.id,
+      admin_session_id: admin.sessionId,
+    });
+  }
+
   /** The figures of the last `days` UTC days, today included. */
   async function analytics(days: number) {
     const now = clock.now();
@@ -214,6 +270,9 @@ export function createAdminService(deps: {
     disableUser,
     enableUser,
     resetMfa,
+    sendResetLink,
+    listMail,
+    retryMail,
     analytics,
   };
 }

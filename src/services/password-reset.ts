@@ -208,7 +208,64 @@ export function createPasswordReset(deps: PasswordResetDeps) {
     return result;
   }
 
-  return { requestReset, resetPassword };
+  /**
+   * A reset link sent on an operator's word (issue #17, flow 6): an admin through the API or an
+   * operator through the CLI. No operator ever sees or sets the password: the link goes to the
+   * account's own address, through the outbox, and nothing here returns it. The same token, mail
+   * and transaction as POST /v1/auth/password/forgot (a newer link voids the older ones), but no
+   * per-address limit, which guards the anonymous endpoint. Refused for a disabled account (and
+   * a deleted one, a disabled tombstone), as the forgot flow sends it nothing.
+   * `password_reset_requested` names who asked (`by`, and the admin), in the same transaction.
+   */
+  async function sendResetLink(input: {
+    userId: string;
+    actor: ResetLinkActor;
+    device?: RequestDevice;
+  }): Promise<'sent' | 'not_found' | 'disabled'> {
+    const user = await store.findUserById(input.userId);
+    if (!user) return 'not_found';
+    if (user.disabledAt !== null) return 'disabled';
+    const now = clock.now();
+    const token = newPasswordResetToken();
+    const message = await outboxMessage(masterKeys, {
+      kind: 'password_reset',
+      userId: user.id,
+      message: passwordResetMail({
+        to: user.email,
+        productName: mail.productName,
+        link: linkWithToken(mail.links.passwordReset, token),
+        ttlSeconds: mail.passwordResetTtlSeconds,
+      }),
+      now,
+    });
+    const issued = await store.issuePasswordResetToken({
+      id: crypto.randomUUID(),
+      userId: user.id,
+      email: user.email,
+      tokenHash: await hashPasswordResetToken(token),
+      now,
+      expiresAt: new Date(now.getTime() + mail.passwordResetTtlSeconds * SECOND),
+      message,
+      event: {
+        userId: user.id,
+        type: 'password_reset_requested',
+        ipAddress: input.device?.ipAddress ?? null,
+        userAgent: input.device?.userAgent ?? null,
+        details:
+          input.actor.by === 'admin'
+            ? { by: 'admin', admin_id: input.actor.adminId, admin_session_id: input.actor.adminSessionId }
+            : { by: 'operator', via: 'cli' },
+        at: now,
+      },
+    });
+    // Not issued: the account was disabled (or deleted) since it was read.
+    return issued ? 'sent' : 'disabled';
+  }
+
+  return { requestReset, resetPassword, sendResetLink };
 }
+
+/** Who sent a reset link that the user did not ask for: an admin (API) or an operator (CLI). */
+export type ResetLinkActor = { by: 'admin'; adminId: string; adminSessionId: string } | { by: 'operator' };
 
 export type PasswordReset = ReturnType<typeof createPasswordReset>;

@@ -1,5 +1,13 @@
-import { sql } from 'drizzle-orm';
-import type { ClaimedMessage, MessageKind, NewOutboxMessage, OutboxStore } from '../../ports/mail.js';
+import { and, desc, eq, isNotNull, lt, lte, or, type SQL, sql } from 'drizzle-orm';
+import type {
+  ClaimedMessage,
+  MessageKind,
+  NewOutboxMessage,
+  OutboxMessageView,
+  OutboxReview,
+  OutboxStatus,
+  OutboxStore,
+} from '../../ports/mail.js';
 import { type Database, rowsOf } from './database.js';
 import { outbox } from './schema.js';
 
@@ -37,9 +45,84 @@ export async function insertOutboxMessages(
     .onConflictDoNothing({ target: outbox.idempotencyKey });
 }
 
-/** The outbox's claims, outcomes and figures (OutboxStore) over drizzle. */
-export function createOutboxStore(db: Database): OutboxStore {
+const STATUSES: readonly OutboxStatus[] = ['pending', 'sent', 'failed'];
+
+/** What operators may see of a row: everything but the body (it may hold a live link). */
+const viewColumns = {
+  id: outbox.id,
+  kind: outbox.kind,
+  userId: outbox.userId,
+  status: outbox.status,
+  attempts: outbox.attempts,
+  nextAttemptAt: outbox.nextAttemptAt,
+  lastError: outbox.lastError,
+  createdAt: outbox.createdAt,
+  sentAt: outbox.sentAt,
+};
+
+/** The operators' list and retry (OutboxReview) over drizzle. */
+export function createOutboxReview(db: Database): OutboxReview {
+  /** One status's page, on the index (status, created_at) read backwards. */
+  const pageOf = (status: OutboxStatus, limit: number, before?: { at: Date; id: string }) => {
+    const after: SQL | undefined = before
+      ? and(
+          // The first condition bounds the index scan; the second breaks ties on the id.
+          lte(outbox.createdAt, before.at),
+          or(lt(outbox.createdAt, before.at), lt(outbox.id, before.id)),
+        )
+      : undefined;
+    return db
+      .select(viewColumns)
+      .from(outbox)
+      .where(and(eq(outbox.status, status), after))
+      .orderBy(desc(outbox.createdAt), desc(outbox.id))
+      .limit(limit);
+  };
+
   return {
+    async listOutboxMessages({ status, limit, before }) {
+      // Without a status: each status's own page (three short index scans), merged here,
+      // rather than a sort of the whole table.
+      const pages = await Promise.all((status ? [status] : STATUSES).map((s) => pageOf(s, limit, before)));
+      return pages
+        .flat()
+        .sort(
+          (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
+        )
+        .slice(0, limit)
+        .map(
+          (row): OutboxMessageView => ({
+            ...row,
+            kind: row.kind as MessageKind,
+            status: row.status as OutboxStatus,
+          }),
+        );
+    },
+
+    async retryFailedMessage(id, now) {
+      // One conditional UPDATE: only a failed row whose sealed body is still there (a row
+      // without one could never be sent; made pending, it would be claimed every lease for ever).
+      const retried = await db
+        .update(outbox)
+        .set({ status: 'pending', attempts: 0, nextAttemptAt: now })
+        .where(and(eq(outbox.id, id), eq(outbox.status, 'failed'), isNotNull(outbox.payload)))
+        .returning({ id: outbox.id });
+      if (retried.length === 1) return 'retried';
+      // Why not, for the operator: a read after the fact, which decides nothing.
+      const [row] = await db
+        .select({ status: outbox.status, erased: sql<boolean>`${outbox.payload} IS NULL` })
+        .from(outbox)
+        .where(eq(outbox.id, id));
+      if (!row) return 'not_found';
+      return row.status === 'failed' && row.erased ? 'body_erased' : 'not_failed';
+    },
+  };
+}
+
+/** The outbox's claims, outcomes and figures (OutboxStore), and the operators' view, over drizzle. */
+export function createOutboxStore(db: Database): OutboxStore & OutboxReview {
+  return {
+    ...createOutboxReview(db),
     enqueueMessages: (messages) => insertOutboxMessages(db, messages),
 
     async claimDueMessages(now, limit, leaseMs) {

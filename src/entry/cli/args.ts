@@ -1,5 +1,7 @@
-import { SessionIdParam } from '../../http/schemas.js';
+import { AdminMailQuery, SessionIdParam } from '../../http/schemas.js';
+import type { OutboxStatus } from '../../ports/mail.js';
 import type { UserRole } from '../../ports/store.js';
+import { isMessageId } from '../../services/outbox-review.js';
 import { UsageError } from './output.js';
 
 /** The command line of `npm run cli`: its usage text, and argv read into a `Command`. */
@@ -18,9 +20,19 @@ commands:
                                         of stdin (never from the command line)
   users:role <email> <user|admin>       set the user's role; admin opens /v1/admin/* (with
                                         an aal2 session, so the admin needs MFA)
+  users:disable <email>                 disable the user: no more logins, every session
+                                        revoked at once
+  users:enable <email>                  allow the user's logins again
+  users:reset-link <email>              mail the user a password reset link (queued in the
+                                        outbox; the link is never shown)
   sessions:list <email> [--json]        the user's live sessions
   sessions:revoke <email> [--session ID]
                                         revoke every live session of the user, or just one
+  mail:list [--status pending|sent|failed] [--limit N] [--cursor C] [--json]
+                                        the mail outbox, newest first, without bodies
+  mail:retry <id>                       put a failed message back in the queue
+  mail:dispatch                         deliver what is due now with the configured
+                                        transport, and print the counts
   config:show                           the effective configuration, secrets masked
   help                                  this text`;
 
@@ -30,6 +42,18 @@ export type Command =
   | { name: 'keys:rotate'; now: boolean }
   | { name: 'users:create'; email: string; displayName: string | null }
   | { name: 'users:role'; email: string; role: UserRole }
+  | { name: 'users:disable'; email: string }
+  | { name: 'users:enable'; email: string }
+  | { name: 'users:reset-link'; email: string }
+  | {
+      name: 'mail:list';
+      status: OutboxStatus | undefined;
+      limit: number;
+      cursor: string | undefined;
+      json: boolean;
+    }
+  | { name: 'mail:retry'; id: string }
+  | { name: 'mail:dispatch' }
   | { name: 'sessions:list'; email: string; json: boolean }
   | { name: 'sessions:revoke'; email: string; sessionId: string | undefined }
   | { name: 'config:show' };
@@ -46,6 +70,12 @@ const SPECS: Record<Exclude<Command['name'], 'help'>, ArgSpec> = {
   'keys:rotate': { positionals: [], flags: ['--now'], options: [] },
   'users:create': { positionals: ['email'], flags: [], options: ['--name'] },
   'users:role': { positionals: ['email', 'role'], flags: [], options: [] },
+  'users:disable': { positionals: ['email'], flags: [], options: [] },
+  'users:enable': { positionals: ['email'], flags: [], options: [] },
+  'users:reset-link': { positionals: ['email'], flags: [], options: [] },
+  'mail:list': { positionals: [], flags: ['--json'], options: ['--status', '--limit', '--cursor'] },
+  'mail:retry': { positionals: ['id'], flags: [], options: [] },
+  'mail:dispatch': { positionals: [], flags: [], options: [] },
   'sessions:list': { positionals: ['email'], flags: ['--json'], options: [] },
   'sessions:revoke': { positionals: ['email'], flags: [], options: ['--session'] },
   'config:show': { positionals: [], flags: [], options: [] },
@@ -107,7 +137,37 @@ export function parseCommandLine(argv: readonly string[]): Command {
   switch (name) {
     case 'migrate':
     case 'config:show':
+    case 'mail:dispatch':
       return { name };
+    case 'users:disable':
+    case 'users:enable':
+    case 'users:reset-link':
+      return { name, email };
+    case 'mail:list': {
+      // The bounds of GET /v1/admin/mail, from its own schema.
+      const query = AdminMailQuery.safeParse({
+        status: options.get('--status'),
+        limit: options.get('--limit'),
+        cursor: options.get('--cursor'),
+      });
+      if (!query.success) {
+        const field = String(query.error.issues[0]?.path[0] ?? 'input');
+        throw new UsageError(
+          field === 'status'
+            ? 'mail:list: --status is pending, sent or failed'
+            : field === 'limit'
+              ? 'mail:list: --limit is 1-100'
+              : 'mail:list: --cursor is not valid: pass next_cursor as printed',
+        );
+      }
+      const { status, limit, cursor } = query.data;
+      return { name, status, limit, cursor, json: flags.has('--json') };
+    }
+    case 'mail:retry': {
+      const id = positionals[0] ?? '';
+      if (!isMessageId(id)) throw new UsageError(`mail:retry: "${id}" is not a message id (a UUID)`);
+      return { name, id };
+    }
     case 'keys:rotate':
       return { name, now: flags.has('--now') };
     case 'users:create':

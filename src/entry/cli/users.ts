@@ -69,3 +69,42 @@ export async function setRoleCommand(
     change === 'unchanged' ? `${user.email} is already ${input.role}` : `${user.email} is now ${input.role}`,
   );
 }
+
+/**
+ * `users:disable`: the user can no longer log in, and every session is revoked in the same
+ * transaction (as POST /v1/admin/users/:id/disable; event `admin_user_disabled`, `via: 'cli'`).
+ */
+export async function disableUserCommand(deps: CommandDeps, input: { email: string }): Promise<void> {
+  const user = await userByEmail(deps, input.email);
+  const outcome = await deps.operator.disableUser(user);
+  if (outcome === 'no_such_user') throw new CliError(`${user.email} no longer exists`);
+  if (outcome === 'unchanged') {
+    deps.out(`${user.email} is already disabled`);
+    return;
+  }
+  deps.out(
+    `${user.email} is disabled; revoked ${outcome.revoked} session${outcome.revoked === 1 ? '' : 's'}`,
+  );
+}
+
+/** `users:enable`: logins are allowed again (event `admin_user_enabled`, `via: 'cli'`). */
+export async function enableUserCommand(deps: CommandDeps, input: { email: string }): Promise<void> {
+  const user = await userByEmail(deps, input.email);
+  const outcome = await deps.operator.enableUser(user);
+  if (outcome === 'no_such_user') throw new CliError(`${user.email} no longer exists`);
+  deps.out(outcome === 'unchanged' ? `${user.email} is not disabled` : `${user.email} is enabled`);
+}
+
+/**
+ * `users:reset-link`: a reset link to the user's own address, through the outbox (event
+ * `password_reset_requested`, `by: 'operator'`). Prints nothing secret: the link exists only
+ * in the sealed outbox row and the mail, so the operator never holds the account's key.
+ */
+export async function sendResetLinkCommand(deps: CommandDeps, input: { email: string }): Promise<void> {
+  const user = await userByEmail(deps, input.email);
+  const outcome = await deps.operator.sendResetLink(user);
+  if (outcome === 'not_found') throw new CliError(`${user.email} no longer exists`);
+  if (outcome === 'disabled')
+    throw new CliError(`${user.email} is disabled: enable it first (users:enable), then send the link`);
+  deps.out(`a password reset link for ${user.email} is queued; the mail dispatcher delivers it`);
+}

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { ADMIN_ASSURANCE } from '../../domain/assurance.js';
 import type { AuthErrorCode } from '../../domain/errors.js';
+import type { OutboxMessageView } from '../../ports/mail.js';
 import type { AdminUserView } from '../../ports/store.js';
 import { type Admin, type AdminService, MAX_ANALYTICS_DAYS } from '../../services/admin-service.js';
 import type { RouteContext } from '../context.js';
@@ -8,7 +9,7 @@ import type { AuthVariables } from '../middleware/require-auth.js';
 import { requestDevice } from '../request.js';
 import * as R from '../responses.js';
 import { BEARER_ERRORS, bearerGuard, extendGuard, type OkResponse, routeTable } from '../route-table.js';
-import { AdminUsersQuery, AnalyticsQuery } from '../schemas.js';
+import { AdminMailQuery, AdminUsersQuery, AnalyticsQuery } from '../schemas.js';
 import { sessionJson } from '../views.js';
 
 const adminUserJson = (user: AdminUserView) => ({
@@ -21,6 +22,19 @@ const adminUserJson = (user: AdminUserView) => ({
   disabled_at: user.disabledAt?.toISOString() ?? null,
   created_at: user.createdAt.toISOString(),
   live_sessions: user.liveSessions,
+});
+
+/** Never the body: it may hold a live single-use link. */
+export const adminMailJson = (message: OutboxMessageView) => ({
+  id: message.id,
+  kind: message.kind,
+  user_id: message.userId,
+  status: message.status,
+  attempts: message.attempts,
+  next_attempt_at: message.nextAttemptAt.toISOString(),
+  last_error: message.lastError,
+  created_at: message.createdAt.toISOString(),
+  sent_at: message.sentAt?.toISOString() ?? null,
 });
 
 const ADMIN_ERRORS: AuthErrorCode[] = [...BEARER_ERRORS, 'insufficient_user_authentication', 'forbidden'];
@@ -170,6 +184,75 @@ export function adminRoutes(ctx: RouteContext) {
     async (c) => {
       const revoked = await service.resetMfa(c.get('admin'), c.req.param('id')!, device(c));
       return c.json({ revoked });
+    },
+  );
+
+  table.route(
+    {
+      ...route(
+        'post',
+        '/users/:id/password-reset',
+        'Send the user a password reset link (event password_reset_requested, by admin)',
+        {
+          status: 202,
+          description: 'The link is queued for the user’s own address',
+          schema: R.ResetLinkSent,
+        },
+        [...ADMIN_ERRORS, 'not_found', 'user_disabled'],
+      ),
+      description:
+        'The link goes through the outbox to the account’s address, as `POST /v1/auth/password/forgot` sends it (a newer link voids the older ones); the admin never sees it, nor sets a password. No per-address limit. 409 `user_disabled` for a disabled account: enable it first.',
+    },
+    async (c) => {
+      await service.sendResetLink(c.get('admin'), c.req.param('id')!, device(c));
+      return c.json({ sent: true }, 202);
+    },
+  );
+
+  table.route(
+    {
+      ...route(
+        'get',
+        '/mail',
+        'The mail outbox, newest first, without bodies',
+        { status: 200, description: 'A page of messages', schema: R.AdminMailList },
+        ['invalid_request', ...ADMIN_ERRORS],
+      ),
+      description:
+        'Each message: id, kind, user, status (`pending`, `sent`, `failed`), attempts, when it is next due, its last error (at most 500 characters), when it was written and sent. Never its body, which may hold a live link.',
+      query: {
+        schema: AdminMailQuery,
+        invalid: (error) =>
+          error.issues.some((issue) => issue.path[0] === 'cursor')
+            ? 'cursor is not valid: send next_cursor as received'
+            : 'status: pending, sent or failed; limit: 1-100',
+      },
+    },
+    async (c, { query }) => {
+      const page = await service.listMail(query);
+      return c.json({ messages: page.messages.map(adminMailJson), next_cursor: page.nextCursor });
+    },
+  );
+
+  table.route(
+    {
+      ...route(
+        'post',
+        '/mail/:id/retry',
+        'Put a failed message back in the queue',
+        {
+          status: 202,
+          description: 'Pending again, due now, its attempts counted from zero',
+          schema: R.MailRetried,
+        },
+        [...ADMIN_ERRORS, 'not_found', 'mail_not_retryable'],
+      ),
+      description:
+        'One conditional UPDATE: only a `failed` message whose body is still kept (409 `mail_not_retryable` otherwise; 404 for an unknown id).',
+    },
+    async (c) => {
+      await service.retryMail(c.get('admin'), c.req.param('id')!);
+      return c.json({ retried: true }, 202);
     },
   );
 
