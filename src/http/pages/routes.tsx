@@ -8,6 +8,7 @@ import type { PageDeps, PageEnv } from './env.js';
 import { pageErrors } from './failures.js';
 import { pageHeaders } from './headers.js';
 import { passwordPages } from './password.js';
+import { passwordResetPages } from './password-reset.js';
 import { message } from './render.js';
 import { securityPages } from './security.js';
 import { sessionPages } from './sessions.js';
@@ -20,7 +21,7 @@ import { signInPages } from './sign-in.js';
  * in domain/assurance.ts, the admin role in domain/roles.ts), and keep tokens in cookies as
  * an SPA with cookie delivery would (./cookies.ts, ./cookie-session.ts). Every page gets a
  * nonce CSP and every form a CSRF check (./headers.ts); failures become pages
- * (./failures.tsx). One module per flow: sign-in, sessions, security, password, admin.
+ * (./failures.tsx). One module per flow: sign-in, sessions, security, password, password reset, admin.
  */
 export function accountPages(ctx: RouteContext) {
   const app = new Hono<PageEnv>();
@@ -34,6 +35,7 @@ export function accountPages(ctx: RouteContext) {
   sessionPages(app, deps);
   securityPages(app, deps);
   passwordPages(app, deps);
+  passwordResetPages(app, deps);
   adminPages(app, deps);
 
   app.all('*', (c) => message(c, 'Page not found', 'There is no such page.', 404));

@@ -47,7 +47,10 @@ export function SignInPage(props: {
           <input type="checkbox" name="remember" value="yes" checked={props.remember ?? false} />
           Remember this device for 30 days
         </label>
-        <button type="submit">Sign in</button>
+        <div class="actions">
+          <button type="submit">Sign in</button>
+          <a href="/account/password/forgot">Forgot password?</a>
+        </div>
       </form>
     </Layout>
   );
