@@ -102,6 +102,7 @@ export async function runInProcess(options: {
           sessionId: crypto.randomUUID(),
           userId: crypto.randomUUID(),
           clientId: 'default',
+          emailVerified: true,
           acr: 'aal1',
           amr: ['pwd'],
           authTime: clock.now(),

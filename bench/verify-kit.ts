@@ -17,7 +17,7 @@ export async function benchVerifyKit(input: {
   issuer: string;
   audience: string;
   accessTokens: AccessTokens;
-  grant: SessionGrant & { expiresAt: Date };
+  grant: SessionGrant & { expiresAt: Date; emailVerified: boolean };
   tokensPerRound: number;
   rounds: number;
 }) {

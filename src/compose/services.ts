@@ -12,6 +12,7 @@ import { createAdminService } from '../services/admin-service.js';
 import { createSecretGuessLimit, limitKeys } from '../services/attempt-limits.js';
 import { createAuthService } from '../services/auth-service.js';
 import { createCleanup } from '../services/cleanup.js';
+import { createEmailAddress } from '../services/email-address.js';
 import { createHealth } from '../services/health.js';
 import { createKeyRing } from '../services/key-ring.js';
 import { createMfaService } from '../services/mfa-service.js';
@@ -92,8 +93,22 @@ export function composeServices(ports: Ports) {
     policy: perWindow(config.mfaFailureLimit.points, config.mfaFailureLimit.windowSeconds),
     recordSecurityEvent: (event) => store.recordSecurityEvent(event),
   });
+  const emailAddress = createEmailAddress({
+    store,
+    hasher,
+    clock,
+    masterKeys,
+    rateLimiter,
+    keys,
+    guesses,
+    mail: config.mail,
+  });
   const auth = createAuthService({
     store,
+    emailVerification: {
+      required: config.mail.requireEmailVerification,
+      verificationFor: emailAddress.verificationFor,
+    },
     hasher,
     clock,
     accessTokens,
@@ -147,7 +162,6 @@ export function composeServices(ports: Ports) {
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     introspectionClients: config.introspectionClients,
   });
-  const admin = createAdminService({ store, clock });
   const profile = createUserProfile({ store, clock });
   const passwordReset = createPasswordReset({
     store,
@@ -161,6 +175,7 @@ export function composeServices(ports: Ports) {
     mail: config.mail,
     passwordMinScore: config.passwordMinScore,
   });
+  const admin = createAdminService({ store, clock, passwordReset, logger });
   const health = createHealth({ store, clock });
   const mailDispatcher = ports.mailer
     ? createOutboxDispatcher({
@@ -194,6 +209,7 @@ export function composeServices(ports: Ports) {
     hasher,
     clock,
     passwordMinScore: config.passwordMinScore,
+    passwordReset,
   });
   return {
     keyRing,
@@ -205,6 +221,7 @@ export function composeServices(ports: Ports) {
     admin,
     profile,
     passwordReset,
+    emailAddress,
     health,
     cleanup,
     operator,

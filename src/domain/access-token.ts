@@ -21,6 +21,12 @@ export interface AccessTokenClaims {
   auth_time: number;
   acr: AuthenticatorAssurance;
   amr: string[];
+  /**
+   * OIDC Core §5.1: the user proved they read mail at their address (issue #17). Every token
+   * Latchkey issues carries it; optional in the type so that a resource server upgraded before
+   * its auth server still accepts the tokens of the older one.
+   */
+  email_verified?: boolean;
 }
 
 export type SigningAlgorithm = 'EdDSA' | 'ES256';
@@ -63,7 +69,8 @@ function hasClaimShapes(
     typeof payload.auth_time === 'number' &&
     (payload.acr === 'aal1' || payload.acr === 'aal2') &&
     Array.isArray(payload.amr) &&
-    payload.amr.every((value) => typeof value === 'string')
+    payload.amr.every((value) => typeof value === 'string') &&
+    (payload.email_verified === undefined || typeof payload.email_verified === 'boolean')
   );
 }
 

@@ -38,6 +38,12 @@ export type AuthErrorCode =
   | 'mfa_required'
   /** The password was right, but an admin disabled the account: 403, after the check only. */
   | 'account_disabled'
+  /** REQUIRE_EMAIL_VERIFICATION: the right password, but the address was never verified. */
+  | 'email_not_verified'
+  /** An admin action a disabled user cannot take part in (a reset link): 409, enable first. */
+  | 'user_disabled'
+  /** An outbox message that cannot be retried: not failed, or its body erased. 409. */
+  | 'mail_not_retryable'
   /** A valid token without the rights the route needs (the admin API for a non-admin). */
   | 'forbidden'
   | 'temporarily_unavailable'

@@ -20,6 +20,7 @@ import { mountRoutes, type Operation } from './route-table.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { type ApiReferenceAssets, docsRoutes } from './routes/docs.js';
+import { emailRoutes } from './routes/email.js';
 import { mfaRoutes } from './routes/mfa.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { operationsRoutes } from './routes/operations.js';
@@ -166,6 +167,7 @@ export function apiRoutes(ctx: RouteContext, operations: Parameters<typeof opera
     operationsRoutes(operations),
     authRoutes(ctx),
     passwordResetRoutes(ctx),
+    emailRoutes(ctx),
     mfaRoutes(ctx),
     usersRoutes(ctx),
     adminRoutes(ctx),

@@ -4,6 +4,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { AuthService } from '../services/auth-service.js';
+import type { EmailAddress } from '../services/email-address.js';
 import type { Health } from '../services/health.js';
 import type { KeyRing } from '../services/key-ring.js';
 import type { MfaService } from '../services/mfa-service.js';
@@ -22,6 +23,7 @@ export interface AppServices {
   admin: AdminService;
   profile: UserProfile;
   passwordReset: PasswordReset;
+  emailAddress: EmailAddress;
   keyRing: KeyRing;
   health: Health;
 }

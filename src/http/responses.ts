@@ -37,6 +37,7 @@ export const Me = z.object({
     id: z.uuid(),
     email: z.string(),
     name: z.string().nullable(),
+    email_verified: z.boolean(),
     mfa_enabled: z.boolean(),
     created_at: isoTime,
   }),
@@ -92,6 +93,25 @@ export const AdminUserList = z.object({ users: z.array(AdminUser), next_cursor: 
 export const AdminUserOne = z.object({ user: AdminUser });
 
 export const AdminUserDisabled = z.object({ user: AdminUser, revoked: z.number().int() });
+
+export const ResetLinkSent = z.object({ sent: z.literal(true) });
+
+export const MailRetried = z.object({ retried: z.literal(true) });
+
+/** An outbox message as an admin sees it: never its body (it may hold a live link). */
+export const AdminMail = z.object({
+  id: z.uuid(),
+  kind: z.string(),
+  user_id: z.uuid().nullable(),
+  status: z.enum(['pending', 'sent', 'failed']),
+  attempts: z.number().int(),
+  next_attempt_at: isoTime,
+  last_error: z.string().max(500).nullable(),
+  created_at: isoTime,
+  sent_at: isoTime.nullable(),
+});
+
+export const AdminMailList = z.object({ messages: z.array(AdminMail), next_cursor: z.string().nullable() });
 
 const dayCounts = z.array(
   z.object({ day: z.string().meta({ description: 'YYYY-MM-DD (UTC)' }), count: z.number().int() }),

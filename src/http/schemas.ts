@@ -116,6 +116,19 @@ export const AdminUsersQuery = z.object({
   cursor: adminCursor.optional().meta({ description: 'next_cursor of the previous page' }),
 });
 
+export const AdminMailQuery = z.object({
+  status: z
+    .enum(['pending', 'sent', 'failed'])
+    .optional()
+    .meta({ description: 'Only messages in this state (all of them without it)' }),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  // `created_at|id`, base64url: an ISO time and a UUID make at most 84 characters.
+  cursor: text(128)
+    .regex(/^[A-Za-z0-9_-]+$/, 'cursor is not valid')
+    .optional()
+    .meta({ description: 'next_cursor of the previous page' }),
+});
+
 export const AnalyticsQuery = z.object({
   days: z.coerce
     .number()

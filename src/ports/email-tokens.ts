@@ -56,3 +56,82 @@ export interface PasswordResetStore {
     messages: NewOutboxMessage[];
   }): Promise<{ revoked: number } | 'invalid_token'>;
 }
+
+/** A verification link sent with a new account (createUser) or on request. */
+export interface NewEmailToken {
+  id: string;
+  tokenHash: string;
+  expiresAt: Date;
+  message: NewOutboxMessage;
+}
+
+/** Email verification (issue #17, flow 2). */
+export interface EmailVerificationStore {
+  /**
+   * Issues a verification token for the user's current address and queues its mail, in one
+   * transaction under the user's lock: the user's older unused verification tokens are
+   * consumed. 'not_sent' (nothing written) when the user is gone, disabled, already verified,
+   * or no longer has `email`.
+   */
+  issueEmailVerification(input: {
+    userId: string;
+    email: string;
+    now: Date;
+    token: NewEmailToken;
+  }): Promise<'issued' | 'not_sent'>;
+  /**
+   * Consumes a verification token and marks the address verified, in one transaction: only
+   * while the user still has the address the link was sent to. Idempotent for an address
+   * verified meanwhile by another link. Records `event` (its userId is filled in here).
+   */
+  verifyEmail(input: {
+    tokenHash: string;
+    now: Date;
+    event: Omit<SecurityEvent, 'userId'>;
+  }): Promise<{ userId: string; email: string } | 'invalid_token'>;
+}
+
+/** Email change (issue #17, flow 3): confirmed from the new address, revertible from the old one. */
+export interface EmailChangeStore {
+  /**
+   * Records a requested change in one transaction under the user's lock: the older unconfirmed
+   * changes are consumed; `confirm` (a `change_email` token for the new address) and `revert`
+   * (a `revert_email_change` token for the current one) are inserted with their messages and
+   * `event`. 'credentials_changed' when the password hash is no longer `verifiedPasswordHash`;
+   * 'email_taken' when another account has the new address now.
+   */
+  requestEmailChange(input: {
+    userId: string;
+    verifiedPasswordHash: string;
+    currentEmail: string;
+    newEmail: string;
+    now: Date;
+    confirm: NewEmailToken;
+    revert: NewEmailToken;
+    event: SecurityEvent;
+  }): Promise<'requested' | 'credentials_changed' | 'email_taken' | 'not_found'>;
+  /**
+   * Confirms a change: consumes the `change_email` token, sets the address (verified now) if
+   * the account still has the address the change started from, records `event` and queues
+   * `notice(from, to)` for the old address, in one transaction. Uniqueness is the database's:
+   * of two accounts confirming one address, one gets 'email_taken' and nothing changes for it.
+   */
+  confirmEmailChange(input: {
+    tokenHash: string;
+    now: Date;
+    event: Omit<SecurityEvent, 'userId'>;
+    notice: (change: { userId: string; from: string; to: string }) => Promise<NewOutboxMessage[]>;
+  }): Promise<{ userId: string; from: string; to: string } | 'invalid_token' | 'email_taken'>;
+  /**
+   * "This wasn't me": consumes the `revert_email_change` token, puts back the address it was
+   * sent to (verified: the link came from that mailbox), voids unconfirmed changes, revokes
+   * every session (`email_change_reverted`) and ends pending credentials, in one transaction.
+   * The token survives a password change: it is how the owner gets back an account whose
+   * address and password were both changed by someone else.
+   */
+  revertEmailChange(input: {
+    tokenHash: string;
+    now: Date;
+    event: Omit<SecurityEvent, 'userId'>;
+  }): Promise<{ userId: string; email: string; revoked: number } | 'invalid_token' | 'email_taken'>;
+}

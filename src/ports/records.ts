@@ -18,6 +18,8 @@ export interface UserRecord {
   role: UserRole;
   /** When an admin disabled the account; null while it may log in. */
   disabledAt: Date | null;
+  /** When the user last proved they read mail at `email` (issue #17); null: unverified. */
+  emailVerifiedAt: Date | null;
 }
 
 export type UserRole = 'user' | 'admin';
@@ -42,6 +44,12 @@ export interface SessionGrant {
 /** The session's live refresh token, as the store saw it after an insert or a rotation. */
 export interface RefreshTokenGrant extends SessionGrant {
   expiresAt: Date;
+  /**
+   * The user's address is verified (the `email_verified` claim): read from the user's row by
+   * the statement that opened or rotated the session, so a verification shows in the next
+   * access token of every session (issue #17).
+   */
+  emailVerified: boolean;
   /** After a rotation: the IP and user agent the replaced token was last used from. */
   previousDevice?: { ipAddress: string | null; userAgent: string | null };
 }
@@ -112,6 +120,8 @@ export type RevokeReason =
   | 'mfa_reset'
   /** The user set a new password with a reset link: every session ends. */
   | 'password_reset'
+  /** "This wasn't me" from the old address of an email change: every session ends. */
+  | 'email_change_reverted'
   | 'account_deleted';
 
 export type SecurityEventType =
@@ -146,6 +156,11 @@ export type SecurityEventType =
   | 'password_reset'
   /** The user changed their display name. */
   | 'name_changed'
+  /** Email (issue #17): a verification link was used; a change asked for, confirmed, reverted. */
+  | 'email_verified'
+  | 'email_change_requested'
+  | 'email_changed'
+  | 'email_change_reverted'
   /** The user deleted the account; the last event of its (anonymised) log. */
   | 'account_deleted';
 

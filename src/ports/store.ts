@@ -1,7 +1,12 @@
 import type { SessionLimitPolicy } from '../domain/session-policy.js';
 import type { SignInHistory } from '../domain/unusual-time.js';
-import type { PasswordResetStore } from './email-tokens.js';
-import type { NewOutboxMessage, OutboxStore } from './mail.js';
+import type {
+  EmailChangeStore,
+  EmailVerificationStore,
+  NewEmailToken,
+  PasswordResetStore,
+} from './email-tokens.js';
+import type { NewOutboxMessage, OutboxReview, OutboxStore } from './mail.js';
 import type { SessionStats } from './metrics.js';
 import type { MfaStore } from './mfa-store.js';
 import type {
@@ -42,6 +47,8 @@ export interface UserStore {
     name: string | null;
     passwordHash: string;
     now: Date;
+    /** The verification link of the new address and its mail, written with the user (issue #17). */
+    verification?: NewEmailToken;
   }): Promise<UserRecord | 'email_taken'>;
   findUserByEmail(email: string): Promise<UserRecord | undefined>;
   findUserById(id: string): Promise<UserRecord | undefined>;
@@ -80,7 +87,12 @@ export interface SessionStore {
   openSession(
     session: NewSession,
     options: { maxSessions: number; verifiedPasswordHash: string; onLimit: SessionLimitPolicy },
-  ): Promise<{ evictedSessionIds: string[] } | 'credentials_changed' | 'limit_reached' | 'account_disabled'>;
+  ): Promise<
+    | { evictedSessionIds: string[]; emailVerified: boolean }
+    | 'credentials_changed'
+    | 'limit_reached'
+    | 'account_disabled'
+  >;
   /** Keeps a login held at the session limit (SESSION_LIMIT_POLICY=reject). */
   createLoginHold(hold: LoginHold & { tokenHash: string }): Promise<void>;
   findLoginHold(tokenHash: string, now: Date): Promise<LoginHold | undefined>;
@@ -95,7 +107,9 @@ export interface SessionStore {
     session: NewSession;
     maxSessions: number;
     now: Date;
-  }): Promise<'ok' | 'invalid_hold' | 'no_such_session' | 'limit_reached' | 'account_disabled'>;
+  }): Promise<
+    { emailVerified: boolean } | 'invalid_hold' | 'no_such_session' | 'limit_reached' | 'account_disabled'
+  >;
   /** Uses up a hold without finishing it (a binding mismatch); false when it was not usable. */
   dropLoginHold(holdId: string, now: Date): Promise<boolean>;
   /**
@@ -221,4 +235,7 @@ export interface Store
     Maintenance,
     MfaStore,
     PasswordResetStore,
-    OutboxStore {}
+    EmailVerificationStore,
+    EmailChangeStore,
+    OutboxStore,
+    OutboxReview {}

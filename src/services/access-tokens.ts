@@ -10,7 +10,9 @@ export type { AccessTokenClaims };
 
 export interface AccessTokens {
   /** `expiresAt`: when the session's refresh token ends; the access token never outlives it. */
-  issue(grant: SessionGrant & { expiresAt: Date }): Promise<{ token: string; expiresIn: number }>;
+  issue(
+    grant: SessionGrant & { expiresAt: Date; emailVerified: boolean },
+  ): Promise<{ token: string; expiresIn: number }>;
   /** Verifies signature, `typ`, issuer, audience, expiry and claim shapes; throws `invalid_token`. */
   verify(token: string): Promise<AccessTokenClaims>;
 }
@@ -47,6 +49,7 @@ export function createAccessTokens(options: {
           auth_time: toEpochSeconds(grant.authTime),
           acr: grant.acr,
           amr: grant.amr,
+          email_verified: grant.emailVerified,
         },
       );
       return { token, expiresIn: Math.max(0, exp - iat) };

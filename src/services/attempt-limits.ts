@@ -25,6 +25,11 @@ export function limitKeys(prefixes: NetworkPrefixes) {
     /** POST /v1/auth/password/forgot: requests per client network, and mails per address. */
     passwordResetByNetwork: (network: string | null) => `reset:net:${network ?? 'unknown'}`,
     passwordResetByAccount: (account: string) => `reset:account:${account}`,
+    /** Verification mails asked for again: requests per network, mails per address. */
+    verifyEmailByNetwork: (network: string | null) => `verify:net:${network ?? 'unknown'}`,
+    verifyEmailByAccount: (account: string) => `verify:account:${account}`,
+    /** Address changes asked for by one account (each sends two mails). */
+    emailChangeByUser: (userId: string) => `email-change:user:${userId}`,
     refreshFailuresByNetwork: (network: string | null) => `refresh:net:${network ?? 'unknown'}`,
     /** Second factors and re-authentication of a signed-in or half-signed-in user. */
     secretGuessesByUser: (userId: string) => `secret:user:${userId}`,

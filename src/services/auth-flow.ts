@@ -2,6 +2,7 @@ import { AuthError } from '../domain/errors.js';
 import type { BindingPolicy } from '../domain/session-binding.js';
 import type { SessionLimitPolicy, SessionPolicy } from '../domain/session-policy.js';
 import type { Clock } from '../ports/clock.js';
+import type { NewEmailToken } from '../ports/email-tokens.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { LimitPolicy, RateLimiter } from '../ports/rate-limiter.js';
 import type { MfaStore, SecurityEventLog, SessionStore, UserStore } from '../ports/store.js';
@@ -38,9 +39,22 @@ export interface AuthServiceDeps {
   sessionLimitPolicy?: SessionLimitPolicy;
   /** Optional binding of a session to its network and browser family (SESSION_BINDING). */
   sessionBinding?: BindingPolicy;
+  /**
+   * Issue #17: a new account gets a verification link (`verificationFor`, written with the
+   * account); `required` (REQUIRE_EMAIL_VERIFICATION) refuses the login of an unverified one.
+   */
+  emailVerification?: {
+    required: boolean;
+    verificationFor?: (user: { id: string; email: string }, now: Date) => Promise<NewEmailToken>;
+  };
 }
 
 export const invalidCredentials = () =>
   new AuthError('invalid_credentials', 'The email or password is incorrect');
+export const emailNotVerified = () =>
+  new AuthError(
+    'email_not_verified',
+    'Confirm your email address first: use the link we sent, or ask for a new one',
+  );
 export const accountDisabled = () =>
   new AuthError('account_disabled', 'This account has been disabled by an administrator');

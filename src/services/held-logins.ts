@@ -101,6 +101,7 @@ export function createHeldLogins(deps: AuthServiceDeps & { tokens: SessionTokens
     if (outcome === 'limit_reached') {
       throw new AuthError('session_limit_reached', 'Another login took the free place; try again');
     }
+    const opened = { ...grant, emailVerified: outcome.emailVerified };
     await store.recordSecurityEvent({
       userId: hold.userId,
       sessionId: input.revokeSessionId,
@@ -122,7 +123,7 @@ export function createHeldLogins(deps: AuthServiceDeps & { tokens: SessionTokens
       },
       at: now,
     });
-    return { tokens: await tokensFor(grant, refreshToken), delivery: hold.delivery };
+    return { tokens: await tokensFor(opened, refreshToken), delivery: hold.delivery };
   }
 
   return { holdLogin, completeHeldLogin };

@@ -6,6 +6,7 @@ import {
   type AuthServiceDeps,
   accountDisabled,
   DEFAULT_CLIENT_ID,
+  emailNotVerified,
   invalidCredentials,
   MFA_TOKEN_TTL_MS,
 } from './auth-flow.js';
@@ -110,6 +111,12 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
       await loginFailed(user, ipAddress, 'account_disabled');
       throw accountDisabled();
     }
+    // REQUIRE_EMAIL_VERIFICATION (issue #17): also said only after the right password. Every
+    // way to a token passes here first (the MFA step and a held login finish this login).
+    if (deps.emailVerification?.required && user.emailVerifiedAt === null) {
+      await loginFailed(user, ipAddress, 'email_not_verified');
+      throw emailNotVerified();
+    }
     if (hasher.needsRehash(user.passwordHash)) {
       const rehashed = await hasher.hash(candidate);
       if (await store.replacePasswordHash(user.id, user.passwordHash, rehashed)) user.passwordHash = rehashed;
@@ -129,7 +136,16 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
       clock.now(),
     );
     if (wait > 0) throw rateLimited('Too many sign-ups from here; try again later', wait);
-    return createAccount({ store, hasher, clock, passwordMinScore: deps.passwordMinScore }, input);
+    return createAccount(
+      {
+        store,
+        hasher,
+        clock,
+        passwordMinScore: deps.passwordMinScore,
+        verificationFor: deps.emailVerification?.verificationFor,
+      },
+      input,
+    );
   }
 
   async function openSession(
@@ -180,7 +196,7 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
       },
       at: now,
     });
-    return tokensFor(grant, refreshToken);
+    return tokensFor({ ...grant, emailVerified: opened.emailVerified }, refreshToken);
   }
 
   async function login(input: {

@@ -4,6 +4,9 @@ import type { AuthServiceDeps } from './auth-flow.js';
 import { hashRefreshToken, newRefreshToken } from './refresh-tokens.js';
 import type { IssuedTokens, RequestDevice } from './types.js';
 
+/** A new session's grant: the store that opens it says whether the address is verified. */
+export type NewGrant = Omit<RefreshTokenGrant, 'emailVerified'>;
+
 /** A session's tokens: the pair a grant hands out, and a new session's first refresh token. */
 export function createSessionTokens(deps: Pick<AuthServiceDeps, 'clock' | 'accessTokens' | 'sessionPolicy'>) {
   const { clock, accessTokens, sessionPolicy } = deps;
@@ -30,10 +33,10 @@ export function createSessionTokens(deps: Pick<AuthServiceDeps, 'clock' | 'acces
     },
     device: RequestDevice,
     now: Date,
-  ): Promise<{ grant: RefreshTokenGrant; refreshToken: string; session: NewSession }> {
+  ): Promise<{ grant: NewGrant; refreshToken: string; session: NewSession }> {
     const refreshToken = newRefreshToken();
     const sessionExpiresAt = sessionExpiry(facts.remembered, now, sessionPolicy);
-    const grant: RefreshTokenGrant = {
+    const grant: NewGrant = {
       sessionId: crypto.randomUUID(),
       userId: facts.userId,
       clientId: facts.clientId,

@@ -95,7 +95,7 @@ describe(`outbox store on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, () => {
     await outbox.markMessageRetry(retried!.id, new Date(clock.now().getTime() + 5_000), '451 later');
     expect(await statusOf(sent!.id)).toEqual({ status: 'sent', payload: null, last_error: null });
     const failedRow = await statusOf(failed!.id);
-    expect(failedRow).toMatchObject({ status: 'failed', payload: null });
+    expect(failedRow).toMatchObject({ status: 'failed', payload: failed!.sealed });
     expect(failedRow?.last_error).toHaveLength(500);
     expect(await statusOf(retried!.id)).toEqual({
       status: 'pending',

@@ -6,6 +6,7 @@ import { apiRoutes } from '../../src/http/app.js';
 import type { RouteContext } from '../../src/http/context.js';
 import { openApiDocument, openApiPath } from '../../src/http/openapi.js';
 import type { Operation } from '../../src/http/route-table.js';
+import * as EmailSchemas from '../../src/http/routes/email.js';
 import * as PasswordResetSchemas from '../../src/http/routes/password-reset.js';
 import * as S from '../../src/http/schemas.js';
 import { noMetrics } from '../../src/ports/metrics.js';
@@ -130,7 +131,11 @@ describe('a route validates its body and query with the schema it documents', ()
     expect(find('post', '/oauth/token')?.body?.schema).toBe(S.TokenParams);
     expect(find('get', '/v1/admin/analytics')?.query?.schema).toBe(S.AnalyticsQuery);
     // The request schemas: src/http/schemas.ts, and those a route module exports beside its routes.
-    const schemas: unknown[] = [...Object.values(S), ...Object.values(PasswordResetSchemas)];
+    const schemas: unknown[] = [
+      ...Object.values(S),
+      ...Object.values(PasswordResetSchemas),
+      ...Object.values(EmailSchemas),
+    ];
     for (const op of operations) {
       const documented = doc.paths[openApiPath(op.path)][op.method];
       if (op.body) {

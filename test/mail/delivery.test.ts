@@ -107,7 +107,8 @@ describe(`mail delivery over SMTP on ${onPostgres ? 'PostgreSQL' : 'PGlite'}`, (
     clock.advance(30_000);
     expect(await dispatcher.runOnce()).toEqual({ sent: 0, retried: 0, failed: 1 });
     row = await rowOf(message.id);
-    expect(row).toMatchObject({ status: 'failed', payload: null, attempts: POLICY.maxAttempts });
+    expect(row).toMatchObject({ status: 'failed', attempts: POLICY.maxAttempts });
+    expect(row.payload).toBe(message.sealed); // kept sealed for an operator's retry
     expect(row.last_error).toContain('451');
     expect(row.last_error).not.toContain('tok2secret');
     expect(await outbox.outboxStats(clock.now())).toEqual({

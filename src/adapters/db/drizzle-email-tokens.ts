@@ -1,5 +1,12 @@
-import { and, eq, gt, isNull, TransactionRollbackError } from 'drizzle-orm';
-import type { PasswordResetStore } from '../../ports/email-tokens.js';
+import { and, eq, gt, isNull, ne, TransactionRollbackError } from 'drizzle-orm';
+import { errorCodeOf } from '../../lib/errors.js';
+import type {
+  EmailChangeStore,
+  EmailTokenPurpose,
+  EmailVerificationStore,
+  NewEmailToken,
+  PasswordResetStore,
+} from '../../ports/email-tokens.js';
 import type { Database } from './database.js';
 import { securityEventRow } from './drizzle-event-log.js';
 import { insertOutboxMessages } from './drizzle-outbox.js';
@@ -12,8 +19,66 @@ const RESET = 'password_reset';
 const usable = (purpose: string, now: Date) =>
   and(eq(emailTokens.purpose, purpose), isNull(emailTokens.consumedAt), gt(emailTokens.expiresAt, now));
 
-/** Email tokens (the PasswordResetStore port) over drizzle: one transaction per change. */
-export function createEmailTokenStore(db: Database): PasswordResetStore {
+type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+/** SQLSTATE unique_violation: another account has the address (users_email_key). */
+const isEmailTaken = (error: unknown) => errorCodeOf(error) === '23505';
+
+/** An outcome that rolls the transaction back: thrown inside, returned outside. */
+class Outcome<T extends string> extends Error {
+  constructor(readonly outcome: T) {
+    super(outcome);
+  }
+}
+
+async function rollbackAs<T, O extends string>(work: () => Promise<T>): Promise<T | O> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof Outcome) return error.outcome as O;
+    throw error;
+  }
+}
+
+/** Consumes the user's unused tokens of `purpose` (a newer link voids the older ones). */
+const voidTokens = (tx: Tx, userId: string, purpose: EmailTokenPurpose, now: Date) =>
+  tx
+    .update(emailTokens)
+    .set({ consumedAt: now })
+    .where(and(eq(emailTokens.userId, userId), usable(purpose, now)));
+
+const insertToken = (
+  tx: Tx,
+  token: NewEmailToken,
+  row: { userId: string; purpose: EmailTokenPurpose; email: string; now: Date },
+) =>
+  tx.insert(emailTokens).values({
+    id: token.id,
+    tokenHash: token.tokenHash,
+    userId: row.userId,
+    purpose: row.purpose,
+    email: row.email,
+    createdAt: row.now,
+    expiresAt: token.expiresAt,
+  });
+
+/**
+ * Claims a usable token of `purpose` with a conditional UPDATE (of two requests with one token,
+ * exactly one gets the row back; the other waits for the row lock and re-checks the WHERE).
+ */
+async function claimToken(tx: Tx, tokenHash: string, purpose: EmailTokenPurpose, now: Date) {
+  const [row] = await tx
+    .update(emailTokens)
+    .set({ consumedAt: now })
+    .where(and(eq(emailTokens.tokenHash, tokenHash), usable(purpose, now)))
+    .returning({ userId: emailTokens.userId, email: emailTokens.email, createdAt: emailTokens.createdAt });
+  return row;
+}
+
+/** Email tokens (the PasswordResetStore, EmailVerificationStore and EmailChangeStore ports) over drizzle: one transaction per change. */
+export function createEmailTokenStore(
+  db: Database,
+): PasswordResetStore & EmailVerificationStore & EmailChangeStore {
   return {
     async issuePasswordResetToken({ id, userId, email, tokenHash, now, expiresAt, message, event }) {
       return db.transaction(async (tx) => {
@@ -132,6 +197,157 @@ export function createEmailTokenStore(db: Database): PasswordResetStore {
         });
       } catch (error) {
         if ((error as { outcome?: string }).outcome === 'invalid_token') return 'invalid_token';
+        throw error;
+      }
+    },
+
+    async issueEmailVerification({ userId, email, now, token }) {
+      return db.transaction(async (tx) => {
+        const user = await lockUser(tx, userId);
+        if (!user || user.disabledAt || user.emailVerifiedAt || user.email !== email) return 'not_sent';
+        await voidTokens(tx, userId, 'verify_email', now);
+        await insertToken(tx, token, { userId, purpose: 'verify_email', email, now });
+        await insertOutboxMessages(tx, [token.message]);
+        return 'issued';
+      });
+    },
+
+    async verifyEmail({ tokenHash, now, event }) {
+      return rollbackAs<{ userId: string; email: string }, 'invalid_token'>(() =>
+        db.transaction(async (tx) => {
+          const claimed = await claimToken(tx, tokenHash, 'verify_email', now);
+          if (!claimed) throw new Outcome('invalid_token');
+          const user = await lockUser(tx, claimed.userId);
+          // Sent to an address the account no longer has: it proves nothing about the new one.
+          if (!user || user.disabledAt || user.email !== claimed.email) throw new Outcome('invalid_token');
+          if (!user.emailVerifiedAt) {
+            await tx.update(users).set({ emailVerifiedAt: now }).where(eq(users.id, claimed.userId));
+            await tx.insert(securityEvents).values(securityEventRow({ ...event, userId: claimed.userId }));
+          }
+          await voidTokens(tx, claimed.userId, 'verify_email', now);
+          return { userId: claimed.userId, email: claimed.email };
+        }),
+      );
+    },
+
+    async requestEmailChange(input) {
+      const { userId, now } = input;
+      return rollbackAs<'requested', 'credentials_changed' | 'email_taken' | 'not_found'>(() =>
+        db.transaction(async (tx) => {
+          const user = await lockUser(tx, userId);
+          if (!user || user.disabledAt || user.email !== input.currentEmail) throw new Outcome('not_found');
+          if (user.passwordHash !== input.verifiedPasswordHash) throw new Outcome('credentials_changed');
+          const [other] = await tx
+            .select({ id: users.id })
+            .from(users)
+            .where(and(eq(users.email, input.newEmail), ne(users.id, userId)))
+            .limit(1);
+          if (other) throw new Outcome('email_taken');
+          // One pending change at a time: the newest. Older "this wasn't me" links stay valid.
+          await voidTokens(tx, userId, 'change_email', now);
+          await insertToken(tx, input.confirm, {
+            userId,
+            purpose: 'change_email',
+            email: input.newEmail,
+            now,
+          });
+          await insertToken(tx, input.revert, {
+            userId,
+            purpose: 'revert_email_change',
+            email: input.currentEmail,
+            now,
+          });
+          await tx.insert(securityEvents).values(securityEventRow(input.event));
+          await insertOutboxMessages(tx, [input.confirm.message, input.revert.message]);
+          return 'requested' as const;
+        }),
+      );
+    },
+
+    async confirmEmailChange({ tokenHash, now, event, notice }) {
+      type Confirmed = { userId: string; from: string; to: string };
+      try {
+        return await rollbackAs<Confirmed, 'invalid_token'>(() =>
+          db.transaction(async (tx) => {
+            const claimed = await claimToken(tx, tokenHash, 'change_email', now);
+            if (!claimed) throw new Outcome('invalid_token');
+            const user = await lockUser(tx, claimed.userId);
+            // A password change voids the link too (endPendingCredentials); the date is checked
+            // as well, so that no path that forgets to is a way to move the account.
+            if (
+              !user ||
+              user.disabledAt ||
+              (user.passwordChangedAt && user.passwordChangedAt >= claimed.createdAt)
+            )
+              throw new Outcome('invalid_token');
+            const change = { userId: claimed.userId, from: user.email, to: claimed.email };
+            // The unique constraint decides between two accounts confirming one address.
+            await tx
+              .update(users)
+              .set({ email: claimed.email, emailVerifiedAt: now })
+              .where(eq(users.id, claimed.userId));
+            // A verification link sent to the old address proves nothing any more.
+            await voidTokens(tx, claimed.userId, 'verify_email', now);
+            await voidTokens(tx, claimed.userId, 'password_reset', now);
+            await tx.insert(securityEvents).values(
+              securityEventRow({
+                ...event,
+                userId: claimed.userId,
+                details: { ...event.details, from: change.from, to: change.to },
+              }),
+            );
+            await insertOutboxMessages(tx, await notice(change));
+            return change;
+          }),
+        );
+      } catch (error) {
+        if (isEmailTaken(error)) return 'email_taken';
+        throw error;
+      }
+    },
+
+    async revertEmailChange({ tokenHash, now, event }) {
+      type Reverted = { userId: string; email: string; revoked: number };
+      try {
+        return await rollbackAs<Reverted, 'invalid_token'>(() =>
+          db.transaction(async (tx) => {
+            const claimed = await claimToken(tx, tokenHash, 'revert_email_change', now);
+            if (!claimed) throw new Outcome('invalid_token');
+            const user = await lockUser(tx, claimed.userId);
+            if (!user || user.deletedAt) throw new Outcome('invalid_token');
+            await tx
+              .update(users)
+              .set({ email: claimed.email, emailVerifiedAt: now })
+              .where(eq(users.id, claimed.userId));
+            await tx
+              .update(emailTokens)
+              .set({ consumedAt: now })
+              .where(
+                and(
+                  eq(emailTokens.userId, claimed.userId),
+                  isNull(emailTokens.consumedAt),
+                  ne(emailTokens.purpose, 'revert_email_change'),
+                ),
+              );
+            await endPendingCredentials(tx, claimed.userId);
+            const revoked = await revokeUntilNone(
+              tx,
+              eq(refreshTokens.userId, claimed.userId),
+              now,
+              'email_change_reverted',
+            );
+            await tx.insert(securityEvents).values(
+              securityEventRow({
+                ...event,
+                userId: claimed.userId,
+                details: { ...event.details, email: claimed.email, revoked_sessions: revoked.size },
+              }),
+            );
+            return { userId: claimed.userId, email: claimed.email, revoked: revoked.size };
+          }),
+        );
+      } catch (error) {
+        if (isEmailTaken(error)) return 'email_taken';
         throw error;
       }
     },

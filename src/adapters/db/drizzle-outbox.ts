@@ -181,9 +181,11 @@ export function createOutboxStore(db: Database): OutboxStore & OutboxReview {
     },
 
     async markMessageFailed(id, error, _now) {
-      // The body goes too: a link in it must not outlive the attempt to deliver it.
+      // The sealed body stays (as sealed as a pending one's) so that an operator can retry the
+      // message once the transport is fixed (`mail:retry`); cleanup deletes the row after 30
+      // days, and the links in it expire on their own well before.
       await db.execute(sql`
-        UPDATE outbox SET status = 'failed', payload = NULL, last_error = ${bounded(error)}
+        UPDATE outbox SET status = 'failed', last_error = ${bounded(error)}
         WHERE id = ${id}::uuid AND status = 'pending'`);
     },
 

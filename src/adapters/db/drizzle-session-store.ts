@@ -9,7 +9,7 @@ import type {
 } from '../../ports/store.js';
 import type { Database } from './database.js';
 import { endedHead, liveHead } from './live-sessions.js';
-import { loginHolds, refreshTokens } from './schema.js';
+import { loginHolds, refreshTokens, users } from './schema.js';
 import { lockUser, replaceLiveToken, revokeUntilNone } from './token-rows.js';
 
 type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
@@ -70,7 +70,7 @@ export function createSessionStore(db: Database): SessionStore {
           );
         }
         await insertSession(tx, session);
-        return { evictedSessionIds };
+        return { evictedSessionIds, emailVerified: user.emailVerifiedAt !== null };
       });
     },
 
@@ -122,7 +122,7 @@ export function createSessionStore(db: Database): SessionStore {
           const rest = live.filter((id) => id !== revokeSessionId);
           if (!admitSession(rest, maxSessions, 'reject').admitted) throw outcome('limit_reached');
           await insertSession(tx, session);
-          return 'ok' as const;
+          return { emailVerified: user?.emailVerifiedAt != null };
         });
       } catch (error) {
         const value = (error as { outcome?: Outcome }).outcome;
@@ -172,8 +172,10 @@ export function createSessionStore(db: Database): SessionStore {
           issuedAt: refreshTokens.issuedAt,
           ipAddress: refreshTokens.ipAddress,
           userAgent: refreshTokens.userAgent,
+          emailVerified: sql<boolean>`${users.emailVerifiedAt} IS NOT NULL`,
         })
         .from(refreshTokens)
+        .innerJoin(users, eq(users.id, refreshTokens.userId))
         .where(inArray(refreshTokens.tokenHash, tokenHashes));
       return rows.map((row): StoredRefreshToken => ({ ...row, acr: row.acr as AuthenticatorAssurance }));
     },

@@ -2,6 +2,7 @@ import { and, eq, isNull, ne } from 'drizzle-orm';
 import type { UserRole, UserStore } from '../../ports/store.js';
 import type { Database } from './database.js';
 import { securityEventRow } from './drizzle-event-log.js';
+import { insertOutboxMessages } from './drizzle-outbox.js';
 import {
   emailTokens,
   mfaFactors,
@@ -23,6 +24,7 @@ const userColumns = {
   passwordChangedAt: users.passwordChangedAt,
   role: users.role,
   disabledAt: users.disabledAt,
+  emailVerifiedAt: users.emailVerifiedAt,
 };
 
 const asUserRecord = <T extends { role: string }>(row: T | undefined) =>
@@ -31,13 +33,33 @@ const asUserRecord = <T extends { role: string }>(row: T | undefined) =>
 /** Users and their passwords (the UserStore port) over drizzle. */
 export function createUserStore(db: Database): UserStore {
   return {
-    async createUser({ id, email, name, passwordHash, now }) {
-      const [row] = await db
-        .insert(users)
-        .values({ id, email, name, passwordHash, createdAt: now })
-        .onConflictDoNothing({ target: users.email })
-        .returning(userColumns);
-      return asUserRecord(row) ?? 'email_taken';
+    async createUser({ id, email, name, passwordHash, now, verification }) {
+      const insert = (executor: Pick<Database, 'insert'>) =>
+        executor
+          .insert(users)
+          .values({ id, email, name, passwordHash, createdAt: now })
+          .onConflictDoNothing({ target: users.email })
+          .returning(userColumns);
+      if (!verification) {
+        const [row] = await insert(db);
+        return asUserRecord(row) ?? 'email_taken';
+      }
+      // The account and its verification mail commit together, or neither does.
+      return db.transaction(async (tx) => {
+        const [row] = await insert(tx);
+        if (!row) return 'email_taken' as const;
+        await tx.insert(emailTokens).values({
+          id: verification.id,
+          tokenHash: verification.tokenHash,
+          userId: id,
+          purpose: 'verify_email',
+          email,
+          createdAt: now,
+          expiresAt: verification.expiresAt,
+        });
+        await insertOutboxMessages(tx, [verification.message]);
+        return asUserRecord(row)!;
+      });
     },
 
     async findUserByEmail(email) {

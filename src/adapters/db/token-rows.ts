@@ -22,11 +22,13 @@ export type Executor = Pick<Database, 'execute' | 'update' | 'select'>;
 export async function lockUser(tx: Pick<Database, 'select'>, userId: string) {
   const [user] = await tx
     .select({
+      email: users.email,
       passwordHash: users.passwordHash,
       passwordChangedAt: users.passwordChangedAt,
       disabledAt: users.disabledAt,
       mfaEnabled: users.mfaEnabled,
       deletedAt: users.deletedAt,
+      emailVerifiedAt: users.emailVerifiedAt,
     })
     .from(users)
     .where(eq(users.id, userId))
@@ -96,6 +98,7 @@ interface ReplacedRow {
   expires_at_ms: number | string;
   previous_ip: string | null;
   previous_user_agent: string | null;
+  email_verified: boolean;
 }
 
 /** `text[]` arrives parsed from PGlite and as `{a,b}` text from postgres.js under drizzle. */
@@ -160,8 +163,10 @@ export async function replaceLiveToken(
       (extract(epoch FROM auth_time) * 1000)::float8 AS auth_time_ms,
       (extract(epoch FROM expires_at) * 1000)::float8 AS expires_at_ms
     )
-    -- The claimed row's device facts: what the session looked like before this request.
-    SELECT inserted.*, host(claimed.ip_address) AS previous_ip, claimed.user_agent AS previous_user_agent
+    -- The claimed row's device facts: what the session looked like before this request; and
+    -- the user's verified address, read now (a primary-key probe), for the access token.
+    SELECT inserted.*, host(claimed.ip_address) AS previous_ip, claimed.user_agent AS previous_user_agent,
+      (SELECT email_verified_at IS NOT NULL FROM users WHERE users.id = inserted.user_id) AS email_verified
     FROM inserted, claimed
   `);
   const [row] = rowsOf<ReplacedRow>(result);
@@ -176,5 +181,6 @@ export async function replaceLiveToken(
     authTime: new Date(Number(row.auth_time_ms)),
     expiresAt: new Date(Number(row.expires_at_ms)),
     previousDevice: { ipAddress: row.previous_ip, userAgent: row.previous_user_agent },
+    emailVerified: row.email_verified === true,
   };
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { FRESH_AUTH_SECONDS } from '../../domain/assurance.js';
 import { AuthError } from '../../domain/errors.js';
 import type { UserRecord } from '../../ports/store.js';
@@ -8,6 +9,7 @@ import * as R from '../responses.js';
 import { BAD_INPUT, BEARER_ERRORS, bearerGuard, routeTable } from '../route-table.js';
 import { ChangePasswordBody, EventsQuery, RenameBody, RevokeAllBody, SessionIdParam } from '../schemas.js';
 import { sessionJson } from '../views.js';
+import { ChangeEmailBody } from './email.js';
 
 /** `/v1/users/*` and `/v1/sessions*`: the signed-in user and their devices (sessions). */
 export function usersRoutes(ctx: RouteContext) {
@@ -65,6 +67,39 @@ export function usersRoutes(ctx: RouteContext) {
     async (c) => {
       await profile.deleteAccount(c.get('caller'));
       return c.body(null, 204);
+    },
+  );
+
+  table.route(
+    {
+      method: 'post',
+      path: '/users/me/email',
+      tag: 'account',
+      summary: 'Change the email address: a confirmation link goes to the new one',
+      description:
+        'Needs the current password and a fresh authentication (auth_time within 300 s), at aal2 when the account has MFA. Nothing changes until the link sent to the new address is used (POST /v1/auth/email/change/confirm); the current address gets a notice with a "this wasn\'t me" link (POST /v1/auth/email/change/revert). A newer request voids the older link. 409 `email_taken` when another account has the address.',
+      security: {
+        requirement: bearer.requirement,
+        note: `Needs an authentication less than ${FRESH_AUTH_SECONDS} s old, and \`acr\` aal2 when the account has MFA (RFC 9470).`,
+      },
+      body: { schema: ChangeEmailBody },
+      ok: { status: 202, description: 'Confirmation sent', schema: EmailChangePending },
+      errors: [
+        ...BAD_INPUT,
+        ...BEARER_ERRORS,
+        'insufficient_user_authentication',
+        'wrong_password',
+        'email_taken',
+        'rate_limited',
+      ],
+    },
+    async (c, { body }) => {
+      const pending = await ctx.emailAddress.requestChange(c.get('caller'), {
+        email: body.email,
+        password: body.password,
+        device: requestDevice(c, ctx.config, ctx.getClientIp),
+      });
+      return c.json({ status: 'confirmation_sent' as const, pending_email: pending.pendingEmail }, 202);
     },
   );
 
@@ -178,7 +213,13 @@ const meJson = (user: UserRecord) => ({
     id: user.id,
     email: user.email,
     name: user.name,
+    email_verified: user.emailVerifiedAt !== null,
     mfa_enabled: user.mfaEnabled,
     created_at: user.createdAt.toISOString(),
   },
+});
+
+const EmailChangePending = z.object({
+  status: z.literal('confirmation_sent'),
+  pending_email: z.string().meta({ description: 'Where the confirmation link went' }),
 });
