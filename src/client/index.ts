@@ -14,6 +14,21 @@ export type Me = z.infer<typeof R.Me>['user'];
 export type Session = z.infer<typeof R.Session>;
 export type SecurityEvents = z.infer<typeof R.SecurityEvents>;
 
+/** The answer of a verification or a confirmed change: the address the account has now. */
+export interface EmailVerified {
+  email: string;
+  email_verified: true;
+}
+/** A reverted change: the address put back, and how many sessions were signed out. */
+export interface EmailChangeReverted extends EmailVerified {
+  revoked_sessions: number;
+}
+/** A requested change: nothing changes until the link sent to `pending_email` is used. */
+export interface EmailChangePending {
+  status: 'confirmation_sent';
+  pending_email: string;
+}
+
 /** Where the refresh token lives between page loads: nowhere in JS with cookie delivery. */
 export interface RefreshTokenStore {
   get(): string | undefined | Promise<string | undefined>;
@@ -195,6 +210,43 @@ export function createLatchkeyClient(options: ClientOptions) {
       const response = await send('/v1/auth/password/reset', { method: 'POST', json });
       if (!response.ok) throw await errorOf(response);
     },
+    /**
+     * Verifies the address with the token of a verification link (`?token=lkv_…`). No session
+     * needed: whoever holds the link may use it, once. The next access token of each session
+     * carries `email_verified: true` (call `refresh()` for one now). `invalid_email_token` for
+     * a dead link.
+     */
+    verifyEmail: async (token: string) =>
+      expectJson<EmailVerified>(await send('/v1/auth/email/verify', { method: 'POST', json: { token } })),
+    /** Asks for a new verification link: resolves the same whether or not a mail goes out. */
+    async resendVerification(email: string): Promise<void> {
+      const response = await send('/v1/auth/email/verify/resend', { method: 'POST', json: { email } });
+      if (!response.ok) throw await errorOf(response);
+    },
+    /**
+     * Asks to change the signed-in user's address: a confirmation link goes to the new one and a
+     * "this wasn't me" link to the current one; nothing changes until `confirmEmailChange`. Needs
+     * the current password (`wrong_password`) and a recent sign-in: a 401
+     * `insufficient_user_authentication` (with `wwwAuthenticate`) asks for a step-up first.
+     */
+    changeEmail: async (email: string, password: string) =>
+      expectJson<EmailChangePending>(
+        await authorized('/v1/users/me/email', { method: 'POST', json: { email, password } }),
+      ),
+    /** Confirms a change with the token of the link sent to the new address (`?token=lkc_…`). */
+    confirmEmailChange: async (token: string) =>
+      expectJson<EmailVerified>(
+        await send('/v1/auth/email/change/confirm', { method: 'POST', json: { token } }),
+      ),
+    /**
+     * "This wasn't me": undoes a change with the token of the notice sent to the old address
+     * (`?token=lkr_…`). Every session of that account ends, this client's too if it is signed in
+     * to it (its next call ends in `onSessionEnded`): sign in again afterwards.
+     */
+    revertEmailChange: async (token: string) =>
+      expectJson<EmailChangeReverted>(
+        await send('/v1/auth/email/change/revert', { method: 'POST', json: { token } }),
+      ),
     refresh,
     /** Any Bearer call of the API, refreshed as needed. */
     fetch: authorized,
