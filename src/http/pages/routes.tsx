@@ -4,6 +4,7 @@ import type { RouteContext } from '../context.js';
 import { requestDevice } from '../request.js';
 import { adminPages } from './admin.js';
 import { cookieSession } from './cookie-session.js';
+import { emailPages } from './email.js';
 import type { PageDeps, PageEnv } from './env.js';
 import { pageErrors } from './failures.js';
 import { pageHeaders } from './headers.js';
@@ -21,7 +22,8 @@ import { signInPages } from './sign-in.js';
  * in domain/assurance.ts, the admin role in domain/roles.ts), and keep tokens in cookies as
  * an SPA with cookie delivery would (./cookies.ts, ./cookie-session.ts). Every page gets a
  * nonce CSP and every form a CSRF check (./headers.ts); failures become pages
- * (./failures.tsx). One module per flow: sign-in, sessions, security, password, password reset, admin.
+ * (./failures.tsx). One module per flow: sign-in, sessions, security, password, password reset, email
+ * address, admin.
  */
 export function accountPages(ctx: RouteContext) {
   const app = new Hono<PageEnv>();
@@ -36,6 +38,7 @@ export function accountPages(ctx: RouteContext) {
   securityPages(app, deps);
   passwordPages(app, deps);
   passwordResetPages(app, deps);
+  emailPages(app, deps);
   adminPages(app, deps);
 
   app.all('*', (c) => message(c, 'Page not found', 'There is no such page.', 404));

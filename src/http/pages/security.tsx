@@ -1,4 +1,10 @@
-import { assuranceOf, checkAssurance, FRESH_AUTH, holdsUntilPosted } from '../../domain/assurance.js';
+import {
+  assuranceOf,
+  checkAssurance,
+  FRESH_AAL2,
+  FRESH_AUTH,
+  holdsUntilPosted,
+} from '../../domain/assurance.js';
 import { AuthError } from '../../domain/errors.js';
 import type { Caller } from '../../services/session-service.js';
 import { qrCodeSvg, totpUri } from '../../services/totp.js';
@@ -7,31 +13,53 @@ import { expected, problemText } from './failures.js';
 import { noticeOf } from './notices.js';
 import { pageOf } from './render.js';
 import type { Notice } from './views/layout.js';
-import { RecoveryCodesPage, type SecurityErrors, SecurityPage, TotpSetupPage } from './views/security.js';
+import {
+  type EmailForm,
+  RecoveryCodesPage,
+  type SecurityErrors,
+  SecurityPage,
+  TotpSetupPage,
+} from './views/security.js';
 
 /** A TOTP secret as `newTotpSecret` makes it (base32), echoed by the set-up form. */
 const BASE32_SECRET = /^[A-Z2-7]{16,64}$/;
 
 /** The security page, and a form's failure shown next to its field (./password.tsx uses both). */
-export function securityPage(deps: Pick<PageDeps, 'clock'>) {
-  const render = (
+export function securityPage(deps: Pick<PageDeps, 'clock' | 'sessions'>) {
+  const render = async (
     c: PageContextOf,
-    status: 200 | 400 | 403 | 429,
+    status: 200 | 400 | 401 | 403 | 409 | 429,
     errors: SecurityErrors = {},
     notice?: Notice,
-  ) =>
-    c.html(
+    emailForm: { value?: string; askCode?: boolean } = {},
+  ) => {
+    const caller = c.get('caller');
+    const now = deps.clock.now();
+    // Read now, not from the access token's claim: a link used a minute ago shows at once.
+    const user = await deps.sessions.me(caller);
+    const email: EmailForm = {
+      address: user.email,
+      verified: user.emailVerifiedAt !== null,
+      value: emailForm.value ?? '',
+      // The code field shows when the POST will need it (the service asks aal2 with MFA).
+      askCode:
+        (emailForm.askCode ?? false) ||
+        (user.mfaEnabled && !holdsUntilPosted(assuranceOf(caller), FRESH_AAL2, now)),
+    };
+    return c.html(
       <SecurityPage
         page={pageOf(c)}
         notice={notice ?? noticeOf(c.req.query())}
         mfaEnabled={c.get('mfaEnabled')}
         // The enrolment form goes without a password field only if the POST will find the
         // sign-in still fresh (domain/assurance.ts, FORM_LEAD_SECONDS).
-        freshAuth={holdsUntilPosted(assuranceOf(c.get('caller')), FRESH_AUTH, deps.clock.now())}
+        freshAuth={holdsUntilPosted(assuranceOf(caller), FRESH_AUTH, now)}
+        email={email}
         errors={errors}
       />,
       status,
     );
+  };
 
   /** Wrong password or code, weak password, throttling: shown at `field` (or on top). */
   const failure = (c: PageContextOf, error: unknown, field: keyof SecurityErrors) => {

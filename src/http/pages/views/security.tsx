@@ -8,6 +8,20 @@ export interface SecurityErrors {
   disable?: string;
   currentPassword?: string;
   newPassword?: string;
+  /** The change of address: the new one, the current password, the code of an MFA step-up. */
+  email?: string;
+  emailPassword?: string;
+  emailCode?: string;
+}
+
+/** The address of the account and the form that changes it. */
+export interface EmailForm {
+  address: string;
+  verified: boolean;
+  /** What was typed as the new address, kept when the form comes back with an error. */
+  value: string;
+  /** Whether the change needs a fresh code (MFA, and the sign-in is not fresh enough). */
+  askCode: boolean;
 }
 
 export function SecurityPage(props: {
@@ -16,11 +30,13 @@ export function SecurityPage(props: {
   mfaEnabled: boolean;
   /** Whether the sign-in is recent enough (RFC 9470 max_age) to start enrolment without a password. */
   freshAuth: boolean;
+  email: EmailForm;
   errors?: SecurityErrors;
 }) {
   const errors = props.errors ?? {};
   return (
     <Layout page={props.page} title="Security" section="security" notice={props.notice}>
+      <EmailSection page={props.page} email={props.email} errors={errors} />
       <section class="card" aria-labelledby="mfa-title">
         <h2 id="mfa-title">
           Two-step verification{' '}
@@ -91,6 +107,64 @@ export function SecurityPage(props: {
         </form>
       </section>
     </Layout>
+  );
+}
+
+/** The address, whether it is confirmed (with the link again if not), and a change of address. */
+function EmailSection(props: { page: PageContext; email: EmailForm; errors: SecurityErrors }) {
+  const { email, errors } = props;
+  return (
+    <section class="card" aria-labelledby="email-title">
+      <h2 id="email-title">Email address</h2>
+      <p>
+        <strong>{email.address}</strong>{' '}
+        {email.verified ? (
+          <span class="badge current">Confirmed</span>
+        ) : (
+          <span class="badge">Not confirmed</span>
+        )}
+      </p>
+      {email.verified ? null : (
+        <form method="post" action="/account/security/email/resend" novalidate>
+          <Csrf page={props.page} />
+          <p class="muted">
+            Confirm it with the link we sent there, so that you can get back into your account.
+          </p>
+          <button type="submit" class="secondary">
+            Send the confirmation link again
+          </button>
+        </form>
+      )}
+      <form method="post" action="/account/security/email" novalidate>
+        <Csrf page={props.page} />
+        <h3>Change email address</h3>
+        <p class="muted">
+          We send a link to the new address; the change happens when you use it. Your current address is told
+          about it.
+        </p>
+        <Field
+          form="email"
+          name="email"
+          label="New email address"
+          type="email"
+          autocomplete="email"
+          inputmode="email"
+          maxlength={254}
+          value={email.value}
+          error={errors.email}
+        />
+        <Field
+          form="email"
+          name="password"
+          label="Current password"
+          type="password"
+          autocomplete="current-password"
+          error={errors.emailPassword}
+        />
+        {email.askCode ? <CodeField form="email" error={errors.emailCode} /> : null}
+        <button type="submit">Change email address</button>
+      </form>
+    </section>
   );
 }
 
