@@ -234,7 +234,7 @@ export const RevertChangePage = (props: { page: PageContext }) => (
   >
     <p>If you did not ask to change your address, press the button. Then:</p>
     <ul>
-      <li>the address this message was sent to becomes the address of your account again;</li>
+      <li>the address this link was sent to becomes the address of your account again;</li>
       <li>a change still waiting for confirmation is cancelled;</li>
       <li>every device signed in to your account is signed out, this one too.</li>
     </ul>
