@@ -550,6 +550,8 @@ describe('mail:list, mail:retry, mail:dispatch', () => {
   /** A pending reset mail to a new user: its outbox row. */
   async function queuedMail() {
     const { user } = await createUser();
+    // Its own instant: "newest first" has no tie with the mails of earlier tests.
+    lk.clock.advance(1000);
     await sendResetLinkCommand(cli().deps, { email: user.email });
     lk.clock.advance(1000);
     return { user, row: (await mailsTo(user.id, 'password_reset'))[0]! };

@@ -15,19 +15,11 @@ export type Session = z.infer<typeof R.Session>;
 export type SecurityEvents = z.infer<typeof R.SecurityEvents>;
 
 /** The answer of a verification or a confirmed change: the address the account has now. */
-export interface EmailVerified {
-  email: string;
-  email_verified: true;
-}
+export type EmailVerified = z.infer<typeof R.EmailVerified>;
 /** A reverted change: the address put back, and how many sessions were signed out. */
-export interface EmailChangeReverted extends EmailVerified {
-  revoked_sessions: number;
-}
+export type EmailChangeReverted = z.infer<typeof R.EmailChangeReverted>;
 /** A requested change: nothing changes until the link sent to `pending_email` is used. */
-export interface EmailChangePending {
-  status: 'confirmation_sent';
-  pending_email: string;
-}
+export type EmailChangePending = z.infer<typeof R.EmailChangePending>;
 
 /** Where the refresh token lives between page loads: nowhere in JS with cookie delivery. */
 export interface RefreshTokenStore {

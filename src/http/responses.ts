@@ -43,6 +43,21 @@ export const Me = z.object({
   }),
 });
 
+/** A verified address (a verification or a confirmed email change): what the account has now. */
+export const EmailVerified = z.object({
+  email: z.string().meta({ description: 'The address of the account now' }),
+  email_verified: z.literal(true),
+});
+
+export const EmailChangeReverted = EmailVerified.extend({
+  revoked_sessions: z.number().int().meta({ description: 'Sessions signed out' }),
+});
+
+export const EmailChangePending = z.object({
+  status: z.literal('confirmation_sent'),
+  pending_email: z.string().meta({ description: 'Where the confirmation link went' }),
+});
+
 export const Session = z.object({
   id: z.uuid(),
   device_name: z.string().nullable(),

@@ -363,7 +363,7 @@ describe('POST /v1/admin/mail/:id/retry', () => {
     expect(answers.find((res) => res.status === 409)!.json.error).toBe('mail_not_retryable');
   });
 
-  it('refuses a pending or sent message, and a failed one whose body is erased: 409 mail_not_retryable', async () => {
+  it('refuses a pending or sent message, and a failed one whose body is erased: 409 mail_not_retryable; a failed one keeps its sealed body and can be retried', async () => {
     const user = await registerUser(lk.app);
     await admin(boss.token, `/users/${user.id}/password-reset`, 'POST');
     const [pending] = await mailsOf(user.id, 'password_reset');
@@ -377,7 +377,15 @@ describe('POST /v1/admin/mail/:id/retry', () => {
     } finally {
       failing = false;
     }
-    expect(await outboxRow(pending!.id)).toMatchObject({ status: 'failed', payload: null });
+    // Failed for good: the body stays sealed, so an operator can retry once the transport works.
+    const failed = await outboxRow(pending!.id);
+    expect(failed).toMatchObject({ status: 'failed', payload: pending!.payload });
+    expect((await admin(boss.token, `/mail/${pending!.id}/retry`, 'POST')).status).toBe(202);
+    expect(await outboxRow(pending!.id)).toMatchObject({ status: 'pending', attempts: 0 });
+    // A row whose body is gone (as cleanup leaves none, by hand here) is never made pending.
+    await database.current.db.execute(
+      sql`UPDATE outbox SET status = 'failed', payload = NULL WHERE id = ${pending!.id}::uuid`,
+    );
     const erased = await admin(boss.token, `/mail/${pending!.id}/retry`, 'POST');
     expectError(erased, 409, 'mail_not_retryable');
     expect(erased.json.error_description).toMatch(/body was erased/);

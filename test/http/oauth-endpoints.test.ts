@@ -541,6 +541,7 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
       auth_time: loginAt,
       acr: 'aal1',
       amr: ['pwd'],
+      email_verified: false,
     });
   });
 

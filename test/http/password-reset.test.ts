@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { emailTokens, outbox } from '../../src/adapters/db/schema.js';
 import { unsealMailMessage } from '../../src/services/mail-sealing.js';
@@ -51,7 +51,10 @@ describe('POST /v1/auth/password/forgot', () => {
     expect(unknown.json).toEqual(known.json);
     expect(known.json).toEqual({ status: 'accepted' });
     expect(await mailsOf(user.id, 'password_reset')).toHaveLength(1);
-    const rows = await database.current.db.select().from(emailTokens).where(eq(emailTokens.userId, user.id));
+    const rows = await database.current.db
+      .select()
+      .from(emailTokens)
+      .where(and(eq(emailTokens.userId, user.id), eq(emailTokens.purpose, 'password_reset')));
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ purpose: 'password_reset', email: user.email, consumedAt: null });
     expect(rows[0]!.expiresAt.getTime() - rows[0]!.createdAt.getTime()).toBe(30 * MINUTE);

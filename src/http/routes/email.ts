@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { EmailAddress } from '../../services/email-address.js';
 import type { RouteContext } from '../context.js';
 import { requestDevice } from '../request.js';
+import * as R from '../responses.js';
 import { BAD_INPUT, routeTable } from '../route-table.js';
 import { ForgotPasswordAccepted, ForgotPasswordBody } from './password-reset.js';
 
@@ -25,15 +26,6 @@ export const ChangeEmailBody = z.object({
   password: z.string().max(1024, { abort: true, error: 'must be at most 1024 characters' }).min(1),
 });
 
-const EmailResult = z.object({
-  email: z.string().meta({ description: 'The address of the account now' }),
-  email_verified: z.literal(true),
-});
-
-const RevertResult = EmailResult.extend({
-  revoked_sessions: z.number().int().meta({ description: 'Sessions signed out' }),
-});
-
 export function emailRoutes(
   ctx: Pick<RouteContext, 'config' | 'getClientIp'> & { emailAddress: EmailAddress },
 ) {
@@ -51,7 +43,7 @@ export function emailRoutes(
       description:
         'Single use; a link sent to an address the account no longer has is invalid. An unknown, expired, used, forged or truncated token: 400 `invalid_email_token`, nothing changed. The next access token of every session carries `email_verified: true`.',
       body: { schema: TokenBody },
-      ok: { status: 200, description: 'Verified', schema: EmailResult },
+      ok: { status: 200, description: 'Verified', schema: R.EmailVerified },
       errors: [...TOKEN_ERRORS],
     },
     async (c, { body }) => {
@@ -87,7 +79,7 @@ export function emailRoutes(
       description:
         'The account takes the new address (verified) and the old one gets a notice. 409 `email_taken` when another account took the address meanwhile (nothing changed). A password change since the request voids the link.',
       body: { schema: TokenBody },
-      ok: { status: 200, description: 'Changed', schema: EmailResult },
+      ok: { status: 200, description: 'Changed', schema: R.EmailVerified },
       errors: [...TOKEN_ERRORS, 'email_taken'],
     },
     async (c, { body }) => {
@@ -105,7 +97,7 @@ export function emailRoutes(
       description:
         'Puts back (or keeps) the address the notice was sent to, voids unconfirmed changes and signs out every session. Works before and after the change was confirmed, for EMAIL_REVERT_TTL, even after a password change.',
       body: { schema: TokenBody },
-      ok: { status: 200, description: 'Reverted', schema: RevertResult },
+      ok: { status: 200, description: 'Reverted', schema: R.EmailChangeReverted },
       errors: [...TOKEN_ERRORS, 'email_taken'],
     },
     async (c, { body }) => {

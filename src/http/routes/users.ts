@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { FRESH_AUTH_SECONDS } from '../../domain/assurance.js';
 import { AuthError } from '../../domain/errors.js';
 import type { UserRecord } from '../../ports/store.js';
@@ -83,7 +82,7 @@ export function usersRoutes(ctx: RouteContext) {
         note: `Needs an authentication less than ${FRESH_AUTH_SECONDS} s old, and \`acr\` aal2 when the account has MFA (RFC 9470).`,
       },
       body: { schema: ChangeEmailBody },
-      ok: { status: 202, description: 'Confirmation sent', schema: EmailChangePending },
+      ok: { status: 202, description: 'Confirmation sent', schema: R.EmailChangePending },
       errors: [
         ...BAD_INPUT,
         ...BEARER_ERRORS,
@@ -217,9 +216,4 @@ const meJson = (user: UserRecord) => ({
     mfa_enabled: user.mfaEnabled,
     created_at: user.createdAt.toISOString(),
   },
-});
-
-const EmailChangePending = z.object({
-  status: z.literal('confirmation_sent'),
-  pending_email: z.string().meta({ description: 'Where the confirmation link went' }),
 });
