@@ -1,6 +1,10 @@
+import { and, desc, eq } from 'drizzle-orm';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { outbox } from '../src/adapters/db/schema.js';
 import { createJsonLogger } from '../src/adapters/json-logger.js';
 import { createPinoLogger } from '../src/adapters/pino-logger.js';
+import { unsealMailMessage } from '../src/services/mail-sealing.js';
+import { KEYS } from './http/password-reset-harness.js';
 import { type CallOptions, call, decodeJwtPart } from './support/client.js';
 import {
   buildLatchkey,
@@ -178,6 +182,18 @@ describe('a full flow through the HTTP app', () => {
     if (json.refresh_token !== undefined) keep(`${label}.refresh_token`, json.refresh_token);
   };
 
+  /** The token in the link of the user's newest mail of `kind`, read as its recipient would. */
+  async function linkTokenOf(userId: string, kind: string): Promise<string> {
+    const [row] = await database.current.db
+      .select()
+      .from(outbox)
+      .where(and(eq(outbox.userId, userId), eq(outbox.kind, kind)))
+      .orderBy(desc(outbox.createdAt))
+      .limit(1);
+    const mail = await unsealMailMessage(await KEYS, row!.id, row!.payload!);
+    return new URL(mail.text.match(/http:\/\/\S+token=\S+/)![0]).searchParams.get('token')!;
+  }
+
   /** Every request the flow made, by its X-Request-Id; authenticated ones with their caller. */
   const requests: { id: string; path: string; caller?: { sub: string; sid: string } }[] = [];
 
@@ -228,7 +244,7 @@ describe('a full flow through the HTTP app', () => {
     const basicAuth = `Basic ${Buffer.from(`${RS_ID}:${RS_SECRET}`).toString('base64')}`;
     keep('introspection Authorization header', basicAuth.slice('Basic '.length));
 
-    const email = uniqueEmail('logs');
+    let email = uniqueEmail('logs');
 
     // Register, a wrong password, a login with body delivery.
     expect((await send('/v1/auth/register', { body: { email, password: OLD_PASSWORD } })).status).toBe(201);
@@ -238,6 +254,26 @@ describe('a full flow through the HTTP app', () => {
     expect(first.status).toBe(200);
     keepTokens('login', first.json);
     expect((await send('/v1/users/me', { token: first.json.access_token })).status).toBe(200);
+
+    // The address (issue #17): the verification link, then an email change asked for and
+    // confirmed; every link's token is a secret, and so is each sealed outbox body.
+    const userId = decodeJwtPart(first.json.access_token, 1).sub as string;
+    const verifyToken = await linkTokenOf(userId, 'verify_email');
+    keep('verification link token', verifyToken);
+    expect((await send('/v1/auth/email/verify', { body: { token: verifyToken } })).status).toBe(200);
+    const moved = uniqueEmail('logs-moved');
+    const asked = await send('/v1/users/me/email', {
+      token: first.json.access_token,
+      body: { email: moved, password: OLD_PASSWORD },
+    });
+    expect(asked.status).toBe(202);
+    const confirmToken = await linkTokenOf(userId, 'confirm_email_change');
+    keep('email change link token', confirmToken);
+    keep('email revert link token', await linkTokenOf(userId, 'email_change_notice'));
+    expect((await send('/v1/auth/email/change/confirm', { body: { token: confirmToken } })).status).toBe(200);
+    email = moved; // the rest of the flow signs in with the new address
+    for (const row of await database.current.db.select({ payload: outbox.payload }).from(outbox))
+      if (row.payload) keep('sealed outbox body', row.payload);
 
     // Refresh, then reuse of the rotated-out token after the grace period.
     const rotated = await send('/v1/auth/refresh', { body: { refresh_token: first.json.refresh_token } });
