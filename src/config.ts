@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { integer, list, seconds } from './config/fields.js';
 import { type MailConfig, MailEnvSchema, mailConfig, mailCrossChecks } from './config/mail.js';
+import {
+  type WebhookConfig,
+  WebhookEnvSchema,
+  webhookConfig,
+  webhookCrossChecks,
+} from './config/webhooks.js';
 import type { SessionLimitPolicy } from './domain/session-policy.js';
 import { isLoopbackHost } from './lib/hosts.js';
 import { trimEnd } from './lib/text.js';
@@ -15,6 +21,7 @@ const headerName = /^[A-Za-z0-9-]+$/;
 
 const EnvSchema = z.object({
   ...MailEnvSchema,
+  ...WebhookEnvSchema,
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: integer(3000, 1, 65535),
   HOST: z.string().min(1).optional(),
@@ -166,6 +173,8 @@ export interface Config {
   mfaFailureLimit: { points: number; windowSeconds: number };
   /** Email: transport, links, token lifetimes, the dispatcher (src/config/mail.ts). */
   mail: MailConfig;
+  /** Webhooks: targets, timeouts, retries, disabling (src/config/webhooks.ts). */
+  webhooks: WebhookConfig;
 }
 
 export class ConfigError extends Error {
@@ -258,6 +267,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`)),
     ...crossChecks(raw),
     ...mailCrossChecks(raw),
+    ...webhookCrossChecks(raw),
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
@@ -328,5 +338,6 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     totpIssuer: e.TOTP_ISSUER,
     mfaFailureLimit: { points: e.MFA_FAILURES_PER_USER, windowSeconds: e.MFA_FAILURE_WINDOW },
     mail: mailConfig(e, { issuer, dataDir: e.DATA_DIR }),
+    webhooks: webhookConfig(e),
   };
 }

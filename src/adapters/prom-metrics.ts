@@ -60,8 +60,35 @@ export function createPromMetrics(): Metrics & { registry: Registry } {
     help: 'Age of the oldest message not delivered yet (0 with none): alert when it grows',
     registers: [registry],
   });
+  const webhookOutcomes = new Counter({
+    name: 'latchkey_webhook_deliveries_total',
+    help: 'Webhook delivery attempts, by outcome (delivered, retried, failed for good)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const webhookLatency = new Histogram({
+    name: 'latchkey_webhook_delivery_seconds',
+    help: 'How long receivers took to answer a webhook delivery',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const webhookBacklog = new Gauge({
+    name: 'latchkey_webhook_deliveries',
+    help: 'Webhook deliveries by status (pending, failed)',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  });
+  const webhookOldest = new Gauge({
+    name: 'latchkey_webhook_oldest_pending_age_seconds',
+    help: 'Age of the oldest webhook delivery not delivered yet (0 with none)',
+    registers: [registry],
+  });
   return {
     registry,
+    webhookAttempt: (outcome, seconds) => {
+      webhookOutcomes.inc({ outcome });
+      webhookLatency.observe(seconds);
+    },
     authOutcome: (flow, result) => outcomes.inc({ flow, result }),
     request: ({ method, route, status }, seconds) =>
       requests.observe({ method, route, status: String(status) }, seconds),
@@ -73,7 +100,10 @@ export function createPromMetrics(): Metrics & { registry: Registry } {
         if (counts[outcome] > 0) mailOutcomes.inc({ outcome }, counts[outcome]);
     },
     async expose(read) {
-      const [stats, outbox] = await Promise.all([read.sessions(), read.outbox()]);
+      const [stats, outbox, hooks] = await Promise.all([read.sessions(), read.outbox(), read.webhooks()]);
+      webhookBacklog.set({ status: 'pending' }, hooks.pending);
+      webhookBacklog.set({ status: 'failed' }, hooks.failed);
+      webhookOldest.set(hooks.oldestPendingAgeSeconds);
       outboxMessages.set({ status: 'pending' }, outbox.pending);
       outboxMessages.set({ status: 'sent' }, outbox.sent);
       outboxMessages.set({ status: 'failed' }, outbox.failed);

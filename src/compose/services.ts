@@ -7,6 +7,7 @@ import type { Mailer } from '../ports/mail.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { RateLimiter } from '../ports/rate-limiter.js';
 import type { SecurityEventLog, Store } from '../ports/store.js';
+import type { WebhookSender } from '../ports/webhooks.js';
 import { createAccessTokens } from '../services/access-tokens.js';
 import { createAdminService } from '../services/admin-service.js';
 import { createSecretGuessLimit, limitKeys } from '../services/attempt-limits.js';
@@ -23,6 +24,7 @@ import { createPasswordReset } from '../services/password-reset.js';
 import { createSecurityNotifications, type SecurityNotices } from '../services/security-notifications.js';
 import { createSessionService } from '../services/session-service.js';
 import { createUserProfile } from '../services/user-profile.js';
+import { createWebhooks } from '../services/webhooks.js';
 
 /**
  * The one place services are built from ports (issue #16): the Node server, the Worker, the
@@ -48,6 +50,10 @@ export interface Ports {
    * Node server, the Worker's Cron trigger). None in the CLI and most tests: no dispatcher then.
    */
   mailer?: Mailer;
+  /** The webhook transport (src/adapters/webhooks/), for the processes that deliver webhooks. */
+  webhookSender?: WebhookSender;
+  /** Metrics of each webhook attempt (outcome, latency). */
+  onWebhookAttempt?: (outcome: 'delivered' | 'retried' | 'failed', latencyMs: number) => void;
 }
 
 export interface RequestFacts {
@@ -175,6 +181,24 @@ export function composeServices(ports: Ports) {
     mail: config.mail,
     passwordMinScore: config.passwordMinScore,
   });
+  const webhooks = createWebhooks({
+    store,
+    clock,
+    masterKeys,
+    config: {
+      ...config.webhooks,
+      requireHttps: config.env === 'production',
+      productName: config.mail.productName,
+    },
+    sender: ports.webhookSender,
+    policy: {
+      batchSize: config.mail.dispatch.batchSize,
+      // A claim outlasts a few sends in a row at the receivers' timeout.
+      leaseMs: Math.max(config.mail.dispatch.leaseSeconds * SECOND, 4 * config.webhooks.timeoutMs),
+    },
+    logger,
+    ...(ports.onWebhookAttempt ? { onAttempt: ports.onWebhookAttempt } : {}),
+  });
   const admin = createAdminService({ store, clock, passwordReset, logger });
   const health = createHealth({ store, clock });
   const mailDispatcher = ports.mailer
@@ -222,6 +246,7 @@ export function composeServices(ports: Ports) {
     profile,
     passwordReset,
     emailAddress,
+    webhooks,
     health,
     cleanup,
     operator,

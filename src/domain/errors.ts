@@ -40,6 +40,8 @@ export type AuthErrorCode =
   | 'account_disabled'
   /** REQUIRE_EMAIL_VERIFICATION: the right password, but the address was never verified. */
   | 'email_not_verified'
+  /** A webhook delivery that cannot be replayed: only a failed one can. 409. */
+  | 'delivery_not_replayable'
   /** An admin action a disabled user cannot take part in (a reset link): 409, enable first. */
   | 'user_disabled'
   /** An outbox message that cannot be retried: not failed, or its body erased. 409. */

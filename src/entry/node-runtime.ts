@@ -15,6 +15,7 @@ import { createSmtpMailer } from '../adapters/mail/smtp.js';
 import { createArgon2Hasher } from '../adapters/password/argon2-native.js';
 import { createPinoLogger } from '../adapters/pino-logger.js';
 import { createPromMetrics } from '../adapters/prom-metrics.js';
+import { createNodeWebhookSender } from '../adapters/webhooks/node-sender.js';
 import { composeServices } from '../compose/services.js';
 import { type Config, ConfigError, parseConfig } from '../config.js';
 import { currentRequestFacts } from '../http/app.js';
@@ -189,6 +190,7 @@ export async function openNodeRuntime(
   const hasher = createArgon2Hasher(config.argon2, {
     concurrency: config.passwordHashConcurrency || defaultHashConcurrency(),
   });
+  const metrics = createPromMetrics();
   const services = composeServices({
     config,
     store,
@@ -198,7 +200,18 @@ export async function openNodeRuntime(
     rateLimiter: stale(createDrizzleRateLimiter(database.db)),
     logger,
     requestFacts: currentRequestFacts(config, options.getClientIp),
-    ...(options.deliverMail === false ? {} : { mailer: createMailer(config, logger) }),
+    ...(options.deliverMail === false
+      ? {}
+      : {
+          mailer: createMailer(config, logger),
+          // Webhooks connect only to addresses the URL policy allows, checked at connect time.
+          webhookSender: createNodeWebhookSender({
+            allowPrivate: config.webhooks.allowPrivate,
+            userAgent: 'Latchkey-Webhooks/1',
+          }),
+          onWebhookAttempt: (outcome: 'delivered' | 'retried' | 'failed', latencyMs: number) =>
+            metrics.webhookAttempt(outcome, latencyMs / 1000),
+        }),
   });
   return {
     config,
@@ -208,7 +221,7 @@ export async function openNodeRuntime(
     services,
     classifyFailure: classifyDatabaseFailure,
     clock: systemClock,
-    metrics: createPromMetrics(),
+    metrics,
     apiReference: apiReferenceAssets(),
   };
 }

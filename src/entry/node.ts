@@ -56,20 +56,27 @@ let stopping = false;
 // Mail from the outbox on an interval. Several instances at once are safe: a claim is
 // FOR UPDATE SKIP LOCKED with a lease (services/outbox-dispatcher.ts); a crash mid-send leaves
 // a claim that expires, and the message goes again under the same idempotency key.
+// Webhook deliveries (issue #18) are outbox rows too: the same tick drains them after the mail.
 const { mailDispatcher } = runtime.services;
+const webhookDispatcher = runtime.services.webhooks.dispatcher;
 let dispatching: Promise<void> | undefined;
 const mailTimer =
-  mailDispatcher && config.mail.dispatch.intervalSeconds > 0
+  (mailDispatcher || webhookDispatcher) && config.mail.dispatch.intervalSeconds > 0
     ? setInterval(() => {
         if (dispatching || stopping) return;
         dispatching = (async () => {
           try {
-            await mailDispatcher.drain({
+            await mailDispatcher?.drain({
               stop: () => stopping,
               onRun: (counts) => runtime.metrics.mailDispatched(counts),
             });
           } catch (error) {
             logger.error('mail dispatch failed', { error: describeError(error) });
+          }
+          try {
+            await webhookDispatcher?.drain({ stop: () => stopping });
+          } catch (error) {
+            logger.error('webhook dispatch failed', { error: describeError(error) });
           } finally {
             dispatching = undefined;
           }

@@ -23,6 +23,7 @@ import { schema } from '../adapters/db/schema.js';
 import { createJsonLogger } from '../adapters/json-logger.js';
 import { createHttpMailer } from '../adapters/mail/http.js';
 import { createWasmArgon2Hasher } from '../adapters/password/argon2-wasm.js';
+import { createFetchWebhookSender } from '../adapters/webhooks/fetch-sender.js';
 import { composeServices } from '../compose/services.js';
 import { type Config, ConfigError, parseConfig } from '../config.js';
 import { createApp, currentRequestFacts } from '../http/app.js';
@@ -126,6 +127,11 @@ function build(env: Env) {
       logger,
       requestFacts: currentRequestFacts(config, getClientIp),
       ...(mailer ? { mailer } : {}),
+      // Webhooks over fetch: only the URL's literal host can be checked here (README, Webhooks).
+      webhookSender: createFetchWebhookSender({
+        allowPrivate: config.webhooks.allowPrivate,
+        userAgent: 'Latchkey-Webhooks/1',
+      }),
     });
     const app = createApp({
       config,
@@ -142,6 +148,7 @@ function build(env: Env) {
       keyRing: services.keyRing,
       cleanup: services.cleanup,
       mailDispatcher: services.mailDispatcher,
+      webhookDispatcher: services.webhooks.dispatcher,
     };
   });
   let keysChecked: Promise<void> | undefined;
@@ -200,10 +207,10 @@ export default {
     });
   },
 
-  /** The Cron Trigger (wrangler.toml): mail from the outbox, then cleanup; safe on many isolates at once. */
+  /** The Cron Trigger (wrangler.toml): mail and webhooks from the outbox, then cleanup; safe on many isolates at once. */
   async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
     const worker = runtime(env);
-    const { cleanup, mailDispatcher } = await worker.ready;
+    const { cleanup, mailDispatcher, webhookDispatcher } = await worker.ready;
     ctx.waitUntil(
       withDatabase(worker.database, async () => {
         if (mailDispatcher) {
@@ -217,6 +224,16 @@ export default {
           } catch (error) {
             worker.logger.error('mail dispatch failed', { error: describeError(error) });
           }
+        }
+        try {
+          await webhookDispatcher?.drain({
+            onRun: (counts) => {
+              if (counts.sent + counts.retried + counts.failed > 0)
+                worker.logger.info('webhooks', { ...counts });
+            },
+          });
+        } catch (error) {
+          worker.logger.error('webhook dispatch failed', { error: describeError(error) });
         }
         const deleted = await cleanup.runOnce();
         worker.logger.info('cleanup', { deleted });

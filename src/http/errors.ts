@@ -38,6 +38,7 @@ export const STATUS: Record<AuthErrorCode, ContentfulStatusCode> = {
   mfa_required: 403,
   account_disabled: 403,
   email_not_verified: 403,
+  delivery_not_replayable: 409,
   user_disabled: 409,
   mail_not_retryable: 409,
   forbidden: 403,

@@ -66,6 +66,7 @@ export function metricsHandler(deps: { metrics: Metrics; health: Health; token: 
     const { contentType, body } = await deps.metrics.expose({
       sessions: () => deps.health.sessionStats(),
       outbox: () => deps.health.outboxStats(),
+      webhooks: () => deps.health.webhookStats(),
     });
     c.header('Cache-Control', 'no-store');
     return c.body(body, 200, { 'Content-Type': contentType });

@@ -20,7 +20,9 @@ export type MessageKind =
   | 'recovery_codes_low'
   | 'refresh_token_reused'
   | 'account_disabled'
-  | 'account_deleted';
+  | 'account_deleted'
+  /** To every admin: a webhook endpoint kept failing and was disabled (issue #18). */
+  | 'webhook_endpoint_disabled';
 
 /** A rendered message: every user value already escaped in `html`. */
 export interface MailMessage {

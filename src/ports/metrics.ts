@@ -1,5 +1,12 @@
 import type { OutboxStats } from './mail.js';
 
+/** Webhook deliveries not yet delivered (issue #18). */
+export interface WebhookStats {
+  pending: number;
+  failed: number;
+  oldestPendingAgeSeconds: number;
+}
+
 /**
  * What the server counts, for operators. Adapters expose it (Prometheus on Node); the
  * default does nothing, so nothing in the core depends on a metrics library.
@@ -24,10 +31,13 @@ export interface Metrics {
   cleaned(table: string, rows: number): void;
   /** One dispatcher run's outcomes (issue #17). */
   mailDispatched(counts: { sent: number; retried: number; failed: number }): void;
+  /** One webhook attempt (issue #18): its outcome and how long the receiver took. */
+  webhookAttempt(outcome: 'delivered' | 'retried' | 'failed', seconds: number): void;
   /** The text exposition, with the session and outbox gauges read at scrape time. */
   expose(read: {
     sessions: () => Promise<SessionStats>;
     outbox: () => Promise<OutboxStats>;
+    webhooks: () => Promise<WebhookStats>;
   }): Promise<{ contentType: string; body: string }>;
 }
 
@@ -36,6 +46,7 @@ export const noMetrics: Metrics = {
   request() {},
   cleaned() {},
   mailDispatched() {},
+  webhookAttempt() {},
   async expose() {
     return { contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' };
   },

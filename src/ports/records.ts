@@ -162,7 +162,9 @@ export type SecurityEventType =
   | 'email_changed'
   | 'email_change_reverted'
   /** The user deleted the account; the last event of its (anonymised) log. */
-  | 'account_deleted';
+  | 'account_deleted'
+  /** On each admin's log: a webhook endpoint kept failing and was disabled (issue #18). */
+  | 'webhook_endpoint_disabled';
 
 export interface SecurityEvent {
   userId: string;

@@ -27,6 +27,7 @@ import type {
   UserRole,
   UserSearch,
 } from './records.js';
+import type { WebhookStore } from './webhooks.js';
 
 export type { MfaStore } from './mfa-store.js';
 export * from './records.js';
@@ -238,4 +239,5 @@ export interface Store
     EmailVerificationStore,
     EmailChangeStore,
     OutboxStore,
-    OutboxReview {}
+    OutboxReview,
+    WebhookStore {}

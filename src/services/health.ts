@@ -1,7 +1,8 @@
 import type { Clock } from '../ports/clock.js';
 import type { OutboxStats, OutboxStore } from '../ports/mail.js';
-import type { SessionStats } from '../ports/metrics.js';
+import type { SessionStats, WebhookStats } from '../ports/metrics.js';
 import type { Maintenance } from '../ports/store.js';
+import type { WebhookStore } from '../ports/webhooks.js';
 
 /** What operators ask of the server itself: is it up (GET /health), and the session gauges (GET /metrics). */
 export interface Health {
@@ -11,10 +12,13 @@ export interface Health {
   sessionStats(): Promise<SessionStats>;
   /** The outbox gauges (pending, sent, failed, oldest pending age), read at scrape time. */
   outboxStats(): Promise<OutboxStats>;
+  webhookStats(): Promise<WebhookStats>;
 }
 
 export function createHealth(deps: {
-  store: Pick<Maintenance, 'ping' | 'sessionStats'> & Pick<OutboxStore, 'outboxStats'>;
+  store: Pick<Maintenance, 'ping' | 'sessionStats'> &
+    Pick<OutboxStore, 'outboxStats'> &
+    Pick<WebhookStore, 'webhookStats'>;
   clock: Clock;
 }): Health {
   const { store, clock } = deps;
@@ -29,5 +33,6 @@ export function createHealth(deps: {
     },
     sessionStats: () => store.sessionStats(clock.now()),
     outboxStats: () => store.outboxStats(clock.now()),
+    webhookStats: () => store.webhookStats(clock.now()),
   };
 }

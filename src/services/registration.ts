@@ -41,6 +41,12 @@ export async function createAccount(
   });
   if (created === 'email_taken')
     throw new AuthError('email_taken', 'An account with this email already exists');
-  await deps.store.recordSecurityEvent({ userId: created.id, type: 'user_registered', at: deps.clock.now() });
+  // The address in the details: the `user.created` webhook carries it (an app provisions a profile).
+  await deps.store.recordSecurityEvent({
+    userId: created.id,
+    type: 'user_registered',
+    details: { email: created.email },
+    at: deps.clock.now(),
+  });
   return created;
 }

@@ -91,6 +91,11 @@ const RUNTIME_ALLOWED: { path: string; apis: string[] | '*'; why: string }[] = [
     apis: ['nodemailer', 'node:fs/promises', 'node:path'],
     why: 'development mail as .eml files under DATA_DIR/mail',
   },
+  {
+    path: 'src/adapters/webhooks/node-sender.ts',
+    apis: ['node:dns/promises', 'node:http', 'node:https'],
+    why: 'webhook delivery on Node (issue 18): the connection goes only to the resolved addresses it checked',
+  },
 ];
 
 function sourceFiles(dir: string): string[] {

@@ -37,6 +37,7 @@ beforeAll(async () => {
     isAvailable: async () => true,
     sessionStats: async () => ({}) as never,
     outboxStats: async () => ({}) as never,
+    webhookStats: async () => ({}) as never,
   };
   operations = apiRoutes(ctx, { health, metrics: noMetrics, metricsToken: undefined }).flatMap(
     (routes) => routes.operations,

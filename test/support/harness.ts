@@ -13,6 +13,7 @@ import type { Mailer } from '../../src/ports/mail.js';
 import { noMetrics } from '../../src/ports/metrics.js';
 import type { PasswordHasher } from '../../src/ports/password-hasher.js';
 import type { Store } from '../../src/ports/store.js';
+import type { WebhookSender } from '../../src/ports/webhooks.js';
 import type { KeyRing } from '../../src/services/key-ring.js';
 import { openTestDatabase, type TestDatabase } from './database.js';
 
@@ -51,6 +52,8 @@ export interface Latchkey {
   keyRing: KeyRing;
   /** With a `mailer`: the outbox's dispatcher (run it to deliver what is pending). */
   mailDispatcher: Services['mailDispatcher'];
+  /** Endpoints and, with a `webhookSender`, `webhooks.dispatcher`. */
+  webhooks: Services['webhooks'];
 }
 
 /** Builds an app over an open database, as an entry point would. */
@@ -67,6 +70,8 @@ export async function buildLatchkey(
     hasher?: PasswordHasher;
     /** A mail transport: then `mailDispatcher` delivers the outbox through it. */
     mailer?: Mailer;
+    /** A webhook transport: then `webhooks.dispatcher` delivers webhook deliveries through it. */
+    webhookSender?: WebhookSender;
     /** More of the app's dependencies (metrics, the API reference's assets). */
     appDeps?: Partial<Pick<AppDeps, 'metrics' | 'apiReference'>>;
   } = {},
@@ -87,6 +92,7 @@ export async function buildLatchkey(
     rateLimiter: createDrizzleRateLimiter(database.db),
     requestFacts: currentRequestFacts(config, getClientIp),
     ...(options.mailer ? { mailer: options.mailer } : {}),
+    ...(options.webhookSender ? { webhookSender: options.webhookSender } : {}),
     ...(logger ? { logger } : {}),
   });
   const { keyRing } = services;
@@ -101,7 +107,15 @@ export async function buildLatchkey(
     metrics: noMetrics,
     ...options.appDeps,
   });
-  return { app, config, clock, store, keyRing, mailDispatcher: services.mailDispatcher };
+  return {
+    app,
+    config,
+    clock,
+    store,
+    keyRing,
+    mailDispatcher: services.mailDispatcher,
+    webhooks: services.webhooks,
+  };
 }
 
 /** A store that counts calls per method name. */

@@ -8,9 +8,9 @@ import type {
   PasswordResetStore,
 } from '../../ports/email-tokens.js';
 import type { Database } from './database.js';
-import { securityEventRow } from './drizzle-event-log.js';
+import { insertSecurityEvents } from './drizzle-event-log.js';
 import { insertOutboxMessages } from './drizzle-outbox.js';
-import { emailTokens, refreshTokens, securityEvents, users } from './schema.js';
+import { emailTokens, refreshTokens, users } from './schema.js';
 import { endPendingCredentials, lockUser, revokeUntilNone } from './token-rows.js';
 
 const RESET = 'password_reset';
@@ -100,7 +100,7 @@ export function createEmailTokenStore(
           createdAt: now,
           expiresAt,
         });
-        await tx.insert(securityEvents).values(securityEventRow(event));
+        await insertSecurityEvents(tx, [event]);
         await insertOutboxMessages(tx, [message]);
         return true;
       });
@@ -187,11 +187,9 @@ export function createEmailTokenStore(
           await endPendingCredentials(tx, userId);
           // Whoever signed in with the old password may be who made the owner reset it.
           const revoked = await revokeUntilNone(tx, eq(refreshTokens.userId, userId), now, 'password_reset');
-          await tx
-            .insert(securityEvents)
-            .values(
-              securityEventRow({ ...event, details: { ...event.details, revoked_sessions: revoked.size } }),
-            );
+          await insertSecurityEvents(tx, [
+            { ...event, details: { ...event.details, revoked_sessions: revoked.size } },
+          ]);
           await insertOutboxMessages(tx, messages);
           return { revoked: revoked.size };
         });
@@ -222,7 +220,7 @@ export function createEmailTokenStore(
           if (!user || user.disabledAt || user.email !== claimed.email) throw new Outcome('invalid_token');
           if (!user.emailVerifiedAt) {
             await tx.update(users).set({ emailVerifiedAt: now }).where(eq(users.id, claimed.userId));
-            await tx.insert(securityEvents).values(securityEventRow({ ...event, userId: claimed.userId }));
+            await insertSecurityEvents(tx, [{ ...event, userId: claimed.userId }]);
           }
           await voidTokens(tx, claimed.userId, 'verify_email', now);
           return { userId: claimed.userId, email: claimed.email };
@@ -257,7 +255,7 @@ export function createEmailTokenStore(
             email: input.currentEmail,
             now,
           });
-          await tx.insert(securityEvents).values(securityEventRow(input.event));
+          await insertSecurityEvents(tx, [input.event]);
           await insertOutboxMessages(tx, [input.confirm.message, input.revert.message]);
           return 'requested' as const;
         }),
@@ -289,13 +287,13 @@ export function createEmailTokenStore(
             // A verification link sent to the old address proves nothing any more.
             await voidTokens(tx, claimed.userId, 'verify_email', now);
             await voidTokens(tx, claimed.userId, 'password_reset', now);
-            await tx.insert(securityEvents).values(
-              securityEventRow({
+            await insertSecurityEvents(tx, [
+              {
                 ...event,
                 userId: claimed.userId,
                 details: { ...event.details, from: change.from, to: change.to },
-              }),
-            );
+              },
+            ]);
             await insertOutboxMessages(tx, await notice(change));
             return change;
           }),
@@ -336,13 +334,13 @@ export function createEmailTokenStore(
               now,
               'email_change_reverted',
             );
-            await tx.insert(securityEvents).values(
-              securityEventRow({
+            await insertSecurityEvents(tx, [
+              {
                 ...event,
                 userId: claimed.userId,
                 details: { ...event.details, email: claimed.email, revoked_sessions: revoked.size },
-              }),
-            );
+              },
+            ]);
             return { userId: claimed.userId, email: claimed.email, revoked: revoked.size };
           }),
         );

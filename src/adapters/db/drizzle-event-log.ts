@@ -1,5 +1,6 @@
 import { and, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
 import { UNUSUAL_TIME } from '../../domain/unusual-time.js';
+import { webhookBody, webhookEventOf } from '../../domain/webhook-events.js';
 import type { SecurityEvent, SecurityEventLog } from '../../ports/store.js';
 import { type Database, rowsOf } from './database.js';
 import { insertOutboxMessages } from './drizzle-outbox.js';
@@ -18,16 +19,51 @@ export const securityEventRow = (event: SecurityEvent) => ({
   createdAt: event.at,
 });
 
+/**
+ * Records security events with the caller's transaction (or alone), and with each the webhook
+ * deliveries it makes (issue #18): one statement per event, so an event and its deliveries
+ * exist together or not at all. The deliveries go to every enabled endpoint subscribed to the
+ * event's type, one outbox row each, due at once, with a fresh `webhook-id` that stays the same
+ * on every attempt.
+ */
+export async function insertSecurityEvents(
+  tx: Pick<Database, 'insert' | 'execute'>,
+  events: readonly SecurityEvent[],
+): Promise<void> {
+  for (const event of events) {
+    const hook = webhookEventOf(event);
+    const row = securityEventRow(event);
+    if (!hook) {
+      await tx.insert(securityEvents).values(row);
+      continue;
+    }
+    const at = row.createdAt.toISOString();
+    await tx.execute(sql`
+      WITH event AS (
+        INSERT INTO security_events (id, user_id, session_id, type, ip_address, user_agent, details, country, created_at)
+        VALUES (${row.id}::uuid, ${row.userId}::uuid, ${row.sessionId}::uuid, ${row.type}, ${row.ipAddress}::inet,
+          ${row.userAgent}, ${row.details === null ? null : JSON.stringify(row.details)}::jsonb, ${row.country},
+          ${at}::timestamptz)
+      )
+      INSERT INTO outbox (id, kind, user_id, idempotency_key, payload, status, attempts, next_attempt_at,
+        created_at, endpoint_id)
+      SELECT gen_random_uuid(), ${hook.type}, NULL, 'msg_' || replace(gen_random_uuid()::text, '-', ''),
+        ${webhookBody(hook, row.createdAt)}, 'pending', 0, ${at}::timestamptz, ${at}::timestamptz, endpoint.id
+      FROM webhook_endpoints endpoint
+      WHERE endpoint.enabled AND (endpoint.event_types IS NULL OR ${hook.type}::text = ANY (endpoint.event_types))`);
+  }
+}
+
 /** The security event log (the SecurityEventLog port) over drizzle. */
 export function createEventLog(db: Database): SecurityEventLog {
   return {
     async recordSecurityEvent(event, notices = []) {
       if (notices.length === 0) {
-        await db.insert(securityEvents).values(securityEventRow(event));
+        await insertSecurityEvents(db, [event]);
         return;
       }
       await db.transaction(async (tx) => {
-        await tx.insert(securityEvents).values(securityEventRow(event));
+        await insertSecurityEvents(tx, [event]);
         await insertOutboxMessages(tx, notices);
       });
     },

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNotNull, lt, lte, or, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, isNotNull, isNull, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import type {
   ClaimedMessage,
   MessageKind,
@@ -74,7 +74,7 @@ export function createOutboxReview(db: Database): OutboxReview {
     return db
       .select(viewColumns)
       .from(outbox)
-      .where(and(eq(outbox.status, status), after))
+      .where(and(eq(outbox.status, status), isNull(outbox.endpointId), after))
       .orderBy(desc(outbox.createdAt), desc(outbox.id))
       .limit(limit);
   };
@@ -105,14 +105,21 @@ export function createOutboxReview(db: Database): OutboxReview {
       const retried = await db
         .update(outbox)
         .set({ status: 'pending', attempts: 0, nextAttemptAt: now })
-        .where(and(eq(outbox.id, id), eq(outbox.status, 'failed'), isNotNull(outbox.payload)))
+        .where(
+          and(
+            eq(outbox.id, id),
+            eq(outbox.status, 'failed'),
+            isNotNull(outbox.payload),
+            isNull(outbox.endpointId),
+          ),
+        )
         .returning({ id: outbox.id });
       if (retried.length === 1) return 'retried';
       // Why not, for the operator: a read after the fact, which decides nothing.
       const [row] = await db
         .select({ status: outbox.status, erased: sql<boolean>`${outbox.payload} IS NULL` })
         .from(outbox)
-        .where(eq(outbox.id, id));
+        .where(and(eq(outbox.id, id), isNull(outbox.endpointId)));
       if (!row) return 'not_found';
       return row.status === 'failed' && row.erased ? 'body_erased' : 'not_failed';
     },
@@ -136,7 +143,7 @@ export function createOutboxStore(db: Database): OutboxStore & OutboxReview {
         UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ${leaseEnds}::timestamptz
         WHERE id IN (
           SELECT id FROM outbox
-          WHERE status = 'pending' AND next_attempt_at <= ${at}::timestamptz
+          WHERE status = 'pending' AND endpoint_id IS NULL AND next_attempt_at <= ${at}::timestamptz
           ORDER BY next_attempt_at
           LIMIT ${limit}
           FOR UPDATE SKIP LOCKED
@@ -197,7 +204,7 @@ export function createOutboxStore(db: Database): OutboxStore & OutboxReview {
           count(*) FILTER (WHERE status = 'failed')::float8 AS failed,
           COALESCE(extract(epoch FROM ${now.toISOString()}::timestamptz
             - min(created_at) FILTER (WHERE status = 'pending')), 0)::float8 AS oldest
-        FROM outbox`);
+        FROM outbox WHERE endpoint_id IS NULL`);
       const [row] = rowsOf<{ pending: number; sent: number; failed: number; oldest: number }>(result);
       return {
         pending: Number(row?.pending ?? 0),

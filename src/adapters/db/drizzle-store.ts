@@ -8,6 +8,7 @@ import { createMfaStore } from './drizzle-mfa-store.js';
 import { createOutboxStore } from './drizzle-outbox.js';
 import { createSessionStore } from './drizzle-session-store.js';
 import { createUserStore } from './drizzle-user-store.js';
+import { createWebhookStore } from './drizzle-webhooks.js';
 
 /**
  * Every persistence port over one drizzle database (PostgreSQL through postgres.js, or
@@ -22,6 +23,7 @@ export function createDrizzleStore(db: Database): Store {
     ...createMfaStore(db),
     ...createAdminStore(db),
     ...createEmailTokenStore(db),
+    ...createWebhookStore(db),
     ...createOutboxStore(db),
   };
 }

@@ -1,7 +1,7 @@
 import { and, eq, isNull, ne } from 'drizzle-orm';
 import type { UserRole, UserStore } from '../../ports/store.js';
 import type { Database } from './database.js';
-import { securityEventRow } from './drizzle-event-log.js';
+import { insertSecurityEvents } from './drizzle-event-log.js';
 import { insertOutboxMessages } from './drizzle-outbox.js';
 import {
   emailTokens,
@@ -143,7 +143,7 @@ export function createUserStore(db: Database): UserStore {
             deletedAt: now,
           })
           .where(eq(users.id, userId));
-        await tx.insert(securityEvents).values(securityEventRow(event));
+        await insertSecurityEvents(tx, [event]);
         return { revoked: revoked.size };
       });
     },

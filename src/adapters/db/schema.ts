@@ -283,6 +283,34 @@ export const emailTokens = pgTable(
  * master key (it may hold a single-use link: a bearer secret at rest is never in clear), and is
  * erased once the message is sent. `idempotency_key` travels with the message (Message-ID).
  */
+/**
+ * Webhook endpoints (issue #18), registered by operators. The signing secret is needed to sign,
+ * so it is kept sealed with the master key (AES-256-GCM), never hashed; after a rotation the
+ * previous one stays valid until `previous_secret_expires_at` and both signatures are sent.
+ */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: uuid('id').primaryKey(),
+    url: text('url').notNull(),
+    description: text('description'),
+    /** The event types it wants; null: every type. */
+    eventTypes: text('event_types').array(),
+    enabled: boolean('enabled').notNull().default(true),
+    secret: text('secret').notNull(),
+    previousSecret: text('previous_secret'),
+    previousSecretExpiresAt: timestamptz('previous_secret_expires_at'),
+    createdAt: timestamptz('created_at').notNull(),
+    updatedAt: timestamptz('updated_at').notNull(),
+    /** Deliveries that failed for good in a row; at WEBHOOK_DISABLE_AFTER the endpoint is disabled. */
+    consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+    lastSuccessAt: timestamptz('last_success_at'),
+    disabledAt: timestamptz('disabled_at'),
+    disabledReason: text('disabled_reason'),
+  },
+  (t) => [index('webhook_endpoints_enabled_idx').on(t.enabled)],
+);
+
 export const outbox = pgTable(
   'outbox',
   {
@@ -299,10 +327,24 @@ export const outbox = pgTable(
     lastError: text('last_error'),
     createdAt: timestamptz('created_at').notNull(),
     sentAt: timestamptz('sent_at'),
+    /**
+     * A webhook delivery (issue #18): the endpoint it goes to; null for a mail. `kind` is then the
+     * event type, `payload` the JSON body (ids and facts, no secret), `idempotency_key` the
+     * `webhook-id`, the same on every attempt.
+     */
+    endpointId: uuid('endpoint_id').references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    /** The HTTP status of the last webhook attempt (null: no answer, or a mail). */
+    lastStatus: integer('last_status'),
   },
   (t) => [
     uniqueIndex('outbox_idempotency_key_key').on(t.idempotencyKey),
-    index('outbox_due_idx').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    // Each dispatcher reads its own due rows: mail, and webhook deliveries.
+    index('outbox_mail_due_idx').on(t.nextAttemptAt).where(sql`status = 'pending' AND endpoint_id IS NULL`),
+    index('outbox_webhook_due_idx')
+      .on(t.nextAttemptAt)
+      .where(sql`status = 'pending' AND endpoint_id IS NOT NULL`),
+    // An endpoint's delivery log, newest first.
+    index('outbox_endpoint_created_idx').on(t.endpointId, t.createdAt).where(sql`endpoint_id IS NOT NULL`),
     index('outbox_status_created_idx').on(t.status, t.createdAt),
     check('outbox_status_check', sql`status IN ('pending', 'sent', 'failed')`),
   ],
@@ -321,6 +363,7 @@ export const rateLimits = pgTable(
 
 export const schema = {
   users,
+  webhookEndpoints,
   refreshTokens,
   securityEvents,
   signingKeys,

@@ -1,0 +1,138 @@
+/**
+ * The webhook event catalogue (issue #18) and how a security event becomes one. One home: the
+ * database adapter writes the deliveries of an event with the event itself (one statement, one
+ * transaction), the admin API validates subscriptions against this list, and the README's
+ * catalogue is tested against it.
+ *
+ * A payload carries ids and facts, never a token, password, code or secret (Standard Webhooks:
+ * `{type, timestamp, data}`).
+ */
+export const WEBHOOK_EVENT_TYPES = [
+  'user.created',
+  'user.email_verified',
+  'user.updated',
+  'user.disabled',
+  'user.enabled',
+  'user.deleted',
+  'session.created',
+  'session.revoked',
+  'refresh_token.reused',
+  'mfa.enabled',
+  'mfa.disabled',
+  'password.changed',
+  'password.reset',
+  'login.throttled',
+] as const;
+
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** Sent only to the endpoint an operator tests ("send a test event"); never subscribed to. */
+export const WEBHOOK_TEST_EVENT = 'webhook.test';
+
+export const isWebhookEventType = (value: string): value is WebhookEventType =>
+  (WEBHOOK_EVENT_TYPES as readonly string[]).includes(value);
+
+/** What the mapping reads of a security event (the shape of the store's SecurityEvent). */
+export interface EventFacts {
+  userId: string;
+  sessionId?: string | null;
+  type: string;
+  ipAddress?: string | null;
+  userAgent?: string | null;
+  details?: Record<string, unknown> | undefined;
+  at: Date;
+}
+
+export interface WebhookEvent {
+  type: WebhookEventType;
+  data: Record<string, unknown>;
+}
+
+/** Only these detail fields ever leave: facts, not secrets (an allow-list, so a new field is not leaked by default). */
+const pick = (details: Record<string, unknown> | undefined, keys: readonly string[]) =>
+  Object.fromEntries(keys.flatMap((key) => (details?.[key] === undefined ? [] : [[key, details[key]]])));
+
+const actor = (details: Record<string, unknown> | undefined) =>
+  details?.admin_id ? { by: 'admin', admin_id: details.admin_id } : details?.via ? { by: details.via } : {};
+
+/** The webhook event a security event makes, if any. */
+export function webhookEventOf(event: EventFacts): WebhookEvent | undefined {
+  const user = { user_id: event.userId };
+  const device = {
+    session_id: event.sessionId ?? null,
+    ip_address: event.ipAddress ?? null,
+    user_agent: event.userAgent ?? null,
+  };
+  const d = event.details;
+  switch (event.type) {
+    case 'user_registered':
+      return { type: 'user.created', data: { ...user, ...pick(d, ['email']) } };
+    case 'email_verified':
+      return { type: 'user.email_verified', data: user };
+    case 'name_changed':
+      return { type: 'user.updated', data: { ...user, changed: ['name'] } };
+    case 'email_changed':
+      return { type: 'user.updated', data: { ...user, changed: ['email'], email: d?.to ?? null } };
+    case 'email_change_reverted':
+      return {
+        type: 'user.updated',
+        data: { ...user, changed: ['email'], email: d?.email ?? null, reverted: true },
+      };
+    case 'admin_user_disabled':
+      return { type: 'user.disabled', data: { ...user, ...actor(d) } };
+    case 'admin_user_enabled':
+      return { type: 'user.enabled', data: { ...user, ...actor(d) } };
+    case 'account_deleted':
+      return { type: 'user.deleted', data: user };
+    case 'login_succeeded':
+      return {
+        type: 'session.created',
+        data: {
+          ...user,
+          ...device,
+          ...pick(d, ['client_id', 'device_name', 'location', 'country', 'new_device', 'new_location']),
+        },
+      };
+    case 'session_revoked':
+    case 'admin_session_revoked':
+      return {
+        type: 'session.revoked',
+        data: { ...user, session_id: event.sessionId ?? null, reason: d?.via ?? event.type, ...actor(d) },
+      };
+    case 'sessions_revoked':
+    case 'admin_sessions_revoked':
+      return {
+        type: 'session.revoked',
+        data: {
+          ...user,
+          session_id: null,
+          all: true,
+          reason: d?.via ?? event.type,
+          ...pick(d, ['count']),
+          ...actor(d),
+        },
+      };
+    case 'refresh_token_reused':
+      return { type: 'refresh_token.reused', data: { ...user, ...device } };
+    case 'mfa_enabled':
+      return { type: 'mfa.enabled', data: { ...user, ...pick(d, ['method']) } };
+    case 'mfa_disabled':
+    case 'admin_mfa_reset':
+      return { type: 'mfa.disabled', data: { ...user, ...actor(d) } };
+    case 'password_changed':
+      return { type: 'password.changed', data: { ...user, ...pick(d, ['revoked_sessions']) } };
+    case 'password_reset':
+      return { type: 'password.reset', data: { ...user, ...pick(d, ['revoked_sessions']) } };
+    case 'login_throttled':
+      return {
+        type: 'login.throttled',
+        data: { ...user, ip_address: event.ipAddress ?? null, ...pick(d, ['retry_after']) },
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** The body a receiver gets (Standard Webhooks: type, timestamp, data). */
+export const webhookBody = (event: { type: string; data: Record<string, unknown> }, at: Date): string =>
+  JSON.stringify({ type: event.type, timestamp: at.toISOString(), data: event.data });
