@@ -52,8 +52,21 @@ export interface WebhookEvent {
 const pick = (details: Record<string, unknown> | undefined, keys: readonly string[]) =>
   Object.fromEntries(keys.flatMap((key) => (details?.[key] === undefined ? [] : [[key, details[key]]])));
 
+/** Who did it, when not the user: an admin (with their id) or an operator (the CLI). */
 const actor = (details: Record<string, unknown> | undefined) =>
-  details?.admin_id ? { by: 'admin', admin_id: details.admin_id } : details?.via ? { by: details.via } : {};
+  details?.admin_id
+    ? { by: 'admin', admin_id: details.admin_id }
+    : details?.via === 'cli'
+      ? { by: 'operator' }
+      : {};
+
+/** The revocation reason of a session event, in the words of the sessions' `revoked_reason`. */
+function revokeReason(type: string, details: Record<string, unknown> | undefined): string {
+  if (type.startsWith('admin_')) return 'revoked_by_admin';
+  if (details?.via === 'cli') return 'revoked_by_operator';
+  if (details?.via === 'session_limit' || details?.via === 'oauth_revoke') return String(details.via);
+  return type === 'sessions_revoked' ? 'revoke_all' : 'revoked_by_user';
+}
 
 /** The webhook event a security event makes, if any. */
 export function webhookEventOf(event: EventFacts): WebhookEvent | undefined {
@@ -97,7 +110,12 @@ export function webhookEventOf(event: EventFacts): WebhookEvent | undefined {
     case 'admin_session_revoked':
       return {
         type: 'session.revoked',
-        data: { ...user, session_id: event.sessionId ?? null, reason: d?.via ?? event.type, ...actor(d) },
+        data: {
+          ...user,
+          session_id: event.sessionId ?? null,
+          reason: revokeReason(event.type, d),
+          ...actor(d),
+        },
       };
     case 'sessions_revoked':
     case 'admin_sessions_revoked':
