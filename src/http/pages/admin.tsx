@@ -6,17 +6,16 @@ import type { PageApp, PageDeps, PageEnv } from './env.js';
 import { text } from './env.js';
 import { expected, problemText } from './failures.js';
 import { message, pageOf } from './render.js';
-import { AdminStepUpPage, AnalyticsPage } from './views/admin.js';
+import { ADMIN_PAGES, type AdminPage, AdminStepUpPage, AnalyticsPage } from './views/admin.js';
 
 /**
- * The administrators' analytics page: the same two checks as GET /v1/admin/analytics, asked
- * of the same homes: the role from the admin service's `authorize` (the database, now) and
- * `aal2` from `checkAssurance` with the admin API's requirement. The page answers a missing
- * `aal2` with a form to step up instead of a challenge.
+ * The guard of every administrators' page: the same two checks as the admin API, asked of
+ * the same homes: the role from the admin service's `authorize` (the database, now) and
+ * `aal2` from `checkAssurance` with the admin API's requirement. A missing `aal2` is answered
+ * with a form to step up (which comes back to `page`) instead of a challenge.
  */
-export function adminPages(app: PageApp, deps: PageDeps): void {
-  const { admin, mfa, clock, device } = deps;
-  const { signedIn, adopt } = deps.session;
+export function adminGuard(deps: PageDeps) {
+  const { admin, clock } = deps;
 
   const adminOnly: MiddlewareHandler<PageEnv> = async (c, next) => {
     try {
@@ -28,9 +27,24 @@ export function adminPages(app: PageApp, deps: PageDeps): void {
     await next();
   };
 
-  app.get('/admin/analytics', signedIn, adminOnly, async (c) => {
-    if (!checkAssurance(assuranceOf(c.get('caller')), ADMIN_ASSURANCE, clock.now()).ok)
-      return c.html(<AdminStepUpPage page={pageOf(c)} mfaEnabled={c.get('mfaEnabled')} />, 401);
+  const aal2 =
+    (page: AdminPage): MiddlewareHandler<PageEnv> =>
+    async (c, next) => {
+      if (!checkAssurance(assuranceOf(c.get('caller')), ADMIN_ASSURANCE, clock.now()).ok)
+        return c.html(<AdminStepUpPage page={pageOf(c)} mfaEnabled={c.get('mfaEnabled')} back={page} />, 401);
+      await next();
+    };
+
+  return { adminOnly, aal2 };
+}
+
+/** The administrators' analytics page, and the step-up every admin page offers. */
+export function adminPages(app: PageApp, deps: PageDeps): void {
+  const { admin, mfa, device } = deps;
+  const { signedIn, adopt } = deps.session;
+  const { adminOnly, aal2 } = adminGuard(deps);
+
+  app.get('/admin/analytics', signedIn, adminOnly, aal2('analytics'), async (c) => {
     // The API's own query schema: the same bound and default.
     const query = AnalyticsQuery.safeParse({ days: c.req.query('days') });
     if (!query.success)
@@ -42,12 +56,17 @@ export function adminPages(app: PageApp, deps: PageDeps): void {
   app.post('/admin/step-up', signedIn, adminOnly, async (c) => {
     const body = await c.req.parseBody();
     const code = text(body.code).trim();
+    // Back to the admin page that asked: one of a fixed list, so a form cannot send the browser elsewhere.
+    const back = ADMIN_PAGES.find((page) => page.name === body.back) ?? ADMIN_PAGES[0];
     const again = (status: 400 | 403 | 429, error: string) =>
-      c.html(<AdminStepUpPage page={pageOf(c)} mfaEnabled={c.get('mfaEnabled')} error={error} />, status);
+      c.html(
+        <AdminStepUpPage page={pageOf(c)} mfaEnabled={c.get('mfaEnabled')} back={back.name} error={error} />,
+        status,
+      );
     if (!code) return again(400, 'Enter the code from your authenticator app.');
     try {
       await adopt(c, await mfa.stepUp(c.get('caller'), { code }, device(c)));
-      return c.redirect('/account/admin/analytics', 303);
+      return c.redirect(back.href, 303);
     } catch (error) {
       const failure = expected(error, 'wrong_code', 'rate_limited');
       return again(failure.code === 'rate_limited' ? 429 : 403, problemText(c, failure));

@@ -14,6 +14,7 @@ import { message } from './render.js';
 import { securityPages } from './security.js';
 import { sessionPages } from './sessions.js';
 import { signInPages } from './sign-in.js';
+import { webhookPages } from './webhooks.js';
 
 /**
  * `/account`: the pages where people see and end their sessions and manage MFA, served by
@@ -23,7 +24,7 @@ import { signInPages } from './sign-in.js';
  * an SPA with cookie delivery would (./cookies.ts, ./cookie-session.ts). Every page gets a
  * nonce CSP and every form a CSRF check (./headers.ts); failures become pages
  * (./failures.tsx). One module per flow: sign-in, sessions, security, password, password reset, email
- * address, admin.
+ * address, admin (analytics, webhooks).
  */
 export function accountPages(ctx: RouteContext) {
   const app = new Hono<PageEnv>();
@@ -40,6 +41,7 @@ export function accountPages(ctx: RouteContext) {
   passwordResetPages(app, deps);
   emailPages(app, deps);
   adminPages(app, deps);
+  webhookPages(app, deps);
 
   app.all('*', (c) => message(c, 'Page not found', 'There is no such page.', 404));
 

@@ -4,6 +4,24 @@ import { CodeField, Csrf, Layout, type Notice, type PageContext } from './layout
 
 type Report = Awaited<ReturnType<AdminService['analytics']>>;
 
+/** The administrators' pages: the header's menu links the first, each page links them all (`AdminNav`). */
+export const ADMIN_PAGES = [
+  { name: 'analytics', href: '/account/admin/analytics', label: 'Analytics' },
+  { name: 'webhooks', href: '/account/admin/webhooks', label: 'Webhooks' },
+] as const;
+export type AdminPage = (typeof ADMIN_PAGES)[number]['name'];
+
+/** The navigation between the administrators' pages, under the title. */
+export const AdminNav = (props: { current: AdminPage }) => (
+  <nav aria-label="Administration" class="actions">
+    {ADMIN_PAGES.map((page) => (
+      <a href={page.href} aria-current={page.name === props.current ? 'page' : undefined}>
+        {page.label}
+      </a>
+    ))}
+  </nav>
+);
+
 /** The same figures as GET /v1/admin/analytics, as tables; a `<meter>` draws each bar (no inline style under the CSP). */
 
 const DURATION_LABELS: Record<string, string> = {
@@ -105,6 +123,7 @@ export function AnalyticsPage(props: { page: PageContext; report: Report }) {
   const live = report.liveSessions;
   return (
     <Layout page={props.page} title="Analytics" section="admin">
+      <AdminNav current="analytics" />
       <p class="muted">
         Last {report.days} days (since {report.since.toISOString().slice(0, 10)}, UTC), as of{' '}
         {absoluteTime(report.generatedAt)}. Show{' '}
@@ -153,18 +172,21 @@ export function AnalyticsPage(props: { page: PageContext; report: Report }) {
   );
 }
 
-/** Admin pages need an `aal2` session, as the admin API does: a fresh code raises this one. */
+/** Admin pages need an `aal2` session, as the admin API does: a fresh code raises this one, then back to `back`. */
 export function AdminStepUpPage(props: {
   page: PageContext;
   mfaEnabled: boolean;
+  back: AdminPage;
   error?: string | undefined;
   notice?: Notice;
 }) {
+  const title = ADMIN_PAGES.find((page) => page.name === props.back)?.label ?? 'Administration';
   return (
-    <Layout page={props.page} title="Analytics" section="admin" notice={props.notice}>
+    <Layout page={props.page} title={title} section="admin" notice={props.notice}>
       {props.mfaEnabled ? (
         <form method="post" action="/account/admin/step-up" class="card" novalidate>
           <Csrf page={props.page} />
+          <input type="hidden" name="back" value={props.back} />
           <p>
             Administrator pages need a sign-in with two-step verification. Confirm with a code to continue.
           </p>
