@@ -33,14 +33,14 @@ export function jsonOf(text: string): unknown {
 export async function send(
   base: string,
   path: string,
-  options: { body?: unknown; token?: string } = {},
+  options: { body?: unknown; token?: string; method?: 'DELETE' | 'PATCH' } = {},
 ): Promise<Outcome> {
   const headers: Record<string, string> = {};
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   try {
     const response = await fetch(`${base}${path}`, {
-      method: options.body !== undefined ? 'POST' : 'GET',
+      method: options.method ?? (options.body !== undefined ? 'POST' : 'GET'),
       headers,
       ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),

@@ -54,7 +54,7 @@ const arrivalOf = (mail: ParsedMail, unacknowledged: boolean): Arrival => {
  * down the system does not hand it to anything else (a `freePort()`, an outgoing connection),
  * so "connection refused" there means our server is down, not that someone else answers.
  */
-async function reservedPort(): Promise<number> {
+export async function reservedPort(): Promise<number> {
   for (let tries = 0; tries < 100; tries++) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
     const free = await new Promise<boolean>((resolve) => {
