@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { and, eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../src/adapters/db/database.js';
 import { createDrizzleRateLimiter } from '../src/adapters/db/drizzle-rate-limiter.js';
 import { outbox } from '../src/adapters/db/schema.js';
 import { createArgon2Hasher } from '../src/adapters/password/argon2-native.js';
+import { createNodeWebhookSender } from '../src/adapters/webhooks/node-sender.js';
 import { composeServices, type Services } from '../src/compose/services.js';
 import { parseCommandLine } from '../src/entry/cli/args.js';
 import { MASK, maskUrl, showConfigCommand } from '../src/entry/cli/config-show.js';
@@ -26,6 +27,17 @@ import {
   sendResetLinkCommand,
   setRoleCommand,
 } from '../src/entry/cli/users.js';
+import {
+  addWebhookCommand,
+  listDeliveriesCommand,
+  listWebhooksCommand,
+  removeWebhookCommand,
+  replayDeliveryCommand,
+  rotateWebhookCommand,
+  setWebhookEnabledCommand,
+  testWebhookCommand,
+  type WebhookCommandDeps,
+} from '../src/entry/cli/webhooks.js';
 import { deriveMasterKeys } from '../src/lib/crypto.js';
 import type { OutgoingMail } from '../src/ports/mail.js';
 import type { PasswordHasher } from '../src/ports/password-hasher.js';
@@ -42,6 +54,7 @@ import {
   uniqueEmail,
   useDatabase,
 } from './support/harness.js';
+import { startReceiver } from './webhooks/receiver.js';
 
 const database = useDatabase();
 let lk: Latchkey;
@@ -654,6 +667,221 @@ describe('mail:list, mail:retry, mail:dispatch', () => {
   });
 });
 
+describe('webhooks:*', () => {
+  /** Development: the receiver is on 127.0.0.1 (WEBHOOK_ALLOW_PRIVATE=true), delivered by the Node sender. */
+  let hooks: Latchkey;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let printedSecret: string | undefined;
+  beforeAll(async () => {
+    receiver = await startReceiver({ secret: () => printedSecret, now: () => lk.clock.now().getTime() });
+    hooks = await buildLatchkey(database.current, {
+      clock: lk.clock,
+      env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_FOR: '60' },
+      webhookSender: createNodeWebhookSender({ allowPrivate: true, userAgent: 'test' }),
+    });
+  });
+  afterAll(() => receiver.close());
+  // No endpoint outlives its test (they would get the events of later tests).
+  afterEach(async () => {
+    for (const endpoint of await hooks.webhooks.listEndpoints())
+      await hooks.webhooks.deleteEndpoint(endpoint.id);
+    receiver.answerWith(() => 200);
+  });
+
+  function webhookCli(webhooks: WebhookCommandDeps['webhooks'] = hooks.webhooks) {
+    const lines: string[] = [];
+    const deps: WebhookCommandDeps = { webhooks, out: (text) => lines.push(text) };
+    return { deps, output: () => lines.join('\n') };
+  }
+
+  /** Dispatcher runs with the clock moving on, until nothing of this endpoint is pending. */
+  async function deliverAll(endpointId: string) {
+    for (let run = 0; run < 40; run++) {
+      await hooks.webhooks.dispatcher!.drain();
+      const pending = await hooks.webhooks.deliveries(endpointId, { status: 'pending', limit: 1 });
+      if (pending.length === 0) return;
+      lk.clock.advance(3_600_000);
+    }
+    throw new Error('deliveries still pending');
+  }
+
+  it('webhooks:add prints the id and the secret once; the secret signs what the receiver gets; nothing else prints it', async () => {
+    const add = webhookCli();
+    const { endpoint, secret } = await addWebhookCommand(add.deps, {
+      url: receiver.url,
+      eventTypes: ['password.reset'],
+      description: 'orders',
+    });
+    expect(add.output()).toBe(
+      `id      ${endpoint.id}\nsecret  ${secret}\nThe secret is shown this once: configure the receiver with it now (no command prints it again).`,
+    );
+    expect(secret).toMatch(/^whsec_/);
+    printedSecret = secret;
+
+    const test = webhookCli();
+    const deliveryId = await testWebhookCommand(test.deps, { id: endpoint.id });
+    expect(test.output()).toBe(
+      `test event queued: delivery ${deliveryId}; the server's dispatcher sends it (see webhooks:deliveries ${endpoint.id})`,
+    );
+    const mark = receiver.received.length;
+    await hooks.webhooks.dispatcher!.drain();
+    expect(receiver.received.slice(mark)).toMatchObject([
+      { verified: true, payload: { type: 'webhook.test' } },
+    ]);
+
+    const table = webhookCli();
+    await listWebhooksCommand(table.deps, { json: false });
+    const [header, row] = table.output().split('\n');
+    expect(header).toMatch(/^ID\s+ENABLED\s+URL\s+EVENTS\s+FAILURES\s+LAST SUCCESS\s+DESCRIPTION$/);
+    expect(row).toContain(endpoint.id);
+    expect(row).toContain('password.reset');
+    const json = webhookCli();
+    await listWebhooksCommand(json.deps, { json: true });
+    expect(JSON.parse(json.output()).endpoints).toEqual([
+      expect.objectContaining({
+        id: endpoint.id,
+        url: receiver.url,
+        event_types: ['password.reset'],
+        enabled: true,
+      }),
+    ]);
+    const deliveries = webhookCli();
+    await listDeliveriesCommand(deliveries.deps, { id: endpoint.id, limit: 20, json: true });
+    for (const output of [table.output(), json.output(), deliveries.output()])
+      expect(output).not.toContain(secret.slice('whsec_'.length));
+  });
+
+  it('webhooks:add refuses what the API refuses: a URL outside the policy, an unknown event type (status 1)', async () => {
+    // The CLI's own configuration: WEBHOOK_ALLOW_PRIVATE unset.
+    const strict = webhookCli(services.webhooks);
+    for (const [url, reason] of [
+      ['http://127.0.0.1:8080/hooks', 'url: address not allowed: 127.0.0.1'],
+      ['http://localhost/hooks', 'url: host not allowed: localhost (a local name)'],
+      ['http://169.254.169.254/', 'url: address not allowed: 169.254.169.254'],
+    ] as const) {
+      const refused = await failureOf(
+        addWebhookCommand(strict.deps, { url, eventTypes: null, description: null }),
+      );
+      expect(refused.message).toBe(reason);
+      expect(refused.exitCode).toBe(1);
+    }
+    const unknown = await failureOf(
+      addWebhookCommand(strict.deps, {
+        url: 'https://hooks.example.org/in',
+        eventTypes: ['user.exploded'],
+        description: null,
+      }),
+    );
+    expect(unknown.message).toMatch(/^event_types: unknown user\.exploded/);
+    expect(strict.output()).toBe('');
+    expect(await services.webhooks.listEndpoints()).toEqual([]);
+  });
+
+  it('webhooks:disable, enable, rotate and remove; an unknown id fails with status 1', async () => {
+    const { endpoint, secret } = await addWebhookCommand(webhookCli().deps, {
+      url: receiver.url,
+      eventTypes: null,
+      description: null,
+    });
+    const off = webhookCli();
+    expect(await setWebhookEnabledCommand(off.deps, { id: endpoint.id, enabled: false })).toMatchObject({
+      enabled: false,
+      disabledReason: 'disabled by an operator',
+    });
+    expect(off.output()).toBe(
+      `webhook endpoint ${endpoint.id} disabled; its deliveries wait, pending, until it is enabled`,
+    );
+    const on = webhookCli();
+    expect(await setWebhookEnabledCommand(on.deps, { id: endpoint.id, enabled: true })).toMatchObject({
+      enabled: true,
+      disabledAt: null,
+    });
+    expect(on.output()).toBe(`webhook endpoint ${endpoint.id} enabled; its pending deliveries go out`);
+
+    const rotate = webhookCli();
+    const rotated = await rotateWebhookCommand(rotate.deps, { id: endpoint.id });
+    expect(rotated.secret).not.toBe(secret);
+    const until = new Date(lk.clock.now().getTime() + 24 * 3_600_000).toISOString();
+    expect(rotate.output()).toBe(
+      `id      ${endpoint.id}\nsecret  ${rotated.secret}\nThe secret is shown this once: configure the receiver with it now (no command prints it again).\nThe previous secret also signs until ${until}.`,
+    );
+
+    const remove = webhookCli();
+    await removeWebhookCommand(remove.deps, { id: endpoint.id });
+    expect(remove.output()).toBe(`webhook endpoint ${endpoint.id} removed, with its deliveries`);
+    const empty = webhookCli();
+    await listWebhooksCommand(empty.deps, { json: false });
+    expect(empty.output()).toBe('no webhook endpoints');
+
+    const unknown = crypto.randomUUID();
+    // Thunks: each runs (and fails) only when awaited.
+    for (const attempt of [
+      () => removeWebhookCommand(webhookCli().deps, { id: unknown }),
+      () => setWebhookEnabledCommand(webhookCli().deps, { id: unknown, enabled: true }),
+      () => rotateWebhookCommand(webhookCli().deps, { id: unknown }),
+      () => testWebhookCommand(webhookCli().deps, { id: unknown }),
+      () => listDeliveriesCommand(webhookCli().deps, { id: unknown, limit: 20, json: false }),
+    ]) {
+      expect((await failureOf(attempt())).message).toBe('No webhook endpoint has this id');
+    }
+    expect((await failureOf(replayDeliveryCommand(webhookCli().deps, { id: unknown }))).message).toBe(
+      'No webhook delivery has this id',
+    );
+  });
+
+  it('webhooks:deliveries shows a failed delivery; webhooks:replay sends it again under the same webhook-id', async () => {
+    const { endpoint, secret } = await addWebhookCommand(webhookCli().deps, {
+      url: receiver.url,
+      eventTypes: ['password.reset'],
+      description: null,
+    });
+    printedSecret = secret;
+    receiver.answerWith(() => 500);
+    const deliveryId = await testWebhookCommand(webhookCli().deps, { id: endpoint.id });
+    const pending = await failureOf(replayDeliveryCommand(webhookCli().deps, { id: deliveryId }));
+    expect(pending.message).toBe('Only a failed delivery can be replayed');
+    await deliverAll(endpoint.id);
+    const webhookId = receiver.received.at(-1)!.id;
+
+    const table = webhookCli();
+    await listDeliveriesCommand(table.deps, { id: endpoint.id, status: 'failed', limit: 20, json: false });
+    const [header, row] = table.output().split('\n');
+    expect(header).toMatch(
+      /^ID\s+WEBHOOK ID\s+TYPE\s+STATUS\s+ATTEMPTS\s+HTTP\s+CREATED\s+NEXT ATTEMPT\s+SENT\s+LAST ERROR$/,
+    );
+    expect(row).toMatch(
+      new RegExp(`^${deliveryId}\\s+${webhookId}\\s+webhook\\.test\\s+failed\\s+\\d+\\s+500\\s`),
+    );
+    expect(row).toMatch(/answered 500$/);
+    const json = webhookCli();
+    await listDeliveriesCommand(json.deps, { id: endpoint.id, limit: 20, json: true });
+    expect(JSON.parse(json.output())).toEqual({
+      deliveries: [
+        expect.objectContaining({
+          id: deliveryId,
+          webhook_id: webhookId,
+          status: 'failed',
+          last_status: 500,
+        }),
+      ],
+      next_cursor: null,
+    });
+    const none = webhookCli();
+    await listDeliveriesCommand(none.deps, { id: endpoint.id, status: 'sent', limit: 20, json: false });
+    expect(none.output()).toBe('no sent deliveries');
+
+    receiver.answerWith(() => 200);
+    const replay = webhookCli();
+    await replayDeliveryCommand(replay.deps, { id: deliveryId });
+    expect(replay.output()).toBe(
+      `delivery ${deliveryId} is pending again; the server's dispatcher sends it (same webhook-id)`,
+    );
+    const mark = receiver.received.length;
+    await hooks.webhooks.dispatcher!.drain();
+    expect(receiver.received.slice(mark)).toMatchObject([{ id: webhookId, verified: true }]);
+  });
+});
+
 describe('config:show', () => {
   const secretEnv = {
     DATABASE_URL: `postgres://latchkey:${DB_PASSWORD}@db.internal:5432/latchkey_prod?sslmode=require`,
@@ -760,6 +988,74 @@ describe('command line', () => {
     expect(parseCommandLine(['mail:retry', id])).toEqual({ name: 'mail:retry', id });
     expect(parseCommandLine(['mail:dispatch'])).toEqual({ name: 'mail:dispatch' });
     expect(parseCommandLine(['--help'])).toEqual({ name: 'help' });
+  });
+
+  it('parses the webhook commands', () => {
+    const id = crypto.randomUUID();
+    expect(parseCommandLine(['webhooks:add', 'https://hooks.example.org/in'])).toEqual({
+      name: 'webhooks:add',
+      url: 'https://hooks.example.org/in',
+      eventTypes: null,
+      description: null,
+    });
+    expect(
+      parseCommandLine([
+        'webhooks:add',
+        'https://hooks.example.org/in',
+        '--events',
+        'user.created, session.revoked',
+        '--description=Orders app',
+      ]),
+    ).toEqual({
+      name: 'webhooks:add',
+      url: 'https://hooks.example.org/in',
+      eventTypes: ['user.created', 'session.revoked'],
+      description: 'Orders app',
+    });
+    expect(parseCommandLine(['webhooks:list'])).toEqual({ name: 'webhooks:list', json: false });
+    expect(parseCommandLine(['webhooks:list', '--json'])).toEqual({ name: 'webhooks:list', json: true });
+    for (const name of [
+      'webhooks:remove',
+      'webhooks:enable',
+      'webhooks:disable',
+      'webhooks:rotate',
+      'webhooks:test',
+    ]) {
+      expect(parseCommandLine([name, id.toUpperCase()])).toEqual({ name, id });
+    }
+    expect(parseCommandLine(['webhooks:replay', id])).toEqual({ name: 'webhooks:replay', id });
+    expect(parseCommandLine(['webhooks:deliveries', id, '--status', 'failed', '--json'])).toEqual({
+      name: 'webhooks:deliveries',
+      id,
+      status: 'failed',
+      limit: 20,
+      cursor: undefined,
+      json: true,
+    });
+  });
+
+  it.each([
+    [['webhooks:add']],
+    [['webhooks:add', 'https://a.example/', 'extra']],
+    [['webhooks:add', 'https://a.example/', '--events']],
+    [['webhooks:add', 'https://a.example/', '--events', '']],
+    [['webhooks:add', 'https://a.example/', '--events', 'user.created,,mfa.enabled']],
+    [['webhooks:add', 'https://a.example/', '--events', Array(51).fill('user.created').join(',')]],
+    [['webhooks:add', 'https://a.example/', '--description', 'd'.repeat(201)]],
+    [['webhooks:add', `https://a.example/${'a'.repeat(2000)}`]],
+    [['webhooks:add', 'https://a.example/', '--secret', 'whsec_x']],
+    [['webhooks:list', '--all']],
+    [['webhooks:remove']],
+    [['webhooks:remove', 'not-a-uuid']],
+    [['webhooks:enable', `${crypto.randomUUID()}x`]],
+    [['webhooks:test', "1' OR '1'='1"]],
+    [['webhooks:deliveries', crypto.randomUUID(), '--status', 'bounced']],
+    [['webhooks:deliveries', crypto.randomUUID(), '--limit', '0']],
+    [['webhooks:deliveries', crypto.randomUUID(), '--cursor', '!!']],
+    [['webhooks:deliveries']],
+    [['webhooks:replay', 'msg_2KWPBgLlAfxdpx2AI54pPJ85f4W']],
+  ])('refuses %j with a usage error (exit status 64)', (argv) => {
+    expect(() => parseCommandLine(argv)).toThrow(UsageError);
   });
 
   it.each([
@@ -905,6 +1201,33 @@ describe('the cli process', () => {
     const files = await readdir(join(dataDir, 'mail'));
     const texts = await Promise.all(files.map((file) => readFile(join(dataDir, 'mail', file), 'utf8')));
     expect(texts.some((text) => text.includes(email) && text.includes('lkp_'))).toBe(true);
+  }, 120_000);
+
+  it('webhooks:add prints the secret once on stdout; webhooks:list never; a refused URL exits 1', async () => {
+    const env = { DATABASE_URL: undefined };
+    const added = await run(
+      ['webhooks:add', 'https://hooks.example.org/in', '--events', 'user.created'],
+      env,
+    );
+    expect(added.code).toBe(0);
+    const match = /^id {6}([0-9a-f-]{36})\nsecret {2}(whsec_\S+)\nThe secret is shown this once/.exec(
+      added.stdout,
+    );
+    expect(match).not.toBeNull();
+    const [, id, secret] = match!;
+    const listed = await run(['webhooks:list', '--json'], env);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout).endpoints).toContainEqual(
+      expect.objectContaining({ id, url: 'https://hooks.example.org/in', event_types: ['user.created'] }),
+    );
+    expect(listed.stdout + listed.stderr).not.toContain(secret!.slice('whsec_'.length));
+    // WEBHOOK_ALLOW_PRIVATE unset: the cloud metadata address is refused, with the policy's reason.
+    const refused = await run(['webhooks:add', 'http://169.254.169.254/latest/meta-data/'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain('url: address not allowed: 169.254.169.254');
+    const help = await run(['help']);
+    expect(help.stdout).toContain('the only time the secret is ever printed');
   }, 120_000);
 
   it('an unknown command exits 64 with the usage', async () => {

@@ -16,6 +16,17 @@ import {
   sendResetLinkCommand,
   setRoleCommand,
 } from './cli/users.js';
+import {
+  addWebhookCommand,
+  listDeliveriesCommand,
+  listWebhooksCommand,
+  removeWebhookCommand,
+  replayDeliveryCommand,
+  rotateWebhookCommand,
+  setWebhookEnabledCommand,
+  testWebhookCommand,
+  type WebhookCommandDeps,
+} from './cli/webhooks.js';
 import { loadConfigOrExit, openDatabase, openNodeRuntime } from './node-runtime.js';
 
 /**
@@ -64,6 +75,10 @@ async function withServices<T>(
 /** The commands on users and sessions act through the operator service. */
 const withOperator = <T>(run: (deps: CommandDeps) => Promise<T>): Promise<T> =>
   withServices(({ operator }) => run({ operator, out }));
+
+/** The webhook commands act through the webhooks service (queued deliveries go out from the server). */
+const withWebhooks = <T>(run: (deps: WebhookCommandDeps) => Promise<T>): Promise<T> =>
+  withServices(({ webhooks }) => run({ webhooks, out }));
 
 async function main(command: Exclude<Command, { name: 'help' }>): Promise<void> {
   switch (command.name) {
@@ -115,6 +130,33 @@ async function main(command: Exclude<Command, { name: 'help' }>): Promise<void> 
         },
         { deliverMail: true },
       );
+      return;
+    case 'webhooks:add':
+      await withWebhooks((deps) => addWebhookCommand(deps, command));
+      return;
+    case 'webhooks:list':
+      await withWebhooks((deps) => listWebhooksCommand(deps, command));
+      return;
+    case 'webhooks:remove':
+      await withWebhooks((deps) => removeWebhookCommand(deps, command));
+      return;
+    case 'webhooks:enable':
+    case 'webhooks:disable':
+      await withWebhooks((deps) =>
+        setWebhookEnabledCommand(deps, { id: command.id, enabled: command.name === 'webhooks:enable' }),
+      );
+      return;
+    case 'webhooks:rotate':
+      await withWebhooks((deps) => rotateWebhookCommand(deps, command));
+      return;
+    case 'webhooks:test':
+      await withWebhooks((deps) => testWebhookCommand(deps, command));
+      return;
+    case 'webhooks:deliveries':
+      await withWebhooks((deps) => listDeliveriesCommand(deps, command));
+      return;
+    case 'webhooks:replay':
+      await withWebhooks((deps) => replayDeliveryCommand(deps, command));
       return;
     case 'sessions:list':
       await withOperator((deps) => listSessionsCommand(deps, command));

@@ -1,7 +1,14 @@
-import { AdminMailQuery, SessionIdParam } from '../../http/schemas.js';
+import {
+  AdminMailQuery,
+  SessionIdParam,
+  WebhookCreateBody,
+  WebhookDeliveriesQuery,
+} from '../../http/schemas.js';
 import type { OutboxStatus } from '../../ports/mail.js';
 import type { UserRole } from '../../ports/store.js';
+import type { DeliveryStatus } from '../../ports/webhooks.js';
 import { isMessageId } from '../../services/outbox-review.js';
+import { isWebhookId } from '../../services/webhook-review.js';
 import { UsageError } from './output.js';
 
 /** The command line of `npm run cli`: its usage text, and argv read into a `Command`. */
@@ -33,6 +40,20 @@ commands:
   mail:retry <id>                       put a failed message back in the queue
   mail:dispatch                         deliver what is due now with the configured
                                         transport, and print the counts
+  webhooks:add <url> [--events TYPE,TYPE] [--description TEXT]
+                                        register a webhook endpoint (every event type
+                                        without --events); prints its id and its signing
+                                        secret: the only time the secret is ever printed
+  webhooks:list [--json]                the endpoints, never their secrets
+  webhooks:remove <id>                  remove an endpoint and its deliveries
+  webhooks:enable <id>                  enable an endpoint (its failure count from zero)
+  webhooks:disable <id>                 hold an endpoint's deliveries until enabled
+  webhooks:rotate <id>                  a new signing secret, printed once; the previous
+                                        one still signs for WEBHOOK_SECRET_OVERLAP
+  webhooks:test <id>                    queue a webhook.test event to the endpoint
+  webhooks:deliveries <id> [--status pending|sent|failed] [--limit N] [--cursor C] [--json]
+                                        the endpoint's delivery log, newest first
+  webhooks:replay <delivery-id>         send a failed delivery again (same webhook-id)
   config:show                           the effective configuration, secrets masked
   help                                  this text`;
 
@@ -56,6 +77,21 @@ export type Command =
   | { name: 'mail:dispatch' }
   | { name: 'sessions:list'; email: string; json: boolean }
   | { name: 'sessions:revoke'; email: string; sessionId: string | undefined }
+  | { name: 'webhooks:add'; url: string; eventTypes: string[] | null; description: string | null }
+  | { name: 'webhooks:list'; json: boolean }
+  | {
+      name: 'webhooks:remove' | 'webhooks:enable' | 'webhooks:disable' | 'webhooks:rotate' | 'webhooks:test';
+      id: string;
+    }
+  | {
+      name: 'webhooks:deliveries';
+      id: string;
+      status: DeliveryStatus | undefined;
+      limit: number;
+      cursor: string | undefined;
+      json: boolean;
+    }
+  | { name: 'webhooks:replay'; id: string }
   | { name: 'config:show' };
 
 interface ArgSpec {
@@ -78,6 +114,19 @@ const SPECS: Record<Exclude<Command['name'], 'help'>, ArgSpec> = {
   'mail:dispatch': { positionals: [], flags: [], options: [] },
   'sessions:list': { positionals: ['email'], flags: ['--json'], options: [] },
   'sessions:revoke': { positionals: ['email'], flags: [], options: ['--session'] },
+  'webhooks:add': { positionals: ['url'], flags: [], options: ['--events', '--description'] },
+  'webhooks:list': { positionals: [], flags: ['--json'], options: [] },
+  'webhooks:remove': { positionals: ['id'], flags: [], options: [] },
+  'webhooks:enable': { positionals: ['id'], flags: [], options: [] },
+  'webhooks:disable': { positionals: ['id'], flags: [], options: [] },
+  'webhooks:rotate': { positionals: ['id'], flags: [], options: [] },
+  'webhooks:test': { positionals: ['id'], flags: [], options: [] },
+  'webhooks:deliveries': {
+    positionals: ['id'],
+    flags: ['--json'],
+    options: ['--status', '--limit', '--cursor'],
+  },
+  'webhooks:replay': { positionals: ['delivery-id'], flags: [], options: [] },
   'config:show': { positionals: [], flags: [], options: [] },
 };
 
@@ -168,6 +217,39 @@ export function parseCommandLine(argv: readonly string[]): Command {
       if (!isMessageId(id)) throw new UsageError(`mail:retry: "${id}" is not a message id (a UUID)`);
       return { name, id };
     }
+    case 'webhooks:add':
+      return webhookAdd(positionals[0] ?? '', options.get('--events'), options.get('--description'));
+    case 'webhooks:list':
+      return { name, json: flags.has('--json') };
+    case 'webhooks:remove':
+    case 'webhooks:enable':
+    case 'webhooks:disable':
+    case 'webhooks:rotate':
+    case 'webhooks:test':
+      return { name, id: uuidArgument(name, positionals[0] ?? '', 'a webhook endpoint id') };
+    case 'webhooks:replay':
+      return { name, id: uuidArgument(name, positionals[0] ?? '', 'a delivery id') };
+    case 'webhooks:deliveries': {
+      const id = uuidArgument(name, positionals[0] ?? '', 'a webhook endpoint id');
+      // The bounds of GET /v1/admin/webhooks/:id/deliveries, from its own schema.
+      const query = WebhookDeliveriesQuery.safeParse({
+        status: options.get('--status'),
+        limit: options.get('--limit'),
+        cursor: options.get('--cursor'),
+      });
+      if (!query.success) {
+        const field = String(query.error.issues[0]?.path[0] ?? 'input');
+        throw new UsageError(
+          field === 'status'
+            ? `${name}: --status is pending, sent or failed`
+            : field === 'limit'
+              ? `${name}: --limit is 1-100`
+              : `${name}: --cursor is not valid: pass the cursor as printed`,
+        );
+      }
+      const { status, limit, cursor } = query.data;
+      return { name, id, status, limit, cursor, json: flags.has('--json') };
+    }
     case 'keys:rotate':
       return { name, now: flags.has('--now') };
     case 'users:create':
@@ -188,4 +270,32 @@ export function parseCommandLine(argv: readonly string[]): Command {
       return { name, email, sessionId };
     }
   }
+}
+
+/** A UUID argument, lower case; anything else is a usage error (exit status 64). */
+function uuidArgument(command: string, value: string, what: string): string {
+  if (!isWebhookId(value)) throw new UsageError(`${command}: "${value}" is not ${what} (a UUID)`);
+  return value.toLowerCase();
+}
+
+/**
+ * `webhooks:add`: the bounds of POST /v1/admin/webhooks, from its own schema (the URL policy
+ * and the event catalogue are the service's). `--events a,b`: comma-separated, spaces allowed.
+ */
+function webhookAdd(url: string, events: string | undefined, description: string | undefined): Command {
+  const eventTypes = events === undefined ? null : events.split(',').map((type) => type.trim());
+  if (eventTypes?.some((type) => type === ''))
+    throw new UsageError('webhooks:add: --events is a comma-separated list of event types, none empty');
+  const body = WebhookCreateBody.safeParse({
+    url,
+    event_types: eventTypes,
+    description: description ?? null,
+  });
+  if (!body.success) {
+    const issue = body.error.issues[0];
+    const field = String(issue?.path[0] ?? 'input');
+    const option = field === 'event_types' ? '--events' : field === 'description' ? '--description' : '<url>';
+    throw new UsageError(`webhooks:add: ${option}: ${issue?.message ?? 'not valid'}`);
+  }
+  return { name: 'webhooks:add', url, eventTypes, description: description ?? null };
 }

@@ -11,6 +11,7 @@ import * as R from '../responses.js';
 import { BEARER_ERRORS, bearerGuard, extendGuard, type OkResponse, routeTable } from '../route-table.js';
 import { AdminMailQuery, AdminUsersQuery, AnalyticsQuery } from '../schemas.js';
 import { sessionJson } from '../views.js';
+import { adminWebhookRoutes } from './admin-webhooks.js';
 
 const adminUserJson = (user: AdminUserView) => ({
   id: user.id,
@@ -269,6 +270,9 @@ export function adminRoutes(ctx: RouteContext) {
     },
     async (c, { query }) => c.json(analyticsJson(await service.analytics(query.days))),
   );
+
+  // /v1/admin/webhooks*: declared on this table, behind the same guard.
+  adminWebhookRoutes(table, ctx, ADMIN_ERRORS);
 
   return table.done();
 }
