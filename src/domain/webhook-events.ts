@@ -64,7 +64,8 @@ const actor = (details: Record<string, unknown> | undefined) =>
 function revokeReason(type: string, details: Record<string, unknown> | undefined): string {
   if (type.startsWith('admin_')) return 'revoked_by_admin';
   if (details?.via === 'cli') return 'revoked_by_operator';
-  if (details?.via === 'session_limit' || details?.via === 'oauth_revoke') return String(details.via);
+  if (details?.via === 'session_limit' || details?.via === 'oauth_revoke' || details?.via === 'logout')
+    return String(details.via);
   return type === 'sessions_revoked' ? 'revoke_all' : 'revoked_by_user';
 }
 

@@ -119,7 +119,17 @@ export function createRefreshRotation(
     if (!isWellFormedRefreshToken(refreshToken)) return;
     const [row] = await store.findRefreshTokens([await hashRefreshToken(refreshToken)]);
     if (!row || row.revokedAt) return;
-    await store.revokeSession({ sessionId: row.sessionId, now: clock.now(), reason: 'logout' });
+    const now = clock.now();
+    if (!(await store.revokeSession({ sessionId: row.sessionId, now, reason: 'logout' }))) return;
+    // Recorded as a Bearer logout is: the user's log and the `session.revoked` webhook must not
+    // depend on which credential ended the session.
+    await store.recordSecurityEvent({
+      userId: row.userId,
+      sessionId: row.sessionId,
+      type: 'session_revoked',
+      details: { via: 'logout' },
+      at: now,
+    });
   }
 
   return { refresh, logoutWithRefreshToken };
