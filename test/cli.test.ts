@@ -789,7 +789,7 @@ describe('webhooks:*', () => {
       disabledReason: 'disabled by an operator',
     });
     expect(off.output()).toBe(
-      `webhook endpoint ${endpoint.id} disabled; its deliveries wait, pending, until it is enabled`,
+      `webhook endpoint ${endpoint.id} disabled; no new event is queued for it, and queued deliveries wait until it is enabled`,
     );
     const on = webhookCli();
     expect(await setWebhookEnabledCommand(on.deps, { id: endpoint.id, enabled: true })).toMatchObject({

@@ -47,7 +47,8 @@ commands:
   webhooks:list [--json]                the endpoints, never their secrets
   webhooks:remove <id>                  remove an endpoint and its deliveries
   webhooks:enable <id>                  enable an endpoint (its failure count from zero)
-  webhooks:disable <id>                 hold an endpoint's deliveries until enabled
+  webhooks:disable <id>                 no new events for the endpoint; queued deliveries
+                                        wait until it is enabled
   webhooks:rotate <id>                  a new signing secret, printed once; the previous
                                         one still signs for WEBHOOK_SECRET_OVERLAP
   webhooks:test <id>                    queue a webhook.test event to the endpoint

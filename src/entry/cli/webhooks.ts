@@ -105,7 +105,7 @@ export async function setWebhookEnabledCommand(
   deps.out(
     input.enabled
       ? `webhook endpoint ${endpoint.id} enabled; its pending deliveries go out`
-      : `webhook endpoint ${endpoint.id} disabled; its deliveries wait, pending, until it is enabled`,
+      : `webhook endpoint ${endpoint.id} disabled; no new event is queued for it, and queued deliveries wait until it is enabled`,
   );
   return endpoint;
 }

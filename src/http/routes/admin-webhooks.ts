@@ -138,7 +138,7 @@ export function adminWebhookRoutes(
         [...BAD_INPUT, ...adminErrors, 'not_found'],
       ),
       description:
-        'The URL and event types are checked as at registration. `enabled: true` enables an endpoint again (its failure count from zero; its pending deliveries go out); `enabled: false` holds its deliveries, pending, until it is enabled.',
+        'The URL and event types are checked as at registration. `enabled: true` enables an endpoint again (its failure count from zero; its pending deliveries go out); `enabled: false`: no new event is queued for it, and the deliveries already queued wait, pending, until it is enabled.',
       body: { schema: WebhookPatchBody },
     },
     async (c, { body }) => {
