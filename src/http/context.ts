@@ -12,6 +12,7 @@ import type { OAuthService } from '../services/oauth-service.js';
 import type { PasswordReset } from '../services/password-reset.js';
 import type { SessionService } from '../services/session-service.js';
 import type { UserProfile } from '../services/user-profile.js';
+import type { Webhooks } from '../services/webhooks.js';
 import type { GetClientIp } from './request.js';
 
 /** The services the routes call: built from ports by src/compose/services.ts, never in http/. */
@@ -26,6 +27,7 @@ export interface AppServices {
   emailAddress: EmailAddress;
   keyRing: KeyRing;
   health: Health;
+  webhooks: Webhooks;
 }
 
 /** What the route modules share: built once by `createApp`. */

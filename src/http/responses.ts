@@ -128,6 +128,61 @@ export const AdminMail = z.object({
 
 export const AdminMailList = z.object({ messages: z.array(AdminMail), next_cursor: z.string().nullable() });
 
+/** A webhook endpoint as an admin sees it (issue #18): never its secret. */
+export const WebhookEndpoint = z.object({
+  id: z.uuid(),
+  url: z.string(),
+  description: z.string().nullable(),
+  event_types: z
+    .array(z.string())
+    .nullable()
+    .meta({ description: 'The event types it gets; null: every type' }),
+  enabled: z.boolean(),
+  consecutive_failures: z.number().int().meta({ description: 'Deliveries failed for good in a row' }),
+  last_success_at: isoTime.nullable(),
+  disabled_at: isoTime.nullable(),
+  disabled_reason: z.string().nullable(),
+  previous_secret_expires_at: isoTime
+    .nullable()
+    .meta({ description: 'After a rotation: until when the previous secret also signs' }),
+  created_at: isoTime,
+  updated_at: isoTime,
+});
+
+export const WebhookEndpointOne = z.object({ endpoint: WebhookEndpoint });
+
+export const WebhookEndpointList = z.object({ endpoints: z.array(WebhookEndpoint) });
+
+export const WebhookEndpointWithSecret = z.object({
+  endpoint: WebhookEndpoint,
+  secret: z.string().meta({
+    description: 'The signing secret (`whsec_…`, Standard Webhooks): shown here once, never again',
+  }),
+});
+
+export const WebhookTestQueued = z.object({ delivery_id: z.uuid() });
+
+export const WebhookReplayed = z.object({ replayed: z.literal(true) });
+
+/** A delivery in an endpoint's log: never its body. */
+export const WebhookDelivery = z.object({
+  id: z.uuid(),
+  webhook_id: z.string().meta({ description: 'The `webhook-id` header: the same on every attempt' }),
+  type: z.string(),
+  status: z.enum(['pending', 'sent', 'failed']),
+  attempts: z.number().int(),
+  last_status: z.number().int().nullable().meta({ description: "The receiver's last HTTP status" }),
+  last_error: z.string().max(500).nullable(),
+  next_attempt_at: isoTime,
+  created_at: isoTime,
+  sent_at: isoTime.nullable(),
+});
+
+export const WebhookDeliveryList = z.object({
+  deliveries: z.array(WebhookDelivery),
+  next_cursor: z.string().nullable(),
+});
+
 const dayCounts = z.array(
   z.object({ day: z.string().meta({ description: 'YYYY-MM-DD (UTC)' }), count: z.number().int() }),
 );

@@ -129,6 +129,48 @@ export const AdminMailQuery = z.object({
     .meta({ description: 'next_cursor of the previous page' }),
 });
 
+/** Webhooks (issue #18): an endpoint's fields; the URL policy and the event catalogue are the service's. */
+const webhookUrl = text(2000).meta({
+  description:
+    'https: in production; private, loopback and link-local targets refused (WEBHOOK_ALLOW_PRIVATE)',
+});
+const webhookEventTypes = z
+  .array(text(100), { error: 'must be an array of event types' })
+  .max(50, { error: 'at most 50 event types' })
+  .nullable()
+  .meta({ description: 'The event types it wants; null or absent: every type' });
+const webhookDescription = text(200).nullable();
+
+export const WebhookCreateBody = z.object({
+  url: webhookUrl,
+  event_types: webhookEventTypes.optional(),
+  description: webhookDescription.optional(),
+});
+
+export const WebhookPatchBody = z
+  .object({
+    url: webhookUrl.optional(),
+    event_types: webhookEventTypes.optional(),
+    description: webhookDescription.optional(),
+    enabled: z.boolean().optional().meta({ description: 'true: enabled again, its failure count from zero' }),
+  })
+  .refine((patch) => Object.values(patch).some((value) => value !== undefined), {
+    error: 'nothing to change: send url, event_types, description or enabled',
+  });
+
+export const WebhookDeliveriesQuery = z.object({
+  status: z
+    .enum(['pending', 'sent', 'failed'])
+    .optional()
+    .meta({ description: 'Only deliveries in this state (all of them without it)' }),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  // `created_at|id`, base64url, as the mail outbox's cursor.
+  cursor: text(128)
+    .regex(/^[A-Za-z0-9_-]+$/, 'cursor is not valid')
+    .optional()
+    .meta({ description: 'next_cursor of the previous page' }),
+});
+
 export const AnalyticsQuery = z.object({
   days: z.coerce
     .number()

@@ -207,8 +207,7 @@ export function createWebhookStore(db: Database): WebhookStore {
           .set({ consecutiveFailures: sql`${webhookEndpoints.consecutiveFailures} + 1` })
           .where(eq(webhookEndpoints.id, failed.endpointId))
           .returning({ failures: webhookEndpoints.consecutiveFailures, enabled: webhookEndpoints.enabled });
-        if (!counted?.enabled || counted.failures < disableAfter)
-          return { endpointDisabled: undefined };
+        if (!counted?.enabled || counted.failures < disableAfter) return { endpointDisabled: undefined };
         const [disabled] = await tx
           .update(webhookEndpoints)
           .set({
