@@ -19,7 +19,8 @@ import { trimEnd } from './lib/text.js';
 
 const headerName = /^[A-Za-z0-9-]+$/;
 
-const EnvSchema = z.object({
+/** Every variable Latchkey reads (`.env.example` is generated from it: `npm run env:example`). */
+export const EnvSchema = z.object({
   ...MailEnvSchema,
   ...WebhookEnvSchema,
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -340,4 +341,22 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     mail: mailConfig(e, { issuer, dataDir: e.DATA_DIR }),
     webhooks: webhookConfig(e),
   };
+}
+
+/**
+ * The text of `.env.example`: every variable of EnvSchema, in order, with its default (or
+ * empty), commented out so that the defaults apply. test/config.test.ts keeps the file in step.
+ */
+export function envExample(): string {
+  const lines = [
+    '# Latchkey configuration: every variable it reads, with its default, commented out.',
+    '# Generated from src/config.ts by `npm run env:example`; the README (Configuration) says what each does.',
+    '# Uncomment and set what you need; in production at least ISSUER, MASTER_SECRET, DATABASE_URL and SMTP_URL.',
+  ];
+  for (const [name, field] of Object.entries(EnvSchema.shape)) {
+    const fallback = (field as z.ZodType).safeParse(undefined);
+    const value = !fallback.success || fallback.data === undefined ? '' : fallback.data;
+    lines.push(`# ${name}=${Array.isArray(value) ? value.join(',') : String(value)}`);
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../src/config.js';
+import { ConfigError, envExample, parseConfig } from '../src/config.js';
 
 /** Runs parseConfig and hands back the ConfigError it must throw. */
 function problemsOf(env: Record<string, string | undefined>): ConfigError {
@@ -465,5 +466,14 @@ describe('INTROSPECTION_CLIENTS and KEY_PREPUBLICATION', () => {
     const error = problemsOf({ KEY_PREPUBLICATION: value });
     expect(error.problems).toHaveLength(1);
     expect(error.problems[0]).toMatch(message);
+  });
+});
+
+describe('.env.example', () => {
+  it('lists every variable with its default, as `npm run env:example` writes it', () => {
+    const file = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    expect(file, 'run `npm run env:example`').toBe(envExample());
+    expect(file).toContain('# PORT=3000\n');
+    expect(file).toContain('# WEBHOOK_ALLOW_PRIVATE=false\n');
   });
 });
