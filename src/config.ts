@@ -1,3 +1,4 @@
+import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { integer, list, seconds } from './config/fields.js';
 import { type MailConfig, MailEnvSchema, mailConfig, mailCrossChecks } from './config/mail.js';
@@ -359,4 +360,25 @@ export function envExample(): string {
     lines.push(`# ${name}=${Array.isArray(value) ? value.join(',') : String(value)}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Variables that look meant for Latchkey but are not among its names, each with the closest
+ * one: `ACCES_TOKEN_TTL` would otherwise be ignored without a word. A name counts as a near
+ * miss within 1 edit per 6 characters (at most 3), so `HOME` is not taken for `HOST`; lower-case
+ * names (npm's, the shell's) are never ours. `LATCHKEY_*` names are always reported.
+ */
+export function unknownVariableWarnings(env: Record<string, string | undefined>): string[] {
+  const known = Object.keys(EnvSchema.shape);
+  const warnings: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (known.includes(name) || name.length > 100 || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
+    const nearest = closest(name, known);
+    const allowed = Math.min(3, Math.floor(name.length / 6));
+    if (distance(name, nearest) <= allowed)
+      warnings.push(`${name} is not a Latchkey variable and is ignored; did you mean ${nearest}?`);
+    else if (name.startsWith('LATCHKEY_'))
+      warnings.push(`${name} is not a Latchkey variable and is ignored (see .env.example)`);
+  }
+  return warnings;
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, envExample, parseConfig } from '../src/config.js';
+import { ConfigError, envExample, parseConfig, unknownVariableWarnings } from '../src/config.js';
 
 /** Runs parseConfig and hands back the ConfigError it must throw. */
 function problemsOf(env: Record<string, string | undefined>): ConfigError {
@@ -475,5 +475,31 @@ describe('.env.example', () => {
     expect(file, 'run `npm run env:example`').toBe(envExample());
     expect(file).toContain('# PORT=3000\n');
     expect(file).toContain('# WEBHOOK_ALLOW_PRIVATE=false\n');
+  });
+});
+
+describe('variables Latchkey does not know', () => {
+  it('a near miss is named with the closest variable; system and lower-case names are left alone', () => {
+    expect(
+      unknownVariableWarnings({
+        ACCES_TOKEN_TTL: '600',
+        WEBHOOK_TIMOUT: '5',
+        LATCHKEY_SECRET: 'x',
+        ACCESS_TOKEN_TTL: '900',
+        HOME: '/root',
+        PATH: '/bin',
+        USER: 'root',
+        TERM: 'xterm',
+        npm_config_cache: '/tmp',
+      }),
+    ).toEqual([
+      'ACCES_TOKEN_TTL is not a Latchkey variable and is ignored; did you mean ACCESS_TOKEN_TTL?',
+      'LATCHKEY_SECRET is not a Latchkey variable and is ignored (see .env.example)',
+      'WEBHOOK_TIMOUT is not a Latchkey variable and is ignored; did you mean WEBHOOK_TIMEOUT?',
+    ]);
+  });
+
+  it('says nothing about the environment of this machine', () => {
+    expect(unknownVariableWarnings(process.env).filter((w) => !w.startsWith('LATCHKEY_'))).toEqual([]);
   });
 });

@@ -17,7 +17,7 @@ import { createPinoLogger } from '../adapters/pino-logger.js';
 import { createPromMetrics } from '../adapters/prom-metrics.js';
 import { createNodeWebhookSender } from '../adapters/webhooks/node-sender.js';
 import { composeServices } from '../compose/services.js';
-import { type Config, ConfigError, parseConfig } from '../config.js';
+import { type Config, ConfigError, parseConfig, unknownVariableWarnings } from '../config.js';
 import { currentRequestFacts } from '../http/app.js';
 import type { GetClientIp } from '../http/request.js';
 import { deriveMasterKeys, randomToken } from '../lib/crypto.js';
@@ -43,6 +43,8 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.m
 export const systemClock: Clock = { now: () => new Date() };
 
 export function loadConfigOrExit(env: NodeJS.ProcessEnv): Config {
+  // A misspelt variable would otherwise be ignored without a word (stderr: stdout is the CLI's).
+  for (const warning of unknownVariableWarnings(env)) console.error(`warning: ${warning}`);
   try {
     return parseConfig(env);
   } catch (error) {
