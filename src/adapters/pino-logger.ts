@@ -1,4 +1,5 @@
 import pino from 'pino';
+import pretty from 'pino-pretty';
 import type { Logger } from '../ports/logger.js';
 import { redactSecrets } from './json-logger.js';
 
@@ -11,7 +12,14 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
  */
 export function createPinoLogger(
   level: LogLevel,
-  options: { destination?: pino.DestinationStream } = {},
+  options: {
+    destination?: pino.DestinationStream;
+    /**
+     * Development on a terminal: one coloured, readable line per entry (pino-pretty, as a
+     * synchronous stream in this thread) instead of raw JSON. Never in production.
+     */
+    pretty?: boolean;
+  } = {},
 ): Logger {
   const logger = pino(
     {
@@ -21,7 +29,10 @@ export function createPinoLogger(
       base: { service: 'latchkey', pid: process.pid },
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination,
+    options.destination ??
+      (options.pretty
+        ? pretty({ colorize: true, sync: true, ignore: 'pid,hostname,service', translateTime: 'HH:MM:ss.l' })
+        : undefined),
   );
   // Secret-named fields are replaced at any depth before pino sees them (redactSecrets, the
   // same rule as the Workers logger). pino's own `redact` does it with wildcard paths, whose

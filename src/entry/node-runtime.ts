@@ -180,7 +180,12 @@ export async function openNodeRuntime(
   } = {},
 ) {
   // The CLI logs to stderr: its stdout is its output (ids, tables, JSON).
-  const logger = options.logger ?? createPinoLogger(config.logLevel);
+  // Readable lines for a person at a terminal in development; JSON for everything else.
+  const logger =
+    options.logger ??
+    createPinoLogger(config.logLevel, {
+      pretty: config.env === 'development' && process.stdout.isTTY === true,
+    });
   const database = await openDatabase(config, { migrate: config.migrateOnStart });
   // PostgreSQL only: see retry-stale.ts (PGlite has no connections to go stale).
   const stale = <T extends object>(adapter: T) =>
