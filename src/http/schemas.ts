@@ -3,7 +3,7 @@ import { EMAIL_MAX_LENGTH } from '../domain/credentials.js';
 import { MAX_ANALYTICS_DAYS } from '../services/admin-service.js';
 
 /**
- * Request bodies of the HTTP contract (../shared/API.md). These schemas validate requests
+ * Request bodies of the HTTP contract (docs/API.md). These schemas validate requests
  * and are the source the OpenAPI document will be generated from.
  *
  * Every string is bounded before anything else looks at it: `text(max)` stops at the length

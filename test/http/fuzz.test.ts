@@ -8,7 +8,7 @@ import { buildLatchkey, type Latchkey, PASSWORD, useDatabase } from '../support/
 import { totpCode } from '../support/totp.js';
 
 /**
- * Property-based fuzzing of every endpoint of the HTTP contract (../shared/API.md, "No response
+ * Property-based fuzzing of every endpoint of the HTTP contract (docs/API.md, "No response
  * is a 500 for bad input, and no body carries a stack trace"). Each property throws random and
  * hostile bodies, headers, tokens and path ids at one endpoint and checks, for every request:
  *  - the status is a 4xx (never a 5xx, never a 2xx: inputs that could legitimately succeed are

@@ -44,7 +44,7 @@ beforeAll(async () => {
   );
 });
 
-/** ../shared/API.md, Endpoints. */
+/** docs/API.md, Endpoints. */
 const CONTRACT = [
   'POST /v1/auth/register',
   'POST /v1/auth/login',
