@@ -1,7 +1,7 @@
 import { AuthError } from '../domain/errors.js';
-import { trimEnd } from '../lib/text.js';
 import type { Clock } from '../ports/clock.js';
 import type { OutboxMessageView, OutboxReview, OutboxStatus, RetryRefusal } from '../ports/mail.js';
+import { decodeKeysetCursor, encodeKeysetCursor, isUuid } from './keyset-cursor.js';
 
 /**
  * The outbox as operators see it (issue #17, Delivery: "a `failed` state that operators can
@@ -10,39 +10,18 @@ import type { OutboxMessageView, OutboxReview, OutboxStatus, RetryRefusal } from
  * live single-use link (OWASP Forgot Password Cheat Sheet: the token goes to the mailbox only).
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const YEAR_1_MS = Date.parse('0001-01-01T00:00:00.000Z');
-const YEAR_9999_END_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-
-/** Keyset paging, newest first: the cursor is the last message's `created_at|id`, base64url. */
+/** Keyset paging, newest first (keyset-cursor.ts). */
 export const encodeMailCursor = (message: Pick<OutboxMessageView, 'createdAt' | 'id'>) =>
-  trimEnd(btoa(`${message.createdAt.toISOString()}|${message.id}`), '=')
-    .replaceAll('+', '-')
-    .replaceAll('/', '_');
+  encodeKeysetCursor({ at: message.createdAt, id: message.id });
 
-function decodeMailCursor(cursor: string): { at: Date; id: string } | undefined {
-  try {
-    const [iso, id, ...rest] = atob(cursor.replaceAll('-', '+').replaceAll('_', '/')).split('|');
-    const at = new Date(iso ?? '');
-    const ms = at.getTime();
-    // Years 1-9999 (what timestamptz and ISO strings share) and a real UUID: anything else is
-    // a forged cursor, answered 400 before it reaches a query (never a failed query, a 500).
-    if (rest.length > 0 || Number.isNaN(ms) || ms < YEAR_1_MS || ms > YEAR_9999_END_MS) return undefined;
-    if (!id || !UUID.test(id)) return undefined;
-    return { at, id };
-  } catch {
-    return undefined;
-  }
-}
-
-export const isMessageId = (id: string) => UUID.test(id);
+export const isMessageId = isUuid;
 
 export function createOutboxReviewService(deps: { outbox: OutboxReview; clock: Clock }) {
   const { outbox, clock } = deps;
   return {
     /** A page of messages, newest first; `nextCursor` continues it (null on the last page). */
     async list(query: { status?: OutboxStatus | undefined; limit: number; cursor?: string | undefined }) {
-      const before = query.cursor !== undefined ? decodeMailCursor(query.cursor) : undefined;
+      const before = query.cursor !== undefined ? decodeKeysetCursor(query.cursor) : undefined;
       if (query.cursor !== undefined && !before)
         throw new AuthError('invalid_request', 'cursor is not valid: send next_cursor as received');
       const rows = await outbox.listOutboxMessages({

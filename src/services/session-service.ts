@@ -1,35 +1,14 @@
 import { BearerError } from '../domain/bearer.js';
 import { normalizePassword } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
-import { trimEnd } from '../lib/text.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { SecurityEventLog, SessionStore, UserRecord, UserStore } from '../ports/store.js';
 import type { AccessTokenClaims, AccessTokens } from './access-tokens.js';
 import type { SecretGuessLimit } from './attempt-limits.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from './keyset-cursor.js';
 import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
 import type { RequestDevice } from './types.js';
-
-const encodeEventCursor = (at: Date, id: string) => trimEnd(btoa(`${at.toISOString()}|${id}`), '=');
-
-const YEAR_1_MS = Date.parse('0001-01-01T00:00:00.000Z');
-const YEAR_9999_END_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function decodeEventCursor(cursor: string): { at: Date; id: string } | undefined {
-  try {
-    const [iso, id] = atob(cursor).split('|');
-    const at = new Date(iso ?? '');
-    const ms = at.getTime();
-    // Years 1-9999 (what PostgreSQL's timestamptz and ISO strings share) and a real UUID:
-    // anything else is a bad cursor (400), never a failed query (500).
-    if (Number.isNaN(ms) || ms < YEAR_1_MS || ms > YEAR_9999_END_MS) return undefined;
-    if (!id || !UUID.test(id)) return undefined;
-    return { at, id };
-  } catch {
-    return undefined;
-  }
-}
 
 /** The user behind a verified access token; `invalid_token` if the account is gone. */
 export async function userOfCaller(
@@ -154,7 +133,7 @@ export function createSessionService(deps: {
 
   /** The user's security log, newest first; `cursor` continues after a previous page. */
   async function events(caller: Caller, page: { limit: number; cursor?: string }) {
-    const before = page.cursor ? decodeEventCursor(page.cursor) : undefined;
+    const before = page.cursor ? decodeKeysetCursor(page.cursor) : undefined;
     if (page.cursor && !before) throw new AuthError('invalid_request', 'cursor is not valid');
     const rows = await store.listSecurityEvents(caller.sub, {
       limit: page.limit + 1,
@@ -164,7 +143,7 @@ export function createSessionService(deps: {
     const last = items.at(-1);
     return {
       items,
-      nextCursor: rows.length > page.limit && last ? encodeEventCursor(last.at, last.id) : null,
+      nextCursor: rows.length > page.limit && last ? encodeKeysetCursor(last) : null,
     };
   }
 
