@@ -3,7 +3,7 @@ import { assuranceOf, FRESH_AAL2, FRESH_AUTH } from '../domain/assurance.js';
 import { requireAssurance } from '../domain/bearer.js';
 import { normalizeEmail, normalizePassword } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
-import { type MasterKeys, randomToken, sha256Base64url } from '../lib/crypto.js';
+import type { MasterKeys } from '../lib/crypto.js';
 import { HOUR, SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import type { EmailChangeStore, EmailVerificationStore, NewEmailToken } from '../ports/email-tokens.js';
@@ -20,37 +20,17 @@ import {
   verifyEmailMail,
 } from './mail-templates/email-address.js';
 import { linkWithToken } from './mail-templates/password-reset.js';
-import { invalidResetToken } from './password-reset.js';
 import { type Caller, userOfCaller } from './session-service.js';
+import { invalidLinkToken, singleUseToken } from './single-use-token.js';
 import type { RequestDevice } from './types.js';
 
 /**
- * The address of an account (issue #17, flows 2 and 3): verifying it, and changing it.
- *
- * Every link carries a single-use token: a prefix naming its purpose (secret scanners spot it;
- * a token of one purpose is useless for another) and 256 bits from the CSPRNG, base64url,
- * stored only as its SHA-256 and found through a unique index, so no secret is compared here.
+ * The address of an account (issue #17, flows 2 and 3): verifying it, and changing it. Each
+ * link carries a single-use token of its own purpose (single-use-token.ts).
  */
-const TOKEN_BODY = /^[A-Za-z0-9_-]{43}$/;
-
-export function singleUseToken(prefix: 'lkv_' | 'lkc_' | 'lkr_') {
-  return {
-    create: (): string => prefix + randomToken(32),
-    /** Bounded before the regex: no request makes it read more than a token's length. */
-    isWellFormed: (token: string): boolean =>
-      token.length === prefix.length + 43 &&
-      token.startsWith(prefix) &&
-      TOKEN_BODY.test(token.slice(prefix.length)),
-    hash: (token: string): Promise<string> => sha256Base64url(token),
-  };
-}
-
 export const verifyEmailToken = singleUseToken('lkv_');
 export const changeEmailToken = singleUseToken('lkc_');
 export const revertEmailToken = singleUseToken('lkr_');
-
-/** One answer for every unusable link (the same as a reset link's). */
-export const invalidEmailToken = invalidResetToken;
 
 type MailSettings = Pick<
   MailConfig,
@@ -155,7 +135,7 @@ export function createEmailAddress(deps: EmailAddressDeps) {
 
   /** POST /v1/auth/email/verify: the link's token marks the address verified. */
   async function verifyEmail(input: { token: string; device: RequestDevice }): Promise<{ email: string }> {
-    if (!verifyEmailToken.isWellFormed(input.token)) throw invalidEmailToken();
+    if (!verifyEmailToken.isWellFormed(input.token)) throw invalidLinkToken();
     const now = clock.now();
     const result = await store.verifyEmail({
       tokenHash: await verifyEmailToken.hash(input.token),
@@ -167,7 +147,7 @@ export function createEmailAddress(deps: EmailAddressDeps) {
         at: now,
       },
     });
-    if (result === 'invalid_token') throw invalidEmailToken();
+    if (result === 'invalid_token') throw invalidLinkToken();
     return { email: result.email };
   }
 
@@ -259,7 +239,7 @@ export function createEmailAddress(deps: EmailAddressDeps) {
 
   /** POST /v1/auth/email/change/confirm: the new address's link makes the change. */
   async function confirmChange(input: { token: string; device: RequestDevice }): Promise<{ email: string }> {
-    if (!changeEmailToken.isWellFormed(input.token)) throw invalidEmailToken();
+    if (!changeEmailToken.isWellFormed(input.token)) throw invalidLinkToken();
     const now = clock.now();
     const result = await store.confirmEmailChange({
       tokenHash: await changeEmailToken.hash(input.token),
@@ -287,7 +267,7 @@ export function createEmailAddress(deps: EmailAddressDeps) {
             ]
           : [],
     });
-    if (result === 'invalid_token') throw invalidEmailToken();
+    if (result === 'invalid_token') throw invalidLinkToken();
     if (result === 'email_taken')
       throw new AuthError('email_taken', 'Another account took this address meanwhile');
     return { email: result.to };
@@ -298,7 +278,7 @@ export function createEmailAddress(deps: EmailAddressDeps) {
     token: string;
     device: RequestDevice;
   }): Promise<{ email: string; revokedSessions: number }> {
-    if (!revertEmailToken.isWellFormed(input.token)) throw invalidEmailToken();
+    if (!revertEmailToken.isWellFormed(input.token)) throw invalidLinkToken();
     const now = clock.now();
     const result = await store.revertEmailChange({
       tokenHash: await revertEmailToken.hash(input.token),
@@ -310,7 +290,7 @@ export function createEmailAddress(deps: EmailAddressDeps) {
         at: now,
       },
     });
-    if (result === 'invalid_token') throw invalidEmailToken();
+    if (result === 'invalid_token') throw invalidLinkToken();
     if (result === 'email_taken')
       throw new AuthError('email_taken', 'Another account has this address now; contact support');
     return { email: result.email, revokedSessions: result.revoked };

@@ -1,7 +1,7 @@
 import type { MailConfig } from '../config/mail.js';
 import { normalizeEmail, normalizePassword } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
-import { type MasterKeys, randomToken, sha256Base64url } from '../lib/crypto.js';
+import type { MasterKeys } from '../lib/crypto.js';
 import { HOUR, SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordResetStore } from '../ports/email-tokens.js';
@@ -14,6 +14,7 @@ import { passwordChangedMail } from './mail-templates/password-changed.js';
 import { linkWithToken, passwordResetMail } from './mail-templates/password-reset.js';
 import type { SecondFactor } from './mfa-service.js';
 import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
+import { invalidLinkToken, singleUseToken } from './single-use-token.js';
 import type { RequestDevice } from './types.js';
 
 /**
@@ -25,16 +26,10 @@ import type { RequestDevice } from './types.js';
  * A presented token is hashed and found through a unique index: no secret is compared in
  * JavaScript, so timing says nothing about a stored one.
  */
-const PREFIX = 'lkp_';
-const SHAPE = /^lkp_[A-Za-z0-9_-]{43}$/;
-
-export const newPasswordResetToken = (): string => PREFIX + randomToken(32);
-export const isWellFormedPasswordResetToken = (token: string): boolean => SHAPE.test(token);
-export const hashPasswordResetToken = (token: string): Promise<string> => sha256Base64url(token);
-
-/** One answer for every unusable token, whatever made it so (issue #17, "Bad input and abuse"). */
-export const invalidResetToken = () =>
-  new AuthError('invalid_email_token', 'The link is invalid, expired or already used; ask for a new one');
+const resetToken = singleUseToken('lkp_');
+export const newPasswordResetToken = resetToken.create;
+export const isWellFormedPasswordResetToken = resetToken.isWellFormed;
+export const hashPasswordResetToken = resetToken.hash;
 
 export interface PasswordResetDeps {
   store: PasswordResetStore &
@@ -66,6 +61,27 @@ export function createPasswordReset(deps: PasswordResetDeps) {
   const perAddress = { points: mail.passwordResetsPerAddress, windowMs: HOUR };
   const perNetwork = { points: mail.passwordResetsPerIp, windowMs: HOUR };
 
+  /** A fresh reset token, its hash and its sealed mail to `to` (the one home of the reset mail). */
+  async function resetLink(to: string, userId: string | null, now: Date) {
+    const token = newPasswordResetToken();
+    const message = await outboxMessage(masterKeys, {
+      kind: 'password_reset',
+      userId,
+      message: passwordResetMail({
+        to,
+        productName: mail.productName,
+        link: linkWithToken(mail.links.passwordReset, token),
+        ttlSeconds: mail.passwordResetTtlSeconds,
+      }),
+      now,
+    });
+    return {
+      tokenHash: await hashPasswordResetToken(token),
+      message,
+      expiresAt: new Date(now.getTime() + mail.passwordResetTtlSeconds * SECOND),
+    };
+  }
+
   /**
    * POST /v1/auth/password/forgot. The same answer, and about the same work, whether or not
    * the address has an account (OWASP: no account enumeration): a token is made, hashed, its
@@ -91,19 +107,7 @@ export function createPasswordReset(deps: PasswordResetDeps) {
     const [networkWait = 0, addressWait = 0] = waits;
     if (networkWait > 0) throw rateLimited('Too many password reset requests; try again later', networkWait);
 
-    const token = newPasswordResetToken();
-    const tokenHash = await hashPasswordResetToken(token);
-    const message = await outboxMessage(masterKeys, {
-      kind: 'password_reset',
-      userId: user?.id ?? null,
-      message: passwordResetMail({
-        to: user?.email ?? email,
-        productName: mail.productName,
-        link: linkWithToken(mail.links.passwordReset, token),
-        ttlSeconds: mail.passwordResetTtlSeconds,
-      }),
-      now,
-    });
+    const { tokenHash, message, expiresAt } = await resetLink(user?.email ?? email, user?.id ?? null, now);
     const sends = user !== undefined && user.disabledAt === null && addressWait === 0;
     const issued =
       sends &&
@@ -113,7 +117,7 @@ export function createPasswordReset(deps: PasswordResetDeps) {
         email: user.email,
         tokenHash,
         now,
-        expiresAt: new Date(now.getTime() + mail.passwordResetTtlSeconds * SECOND),
+        expiresAt,
         message,
         event: {
           userId: user.id,
@@ -140,11 +144,11 @@ export function createPasswordReset(deps: PasswordResetDeps) {
     factor?: SecondFactor | undefined;
     device: RequestDevice;
   }): Promise<{ revoked: number }> {
-    if (!isWellFormedPasswordResetToken(input.token)) throw invalidResetToken();
+    if (!isWellFormedPasswordResetToken(input.token)) throw invalidLinkToken();
     const tokenHash = await hashPasswordResetToken(input.token);
     const found = await store.findPasswordResetToken(tokenHash, clock.now());
     const user = found && (await store.findUserById(found.userId));
-    if (!user) throw invalidResetToken();
+    if (!user) throw invalidLinkToken();
 
     const password = normalizePassword(input.password);
     assertAcceptablePassword(password, contextWordsOf(user.email), deps.passwordMinScore);
@@ -204,7 +208,7 @@ export function createPasswordReset(deps: PasswordResetDeps) {
       },
       messages: notice,
     });
-    if (result === 'invalid_token') throw invalidResetToken();
+    if (result === 'invalid_token') throw invalidLinkToken();
     return result;
   }
 
@@ -226,26 +230,13 @@ export function createPasswordReset(deps: PasswordResetDeps) {
     if (!user) return 'not_found';
     if (user.disabledAt !== null) return 'disabled';
     const now = clock.now();
-    const token = newPasswordResetToken();
-    const message = await outboxMessage(masterKeys, {
-      kind: 'password_reset',
-      userId: user.id,
-      message: passwordResetMail({
-        to: user.email,
-        productName: mail.productName,
-        link: linkWithToken(mail.links.passwordReset, token),
-        ttlSeconds: mail.passwordResetTtlSeconds,
-      }),
-      now,
-    });
+    const link = await resetLink(user.email, user.id, now);
     const issued = await store.issuePasswordResetToken({
       id: crypto.randomUUID(),
       userId: user.id,
       email: user.email,
-      tokenHash: await hashPasswordResetToken(token),
       now,
-      expiresAt: new Date(now.getTime() + mail.passwordResetTtlSeconds * SECOND),
-      message,
+      ...link,
       event: {
         userId: user.id,
         type: 'password_reset_requested',
