@@ -64,6 +64,66 @@ export function describeDeliveryError(error: unknown): string {
 }
 
 /**
+ * One dispatcher run over claimed rows, shared by mail and webhooks: `concurrency` sends at
+ * once, none started after half the lease (it could outlast the claim, and another instance
+ * would send it too: what is left waits for its claim to expire), and an outcome that could not
+ * be recorded is reported to `onError` (the claim expires; the row goes again under its key).
+ */
+export async function runClaimed<T>(
+  claimed: readonly T[],
+  deliver: (item: T) => Promise<keyof DispatchCounts>,
+  options: {
+    claimedAt: number;
+    now: () => number;
+    leaseMs: number;
+    concurrency?: number | undefined;
+    onError: (item: T, error: unknown) => void;
+  },
+): Promise<DispatchCounts & { leftOver: number }> {
+  const counts = { sent: 0, retried: 0, failed: 0, leftOver: 0 };
+  const queue = [...claimed];
+  const tooLate = () => options.now() - options.claimedAt >= options.leaseMs / 2;
+  const worker = async () => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      if (tooLate()) {
+        counts.leftOver += 1 + queue.splice(0).length;
+        break;
+      }
+      try {
+        counts[await deliver(next)] += 1;
+      } catch (error) {
+        options.onError(next, error);
+      }
+    }
+  };
+  const workers = Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, claimed.length);
+  await Promise.all(Array.from({ length: workers }, worker));
+  return counts;
+}
+
+export interface DrainOptions {
+  maxRuns?: number;
+  stop?: () => boolean;
+  onRun?: (counts: DispatchCounts) => void;
+}
+
+/**
+ * Run after run while a run fills its batch, so a backlog drains without waiting for the next
+ * tick or Cron: at most `maxRuns`, and none after `stop()` says so (a shutdown).
+ */
+export async function drainRuns(
+  runOnce: () => Promise<DispatchCounts>,
+  batchSize: number,
+  options: DrainOptions = {},
+): Promise<void> {
+  for (let run = 0; run < (options.maxRuns ?? 10) && !options.stop?.(); run++) {
+    const counts = await runOnce();
+    options.onRun?.(counts);
+    if (counts.sent + counts.retried + counts.failed < batchSize) return;
+  }
+}
+
+/**
  * Delivers the outbox (issue #17), at least once: claims the due messages (a lease, so several
  * instances or a Cron trigger can run at once, and a crashed sender's claim expires), opens
  * each, hands it to the transport with its idempotency key, and records the outcome — sent
@@ -113,51 +173,26 @@ export function createOutboxDispatcher(deps: {
   async function runOnce(): Promise<DispatchCounts> {
     const claimedAt = clock.now().getTime();
     const claimed = await outbox.claimDueMessages(new Date(claimedAt), policy.batchSize, policy.leaseMs);
-    const counts: DispatchCounts = { sent: 0, retried: 0, failed: 0 };
-    const queue = [...claimed];
-    // No send starts after half the lease: it could outlast the claim, and another instance
-    // would send the message too. What is left waits for its claim to expire (next run).
-    const tooLate = () => clock.now().getTime() - claimedAt >= policy.leaseMs / 2;
-    let leftOver = 0;
-    const worker = async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) {
-        if (tooLate()) {
-          leftOver += 1 + queue.splice(0).length;
-          break;
-        }
-        try {
-          counts[await deliver(next)] += 1;
-        } catch (error) {
-          // The outcome could not be written (the database went away): the claim expires with
-          // its lease and the message is tried again, under the same idempotency key.
-          logger.error('mail outcome not recorded', {
-            id: next.id,
-            kind: next.kind,
-            error: describeDeliveryError(error),
-          });
-        }
-      }
-    };
-    const workers = Math.min(policy.concurrency ?? DEFAULT_CONCURRENCY, claimed.length);
-    await Promise.all(Array.from({ length: workers }, worker));
+    const { leftOver, ...counts } = await runClaimed(claimed, deliver, {
+      claimedAt,
+      now: () => clock.now().getTime(),
+      leaseMs: policy.leaseMs,
+      concurrency: policy.concurrency,
+      // The outcome could not be written (the database went away): the claim expires with its
+      // lease and the message is tried again, under the same idempotency key.
+      onError: (message, error) =>
+        logger.error('mail outcome not recorded', {
+          id: message.id,
+          kind: message.kind,
+          error: describeDeliveryError(error),
+        }),
+    });
     if (leftOver > 0) logger.warn('mail dispatch ran out of lease', { leftOver, leaseMs: policy.leaseMs });
     return counts;
   }
 
-  /**
-   * Run after run while a run fills its batch, so a backlog drains without waiting for the next
-   * tick or Cron: at most `maxRuns`, and none after `stop()` says so (a shutdown). Each run's
-   * counts go to `onRun` (metrics, a log line).
-   */
-  async function drain(
-    options: { maxRuns?: number; stop?: () => boolean; onRun?: (counts: DispatchCounts) => void } = {},
-  ): Promise<void> {
-    for (let run = 0; run < (options.maxRuns ?? 10) && !options.stop?.(); run++) {
-      const counts = await runOnce();
-      options.onRun?.(counts);
-      if (counts.sent + counts.retried + counts.failed < policy.batchSize) return;
-    }
-  }
+  /** Each run's counts go to `onRun` (metrics, a log line). */
+  const drain = (options: DrainOptions = {}) => drainRuns(runOnce, policy.batchSize, options);
 
   return { runOnce, drain };
 }

@@ -22,7 +22,13 @@ import type {
 } from '../ports/webhooks.js';
 import { outboxMessage } from './mail-sealing.js';
 import { webhookDisabledMail } from './mail-templates/webhook-disabled.js';
-import { type DispatchCounts, retryDelayMs } from './outbox-dispatcher.js';
+import {
+  type DispatchCounts,
+  type DrainOptions,
+  drainRuns,
+  retryDelayMs,
+  runClaimed,
+} from './outbox-dispatcher.js';
 import { newWebhookSecret, webhookHeaders } from './webhook-signing.js';
 
 /**
@@ -278,42 +284,28 @@ export function createWebhooks(deps: {
     return 'retried';
   }
 
-  /** One run: claims the due deliveries and sends them, a few at once, within half the lease. */
+  /** One run: claims the due deliveries and sends them, as the mail's dispatcher does (runClaimed). */
   async function runOnce(): Promise<DispatchCounts> {
     const claimedAt = clock.now().getTime();
     const claimed = await store.claimDueDeliveries(new Date(claimedAt), policy.batchSize, policy.leaseMs);
-    const counts: DispatchCounts = { sent: 0, retried: 0, failed: 0 };
-    const queue = [...claimed];
-    const tooLate = () => clock.now().getTime() - claimedAt >= policy.leaseMs / 2;
-    const worker = async () => {
-      for (let next = queue.shift(); next && !tooLate(); next = queue.shift()) {
-        try {
-          counts[await deliver(next)] += 1;
-        } catch (error) {
-          // Not recorded (the database went away): the claim expires and the delivery is tried
-          // again, under the same webhook-id.
-          logger.error('webhook outcome not recorded', {
-            deliveryId: next.id,
-            error: error instanceof Error ? error.name : 'error',
-          });
-        }
-      }
-    };
-    const workers = Math.min(policy.concurrency ?? 4, claimed.length);
-    await Promise.all(Array.from({ length: workers }, worker));
+    const { leftOver, ...counts } = await runClaimed(claimed, deliver, {
+      claimedAt,
+      now: () => clock.now().getTime(),
+      leaseMs: policy.leaseMs,
+      concurrency: policy.concurrency,
+      // Not recorded (the database went away): the claim expires and the delivery is tried
+      // again, under the same webhook-id.
+      onError: (delivery, error) =>
+        logger.error('webhook outcome not recorded', {
+          deliveryId: delivery.id,
+          error: error instanceof Error ? error.name : 'error',
+        }),
+    });
+    if (leftOver > 0) logger.warn('webhook dispatch ran out of lease', { leftOver, leaseMs: policy.leaseMs });
     return counts;
   }
 
-  /** Run after run while a run fills its batch (at most `maxRuns`). */
-  async function drain(
-    options: { maxRuns?: number; stop?: () => boolean; onRun?: (counts: DispatchCounts) => void } = {},
-  ): Promise<void> {
-    for (let run = 0; run < (options.maxRuns ?? 10) && !options.stop?.(); run++) {
-      const counts = await runOnce();
-      options.onRun?.(counts);
-      if (counts.sent + counts.retried + counts.failed < policy.batchSize) return;
-    }
-  }
+  const drain = (options: DrainOptions = {}) => drainRuns(runOnce, policy.batchSize, options);
 
   return {
     createEndpoint,
