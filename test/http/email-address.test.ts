@@ -194,6 +194,50 @@ describe('email verification', () => {
   });
 });
 
+describe('single-use links under parallel use (PostgreSQL in CI)', () => {
+  it('one verification link used ten times at once: verified once, one event, nine invalid_email_token', async () => {
+    const user = await registerUser(lk.app);
+    const token = await tokenOf(user.id, 'verify_email');
+    const answers = await Promise.all(Array.from({ length: 10 }, () => verify(token)));
+    expect(answers.filter((res) => res.status === 200)).toHaveLength(1);
+    expect(answers.filter((res) => res.json.error === 'invalid_email_token')).toHaveLength(9);
+    expect((await eventTypes(user.id)).filter((type) => type === 'email_verified')).toHaveLength(1);
+  });
+
+  it('one "this wasn\'t me" link used ten times at once: reverted once, one event, nine invalid_email_token', async () => {
+    const user = await registerUser(lk.app);
+    const pair = await login(lk.app, user.email);
+    await call(lk.app, '/v1/users/me/email', {
+      token: pair.access_token,
+      body: { email: uniqueEmail('parallel-revert'), password: PASSWORD },
+    });
+    const token = await tokenOf(user.id, 'email_change_notice');
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => call(lk.app, '/v1/auth/email/change/revert', { body: { token } })),
+    );
+    expect(answers.filter((res) => res.status === 200)).toHaveLength(1);
+    expect(answers.filter((res) => res.json.error === 'invalid_email_token')).toHaveLength(9);
+    expect((await eventTypes(user.id)).filter((type) => type === 'email_change_reverted')).toHaveLength(1);
+  });
+
+  it('ten address changes asked at once: at most PASSWORD_RESETS_PER_ADDRESS go out, the rest 429', async () => {
+    const user = await registerUser(lk.app);
+    const pair = await login(lk.app, user.email);
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        call(lk.app, '/v1/users/me/email', {
+          token: pair.access_token,
+          body: { email: uniqueEmail(`flood-${i}`), password: PASSWORD },
+        }),
+      ),
+    );
+    const accepted = answers.filter((res) => res.status === 202).length;
+    expect(accepted).toBe(3);
+    expect(answers.filter((res) => res.status === 429)).toHaveLength(7);
+    expect(await mailsOf(user.id, 'confirm_email_change')).toHaveLength(accepted);
+  });
+});
+
 describe('REQUIRE_EMAIL_VERIFICATION=true', () => {
   it('the right password of an unverified account: 403 email_not_verified; a wrong one: 401 as ever; verified: 200', async () => {
     const app = (await buildLatchkey(database.current, { env: { REQUIRE_EMAIL_VERIFICATION: 'true' } })).app;
