@@ -3,6 +3,7 @@ import { deleteCookie, setCookie } from 'hono/cookie';
 import { constantTimeEqual, randomToken } from '../../lib/crypto.js';
 import type { IssuedTokens } from '../../services/types.js';
 import { cookieCount, soleCookie } from '../sole-cookie.js';
+import { text } from './env.js';
 
 /**
  * The cookies of the account pages. The pages are a first-party client of Latchkey that
@@ -89,3 +90,27 @@ export function csrfMatches(c: Context, submitted: unknown): boolean {
     constantTimeEqual(cookie, submitted)
   );
 }
+
+/**
+ * The token of one kind of mailed link between the link's GET and the page's POST (OWASP
+ * Forgot Password Cheat Sheet): the link's `?token=` moves into this `__Host-` HttpOnly cookie
+ * and a 303 drops it from the address bar, the history and every later Referer.
+ * `SameSite=Lax`, not `Strict` as the other cookies: the link is opened from a mail client, a
+ * cross-site navigation, along which a browser sends no `Strict` cookie, not even after the
+ * redirect; the POST that uses it passes the same CSRF gate (./headers.ts) as every form.
+ * One cookie per kind, so links opened side by side do not replace each other.
+ */
+export function linkCookie(name: string, isWellFormed: (token: string) => boolean, maxAgeSeconds: number) {
+  const attributes = { httpOnly: true, secure: true, sameSite: 'Lax', path: '/' } as const;
+  return {
+    set: (c: Context, token: string) => setCookie(c, name, token, { ...attributes, maxAge: maxAgeSeconds }),
+    clear: (c: Context) => deleteCookie(c, name, attributes),
+    /** This browser's token, if it has one of the right shape (the service's own check). */
+    read: (c: Context): string | undefined => {
+      const token = text(soleCookie(c, name));
+      return isWellFormed(token) ? token : undefined;
+    },
+  };
+}
+
+export type LinkCookie = ReturnType<typeof linkCookie>;

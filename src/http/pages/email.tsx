@@ -1,12 +1,9 @@
-import type { Context } from 'hono';
-import { deleteCookie, setCookie } from 'hono/cookie';
 import { EMAIL_MAX_LENGTH } from '../../domain/credentials.js';
 import { AuthError } from '../../domain/errors.js';
 import { changeEmailToken, revertEmailToken, verifyEmailToken } from '../../services/email-address.js';
 import type { Caller } from '../../services/session-service.js';
 import { EMAIL_SHAPE } from '../schemas.js';
-import { soleCookie } from '../sole-cookie.js';
-import { clearMfaCookie, clearTokenCookies } from './cookies.js';
+import { clearMfaCookie, clearTokenCookies, type LinkCookie, linkCookie } from './cookies.js';
 import { type PageApp, type PageContextOf, type PageDeps, text } from './env.js';
 import { expected, problemText } from './failures.js';
 import { pageOf } from './render.js';
@@ -38,30 +35,6 @@ import {
 const LINK_COOKIE_MAX_SECONDS = 30 * 60;
 
 /**
- * The token of one kind of link between the link and its button, as the reset page keeps its
- * own (./password-reset.tsx, which says why): the link's `?token=` moves into a `__Host-`
- * HttpOnly cookie and a 303 drops it from the address bar, the history and every later
- * Referer (OWASP Forgot Password Cheat Sheet); `SameSite=Lax` so that the cookie set on a mail
- * client's cross-site navigation is sent along its redirect. One cookie per kind, so a
- * verification link and a change link opened side by side do not replace each other.
- */
-function linkCookie(name: string, isWellFormed: (token: string) => boolean, ttlSeconds: number) {
-  const attributes = { httpOnly: true, secure: true, sameSite: 'Lax', path: '/' } as const;
-  return {
-    set: (c: Context, token: string) =>
-      setCookie(c, name, token, { ...attributes, maxAge: Math.min(ttlSeconds, LINK_COOKIE_MAX_SECONDS) }),
-    clear: (c: Context) => deleteCookie(c, name, attributes),
-    /** This browser's token, if it has one of the right shape (the service's own check). */
-    read: (c: Context): string | undefined => {
-      const token = text(soleCookie(c, name));
-      return isWellFormed(token) ? token : undefined;
-    },
-  };
-}
-
-type LinkCookie = ReturnType<typeof linkCookie>;
-
-/**
  * The address of an account on the pages (issue #17, flow 5): the links of the verification,
  * change and "this wasn't me" mails, and on the security page the confirmation link sent again
  * and the change of address. The same service as the JSON API (services/email-address.ts)
@@ -76,17 +49,17 @@ export function emailPages(app: PageApp, deps: PageDeps): void {
   const verifyCookie = linkCookie(
     '__Host-latchkey_account_verify',
     verifyEmailToken.isWellFormed,
-    mail.emailVerificationTtlSeconds,
+    Math.min(mail.emailVerificationTtlSeconds, LINK_COOKIE_MAX_SECONDS),
   );
   const changeCookie = linkCookie(
     '__Host-latchkey_account_change',
     changeEmailToken.isWellFormed,
-    mail.emailChangeTtlSeconds,
+    Math.min(mail.emailChangeTtlSeconds, LINK_COOKIE_MAX_SECONDS),
   );
   const revertCookie = linkCookie(
     '__Host-latchkey_account_revert',
     revertEmailToken.isWellFormed,
-    mail.emailRevertTtlSeconds,
+    Math.min(mail.emailRevertTtlSeconds, LINK_COOKIE_MAX_SECONDS),
   );
 
   /**

@@ -1,10 +1,7 @@
-import type { Context } from 'hono';
-import { deleteCookie, setCookie } from 'hono/cookie';
 import { EMAIL_MAX_LENGTH } from '../../domain/credentials.js';
 import { isWellFormedPasswordResetToken } from '../../services/password-reset.js';
 import { EMAIL_SHAPE } from '../schemas.js';
-import { soleCookie } from '../sole-cookie.js';
-import { clearMfaCookie, clearTokenCookies } from './cookies.js';
+import { clearMfaCookie, clearTokenCookies, linkCookie } from './cookies.js';
 import { type PageApp, type PageContextOf, type PageDeps, text } from './env.js';
 import { expected, problemText } from './failures.js';
 import { pageOf } from './render.js';
@@ -21,30 +18,11 @@ import {
 } from './views/password-reset.js';
 
 /**
- * The reset token between the link and the form. The link's `?token=` is moved into this
- * cookie and the browser sent on to the same page without it (303), so the token leaves the
- * address bar, the history and every later Referer at once (OWASP Forgot Password Cheat
- * Sheet: the token must not leak through the Referer; the pages also send
- * `Referrer-Policy: no-referrer`). It is never written into the page, where a script could
- * read it, and the request log names the route, not the URL.
- *
- * `SameSite=Lax`, not `Strict` as the other cookies: the link is opened from a mail client,
- * a cross-site navigation, and a browser sends no `Strict` cookie along that navigation's
- * redirect, so the page after the 303 would not see it. `Lax` sends it on top-level GETs
- * only; the POST that uses it comes from our own form and passes the pages' CSRF gate
- * (./headers.ts) as every form does. `__Host-` as the others (./cookies.ts).
+ * The reset token between the link and the form (linkCookie, ./cookies.ts, says how and why
+ * `SameSite=Lax`). It is never written into the page, where a script could read it, and the
+ * request log names the route, not the URL.
  */
 const RESET_COOKIE = '__Host-latchkey_account_reset';
-
-const setResetCookie = (c: Context, token: string, maxAge: number) =>
-  setCookie(c, RESET_COOKIE, token, { httpOnly: true, secure: true, sameSite: 'Lax', path: '/', maxAge });
-const clearResetCookie = (c: Context) =>
-  deleteCookie(c, RESET_COOKIE, { httpOnly: true, secure: true, sameSite: 'Lax', path: '/' });
-/** The token of this browser's reset, if it has one of the right shape (the service's own check). */
-function resetCookie(c: Context): string | undefined {
-  const token = text(soleCookie(c, RESET_COOKIE));
-  return isWellFormedPasswordResetToken(token) ? token : undefined;
-}
 
 /**
  * Forgot password on the account pages (issue #17, flow 5): ask for a link by email, open it,
@@ -55,9 +33,10 @@ function resetCookie(c: Context): string | undefined {
 export function passwordResetPages(app: PageApp, deps: PageDeps): void {
   const { passwordReset, device, config } = deps;
   const ttlSeconds = config.mail.passwordResetTtlSeconds;
+  const resetCookie = linkCookie(RESET_COOKIE, isWellFormedPasswordResetToken, ttlSeconds);
 
   const invalidLink = (c: PageContextOf) => {
-    clearResetCookie(c);
+    resetCookie.clear(c);
     return c.html(<ResetLinkInvalidPage page={pageOf(c)} />, 400);
   };
 
@@ -89,15 +68,15 @@ export function passwordResetPages(app: PageApp, deps: PageDeps): void {
       const token = text(fromLink);
       // A truncated or mangled link is told at once; a well-formed one is checked on POST.
       if (!isWellFormedPasswordResetToken(token)) return invalidLink(c);
-      setResetCookie(c, token, ttlSeconds);
+      resetCookie.set(c, token);
       return c.redirect(RESET_PATH, 303);
     }
-    if (!resetCookie(c)) return invalidLink(c);
+    if (!resetCookie.read(c)) return invalidLink(c);
     return c.html(<ResetPasswordPage page={pageOf(c)} />);
   });
 
   app.post('/password/reset', async (c) => {
-    const token = resetCookie(c);
+    const token = resetCookie.read(c);
     if (!token) return invalidLink(c);
     const body = await c.req.parseBody();
     const password = text(body.password);
@@ -166,7 +145,7 @@ export function passwordResetPages(app: PageApp, deps: PageDeps): void {
       }
     }
     // Every session of the account has ended, this browser's too: its cookies go with them.
-    clearResetCookie(c);
+    resetCookie.clear(c);
     clearTokenCookies(c);
     clearMfaCookie(c);
     return c.redirect(CHANGED_PATH, 303);
