@@ -35,7 +35,7 @@ function browserFetch(app: Latchkey['app']) {
   return { fetch, jar, paths };
 }
 
-describe('latchkey/client', () => {
+describe('@latchkey/client', () => {
   it('body delivery: logs in, and parallel calls after expiry share one refresh', async () => {
     const { email, id } = await registerUser(lk.app);
     const browser = browserFetch(lk.app);

@@ -1,5 +1,6 @@
+import type { Verifier } from '@latchkey/verify';
+import { type AccessTokenVariables, requireAccessToken } from '@latchkey/verify/hono';
 import { Hono } from 'hono';
-import { type AccessTokenVariables, requireAccessToken, type Verifier } from 'latchkey/verify';
 
 /**
  * A small API protected by Latchkey access tokens. Every route but /health needs a valid

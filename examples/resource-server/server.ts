@@ -1,5 +1,5 @@
 import { serve } from '@hono/node-server';
-import { createVerifier } from 'latchkey/verify';
+import { createVerifier } from '@latchkey/verify';
 import { createResourceServer } from './app.js';
 
 // LATCHKEY_ISSUER is the Latchkey server's ISSUER; LATCHKEY_AUDIENCE its AUDIENCE.

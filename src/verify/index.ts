@@ -11,7 +11,6 @@ export {
   SIGNING_ALGORITHMS,
   type SigningAlgorithm,
 } from './claims.js';
-export { type AccessTokenVariables, requireAccessToken } from './hono.js';
 export { authenticateRequest, type ErrorResponse, errorResponseFor } from './http.js';
 export type { FetchLike } from './revocation-feed.js';
 export { createVerifier, type Verifier, type VerifierOptions, VerifierUnavailableError } from './verifier.js';

@@ -1,4 +1,4 @@
-import { createVerifier } from 'latchkey/verify';
+import { createVerifier } from '@latchkey/verify';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createResourceServer } from '../../examples/resource-server/app.js';
 import { appFetch, call, login, refresh, registerUser } from '../support/client.js';

@@ -20,7 +20,7 @@ declare module 'vitest' {
 }
 
 /**
- * Builds `dist/` (the `latchkey/verify` kit) and runs the real migrations once. On PGlite (default) it saves a snapshot of the migrated
+ * Builds `dist/` and the packages' `dist/` (the `@latchkey/verify` kit) and runs the real migrations once. On PGlite (default) it saves a snapshot of the migrated
  * data directory that each test file loads; with TEST_DATABASE_URL it migrates that
  * database, which each test file then clones as a template (see database.ts).
  *
@@ -30,10 +30,15 @@ declare module 'vitest' {
  * its `prepare` option — the topology of .ci/pgbouncer.sh.
  */
 export default async function setup(project: TestProject) {
-  // The kit's tests import the built `latchkey/verify` from plain Node: build it from this source.
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
-    stdio: 'inherit',
-  });
+  // The kit's and the client's tests import the built packages (`@latchkey/verify`,
+  // `@latchkey/client`, linked by npm workspaces) from plain Node: build them from this source.
+  for (const tsconfig of [
+    'tsconfig.build.json',
+    'packages/verify/tsconfig.json',
+    'packages/client/tsconfig.json',
+  ]) {
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', tsconfig], { stdio: 'inherit' });
+  }
   const url = process.env.TEST_DATABASE_URL;
   const pooler = process.env.TEST_DATABASE_POOLER_URL ?? '';
   if (pooler && !url) throw new Error('TEST_DATABASE_POOLER_URL needs TEST_DATABASE_URL (the direct URL)');

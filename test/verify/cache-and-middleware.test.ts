@@ -3,13 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { type Handler, Hono } from 'hono';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/ports/logger.js';
+import { type AccessTokenVariables, requireAccessToken } from '../../src/verify/hono.js';
 import {
-  type AccessTokenVariables,
   type AssuranceRequirement,
   authenticateRequest,
   BearerError,
   errorResponseFor,
-  requireAccessToken,
   type Verifier,
   VerifierUnavailableError,
 } from '../../src/verify/index.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * The built kit (dist/, built by the vitest global setup) is importable from plain Node by
- * its package name, `latchkey/verify`, and works there on its own: jose for the token, a
+ * its package name, `@latchkey/verify` (an npm workspace), and works there on its own: jose for the token, a
  * node:http JWKS, Node's global fetch.
  */
 
@@ -20,10 +20,10 @@ const runNode = (script: string): string =>
     env: { ...process.env, NODE_OPTIONS: '' },
   });
 
-describe('latchkey/verify from plain Node', () => {
+describe('@latchkey/verify from plain Node', () => {
   it('exports the kit by its package name', () => {
     const out = runNode(`
-      import('latchkey/verify').then((m) => {
+      import('@latchkey/verify').then((m) => {
         const kinds = Object.fromEntries(Object.entries(m).map(([name, value]) => [name, typeof value]));
         console.log(JSON.stringify(kinds));
       });
@@ -31,7 +31,6 @@ describe('latchkey/verify from plain Node', () => {
     const kinds = JSON.parse(out.trim());
     expect(kinds).toMatchObject({
       createVerifier: 'function',
-      requireAccessToken: 'function',
       authenticateRequest: 'function',
       errorResponseFor: 'function',
       BearerError: 'function',
@@ -42,27 +41,26 @@ describe('latchkey/verify from plain Node', () => {
   });
 
   it('resolves to dist/, with type declarations', () => {
-    const out = runNode(`console.log(import.meta.resolve('latchkey/verify'))`);
-    expect(out.trim()).toBe(new URL('dist/verify/index.js', `file://${root}`).href);
-    const declarations = `${root}dist/verify/index.d.ts`;
+    const out = runNode(`console.log(import.meta.resolve('@latchkey/verify'))`);
+    expect(out.trim()).toBe(new URL('packages/verify/dist/verify/index.js', `file://${root}`).href);
+    const declarations = `${root}packages/verify/dist/verify/index.d.ts`;
     expect(existsSync(declarations)).toBe(true);
     const text = readFileSync(declarations, 'utf8');
-    for (const name of [
-      'createVerifier',
-      'requireAccessToken',
-      'authenticateRequest',
-      'errorResponseFor',
-      'BearerError',
-    ]) {
+    for (const name of ['createVerifier', 'authenticateRequest', 'errorResponseFor', 'BearerError']) {
       expect(text).toContain(name);
     }
+    // The Hono middleware is a subpath, so the main entry needs no hono types.
+    expect(text).not.toContain('hono');
+    expect(readFileSync(`${root}packages/verify/dist/verify/hono.d.ts`, 'utf8')).toContain(
+      'requireAccessToken',
+    );
   });
 
   it('verifies a token end to end: a JWKS on node:http, a token signed with jose', () => {
     const out = runNode(`
       import { createServer } from 'node:http';
       import { SignJWT, exportJWK, generateKeyPair } from 'jose';
-      import { BearerError, createVerifier, errorResponseFor } from 'latchkey/verify';
+      import { BearerError, createVerifier, errorResponseFor } from '@latchkey/verify';
 
       const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
       const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA', use: 'sig' }] };
