@@ -1,6 +1,9 @@
+#!/usr/bin/env node
+import { createRequire } from 'node:module';
 import pino from 'pino';
 import { createPinoLogger } from '../adapters/pino-logger.js';
 import type { Services } from '../compose/services.js';
+import type { Config } from '../config.js';
 import { type Command, parseCommandLine, USAGE } from './cli/args.js';
 import { showConfigCommand } from './cli/config-show.js';
 import { rotateKeysCommand } from './cli/keys.js';
@@ -30,8 +33,9 @@ import {
 import { loadConfigOrExit, openDatabase, openNodeRuntime } from './node-runtime.js';
 
 /**
- * `npm run cli -- <command>` (and `npm run db:migrate`, `npm run keys:rotate`): the process
- * side of the commands in src/entry/cli/ (one module per flow). Exit status 0, 1 on a
+ * `latchkey <command>` (the package's bin; in a clone `npm run cli -- <command>`, `npm run
+ * db:migrate`, `npm run keys:rotate`): the process side of the commands in src/entry/cli/
+ * (one module per flow). `serve` runs the server entry (src/entry/node.ts) in this process. Exit status 0, 1 on a
  * failure, 64 on a bad command line, 78 on a bad configuration.
  */
 
@@ -50,8 +54,17 @@ if (command.name === 'help') {
   out(USAGE);
   process.exit(EXIT_OK);
 }
+if (command.name === 'version') {
+  out((createRequire(import.meta.url)('../../package.json') as { version: string }).version);
+  process.exit(EXIT_OK);
+}
 
-const config = loadConfigOrExit(process.env);
+let loaded: Config | undefined;
+/** Loaded on first use: `serve` leaves it to the server entry, which loads and checks it itself. */
+const config = (): Config => {
+  loaded ??= loadConfigOrExit(process.env);
+  return loaded;
+};
 
 /**
  * The services over the database, composed as the server composes them
@@ -62,9 +75,9 @@ async function withServices<T>(
   run: (services: Services) => Promise<T>,
   options: { deliverMail?: boolean } = {},
 ): Promise<T> {
-  const logger = createPinoLogger(config.logLevel, { destination: pino.destination(2) });
+  const logger = createPinoLogger(config().logLevel, { destination: pino.destination(2) });
   // Only `mail:dispatch` builds the transport: no other command sends anything.
-  const runtime = await openNodeRuntime(config, { logger, deliverMail: options.deliverMail ?? false });
+  const runtime = await openNodeRuntime(config(), { logger, deliverMail: options.deliverMail ?? false });
   try {
     return await run(runtime.services);
   } finally {
@@ -82,19 +95,25 @@ const withWebhooks = <T>(run: (deps: WebhookCommandDeps) => Promise<T>): Promise
 
 async function main(command: Exclude<Command, { name: 'help' }>): Promise<void> {
   switch (command.name) {
+    case 'serve':
+      // The server entry loads its configuration, listens and stops on signals itself.
+      await import('./node.js');
+      return;
     case 'migrate': {
-      const database = await openDatabase(config, { migrate: true });
+      const database = await openDatabase(config(), { migrate: true });
       await database.close();
       out('migrations applied');
       return;
     }
     case 'keys:rotate': {
       // `npm run keys:rotate -- --now`: a compromised key stops signing and verifying at once.
-      await withServices(({ keyRing }) => rotateKeysCommand({ keyRing, config, out }, { now: command.now }));
+      await withServices(({ keyRing }) =>
+        rotateKeysCommand({ keyRing, config: config(), out }, { now: command.now }),
+      );
       return;
     }
     case 'config:show':
-      showConfigCommand({ config, out });
+      showConfigCommand({ config: config(), out });
       return;
     case 'users:create': {
       // Read before the database opens: nothing waits on a prompt with a connection open.

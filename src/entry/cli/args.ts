@@ -15,9 +15,10 @@ import { UsageError } from './output.js';
 
 export const PASSWORD_ENV = 'LATCHKEY_PASSWORD';
 
-export const USAGE = `usage: npm run cli -- <command> [options]
+export const USAGE = `usage: latchkey <command> [options]       (in a clone: npm run cli -- <command>)
 
 commands:
+  serve                                 run the server (PGlite in DATA_DIR without DATABASE_URL)
   migrate                               apply the database migrations
   keys:rotate [--now]                   add a new signing key; --now (a compromised key): it
                                         signs at once and every other key is withdrawn at
@@ -60,6 +61,8 @@ commands:
 
 export type Command =
   | { name: 'help' }
+  | { name: 'serve' }
+  | { name: 'version' }
   | { name: 'migrate' }
   | { name: 'keys:rotate'; now: boolean }
   | { name: 'users:create'; email: string; displayName: string | null }
@@ -103,6 +106,8 @@ interface ArgSpec {
 }
 
 const SPECS: Record<Exclude<Command['name'], 'help'>, ArgSpec> = {
+  serve: { positionals: [], flags: [], options: [] },
+  version: { positionals: [], flags: [], options: [] },
   migrate: { positionals: [], flags: [], options: [] },
   'keys:rotate': { positionals: [], flags: ['--now'], options: [] },
   'users:create': { positionals: ['email'], flags: [], options: ['--name'] },
@@ -181,10 +186,13 @@ export function parseCommandLine(argv: readonly string[]): Command {
   const [name, ...args] = argv;
   if (name === undefined) throw new UsageError('no command given');
   if (name === 'help' || name === '--help' || name === '-h') return { name: 'help' };
+  if (name === '--version' || name === '-v') return { name: 'version' };
   if (!isCommandName(name)) throw new UsageError(`unknown command "${name}"`);
   const { positionals, flags, options } = parseArgs(name, SPECS[name], args);
   const email = positionals[0] ?? '';
   switch (name) {
+    case 'serve':
+    case 'version':
     case 'migrate':
     case 'config:show':
     case 'mail:dispatch':
