@@ -6,9 +6,9 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The layering rules of src/ (README, "Architecture"), checked on every import of every file.
+ * The layering rules of src/ (docs/architecture.md), checked on every import of every file.
  * A layer is a top-level folder of src/ (src/config.ts is the layer `config`); a file may always
- * import its own layer and packages. Change a rule here and in the README's table together:
+ * import its own layer and packages. Change a rule here and in docs/architecture.md's table together:
  * the last test compares them.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -273,7 +273,7 @@ function layeringViolations(): string[] {
       if (EXCEPTIONS.some((e) => covers(e.from, file.name) && covers(e.to, targetName))) continue;
       const allowed = [...rule.may, ...(rule.typesOnly ?? []).map((l) => `${l} (types only)`)];
       found.push(
-        `${where}: ${file.layer} may import ${allowed.join(', ') || 'nothing of ours'} (README, Architecture), not ${layer}${rule.typesOnly?.includes(layer) ? ' values' : ''}`,
+        `${where}: ${file.layer} may import ${allowed.join(', ') || 'nothing of ours'} (docs/architecture.md), not ${layer}${rule.typesOnly?.includes(layer) ? ' values' : ''}`,
       );
     }
   }
@@ -287,7 +287,7 @@ function runtimeViolations(): string[] {
     for (const { api, line } of file.runtime) {
       if (allowance.some((a) => a.apis === '*' || a.apis.includes(api))) continue;
       found.push(
-        `${file.name}:${line} uses ${api}: runtime APIs (node:*, cloudflare:*, process, Buffer, Node-only packages) belong in src/entry/ or a named adapter (README, Architecture)`,
+        `${file.name}:${line} uses ${api}: runtime APIs (node:*, cloudflare:*, process, Buffer, Node-only packages) belong in src/entry/ or a named adapter (docs/architecture.md)`,
       );
     }
   }
@@ -295,11 +295,9 @@ function runtimeViolations(): string[] {
 }
 
 function architectureSection(): string {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('\n## Architecture\n');
-  expect(start, 'README.md has an "## Architecture" section').toBeGreaterThan(-1);
-  const end = readme.indexOf('\n## ', start + 1);
-  return readme.slice(start, end === -1 ? undefined : end);
+  const text = readFileSync(join(ROOT, 'docs', 'architecture.md'), 'utf8');
+  expect(text.startsWith('# Architecture\n'), 'docs/architecture.md starts with "# Architecture"').toBe(true);
+  return text;
 }
 
 describe('layers: each folder of src/ imports only the folders its rule names', () => {
@@ -344,19 +342,19 @@ describe('layers: each folder of src/ imports only the folders its rule names', 
   });
 });
 
-describe("the README's Architecture section stays true", () => {
+describe('docs/architecture.md stays true', () => {
   it('names every top-level folder and file of src/, and names only paths that exist', () => {
     const section = architectureSection();
     const missing = readdirSync(SRC)
       .map((name) => (statSync(join(SRC, name)).isDirectory() ? `src/${name}/` : `src/${name}`))
       .filter((path) => !section.includes(path));
-    expect(missing, 'top-level entries of src/ the README does not describe').toEqual([]);
+    expect(missing, 'top-level entries of src/ docs/architecture.md does not describe').toEqual([]);
     const named = [...section.matchAll(/\bsrc\/[\w./*-]*[\w/]/g)].map((match) =>
       match[0].replace(/\/?\*$/, ''),
     );
     expect(
       named.filter((path) => !existsSync(join(ROOT, path))),
-      'paths the README names that do not exist',
+      'paths docs/architecture.md names that do not exist',
     ).toEqual([]);
   });
 
