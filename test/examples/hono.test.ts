@@ -1,11 +1,11 @@
 import { createVerifier } from '@latchkey/verify';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createResourceServer } from '../../examples/resource-server/app.js';
+import { createResourceServer } from '../../examples/hono/app.js';
 import { appFetch, call, login, refresh, registerUser } from '../support/client.js';
 import { buildLatchkey, type Latchkey, useDatabase } from '../support/harness.js';
 import { totpCode } from '../support/totp.js';
 
-/** The example API of README "Protecting your API", through the built `latchkey/verify`. */
+/** examples/hono: a Hono API through the built `@latchkey/verify` (the workspace link to packages/verify). */
 const database = useDatabase();
 let lk: Latchkey;
 let api: ReturnType<typeof createResourceServer>;
@@ -24,7 +24,7 @@ beforeAll(async () => {
 const callApi = (path: string, token?: string, method = 'GET') =>
   api.request(path, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
 
-describe('examples/resource-server', () => {
+describe('examples/hono', () => {
   it('serves /me to a signed-in user and refuses a request without a token', async () => {
     const { email, id } = await registerUser(lk.app);
     const pair = await login(lk.app, email);
