@@ -1,30 +1,53 @@
-import type { z } from 'zod';
-import type * as R from '../http/responses.js';
+import type {
+  EmailChangePending,
+  EmailChangeReverted,
+  EmailVerified,
+  Me,
+  MfaRequired,
+  RegisteredUser,
+  SecondFactor,
+  SecurityEvents,
+  Session,
+  StepUpChallenge,
+  StepUpFactor,
+  TokenPair,
+  TotpEnrollment,
+} from './types.js';
+
+export type {
+  EmailChangePending,
+  EmailChangeReverted,
+  EmailVerified,
+  Me,
+  MfaRequired,
+  RegisteredUser,
+  SecondFactor,
+  SecurityEvent,
+  SecurityEvents,
+  Session,
+  StepUpChallenge,
+  StepUpFactor,
+  TokenPair,
+  TotpEnrollment,
+} from './types.js';
 
 /**
- * `latchkey/client`: a small typed client for single-page apps, mobile apps and tests.
- * It keeps the access token in memory, refreshes it when a call answers 401 (once per call),
- * and makes parallel calls share one refresh (single flight): with rotating refresh tokens,
- * two refreshes of the same token would be a replay.
+ * `@latchkey/client`: a small typed client for single-page apps, mobile apps and tests, with
+ * no dependency. It keeps the access token in memory, refreshes it when a call answers 401
+ * (once per call), and makes parallel calls share one refresh (single flight): with rotating
+ * refresh tokens, two refreshes of the same token would be a replay.
  */
-
-export type TokenPair = z.infer<typeof R.TokenPair>;
-export type MfaRequired = z.infer<typeof R.MfaRequired>;
-export type Me = z.infer<typeof R.Me>['user'];
-export type Session = z.infer<typeof R.Session>;
-export type SecurityEvents = z.infer<typeof R.SecurityEvents>;
-
-/** The answer of a verification or a confirmed change: the address the account has now. */
-export type EmailVerified = z.infer<typeof R.EmailVerified>;
-/** A reverted change: the address put back, and how many sessions were signed out. */
-export type EmailChangeReverted = z.infer<typeof R.EmailChangeReverted>;
-/** A requested change: nothing changes until the link sent to `pending_email` is used. */
-export type EmailChangePending = z.infer<typeof R.EmailChangePending>;
 
 /** Where the refresh token lives between page loads: nowhere in JS with cookie delivery. */
 export interface RefreshTokenStore {
   get(): string | undefined | Promise<string | undefined>;
   set(token: string | undefined): void | Promise<void>;
+}
+
+/** What `onSessionExpiring` is told: when the session ends, and how many seconds are left. */
+export interface SessionExpiring {
+  expiresAt: Date;
+  secondsLeft: number;
 }
 
 export interface ClientOptions {
@@ -35,11 +58,32 @@ export interface ClientOptions {
    * `body`: the client keeps it in `refreshTokenStore` (mobile apps, servers, tests).
    */
   delivery?: 'cookie' | 'body';
+  /** Body delivery: where the refresh token is kept; in memory by default (lost on reload). */
   refreshTokenStore?: RefreshTokenStore;
   clientId?: string;
   fetch?: (input: string, init?: RequestInit) => Promise<Response>;
   /** Called when the session is over (refresh refused): show the login page. */
   onSessionEnded?: () => void;
+  /**
+   * Called once, `expiryWarningSeconds` before the session ends (the end each token pair
+   * announces, `refresh_token_expires_in`, which is never past the session's absolute end): ask
+   * the user to save their work and sign in again. Re-armed by every new token pair; cleared
+   * by logout and by the end of the session.
+   */
+  onSessionExpiring?: (info: SessionExpiring) => void;
+  /** How long before the end `onSessionExpiring` is called, in seconds: 300 by default. */
+  expiryWarningSeconds?: number;
+  /**
+   * A call answered with an RFC 9470 step-up challenge (401 `insufficient_user_authentication`):
+   * ask the user for a TOTP code or their password and resolve with it, and the client steps up
+   * and sends the call again, once; resolve `undefined` to give up (the call then throws the
+   * challenge as a `LatchkeyError`). Without it, every challenge is thrown.
+   */
+  onStepUpRequired?: (challenge: StepUpChallenge) => Promise<StepUpFactor | undefined>;
+  /** The clock, in ms since the epoch: `Date.now` by default (tests inject theirs). */
+  now?: () => number;
+  /** Runs `callback` after `ms`; returns its cancel. `setTimeout` by default (tests inject theirs). */
+  setTimer?: (callback: () => void, ms: number) => () => void;
 }
 
 /** A non-2xx answer, with the contract's error code. */
@@ -49,21 +93,53 @@ export class LatchkeyError extends Error {
     readonly code: string,
     readonly description: string,
     readonly wwwAuthenticate: string | null,
+    /** The whole error body: some errors carry more, e.g. `session_limit_reached`'s `limit_token`. */
+    readonly body: Record<string, unknown> = {},
   ) {
     super(`${status} ${code}: ${description}`);
     this.name = 'LatchkeyError';
   }
+
+  /** What a step-up challenge (`insufficient_user_authentication`) asks for; else undefined. */
+  get challenge(): StepUpChallenge | undefined {
+    return this.code === 'insufficient_user_authentication' ? challengeOf(this.wwwAuthenticate) : undefined;
+  }
+}
+
+/** `acr_values` and `max_age` of a `WWW-Authenticate` challenge; they follow the description. */
+function challengeOf(header: string | null): StepUpChallenge {
+  const text = header ?? '';
+  const challenge: StepUpChallenge = {};
+  const acr = text.lastIndexOf('acr_values="') + 12;
+  if (acr > 11) challenge.acrValues = text.slice(acr, text.indexOf('"', acr));
+  const age = text.lastIndexOf('max_age=') + 8;
+  if (age > 7) challenge.maxAge = Number.parseInt(text.slice(age), 10);
+  return challenge;
 }
 
 async function errorOf(response: Response): Promise<LatchkeyError> {
-  const body = (await response.json().catch(() => ({}))) as { error?: string; error_description?: string };
+  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   return new LatchkeyError(
     response.status,
-    body.error ?? `http_${response.status}`,
-    body.error_description ?? response.statusText,
+    typeof body.error === 'string' ? body.error : `http_${response.status}`,
+    typeof body.error_description === 'string' ? body.error_description : response.statusText,
     response.headers.get('www-authenticate'),
+    body,
   );
 }
+
+/** Resolves for a 2xx answer, throws its `LatchkeyError` otherwise. */
+async function ok(response: Response): Promise<void> {
+  if (!response.ok) throw await errorOf(response);
+}
+
+const expectJson = async <T>(response: Response): Promise<T> => {
+  await ok(response);
+  return (await response.json()) as T;
+};
+
+/** setTimeout fires at once past 2^31 - 1 ms (24.8 days): longer waits go in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function createLatchkeyClient(options: ClientOptions) {
   // No regex: lookbehind needs Safari 16.4, and /\/+$/ backtracks on a run of slashes.
@@ -71,6 +147,14 @@ export function createLatchkeyClient(options: ClientOptions) {
   while (base.endsWith('/')) base = base.slice(0, -1);
   const delivery = options.delivery ?? 'cookie';
   const doFetch = options.fetch ?? ((input: string, init?: RequestInit) => globalThis.fetch(input, init));
+  const now = options.now ?? Date.now;
+  const setTimer =
+    options.setTimer ??
+    ((callback: () => void, ms: number) => {
+      const id = setTimeout(callback, ms);
+      return () => clearTimeout(id);
+    });
+  const warnMs = Math.max(0, options.expiryWarningSeconds ?? 300) * 1000;
   let memoryRefreshToken: string | undefined;
   const store: RefreshTokenStore = options.refreshTokenStore ?? {
     get: () => memoryRefreshToken,
@@ -80,6 +164,10 @@ export function createLatchkeyClient(options: ClientOptions) {
   };
   let accessToken: string | undefined;
   let refreshing: Promise<string> | undefined;
+  /** When the session ends (ms), as the last token pair said; and the end already warned of. */
+  let sessionEnd: number | undefined;
+  let warnedEnd: number | undefined;
+  let cancelTimer: (() => void) | undefined;
 
   const send = (path: string, init: RequestInit & { json?: unknown } = {}) => {
     const headers = new Headers(init.headers);
@@ -90,34 +178,61 @@ export function createLatchkeyClient(options: ClientOptions) {
     }
     return doFetch(`${base}${path}`, { ...init, headers, body, credentials: 'include' });
   };
+  const post = (path: string, json?: unknown) => send(path, { method: 'POST', json });
 
-  const expectJson = async <T>(response: Response): Promise<T> => {
-    if (!response.ok) throw await errorOf(response);
-    return (await response.json()) as T;
-  };
+  function disarm() {
+    cancelTimer?.();
+    cancelTimer = undefined;
+  }
+
+  /** Sets the expiry warning for `sessionEnd`, unless that end (give or take a minute) was warned of. */
+  function arm() {
+    disarm();
+    const end = sessionEnd;
+    if (end === undefined || !options.onSessionExpiring) return;
+    if (warnedEnd !== undefined && end < warnedEnd + 60_000) return;
+    cancelTimer = setTimer(
+      () => {
+        cancelTimer = undefined;
+        if (now() < end - warnMs) return arm(); // a long wait's step, or a timer that fired early
+        warnedEnd = end;
+        options.onSessionExpiring?.({
+          expiresAt: new Date(end),
+          secondsLeft: Math.max(0, Math.round((end - now()) / 1000)),
+        });
+      },
+      Math.min(Math.max(0, end - warnMs - now()), MAX_TIMER_MS),
+    );
+  }
 
   /** Keeps a new pair: the access token in memory, the refresh token in the store (body delivery). */
   async function keep(pair: TokenPair): Promise<TokenPair> {
     accessToken = pair.access_token;
     if (pair.refresh_token) await store.set(pair.refresh_token);
+    sessionEnd = now() + pair.refresh_token_expires_in * 1000;
+    arm();
     return pair;
+  }
+
+  /** Forgets the session: tokens, its end and the warning. */
+  async function forget() {
+    accessToken = undefined;
+    sessionEnd = warnedEnd = undefined;
+    disarm();
+    await store.set(undefined);
   }
 
   async function refreshOnce(): Promise<string> {
     const token = delivery === 'body' ? await store.get() : undefined;
     if (delivery === 'body' && !token) throw new LatchkeyError(401, 'invalid_grant', 'Not signed in', null);
-    const response = await send('/v1/auth/refresh', {
-      method: 'POST',
-      json: {
-        ...(token ? { refresh_token: token } : {}),
-        ...(options.clientId ? { client_id: options.clientId } : {}),
-      },
+    const response = await post('/v1/auth/refresh', {
+      ...(token ? { refresh_token: token } : {}),
+      ...(options.clientId ? { client_id: options.clientId } : {}),
     });
     if (!response.ok) {
       const error = await errorOf(response);
       if (response.status === 401) {
-        accessToken = undefined;
-        await store.set(undefined);
+        await forget();
         options.onSessionEnded?.();
       }
       throw error;
@@ -134,74 +249,132 @@ export function createLatchkeyClient(options: ClientOptions) {
   }
 
   /**
-   * A call with the access token; on a 401 `invalid_token` it refreshes (shared with any
-   * parallel call) and retries once. A 401 `insufficient_user_authentication` is the
-   * route asking for a step-up: it is thrown as it is.
+   * Re-authenticates the signed-in user for a fresh `auth_time` (RFC 9470): a TOTP code gives
+   * `acr` aal2, the password aal1. The session gets a new token pair (kept, as at login).
+   * `wrong_code` / `wrong_password` for a wrong factor; `mfa_not_enabled` for a code without TOTP.
    */
-  async function authorized(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+  async function stepUp(factor: StepUpFactor): Promise<TokenPair> {
+    return keep(
+      await expectJson<TokenPair>(
+        await authorized('/v1/auth/step-up', { method: 'POST', json: { ...factor, delivery } }, false),
+      ),
+    );
+  }
+
+  /**
+   * A call with the access token; on a 401 `invalid_token` it refreshes (shared with any
+   * parallel call) and retries once. A 401 `insufficient_user_authentication` is the route
+   * asking for a step-up: with `onStepUpRequired` the client steps up and retries once;
+   * without, the answer is returned as it is.
+   */
+  async function authorized(
+    path: string,
+    init: RequestInit & { json?: unknown } = {},
+    mayStepUp = true,
+  ): Promise<Response> {
     const withToken = (token: string | undefined) => {
       const headers = new Headers(init.headers);
       if (token) headers.set('authorization', `Bearer ${token}`);
       return send(path, { ...init, headers });
     };
     const used = accessToken ?? (await refresh());
-    const response = await withToken(used);
-    if (response.status !== 401) return response;
-    if (!(response.headers.get('www-authenticate') ?? '').includes('error="invalid_token"')) return response;
-    // Another call may have refreshed meanwhile: use its token rather than refresh again.
-    const next = accessToken && accessToken !== used ? accessToken : await refresh();
-    return withToken(next);
+    let response = await withToken(used);
+    const challenge = () => (response.status === 401 ? (response.headers.get('www-authenticate') ?? '') : '');
+    if (challenge().includes('error="invalid_token"')) {
+      // Another call may have refreshed meanwhile: use its token rather than refresh again.
+      response = await withToken(accessToken && accessToken !== used ? accessToken : await refresh());
+    }
+    if (mayStepUp && options.onStepUpRequired && challenge().includes('insufficient_user_authentication')) {
+      const factor = await options.onStepUpRequired(challengeOf(challenge()));
+      if (factor) {
+        await stepUp(factor);
+        response = await withToken(accessToken);
+      }
+    }
+    return response;
   }
 
+  /** A Bearer call whose answer has no body: resolves on 2xx. */
+  const authorizedOk = async (path: string, init: RequestInit & { json?: unknown } = {}) =>
+    ok(await authorized(path, init));
+
   return {
+    /**
+     * Creates an account (`email_taken`, `invalid_password` for a weak or common one). It does
+     * not sign in: call `login` next. A verification link goes to the address.
+     */
+    register: async (email: string, password: string, name?: string) =>
+      (
+        await expectJson<{ user: RegisteredUser }>(
+          await post('/v1/auth/register', { email, password, ...(name ? { name } : {}) }),
+        )
+      ).user,
     /** A password login: a token pair, or `{ mfa_required, mfa_token }` to finish with `loginMfa`. */
     async login(email: string, password: string, extra: { deviceName?: string; remember?: boolean } = {}) {
       const result = await expectJson<TokenPair | MfaRequired>(
-        await send('/v1/auth/login', {
-          method: 'POST',
-          json: {
-            email,
-            password,
-            delivery,
-            ...(extra.deviceName ? { device_name: extra.deviceName } : {}),
-            ...(extra.remember !== undefined ? { remember: extra.remember } : {}),
-            ...(options.clientId ? { client_id: options.clientId } : {}),
-          },
+        await post('/v1/auth/login', {
+          email,
+          password,
+          delivery,
+          ...(extra.deviceName ? { device_name: extra.deviceName } : {}),
+          ...(extra.remember !== undefined ? { remember: extra.remember } : {}),
+          ...(options.clientId ? { client_id: options.clientId } : {}),
         }),
       );
       return 'mfa_required' in result ? result : keep(result);
     },
-    async loginMfa(mfaToken: string, factor: { code: string } | { recoveryCode: string }) {
-      const json =
-        'code' in factor
-          ? { mfa_token: mfaToken, code: factor.code }
-          : { mfa_token: mfaToken, recovery_code: factor.recoveryCode };
-      return keep(await expectJson<TokenPair>(await send('/v1/auth/login/mfa', { method: 'POST', json })));
-    },
+    /** Finishes an MFA login with a TOTP code or a recovery code (`invalid_code`). */
+    loginMfa: async (mfaToken: string, factor: SecondFactor) =>
+      keep(
+        await expectJson<TokenPair>(
+          await post(
+            '/v1/auth/login/mfa',
+            'code' in factor
+              ? { mfa_token: mfaToken, code: factor.code }
+              : { mfa_token: mfaToken, recovery_code: factor.recoveryCode },
+          ),
+        ),
+      ),
+    /**
+     * With SESSION_LIMIT_POLICY=reject, a login past the limit throws 409
+     * `session_limit_reached` whose `body` has `limit_token` and `sessions`: sign one of them
+     * out and finish the login here.
+     */
+    finishHeldLogin: async (limitToken: string, revokeSessionId: string) =>
+      keep(
+        await expectJson<TokenPair>(
+          await post('/v1/auth/login/session-limit', {
+            limit_token: limitToken,
+            revoke_session_id: revokeSessionId,
+          }),
+        ),
+      ),
     /** Asks for a reset link by email: resolves the same whether or not the address has an account. */
-    async forgotPassword(email: string): Promise<void> {
-      const response = await send('/v1/auth/password/forgot', { method: 'POST', json: { email } });
-      if (!response.ok) throw await errorOf(response);
-    },
+    forgotPassword: async (email: string): Promise<void> =>
+      ok(await post('/v1/auth/password/forgot', { email })),
     /**
      * Sets a new password with the token of a reset link; every session of that user ends: sign
      * in again afterwards. An account with TOTP needs `factor` (the error `mfa_required` says
      * so; `invalid_code` for a wrong one; `invalid_email_token` for a dead link).
      */
-    async resetPassword(
-      token: string,
-      password: string,
-      factor?: { code: string } | { recoveryCode: string },
-    ) {
-      const json = {
-        token,
-        password,
-        ...(factor && 'code' in factor ? { code: factor.code } : {}),
-        ...(factor && 'recoveryCode' in factor ? { recovery_code: factor.recoveryCode } : {}),
-      };
-      const response = await send('/v1/auth/password/reset', { method: 'POST', json });
-      if (!response.ok) throw await errorOf(response);
-    },
+    resetPassword: async (token: string, password: string, factor?: SecondFactor): Promise<void> =>
+      ok(
+        await post('/v1/auth/password/reset', {
+          token,
+          password,
+          ...(factor && 'code' in factor ? { code: factor.code } : {}),
+          ...(factor && 'recoveryCode' in factor ? { recovery_code: factor.recoveryCode } : {}),
+        }),
+      ),
+    /**
+     * Changes the signed-in user's password (`wrong_password`, `invalid_password`). Every
+     * other session of the user ends; this one goes on.
+     */
+    changePassword: async (currentPassword: string, newPassword: string): Promise<void> =>
+      authorizedOk('/v1/users/me/password', {
+        method: 'POST',
+        json: { current_password: currentPassword, new_password: newPassword },
+      }),
     /**
      * Verifies the address with the token of a verification link (`?token=lkv_…`). No session
      * needed: whoever holds the link may use it, once. The next access token of each session
@@ -209,17 +382,14 @@ export function createLatchkeyClient(options: ClientOptions) {
      * a dead link.
      */
     verifyEmail: async (token: string) =>
-      expectJson<EmailVerified>(await send('/v1/auth/email/verify', { method: 'POST', json: { token } })),
+      expectJson<EmailVerified>(await post('/v1/auth/email/verify', { token })),
     /** Asks for a new verification link: resolves the same whether or not a mail goes out. */
-    async resendVerification(email: string): Promise<void> {
-      const response = await send('/v1/auth/email/verify/resend', { method: 'POST', json: { email } });
-      if (!response.ok) throw await errorOf(response);
-    },
+    resendVerification: async (email: string): Promise<void> =>
+      ok(await post('/v1/auth/email/verify/resend', { email })),
     /**
      * Asks to change the signed-in user's address: a confirmation link goes to the new one and a
      * "this wasn't me" link to the current one; nothing changes until `confirmEmailChange`. Needs
-     * the current password (`wrong_password`) and a recent sign-in: a 401
-     * `insufficient_user_authentication` (with `wwwAuthenticate`) asks for a step-up first.
+     * the current password (`wrong_password`) and a recent sign-in (a step-up challenge).
      */
     changeEmail: async (email: string, password: string) =>
       expectJson<EmailChangePending>(
@@ -227,46 +397,90 @@ export function createLatchkeyClient(options: ClientOptions) {
       ),
     /** Confirms a change with the token of the link sent to the new address (`?token=lkc_…`). */
     confirmEmailChange: async (token: string) =>
-      expectJson<EmailVerified>(
-        await send('/v1/auth/email/change/confirm', { method: 'POST', json: { token } }),
-      ),
+      expectJson<EmailVerified>(await post('/v1/auth/email/change/confirm', { token })),
     /**
      * "This wasn't me": undoes a change with the token of the notice sent to the old address
      * (`?token=lkr_…`). Every session of that account ends, this client's too if it is signed in
      * to it (its next call ends in `onSessionEnded`): sign in again afterwards.
      */
     revertEmailChange: async (token: string) =>
-      expectJson<EmailChangeReverted>(
-        await send('/v1/auth/email/change/revert', { method: 'POST', json: { token } }),
-      ),
+      expectJson<EmailChangeReverted>(await post('/v1/auth/email/change/revert', { token })),
     refresh,
-    /** Any Bearer call of the API, refreshed as needed. */
-    fetch: authorized,
+    stepUp,
+    /**
+     * Starts TOTP enrolment (needs a sign-in under 5 minutes old: a step-up challenge otherwise;
+     * `mfa_already_enabled`). Show `qr_svg`, then confirm with `activateTotp`.
+     */
+    enrollTotp: async () =>
+      expectJson<TotpEnrollment>(await authorized('/v1/mfa/totp/enroll', { method: 'POST' })),
+    /**
+     * Confirms enrolment with a first code (`wrong_code`): the 10 recovery codes, shown to the
+     * user once. The session becomes aal2; the next call fetches an access token that says so.
+     */
+    async activateTotp(code: string): Promise<string[]> {
+      const { recovery_codes } = await expectJson<{ recovery_codes: string[] }>(
+        await authorized('/v1/mfa/totp/activate', { method: 'POST', json: { code } }),
+      );
+      accessToken = undefined;
+      return recovery_codes;
+    },
+    /** Turns TOTP off (aal2 and a fresh sign-in: a step-up challenge otherwise); every other session ends. */
+    disableTotp: async (): Promise<void> => authorizedOk('/v1/mfa/totp', { method: 'DELETE' }),
+    /** New recovery codes (aal2, fresh sign-in); the old ones stop working. */
+    regenerateRecoveryCodes: async () =>
+      (
+        await expectJson<{ recovery_codes: string[] }>(
+          await authorized('/v1/mfa/recovery-codes', { method: 'POST' }),
+        )
+      ).recovery_codes,
+    /** Any Bearer call of the API, refreshed (and stepped up, with `onStepUpRequired`) as needed. */
+    fetch: (path: string, init?: RequestInit & { json?: unknown }) => authorized(path, init),
     me: async () => (await expectJson<{ user: Me }>(await authorized('/v1/users/me'))).user,
+    /** Sets the display name (at most 200 characters; `null` or empty clears it). */
+    rename: async (name: string | null) =>
+      (await expectJson<{ user: Me }>(await authorized('/v1/users/me', { method: 'PATCH', json: { name } })))
+        .user,
     sessions: async () =>
       (await expectJson<{ sessions: Session[] }>(await authorized('/v1/sessions'))).sessions,
-    async revokeSession(id: string) {
-      const response = await authorized(`/v1/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' });
-      if (!response.ok) throw await errorOf(response);
+    revokeSession: async (id: string): Promise<void> =>
+      authorizedOk(`/v1/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+    /** Signs out every other session (this one too with `includeCurrent`): how many ended. */
+    async revokeAllSessions(includeCurrent = false): Promise<number> {
+      const { revoked } = await expectJson<{ revoked: number }>(
+        await authorized('/v1/sessions/revoke-all', {
+          method: 'POST',
+          json: { include_current: includeCurrent },
+        }),
+      );
+      if (includeCurrent) await forget();
+      return revoked;
     },
     events: async (cursor?: string) =>
       expectJson<SecurityEvents>(
         await authorized(`/v1/users/me/events${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`),
       ),
-    async logout() {
+    /** Deletes the account (fresh sign-in, aal2 with MFA: a step-up challenge otherwise); signs out. */
+    async deleteAccount(): Promise<void> {
+      await authorizedOk('/v1/users/me', { method: 'DELETE' });
+      await forget();
+    },
+    async logout(): Promise<void> {
       const token = delivery === 'body' ? await store.get() : undefined;
       const response = await send('/v1/auth/logout', {
         method: 'POST',
         ...(token ? { json: { refresh_token: token } } : {}),
         ...(!token && accessToken ? { headers: { authorization: `Bearer ${accessToken}` } } : {}),
       });
-      accessToken = undefined;
-      await store.set(undefined);
-      if (!response.ok && response.status !== 401) throw await errorOf(response);
+      await forget();
+      if (response.status !== 401) await ok(response);
     },
     /** The access token in memory, if any (to call your own APIs). */
     get accessToken() {
       return accessToken;
+    },
+    /** When the session ends unless refreshed (never past its absolute end), from the last token pair. */
+    get sessionExpiresAt(): Date | undefined {
+      return sessionEnd === undefined ? undefined : new Date(sessionEnd);
     },
   };
 }
