@@ -27,7 +27,7 @@ export const MailEnvSchema = {
     .max(2000)
     .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
     .optional(),
-  /** Workers: an HTTPS endpoint that takes a JSON message (see README, Email). */
+  /** Workers: an HTTPS endpoint that takes a JSON message (see docs/email.md). */
   MAIL_HTTP_URL: z.url('must be an absolute URL').max(2000).optional(),
   MAIL_HTTP_TOKEN: z.string().min(1).max(4000).optional(),
   MAIL_FROM: mailbox,

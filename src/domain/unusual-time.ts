@@ -1,6 +1,6 @@
 /**
  * "A sign-in at an hour of the day this account has never signed in at" (issue #17 §4), kept
- * simple enough to explain in one sentence (README, "Security notifications"):
+ * simple enough to explain in one sentence (docs/email.md, "Security notifications"):
  *
  * A sign-in is at an unusual time when the account has at least `MIN_HISTORY` successful
  * sign-ins in the last `HISTORY_DAYS` days and none of them within `NEIGHBOUR_HOURS` hour of the

@@ -1,7 +1,7 @@
 /**
  * The webhook event catalogue (issue #18) and how a security event becomes one. One home: the
  * database adapter writes the deliveries of an event with the event itself (one statement, one
- * transaction), the admin API validates subscriptions against this list, and the README's
+ * transaction), the admin API validates subscriptions against this list, and docs/webhooks.md's
  * catalogue is tested against it.
  *
  * A payload carries ids and facts, never a token, password, code or secret (Standard Webhooks:

@@ -37,7 +37,7 @@ const shorten = (text: string, max = 80) => (text.length > max ? `${text.slice(0
 
 /** Checks a webhook URL against the policy; on success the parsed URL (its `href` is what to store). */
 export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): WebhookUrlCheck {
-  // Bounded before parsing (README, "Count before work").
+  // Bounded before parsing (docs/security.md: counted before the work it guards).
   if (typeof raw !== 'string' || raw.length === 0) return { ok: false, reason: 'URL is empty' };
   if (raw.length > MAX_WEBHOOK_URL_LENGTH)
     return { ok: false, reason: `URL longer than ${MAX_WEBHOOK_URL_LENGTH} characters` };

@@ -105,7 +105,7 @@ function build(env: Env) {
   const url = connectionString(env, config);
   const masterKeys = deriveMasterKeys(config.masterSecret);
   const getClientIp: GetClientIp = (c) => c.req.header('cf-connecting-ip');
-  // Workers: the HTTPS mail API only (nodemailer needs Node's sockets; README, Email).
+  // Workers: the HTTPS mail API only (nodemailer needs Node's sockets; docs/email.md).
   const transport = config.mail.transport;
   const mailer =
     transport.kind === 'http'
@@ -127,7 +127,7 @@ function build(env: Env) {
       logger,
       requestFacts: currentRequestFacts(config, getClientIp),
       ...(mailer ? { mailer } : {}),
-      // Webhooks over fetch: only the URL's literal host can be checked here (README, Webhooks).
+      // Webhooks over fetch: only the URL's literal host can be checked here (docs/webhooks.md).
       webhookSender: createFetchWebhookSender({
         allowPrivate: config.webhooks.allowPrivate,
         userAgent: 'Latchkey-Webhooks/1',

@@ -3,7 +3,7 @@ import { base64url } from 'jose';
 /**
  * Small helpers over Web Crypto, the one crypto API that Node and Workers share.
  *
- * This is the one module of the core allowed to detect its runtime (README, Architecture;
+ * This is the one module of the core allowed to detect its runtime (docs/architecture.md;
  * test/architecture/layers.test.ts names it): where the runtime has `node:crypto`, reached
  * through `process.getBuiltinModule` (no import, so Workers and browsers still load this file),
  * the hot helpers (SHA-256, HMAC, JWS signatures and their check) use its synchronous functions

@@ -11,7 +11,7 @@ import { type Caller, userOfCaller } from './session-service.js';
  * MFA: it is at least as grave as turning MFA off, which asks the same (RFC 9470; OWASP ASVS
  * V2.2 re-authentication before sensitive operations). The store erases the personal data in
  * one transaction and leaves a tombstone that keeps the anonymised security events until
- * cleanup deletes them (README, "Deleting an account").
+ * cleanup deletes them (docs/data-model.md, "Deleting an account").
  */
 export function createUserProfile(deps: {
   store: Pick<UserStore, 'findUserById' | 'renameUser' | 'deleteAccount'> &

@@ -1,6 +1,6 @@
 /**
  * `latchkey/verify`: what a resource server needs to trust Latchkey access tokens offline.
- * See "Protecting your API" in the README.
+ * See packages/verify/README.md.
  */
 export type { AssuranceRequirement, AuthenticatorAssurance } from '../domain/assurance.js';
 export { checkAssurance } from '../domain/assurance.js';

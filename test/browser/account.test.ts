@@ -14,14 +14,14 @@ import { totpCode } from '../support/totp.js';
  * contexts are two devices of one person. Sign in, see both sessions, revoke the other one
  * and watch it thrown out at its next refresh, turn on MFA with a code computed here, sign in
  * again with it, sign out everywhere else. Time is the injected clock's, never a sleep.
- * Each page's screenshot is saved (see SCREENSHOTS; the README shows them).
+ * Each page's screenshot is saved (see SCREENSHOTS; docs/account-pages.md shows them).
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
 if (!available && process.env.CI)
   throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
-/** A temporary folder; `SCREENSHOT_DIR=docs/screenshots` refreshes the README's pictures. */
+/** A temporary folder; `SCREENSHOT_DIR=docs/screenshots` refreshes the pictures of docs/account-pages.md. */
 const SCREENSHOTS = resolve(process.env.SCREENSHOT_DIR ?? join(tmpdir(), 'latchkey-screenshots'));
 const SHOT_NAMES = [
   'sign-in',

@@ -25,7 +25,7 @@ const available = existsSync(CHROMIUM);
 if (!available && process.env.CI)
   throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
-/** A temporary folder; `SCREENSHOT_DIR=docs/screenshots` refreshes the README's pictures. */
+/** A temporary folder; `SCREENSHOT_DIR=docs/screenshots` refreshes the pictures of docs/account-pages.md. */
 const SCREENSHOTS = resolve(process.env.SCREENSHOT_DIR ?? join(tmpdir(), 'latchkey-screenshots'));
 const STEP = 30_000;
 const NEW_PASSWORD = 'seven herons fold paper under violet rain';

@@ -187,7 +187,7 @@ async function produceEvents(
       events.push(`password.changed ${client.email} -`);
     } else if (then === 'revoke the session') {
       // DELETE /v1/sessions/{id}, not POST /v1/auth/logout: a logout records no security
-      // event, so it sends no webhook (README, Webhooks: "session.revoked is sent for …").
+      // event, so it sends no webhook (docs/webhooks.md: "session.revoked is sent for …").
       await expectSent(base, `/v1/sessions/${client.sessionId}`, 204, {
         method: 'DELETE',
         token: client.access,

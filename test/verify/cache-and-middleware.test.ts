@@ -148,7 +148,7 @@ describe('the verified-token cache', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-/** A resource server on Hono, as README "Protecting your API" shows. */
+/** A resource server on Hono, as packages/verify/README.md shows. */
 function resourceServer(verifier: Verifier) {
   const app = new Hono<{ Variables: AccessTokenVariables }>();
   const handled = vi.fn();

@@ -383,7 +383,7 @@ describe('key rotation', () => {
     const after = await login(lk.app, user.email);
 
     // Within jose's cooldown (real Date.now, 30 s after its fetch) an unknown kid is not
-    // refetched: the new key's token is refused for now (README: "at most every 30 s").
+    // refetched: the new key's token is refused for now (packages/verify/README.md: "at most every 30 s").
     const refusal = await verifier.verify(after.access_token).catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(BearerError);
     expect(recorder.to(JWKS_PATH)).toHaveLength(1);

@@ -5,7 +5,7 @@ import type { Mailer, OutgoingMail } from '../../ports/mail.js';
  * POSTed as JSON to `MAIL_HTTP_URL` with `Authorization: Bearer MAIL_HTTP_TOKEN` and an
  * `Idempotency-Key` header (draft-ietf-httpapi-idempotency-key-header), the same key in the
  * body; any 2xx means accepted. A small relay (or a provider's API behind one) turns it into
- * an email — README, "Email". fetch only: it runs on workerd and Node alike.
+ * an email — docs/email.md. fetch only: it runs on workerd and Node alike.
  *
  * A failure reports the status only: a response body might echo the message, and its link.
  */

@@ -53,7 +53,7 @@ export function usersRoutes(ctx: RouteContext) {
       tag: 'account',
       summary: 'Delete the account: every session revoked, personal data erased',
       description:
-        'Needs a fresh authentication (auth_time within 300 s), at aal2 when the account has MFA. What is kept, and for how long: README, "Deleting an account".',
+        'Needs a fresh authentication (auth_time within 300 s), at aal2 when the account has MFA. What is kept, and for how long: docs/data-model.md, "Deleting an account".',
       // The table's guard checks the token once; the service asks for freshness (and aal2 with
       // MFA), which depends on the account. Documented, not checked twice.
       security: {
