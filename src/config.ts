@@ -254,14 +254,18 @@ function crossChecks(raw: Record<string, string>): string[] {
   return problems;
 }
 
-/** Parses and checks the environment; throws `ConfigError` listing every problem. */
-export function parseConfig(env: Record<string, string | undefined>): Config {
-  // Empty strings mean "not set", as they do in most .env files.
-  const raw = Object.fromEntries(
+/** The variables that are set: empty strings mean "not set", as they do in most .env files. */
+export function presentVariables(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(
     Object.entries(env).filter(
       (entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '',
     ),
   );
+}
+
+/** Parses and checks the environment; throws `ConfigError` listing every problem. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const raw = presentVariables(env);
   const parsed = EnvSchema.safeParse(raw);
   const problems = [
     ...(parsed.success

@@ -113,7 +113,7 @@ async function main(command: Exclude<Command, { name: 'help' }>): Promise<void> 
       return;
     }
     case 'config:show':
-      showConfigCommand({ config: config(), out });
+      showConfigCommand({ config: config(), env: process.env, out, json: command.json });
       return;
     case 'users:create': {
       // Read before the database opens: nothing waits on a prompt with a connection open.

@@ -56,7 +56,9 @@ commands:
   webhooks:deliveries <id> [--status pending|sent|failed] [--limit N] [--cursor C] [--json]
                                         the endpoint's delivery log, newest first
   webhooks:replay <delivery-id>         send a failed delivery again (same webhook-id)
-  config:show                           the effective configuration, secrets masked
+  config:show [--json]                  every variable: its value and where it came from
+                                        (environment, default, development fallback);
+                                        secrets masked
   help                                  this text`;
 
 export type Command =
@@ -96,7 +98,7 @@ export type Command =
       json: boolean;
     }
   | { name: 'webhooks:replay'; id: string }
-  | { name: 'config:show' };
+  | { name: 'config:show'; json: boolean };
 
 interface ArgSpec {
   positionals: string[];
@@ -133,7 +135,7 @@ const SPECS: Record<Exclude<Command['name'], 'help'>, ArgSpec> = {
     options: ['--status', '--limit', '--cursor'],
   },
   'webhooks:replay': { positionals: ['delivery-id'], flags: [], options: [] },
-  'config:show': { positionals: [], flags: [], options: [] },
+  'config:show': { positionals: [], flags: ['--json'], options: [] },
 };
 
 const isCommandName = (name: string): name is keyof typeof SPECS => Object.hasOwn(SPECS, name);
@@ -194,9 +196,10 @@ export function parseCommandLine(argv: readonly string[]): Command {
     case 'serve':
     case 'version':
     case 'migrate':
-    case 'config:show':
     case 'mail:dispatch':
       return { name };
+    case 'config:show':
+      return { name, json: flags.has('--json') };
     case 'users:disable':
     case 'users:enable':
     case 'users:reset-link':

@@ -1,17 +1,17 @@
+import { configSources, type VariableReport } from '../../config/sources.js';
 import type { Config } from '../../config.js';
 import type { Writer } from './output.js';
 
 /**
- * `config:show`: the effective configuration, printed so an operator can check it, with
- * every secret masked so the output can be shared (a ticket, a chat) without leaking one.
+ * `config:show`: every configuration variable by its name, its effective value and where that
+ * came from (the environment, a default, a development fallback), so an operator can check a
+ * deploy; every secret masked so the output can be shared (a ticket, a chat) without leaking one.
  */
 
 export const MASK = '****';
 const SET = '(set)';
 const NOT_SET = '(not set)';
 
-/** Keys whose string values are secrets wherever they appear (metricsToken, masterSecret…). */
-const SECRET_KEY = /secret|passw|token|credential|private|api_?key|auth/i;
 /** Query parameters of a connection URL that carry secrets (postgres.js takes `?password=`). */
 const SECRET_PARAM = /pass|secret|token|key/i;
 /** Secrets shorter than this are not searched for in the output: they would match ordinary text. */
@@ -47,47 +47,84 @@ export function maskUrl(value: string): { masked: string; secrets: string[] } {
   }
 }
 
-const looksLikeUrlWithCredentials = (value: string) => /^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(value);
-
-/**
- * The configuration with every secret masked: MASTER_SECRET and METRICS_TOKEN become
- * "(set)" / "(not set)", the password of DATABASE_URL (and of any URL with credentials)
- * becomes ****, introspection clients keep their ids, and any other string under a
- * secret-looking key is masked too. Unset values show as null.
- */
-export function maskConfig(config: Config): { masked: unknown; secrets: string[] } {
-  const secrets: string[] = [];
-  const walk = (value: unknown, key: string): unknown => {
-    if (value === undefined || value === null) return SECRET_KEY.test(key) ? NOT_SET : null;
-    if (typeof value === 'string') {
-      if (SECRET_KEY.test(key)) {
-        secrets.push(value);
-        return key === 'secret' ? MASK : SET;
-      }
-      if (looksLikeUrlWithCredentials(value)) {
-        const url = maskUrl(value);
-        secrets.push(...url.secrets);
-        return url.masked;
-      }
-      return value;
-    }
-    if (Array.isArray(value)) return value.map((item) => walk(item, key));
-    if (typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, walk(item, name)]));
-    }
-    return value;
-  };
-  return { masked: walk(config, ''), secrets };
+/** A variable as printed: its value with every secret masked. */
+export interface ShownVariable {
+  value: VariableReport['value'];
+  source: VariableReport['source'];
+  note?: string;
 }
 
-/** `config:show`: the effective configuration as JSON, secrets masked. */
-export function showConfigCommand(deps: { config: Config; out: Writer }): string {
-  const { masked, secrets } = maskConfig(deps.config);
-  let text = JSON.stringify(masked, null, 2);
+/** The reports with their secrets masked, and the secrets found (to scrub from the text too). */
+export function maskReports(reports: VariableReport[]): {
+  shown: Map<string, ShownVariable>;
+  secrets: string[];
+} {
+  const secrets: string[] = [];
+  const shown = new Map<string, ShownVariable>();
+  for (const report of reports) {
+    const { name, source, note } = report;
+    let value = report.value;
+    const { sensitivity } = report;
+    if (source === 'environment' && value !== null) {
+      if (sensitivity === 'secret') {
+        secrets.push(...(Array.isArray(value) ? value : [String(value)]));
+        value = SET;
+      } else if (sensitivity === 'clients' && Array.isArray(value)) {
+        value = value.map((item) => {
+          const colon = item.indexOf(':');
+          secrets.push(item.slice(colon + 1));
+          return colon > 0 ? `${item.slice(0, colon)}:${MASK}` : MASK;
+        });
+      } else if (sensitivity === 'url' && typeof value === 'string') {
+        const url = maskUrl(value);
+        secrets.push(...url.secrets);
+        value = url.masked;
+      }
+    }
+    shown.set(name, { value, source, ...(note ? { note } : {}) });
+  }
+  return { shown, secrets };
+}
+
+const display = (value: ShownVariable['value']): string => {
+  if (value === null) return NOT_SET;
+  if (Array.isArray(value)) return value.length > 0 ? value.join(',') : '(none)';
+  return String(value);
+};
+
+/** Name, value, source in columns; a long value pushes its source along rather than the table. */
+function table(shown: Map<string, ShownVariable>): string {
+  const rows = [...shown].map(([name, { value, source, note }]) => [
+    name,
+    display(value),
+    note ? `${source}: ${note}` : source,
+  ]);
+  const nameWidth = Math.max(...rows.map(([name]) => name!.length));
+  const valueWidth = Math.min(48, Math.max(...rows.map(([, value]) => value!.length)));
+  return [['VARIABLE', 'VALUE', 'SOURCE'], ...rows]
+    .map(([name, value, source]) => `${name!.padEnd(nameWidth)}  ${value!.padEnd(valueWidth)}  ${source}`)
+    .join('\n');
+}
+
+/**
+ * `config:show [--json]`: every variable with its effective value and its source, secrets
+ * masked; `--json` prints an object by variable name (`jq .ACCESS_TOKEN_TTL.value`).
+ */
+export function showConfigCommand(deps: {
+  config: Config;
+  /** What the configuration was parsed from (process.env). */
+  env: Record<string, string | undefined>;
+  out: Writer;
+  json?: boolean;
+}): string {
+  const { shown, secrets } = maskReports(configSources(deps.env, deps.config));
+  let text = deps.json ? JSON.stringify(Object.fromEntries(shown), null, 2) : table(shown);
   // Belt and braces: a secret that also turns up in some other value is masked there too.
   for (const secret of secrets) {
     if (secret.length < MIN_SCRUB_LENGTH) continue;
-    for (const form of [secret, JSON.stringify(secret).slice(1, -1)]) text = text.split(form).join(MASK);
+    for (const form of [secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)]) {
+      text = text.split(form).join(MASK);
+    }
   }
   deps.out(text);
   return text;
