@@ -309,6 +309,37 @@ describe('@latchkey/client: register and password change', () => {
   });
 });
 
+describe('@latchkey/client: the end of an account, and a login held at the session limit', () => {
+  it('deletes the account after a fresh sign-in: signed out, and the address is free again', async () => {
+    const { email, client } = await signedInClient();
+    lk.clock.advance(301_000);
+    expect((await errorOf(client.deleteAccount()))?.challenge).toEqual({ maxAge: 300 });
+    await client.stepUp({ password: PASSWORD });
+    await client.deleteAccount();
+    expect([client.accessToken, client.sessionExpiresAt]).toEqual([undefined, undefined]);
+    expect((await errorOf(client.login(email, PASSWORD)))?.code).toBe('invalid_credentials');
+    expect((await client.register(email, PASSWORD)).email).toBe(email);
+  });
+
+  it('SESSION_LIMIT_POLICY=reject: the error carries limit_token and sessions; finishHeldLogin signs one out', async () => {
+    const strict = await buildLatchkey(database.current, {
+      env: { SESSION_LIMIT_POLICY: 'reject', MAX_SESSIONS_PER_USER: '1' },
+    });
+    const { email } = await registerUser(strict.app);
+    const options = { baseUrl: strict.config.issuer, delivery: 'body' as const };
+    const first = createLatchkeyClient({ ...options, fetch: browserFetch(strict.app).fetch });
+    await first.login(email, PASSWORD);
+    const second = createLatchkeyClient({ ...options, fetch: browserFetch(strict.app).fetch });
+    const held = await errorOf(second.login(email, PASSWORD));
+    expect([held?.status, held?.code]).toEqual([409, 'session_limit_reached']);
+    const sessions = held?.body.sessions as { id: string }[];
+    expect(sessions).toHaveLength(1);
+    const pair = await second.finishHeldLogin(held?.body.limit_token as string, sessions[0]!.id);
+    expect((await second.sessions()).map((session) => session.id)).toEqual([pair.session_id]);
+    expect((await errorOf(first.refresh()))?.code).toBe('invalid_grant');
+  });
+});
+
 describe('@latchkey/client: step-up (RFC 9470)', () => {
   it('a stale sign-in gets the challenge as a typed error; stepUp with the password answers it', async () => {
     const { client } = await signedInClient();
