@@ -1,7 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDrizzleRateLimiter } from '../adapters/db/drizzle-rate-limiter.js';
 import { createDrizzleStore } from '../adapters/db/drizzle-store.js';
@@ -24,19 +23,12 @@ import { deriveMasterKeys, randomToken } from '../lib/crypto.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { Mailer } from '../ports/mail.js';
+import { swaggerUiAssets } from './docs-assets.js';
 
 /** Node wiring shared by the server and the CLI: configuration, database, keys, hasher. */
 
-/** The API reference served at /docs/scalar.js: the installed package's self-contained bundle. */
-const SCALAR_SCRIPT = join(
-  dirname(createRequire(import.meta.url).resolve('@scalar/api-reference')),
-  'browser/standalone.js',
-);
-
-/** /docs serves the installed Scalar bundle: no CDN, so it works on a closed network. */
-export const apiReferenceAssets = () => ({
-  script: () => readFile(SCALAR_SCRIPT).then((file) => new Uint8Array(file)),
-});
+/** /docs serves Swagger UI from this server (src/entry/docs-assets.ts): no CDN, so it works on a closed network. */
+export const apiReferenceAssets = swaggerUiAssets;
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
 

@@ -17,8 +17,35 @@ const PATH_PARAMETER = SessionIdParam;
 
 const TAGS = ['auth', 'account', 'sessions', 'mfa', 'keys', 'oauth', 'admin', 'operations'];
 
-const jsonSchema = (schema: z.ZodType) =>
-  z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any' });
+/** Example values for formats whose zod pattern a renderer would otherwise fill with random text. */
+const FORMAT_EXAMPLES: Record<string, string> = {
+  uuid: '0192f1c4-5b7e-7a3d-9c21-4e8f6a0b2d37',
+  'date-time': '2026-01-31T09:30:00.000Z',
+};
+
+/**
+ * For readers and renderers: zod states `z.int()`'s safe-integer range as bounds
+ * (±9007199254740991), which say nothing a reader needs and which renderers show as the
+ * example value, so bounds at that range are left out (the routes' validation keeps them;
+ * real bounds such as `.min(1)` or `.positive()` stay). A UUID or date-time with no
+ * example gets one (renderers otherwise make one up from zod's pattern).
+ */
+function forReaders(schema: Record<string, unknown>) {
+  for (const key of ['minimum', 'exclusiveMinimum'] as const)
+    if (schema[key] === Number.MIN_SAFE_INTEGER) delete schema[key];
+  for (const key of ['maximum', 'exclusiveMaximum'] as const)
+    if (schema[key] === Number.MAX_SAFE_INTEGER) delete schema[key];
+  const example = typeof schema.format === 'string' ? FORMAT_EXAMPLES[schema.format] : undefined;
+  if (example && schema.examples === undefined && schema.example === undefined) schema.examples = [example];
+}
+
+export const jsonSchema = (schema: z.ZodType) =>
+  z.toJSONSchema(schema, {
+    io: 'input',
+    target: 'draft-2020-12',
+    unrepresentable: 'any',
+    override: ({ jsonSchema }) => forReaders(jsonSchema as Record<string, unknown>),
+  });
 
 function errorResponses(codes: AuthErrorCode[]) {
   const byStatus = new Map<number, AuthErrorCode[]>();
@@ -112,7 +139,7 @@ export function openApiDocument(options: {
       title: 'Latchkey',
       version: options.version,
       description:
-        'Short-lived access JWTs (RFC 9068), rotating refresh tokens with reuse detection, TOTP MFA with step-up (RFC 9470), device sessions. Contract: API.md.',
+        'Short-lived access JWTs (RFC 9068), rotating refresh tokens with reuse detection, TOTP MFA with step-up (RFC 9470), device sessions. Contract: docs/API.md in the repository.',
       license: { name: 'MIT', identifier: 'MIT' },
     },
     servers: [{ url: options.issuer }],

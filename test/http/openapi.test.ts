@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { apiRoutes } from '../../src/http/app.js';
 import type { RouteContext } from '../../src/http/context.js';
-import { openApiDocument, openApiPath } from '../../src/http/openapi.js';
+import { jsonSchema, openApiDocument, openApiPath } from '../../src/http/openapi.js';
 import type { Operation } from '../../src/http/route-table.js';
 import * as EmailSchemas from '../../src/http/routes/email.js';
 import * as PasswordResetSchemas from '../../src/http/routes/password-reset.js';
@@ -117,9 +117,63 @@ describe('/openapi.json', () => {
   });
 });
 
+/** Every JSON Schema object in the document, with where it is. */
+function schemasIn(node: unknown, where = '#', found: [string, Record<string, unknown>][] = []) {
+  if (Array.isArray(node)) {
+    for (const [i, item] of node.entries()) schemasIn(item, `${where}/${i}`, found);
+  } else if (node && typeof node === 'object') {
+    const object = node as Record<string, unknown>;
+    if (typeof object.type === 'string' || Array.isArray(object.type)) found.push([where, object]);
+    for (const [key, value] of Object.entries(object)) schemasIn(value, `${where}/${key}`, found);
+  }
+  return found;
+}
+
+const FORMATS: Record<string, z.ZodType> = {
+  uuid: z.uuid(),
+  'date-time': z.iso.datetime(),
+  email: z.email(),
+};
+
+describe('/openapi.json: what a renderer shows as example values', () => {
+  it("states no safe-integer bound (zod's ±9007199254740991, which renderers print as the example)", () => {
+    expect(JSON.stringify(doc)).not.toContain('9007199254740991');
+    const integers = schemasIn(doc).filter(([, schema]) => [schema.type].flat().includes('integer'));
+    expect(integers.length).toBeGreaterThan(10);
+    for (const [where, schema] of integers)
+      for (const key of ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'])
+        if (key in schema) expect(Math.abs(schema[key] as number), where).toBeLessThan(2 ** 32);
+    // The integers stay integers, and real bounds stay.
+    const refresh = doc.paths['/v1/auth/refresh'].post.responses['200'].content['application/json'].schema;
+    expect(refresh.properties.expires_in).toEqual({ type: 'integer' });
+    const days = doc.paths['/v1/admin/analytics'].get.parameters.find(
+      (parameter: { name: string }) => parameter.name === 'days',
+    );
+    expect(days.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 90 });
+  });
+
+  it('the route keeps its bound: the zod schema still refuses an integer beyond the safe range', () => {
+    const refresh = operations.find((op) => op.method === 'post' && op.path === '/v1/auth/refresh')!;
+    const expiresIn = (refresh.ok.schema as z.ZodObject).shape.expires_in as z.ZodType;
+    expect(expiresIn.safeParse(900).success).toBe(true);
+    expect(expiresIn.safeParse(2 ** 53 + 2).success).toBe(false);
+  });
+
+  it("a UUID or date-time has an example, valid against the schema's own pattern", () => {
+    const formatted = schemasIn(doc).filter(([, schema]) =>
+      ['uuid', 'date-time'].includes(schema.format as string),
+    );
+    expect(new Set(formatted.map(([, schema]) => schema.format))).toEqual(new Set(['uuid', 'date-time']));
+    for (const [where, schema] of formatted) {
+      expect(schema.examples, where).toHaveLength(1);
+      const example = (schema.examples as string[])[0]!;
+      if (typeof schema.pattern === 'string') expect(example, where).toMatch(new RegExp(schema.pattern, 'u'));
+      expect(FORMATS[schema.format as string]!.safeParse(example).success, where).toBe(true);
+    }
+  });
+});
+
 describe('a route validates its body and query with the schema it documents', () => {
-  const jsonSchema = (schema: z.ZodType) =>
-    z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any' });
   const find = (method: string, path: string) =>
     operations.find((op) => op.method === method && op.path === path);
 
