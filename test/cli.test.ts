@@ -1157,7 +1157,7 @@ describe('the cli process', () => {
     expect(result.code).toBe(64);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain('unknown command "users:explode"');
-    expect(result.stderr).toContain('usage: npm run cli -- <command>');
+    expect(result.stderr).toContain('usage: latchkey <command>');
   });
 });
 
