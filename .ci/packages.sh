@@ -4,7 +4,8 @@
 # with publint and attw, measured against its size budget, and installed from its tarball into
 # fresh projects outside the repository, where:
 #   - npm prints no warning at install (EBADENGINE, install-scripts, deprecated, ...);
-#   - a consumer type-checks under a strict tsconfig with skipLibCheck false (test/packed/app);
+#   - a consumer type-checks under a strict tsconfig with skipLibCheck false (test/packed/app),
+#     with the DOM library and as a Node server without it;
 #   - the server runs from its tarball (`npx latchkey migrate`, `npx latchkey serve`, PGlite)
 #     and its native argon2 hashes;
 #   - on Node, the kit verifies a real access token and the client logs in (body delivery);
@@ -93,7 +94,7 @@ fi
 # A consumer app (the kit, the client, hono, @types/node), as an app's package.json would say.
 write_app() {
   mkdir -p "$1"
-  cp "$ROOT"/test/packed/app/{tsconfig.json,*.ts} "$1"/
+  cp "$ROOT"/test/packed/app/{tsconfig*.json,*.ts} "$1"/
   cat >"$1/package.json" <<EOF
 {
   "name": "latchkey-packed-app",
@@ -172,9 +173,12 @@ for dep in latchkey @electric-sql/pglite argon2 zod; do
 done
 echo "app: $(find "$WORK/app/node_modules" -name package.json -path '*/node_modules/*/package.json' -not -path '*/node_modules/*/node_modules/*' | wc -l) packages; server: $(ls "$WORK/server/node_modules" | wc -l) top-level entries"
 
-# The strict type-check of the consumer (skipLibCheck false) against the installed packages,
-# which also compiles it (app/out), runs while the server starts.
-node_modules/.bin/tsc -p "$WORK/app/tsconfig.json" >"$WORK/tsc.log" 2>&1 &
+# The strict type-checks of the consumer (skipLibCheck false) against the installed packages
+# run while the server starts: test/packed/app/tsconfig.json (DOM and Node types; it also
+# compiles the consumer to app/out), then tsconfig.node.json, a Node server's (lib ES2023 and
+# @types/node, no DOM, as @tsconfig/node20 and the like): the packages' types must not need DOM.
+(node_modules/.bin/tsc -p "$WORK/app/tsconfig.json" && node_modules/.bin/tsc -p "$WORK/app/tsconfig.node.json") \
+  >"$WORK/tsc.log" 2>&1 &
 TSC_PID=$!
 
 # Starts the installed server of folder $2 under the Node of bin dir $1 on port $3 (PGlite in
@@ -222,7 +226,7 @@ start_server "$NODE_HERE" "$WORK/server" "$PORT" "http://localhost:$PAGE_PORT"
 step "strict type-check of the consumer (skipLibCheck false) against the installed packages"
 wait "$TSC_PID" || { cat "$WORK/tsc.log"; fail "the consumer does not type-check"; }
 cp -r "$WORK/app/out" "$WORK/app-lts/out"
-echo "tsc (strict, skipLibCheck false) on the consumer: ok ($(node_modules/.bin/tsc -v))"
+echo "tsc (strict, skipLibCheck false) on the consumer, with DOM and Node-only: ok ($(node_modules/.bin/tsc -v))"
 
 step "Node: the kit and the client against it"
 (cd "$WORK/app" && node out/node-smoke.js "$URL") || { tail -30 "$WORK/server/server.log"; fail "node smoke"; }
