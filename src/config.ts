@@ -60,7 +60,7 @@ export const EnvSchema = z.object({
   ARGON2_MEMORY_KIB: integer(19456, 1024, 4 * 1024 * 1024),
   ARGON2_TIME_COST: integer(2, 1, 100),
   ARGON2_PARALLELISM: integer(1, 1, 16),
-  /** Password hashes at once on Node (0: one per CPU, below the libuv pool size); see README. */
+  /** Password hashes at once on Node (0: one per CPU, below the libuv pool size); see docs/configuration.md. */
   PASSWORD_HASH_CONCURRENCY: integer(0, 0, 256),
   ALLOWED_ORIGINS: list,
   TRUSTED_IP_HEADER: z
@@ -355,7 +355,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
 export function envExample(): string {
   const lines = [
     '# Latchkey configuration: every variable it reads, with its default, commented out.',
-    '# Generated from src/config.ts by `npm run env:example`; the README (Configuration) says what each does.',
+    '# Generated from src/config.ts by `npm run env:example`; docs/configuration.md says what each does.',
     '# Uncomment and set what you need; in production at least ISSUER, MASTER_SECRET, DATABASE_URL and SMTP_URL.',
   ];
   for (const [name, field] of Object.entries(EnvSchema.shape)) {
