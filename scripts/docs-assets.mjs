@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
-const outdir = 'dist/docs-assets';
+const outdir = process.argv[2] ?? 'dist/docs-assets'; // another folder: for a test
 const FILES = ['swagger-ui-bundle.js', 'swagger-ui.css'];
 const LICENCES = ['LICENSE', 'NOTICE', 'swagger-ui-bundle.js.LICENSE.txt'];
 

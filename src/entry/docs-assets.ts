@@ -27,12 +27,12 @@ const gzipAsync = promisify(gzip);
 
 const bytes = (buffer: Buffer) => new Uint8Array(buffer);
 
-async function fromBuild(): Promise<Record<SwaggerUiFile, DocsAsset> | undefined> {
+async function fromBuild(built: string): Promise<Record<SwaggerUiFile, DocsAsset> | undefined> {
   try {
     const entries = await Promise.all(
       SWAGGER_UI_FILES.map(async (name) => {
         const [identity, br, gz] = await Promise.all(
-          [name, `${name}.br`, `${name}.gz`].map((file) => readFile(join(BUILT, file))),
+          [name, `${name}.br`, `${name}.gz`].map((file) => readFile(join(built, file))),
         );
         return [name, { identity: bytes(identity!), br: bytes(br!), gzip: bytes(gz!) }] as const;
       }),
@@ -72,7 +72,10 @@ async function fromPackage(): Promise<Record<SwaggerUiFile, DocsAsset>> {
   return Object.fromEntries(entries) as Record<SwaggerUiFile, DocsAsset>;
 }
 
-/** /docs serves Swagger UI from this server: the built, precompressed files, else the installed package. */
-export const swaggerUiAssets = (): ApiReferenceAssets => ({
-  load: async () => (await fromBuild()) ?? (await fromPackage()),
+/**
+ * /docs serves Swagger UI from this server: the built, precompressed files (`built`: a test
+ * may name another folder), else the installed package.
+ */
+export const swaggerUiAssets = (built = BUILT): ApiReferenceAssets => ({
+  load: async () => (await fromBuild(built)) ?? (await fromPackage()),
 });

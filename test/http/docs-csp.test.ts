@@ -1,7 +1,11 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { apiReferenceAssets } from '../../src/entry/node-runtime.js';
@@ -57,8 +61,8 @@ async function docsPage(lk: Latchkey) {
 }
 
 /** The page's URL of one asset (self-hosted), with its ?v= tag. */
-async function assetUrl(name: string) {
-  const { html } = await docsPage(selfHosted);
+async function assetUrl(name: string, lk = selfHosted) {
+  const { html } = await docsPage(lk);
   const url = new RegExp(`"(/docs/${name.replace('.', '\\.')}\\?v=[0-9a-f]+)"`).exec(html)?.[1];
   expect(url, name).toBeTruthy();
   return url!;
@@ -216,4 +220,41 @@ describe('/docs: Swagger UI served from this server', () => {
     expect(negotiateEncoding('br;q=abc, gzip;q=2')).toBe('identity');
     expect(negotiateEncoding(`${'x, '.repeat(10_000)}br`)).toBe('identity'); // bounded: read no further
   });
+});
+
+describe('/docs: the build step (scripts/docs-assets.mjs, in npm run build)', () => {
+  it('writes both files, their licences and .br/.gz copies; the server sends those bytes as they are', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'latchkey-docs-assets-'));
+    try {
+      const script = fileURLToPath(new URL('../../scripts/docs-assets.mjs', import.meta.url));
+      await promisify(execFile)(process.execPath, [script, dir]);
+      expect((await readdir(dir)).sort()).toEqual(
+        [
+          'LICENSE',
+          'NOTICE',
+          'swagger-ui-bundle.js.LICENSE.txt',
+          ...SWAGGER_UI_FILES.flatMap((name) => [name, `${name}.br`, `${name}.gz`]),
+        ].sort(),
+      );
+      expect(await readFile(join(dir, 'LICENSE'))).toEqual(await installed('LICENSE'));
+      const built = await buildLatchkey(database.current, {
+        appDeps: { apiReference: apiReferenceAssets(dir) },
+      });
+      for (const name of SWAGGER_UI_FILES) {
+        const url = await assetUrl(name, built);
+        for (const [encoding, suffix, decode] of [
+          ['br', '.br', brotliDecompressSync],
+          ['gzip', '.gz', gunzipSync],
+        ] as const) {
+          const res = await built.app.request(url, { headers: { 'Accept-Encoding': encoding } });
+          expect(res.headers.get('content-encoding')).toBe(encoding);
+          const body = Buffer.from(await res.arrayBuffer());
+          expect(body.equals(await readFile(join(dir, `${name}${suffix}`))), `${name}${suffix}`).toBe(true);
+          expect(sha384(decode(body))).toBe(SWAGGER_UI_CDN[name].integrity);
+        }
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
