@@ -96,7 +96,7 @@ describe.skipIf(!available)('/docs in headless Chromium', () => {
    * no longer states).
    */
   async function expectReference(page: Page) {
-    await page.getByText('Log in with email and password').first().waitFor({ timeout: 20_000 });
+    await page.getByText('Log in with email and password').first().waitFor({ timeout: 45_000 });
     for (const text of [
       'Latchkey',
       'Rotate a refresh token',
@@ -166,7 +166,7 @@ describe.skipIf(!available)('/docs in headless Chromium', () => {
     } finally {
       await page.close();
     }
-  }, 60_000);
+  }, 120_000);
 
   it('Node: "Try it out" calls this server (the issuer is another origin: the page\'s own is used)', async () => {
     const { page, foreign, errors, violations } = await watchedPage(selfHosted);
@@ -186,7 +186,7 @@ describe.skipIf(!available)('/docs in headless Chromium', () => {
     } finally {
       await page.close();
     }
-  }, 60_000);
+  }, 120_000);
 
   it('Workers: the pinned CDN files pass their SRI checks and the CSP; nothing else is fetched', async () => {
     const { page, foreign, errors, consoleErrors, violations } = await watchedPage(workers);
@@ -201,7 +201,7 @@ describe.skipIf(!available)('/docs in headless Chromium', () => {
     } finally {
       await page.close();
     }
-  }, 60_000);
+  }, 120_000);
 
   it.each(SWAGGER_UI_FILES)(
     'Workers: a CDN serving other bytes for %s gets them refused (SRI)',
@@ -221,7 +221,7 @@ describe.skipIf(!available)('/docs in headless Chromium', () => {
           expect(await page.getByText('Log in with email and password').count()).toBe(0);
         } else {
           // The script still runs; the refused stylesheet styles nothing.
-          await page.getByText('Log in with email and password').first().waitFor({ timeout: 20_000 });
+          await page.getByText('Log in with email and password').first().waitFor({ timeout: 45_000 });
           expect(await page.evaluate(() => document.styleSheets.length)).toBe(0);
         }
       } finally {
