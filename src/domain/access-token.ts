@@ -1,4 +1,4 @@
-import { base64url, errors, type JWTHeaderParameters } from 'jose';
+import { base64url, type CryptoKey, errors, type JWTHeaderParameters } from 'jose';
 import { verifyJwsSignature } from '../lib/crypto.js';
 import type { AuthenticatorAssurance } from './assurance.js';
 import { BearerError } from './bearer.js';

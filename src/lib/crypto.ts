@@ -1,4 +1,5 @@
-import { base64url } from 'jose';
+// jose's CryptoKey is the runtime's own, and needs no DOM library in a consumer's types (Node servers).
+import { base64url, type CryptoKey } from 'jose';
 
 /**
  * Small helpers over Web Crypto, the one crypto API that Node and Workers share.
