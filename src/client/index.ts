@@ -57,33 +57,33 @@ export interface ClientOptions {
    * `cookie` (browsers, recommended): the refresh token is an HttpOnly cookie JS never sees;
    * `body`: the client keeps it in `refreshTokenStore` (mobile apps, servers, tests).
    */
-  delivery?: 'cookie' | 'body';
+  delivery?: 'cookie' | 'body' | undefined;
   /** Body delivery: where the refresh token is kept; in memory by default (lost on reload). */
-  refreshTokenStore?: RefreshTokenStore;
-  clientId?: string;
-  fetch?: (input: string, init?: RequestInit) => Promise<Response>;
+  refreshTokenStore?: RefreshTokenStore | undefined;
+  clientId?: string | undefined;
+  fetch?: ((input: string, init?: RequestInit) => Promise<Response>) | undefined;
   /** Called when the session is over (refresh refused): show the login page. */
-  onSessionEnded?: () => void;
+  onSessionEnded?: (() => void) | undefined;
   /**
    * Called once, `expiryWarningSeconds` before the session ends (the end each token pair
    * announces, `refresh_token_expires_in`, which is never past the session's absolute end): ask
    * the user to save their work and sign in again. Re-armed by every new token pair; cleared
    * by logout and by the end of the session.
    */
-  onSessionExpiring?: (info: SessionExpiring) => void;
+  onSessionExpiring?: ((info: SessionExpiring) => void) | undefined;
   /** How long before the end `onSessionExpiring` is called, in seconds: 300 by default. */
-  expiryWarningSeconds?: number;
+  expiryWarningSeconds?: number | undefined;
   /**
    * A call answered with an RFC 9470 step-up challenge (401 `insufficient_user_authentication`):
    * ask the user for a TOTP code or their password and resolve with it, and the client steps up
    * and sends the call again, once; resolve `undefined` to give up (the call then throws the
    * challenge as a `LatchkeyError`). Without it, every challenge is thrown.
    */
-  onStepUpRequired?: (challenge: StepUpChallenge) => Promise<StepUpFactor | undefined>;
+  onStepUpRequired?: ((challenge: StepUpChallenge) => Promise<StepUpFactor | undefined>) | undefined;
   /** The clock, in ms since the epoch: `Date.now` by default (tests inject theirs). */
-  now?: () => number;
+  now?: (() => number) | undefined;
   /** Runs `callback` after `ms`; returns its cancel. `setTimeout` by default (tests inject theirs). */
-  setTimer?: (callback: () => void, ms: number) => () => void;
+  setTimer?: ((callback: () => void, ms: number) => () => void) | undefined;
 }
 
 /** A non-2xx answer, with the contract's error code. */
@@ -310,7 +310,11 @@ export function createLatchkeyClient(options: ClientOptions) {
         )
       ).user,
     /** A password login: a token pair, or `{ mfa_required, mfa_token }` to finish with `loginMfa`. */
-    async login(email: string, password: string, extra: { deviceName?: string; remember?: boolean } = {}) {
+    async login(
+      email: string,
+      password: string,
+      extra: { deviceName?: string | undefined; remember?: boolean | undefined } = {},
+    ) {
       const result = await expectJson<TokenPair | MfaRequired>(
         await post('/v1/auth/login', {
           email,
