@@ -228,6 +228,6 @@ describe.skipIf(!available)('/docs in headless Chromium', () => {
         await page.close();
       }
     },
-    60_000,
+    120_000,
   );
 });
