@@ -12,10 +12,13 @@ export type AccessTokenVariables = { accessToken: Readonly<AccessTokenClaims> };
  * `app.get('/payouts', requireAccessToken(verifier, { acr: 'aal2', maxAge: 300 }), handler)`.
  * The claims are `c.get('accessToken')`.
  */
-export function requireAccessToken(
-  verifier: Verifier,
-  need: AssuranceRequirement = {},
-): MiddlewareHandler<{ Variables: AccessTokenVariables }> {
+/**
+ * Generic over the app's environment, so an app with `Bindings` (a Worker, whose verifier may
+ * be made per request from `c.env`) can use it: `E` only has to hold the token's variable.
+ */
+export function requireAccessToken<
+  E extends { Variables: AccessTokenVariables } = { Variables: AccessTokenVariables },
+>(verifier: Verifier, need: AssuranceRequirement = {}): MiddlewareHandler<E> {
   return async function requireAccessToken(c, next) {
     let claims: Readonly<AccessTokenClaims>;
     try {
