@@ -32,6 +32,7 @@ cleanup() {
     kill -KILL -- "-$pid" 2>/dev/null || true
   done
   if [ "${PACKAGES_KEEP:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  echo "packages: done in ${SECONDS}s"
 }
 trap cleanup EXIT
 
