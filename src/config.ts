@@ -1,5 +1,6 @@
 import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
+import { type BrandConfig, BrandEnvSchema, brandConfig, brandCrossChecks } from './config/brand.js';
 import { integer, list, seconds } from './config/fields.js';
 import { type MailConfig, MailEnvSchema, mailConfig, mailCrossChecks } from './config/mail.js';
 import {
@@ -24,6 +25,7 @@ const headerName = /^[A-Za-z0-9-]+$/;
 export const EnvSchema = z.object({
   ...MailEnvSchema,
   ...WebhookEnvSchema,
+  ...BrandEnvSchema,
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: integer(3000, 1, 65535),
   HOST: z.string().min(1).optional(),
@@ -177,6 +179,8 @@ export interface Config {
   mail: MailConfig;
   /** Webhooks: targets, timeouts, retries, disabling (src/config/webhooks.ts). */
   webhooks: WebhookConfig;
+  /** The product's name, logo, colour and links on the account pages and in mails (src/config/brand.ts). */
+  brand: BrandConfig;
 }
 
 export class ConfigError extends Error {
@@ -274,11 +278,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     ...crossChecks(raw),
     ...mailCrossChecks(raw),
     ...webhookCrossChecks(raw),
+    ...brandCrossChecks(raw),
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   const issuer = trimEnd(e.ISSUER ?? `http://localhost:${e.PORT}`, '/');
   const allowedOrigins = e.ALLOWED_ORIGINS.length > 0 ? e.ALLOWED_ORIGINS : [new URL(issuer).origin];
+  const brand = brandConfig(e);
 
   return {
     env: e.NODE_ENV,
@@ -343,8 +349,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     rateLimitPrefixes: { ipv4Prefix: e.RATE_LIMIT_IPV4_PREFIX, ipv6Prefix: e.RATE_LIMIT_IPV6_PREFIX },
     totpIssuer: e.TOTP_ISSUER,
     mfaFailureLimit: { points: e.MFA_FAILURES_PER_USER, windowSeconds: e.MFA_FAILURE_WINDOW },
-    mail: mailConfig(e, { issuer, dataDir: e.DATA_DIR }),
+    mail: mailConfig(e, { issuer, dataDir: e.DATA_DIR, productName: brand.name }),
     webhooks: webhookConfig(e),
+    brand,
   };
 }
 

@@ -32,7 +32,8 @@ export const MailEnvSchema = {
   MAIL_HTTP_TOKEN: z.string().min(1).max(4000).optional(),
   MAIL_FROM: mailbox,
   MAIL_REPLY_TO: mailbox,
-  PRODUCT_NAME: z.string().min(1).max(100).default('Latchkey'),
+  /** The older name of BRAND_NAME (src/config/brand.ts), still read when BRAND_NAME is not set. */
+  PRODUCT_NAME: z.string().min(1).max(100).optional(),
   PASSWORD_RESET_URL: linkTemplate,
   EMAIL_VERIFY_URL: linkTemplate,
   EMAIL_CHANGE_URL: linkTemplate,
@@ -101,7 +102,10 @@ export function mailCrossChecks(raw: Record<string, string>): string[] {
   return problems;
 }
 
-export function mailConfig(e: MailEnv, context: { issuer: string; dataDir: string }): MailConfig {
+export function mailConfig(
+  e: MailEnv,
+  context: { issuer: string; dataDir: string; productName: string },
+): MailConfig {
   const page = (path: string) => `${context.issuer}/account/${path}?token={token}`;
   const transport: MailTransport = e.SMTP_URL
     ? { kind: 'smtp', url: e.SMTP_URL }
@@ -110,9 +114,9 @@ export function mailConfig(e: MailEnv, context: { issuer: string; dataDir: strin
       : { kind: 'files', dir: `${context.dataDir}/mail` };
   return {
     transport,
-    from: e.MAIL_FROM ?? `${e.PRODUCT_NAME} <no-reply@${new URL(context.issuer).hostname}>`,
+    from: e.MAIL_FROM ?? `${context.productName} <no-reply@${new URL(context.issuer).hostname}>`,
     replyTo: e.MAIL_REPLY_TO,
-    productName: e.PRODUCT_NAME,
+    productName: context.productName,
     links: {
       passwordReset: e.PASSWORD_RESET_URL ?? page('password/reset'),
       verifyEmail: e.EMAIL_VERIFY_URL ?? page('email/verify'),

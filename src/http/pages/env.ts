@@ -1,4 +1,5 @@
 import type { Context, Hono } from 'hono';
+import type { BrandConfig } from '../../config/brand.js';
 import type { Caller } from '../../services/session-service.js';
 import type { RequestDevice } from '../../services/types.js';
 import type { RouteContext } from '../context.js';
@@ -6,7 +7,15 @@ import type { CookieSession } from './cookie-session.js';
 
 /** What the page middleware leaves on the request for the handlers. */
 export type PageEnv = {
-  Variables: { nonce: string; caller: Caller; email: string; mfaEnabled: boolean; admin: boolean };
+  Variables: {
+    nonce: string;
+    caller: Caller;
+    email: string;
+    mfaEnabled: boolean;
+    admin: boolean;
+    /** The product's name, logo, colour and links (BRAND_*), for the layout. */
+    brand: BrandConfig;
+  };
 };
 export type PageContextOf = Context<PageEnv>;
 export type PageApp = Hono<PageEnv>;
@@ -20,6 +29,7 @@ export interface PageDeps extends RouteContext {
 export const SIGN_IN = '/account/sign-in';
 export const SESSIONS = '/account/sessions';
 export const SECURITY = '/account/security';
+export const SIGN_UP = '/account/sign-up';
 
 /**
  * A form field as text, bounded before anything parses it (issue #15 §2): the longest field

@@ -1,16 +1,18 @@
 import type { MiddlewareHandler } from 'hono';
+import type { BrandConfig } from '../../config/brand.js';
 import { randomToken } from '../../lib/crypto.js';
 import { csrfMatches } from './cookies.js';
 import type { PageEnv } from './env.js';
 import { message } from './render.js';
 
 /** The CSP of every page: nothing runs or styles it without this response's nonce. */
-const contentSecurityPolicy = (nonce: string) =>
+const contentSecurityPolicy = (nonce: string, logoOrigin: string | undefined) =>
   [
     "default-src 'none'",
     `script-src 'nonce-${nonce}'`,
     `style-src 'nonce-${nonce}'`,
-    "img-src 'self' data:",
+    // The configured logo's origin (BRAND_LOGO_URL), and no other.
+    `img-src 'self' data:${logoOrigin ? ` ${logoOrigin}` : ''}`,
     "connect-src 'self'",
     "form-action 'self'",
     "frame-ancestors 'none'",
@@ -24,12 +26,13 @@ const contentSecurityPolicy = (nonce: string) =>
  *   the `__Host-` CSRF cookie, on top of `SameSite=Strict` token cookies (OWASP CSRF
  *   Prevention Cheat Sheet).
  */
-export function pageHeaders(issuer: string): MiddlewareHandler<PageEnv> {
+export function pageHeaders(issuer: string, brand: BrandConfig): MiddlewareHandler<PageEnv> {
   const issuerOrigin = new URL(issuer).origin;
   return async function pageHeaders(c, next) {
     const nonce = randomToken(16);
     c.set('nonce', nonce);
-    c.header('Content-Security-Policy', contentSecurityPolicy(nonce));
+    c.set('brand', brand);
+    c.header('Content-Security-Policy', contentSecurityPolicy(nonce, brand.logoOrigin));
     // Personal pages: never kept by a browser or a proxy.
     c.header('Cache-Control', 'no-store');
     if (c.req.method === 'POST') {

@@ -1,3 +1,4 @@
+import { DEFAULT_BRAND } from '../../config/brand.js';
 import { randomToken } from '../../lib/crypto.js';
 import { csrfToken } from './cookies.js';
 import type { PageContextOf } from './env.js';
@@ -8,6 +9,8 @@ export const pageOf = (c: PageContextOf): PageContext => ({
   // Unset only when the request failed before the first middleware: then no CSP names one.
   nonce: c.get('nonce') ?? randomToken(16),
   csrf: csrfToken(c),
+  // Unset, as the nonce, only before the first middleware: the neutral default then.
+  brand: c.get('brand') ?? DEFAULT_BRAND,
   ...(c.var.email ? { email: c.var.email, admin: c.var.admin } : {}),
 });
 

@@ -14,6 +14,7 @@ import { message } from './render.js';
 import { securityPages } from './security.js';
 import { sessionPages } from './sessions.js';
 import { signInPages } from './sign-in.js';
+import { signUpPages } from './sign-up.js';
 import { webhookPages } from './webhooks.js';
 
 /**
@@ -32,9 +33,10 @@ export function accountPages(ctx: RouteContext) {
   const deps: PageDeps = { ...ctx, device, session: cookieSession({ ...ctx, device }) };
 
   app.onError(pageErrors(ctx.handleError));
-  app.use(pageHeaders(ctx.config.issuer));
+  app.use(pageHeaders(ctx.config.issuer, ctx.config.brand));
 
   signInPages(app, deps);
+  if (ctx.config.brand.signupPage) signUpPages(app, deps);
   sessionPages(app, deps);
   securityPages(app, deps);
   passwordPages(app, deps);

@@ -1,5 +1,6 @@
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
+import type { BrandConfig } from '../../../config/brand.js';
 import { absoluteTime, relativeTime } from './format.js';
 import { ACCOUNT_SCRIPT } from './script.js';
 import { ACCOUNT_STYLE } from './style.js';
@@ -12,6 +13,8 @@ export interface PageContext {
   email?: string;
   /** Administrators also get the analytics page in the menu. */
   admin?: boolean;
+  /** The product's name, logo, accent colour and links (BRAND_*, APP_URL). */
+  brand: BrandConfig;
 }
 
 export type Section = 'sessions' | 'security' | 'activity' | 'admin';
@@ -26,7 +29,7 @@ const ADMIN_NAV = { section: 'admin' as const, href: '/account/admin/analytics',
 
 /** A status message at the top of the page, read out by screen readers when it changes. */
 export interface Notice {
-  kind: 'info' | 'error';
+  kind: 'info' | 'success' | 'error';
   text: string;
 }
 
@@ -48,8 +51,8 @@ export function Layout(props: {
           <meta name="color-scheme" content="light dark" />
           {/* No favicon request: the pages have none. */}
           <link rel="icon" href="data:," />
-          <title>{`${props.title} · Latchkey`}</title>
-          <style nonce={page.nonce}>{raw(ACCOUNT_STYLE)}</style>
+          <title>{`${props.title} · ${page.brand.name}`}</title>
+          <style nonce={page.nonce}>{raw(ACCOUNT_STYLE + brandStyle(page.brand))}</style>
         </head>
         <body>
           <a class="skip" href="#main">
@@ -57,7 +60,13 @@ export function Layout(props: {
           </a>
           <header class="top">
             <div class="bar">
-              <span class="brand">Latchkey</span>
+              <span class="brand">
+                {page.brand.logoUrl ? (
+                  <img src={page.brand.logoUrl} alt={page.brand.name} />
+                ) : (
+                  page.brand.name
+                )}
+              </span>
               {page.email ? (
                 <form method="post" action="/account/sign-out" class="inline">
                   <Csrf page={page} />
@@ -89,10 +98,41 @@ export function Layout(props: {
             </div>
             {props.children}
           </main>
+          <Footer brand={page.brand} />
           <script nonce={page.nonce}>{raw(ACCOUNT_SCRIPT)}</script>
         </body>
       </html>
     </>
+  );
+}
+
+/**
+ * The configured accent (BRAND_ACCENT_COLOR, checked to be #rrggbb with 4.5:1 against white,
+ * so it is safe to write into the style): buttons and links; on the dark scheme, links take
+ * its lighter shade, which keeps 4.5:1 against the dark surfaces.
+ */
+const brandStyle = (brand: BrandConfig) =>
+  `:root { --accent: ${brand.accent}; }\n@media (prefers-color-scheme: dark) { :root { --link: ${brand.accentOnDark}; } }\n`;
+
+/** The way back to the app (APP_URL) and to help (BRAND_SUPPORT_URL), when configured. */
+function Footer(props: { brand: BrandConfig }) {
+  const { brand } = props;
+  if (!brand.appUrl && !brand.supportUrl) return null;
+  return (
+    <footer class="foot">
+      <ul>
+        {brand.appUrl ? (
+          <li>
+            <a href={brand.appUrl}>{`Back to ${brand.name}`}</a>
+          </li>
+        ) : null}
+        {brand.supportUrl ? (
+          <li>
+            <a href={brand.supportUrl}>Help and support</a>
+          </li>
+        ) : null}
+      </ul>
+    </footer>
   );
 }
 

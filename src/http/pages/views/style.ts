@@ -1,24 +1,25 @@
 /** The account pages' one stylesheet, inlined under the CSP nonce. Phone first; no framework. */
 export const ACCOUNT_STYLE = `
-:root { --fg: #1b1f24; --muted: #59636e; --bg: #f6f8fa; --card: #fff; --line: #d1d9e0; --accent: #0b57d0;
+:root { --fg: #1b1f24; --muted: #59636e; --bg: #f6f8fa; --card: #fff; --line: #d1d9e0; --accent: #0b57d0; --link: var(--accent);
   --danger: #b42318; --ok: #1a7f37; --focus: #0b57d0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 @media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --muted: #9198a1; --bg: #0d1117; --card: #161b22;
-  --line: #3d444d; --accent: #7cacf8; --danger: #ff8182; --ok: #56d364; --focus: #7cacf8; } }
+  --line: #3d444d; --link: #7cacf8; --danger: #ff8182; --ok: #56d364; --focus: #7cacf8; } }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--fg); line-height: 1.5; font-size: 1rem; }
 .skip { position: absolute; left: -999px; } .skip:focus { left: 1rem; top: 1rem; background: var(--card); padding: .5rem; z-index: 2; }
 .top { background: var(--card); border-bottom: 1px solid var(--line); }
 .bar, nav ul, main { max-width: 44rem; margin: 0 auto; padding: 0 1rem; }
 .bar { display: flex; justify-content: space-between; align-items: center; gap: 1rem; padding-top: .75rem; padding-bottom: .75rem; flex-wrap: wrap; }
-.brand { font-weight: 700; font-size: 1.15rem; }
+.brand { font-weight: 700; font-size: 1.15rem; } .brand img { display: block; height: 2rem; width: auto; max-width: 12rem; }
+.foot ul { max-width: 44rem; margin: 0 auto; padding: 1rem; list-style: none; display: flex; flex-wrap: wrap; gap: .5rem 1.25rem; border-top: 1px solid var(--line); }
 .who { color: var(--muted); margin-right: .5rem; overflow-wrap: anywhere; }
 nav ul { list-style: none; display: flex; gap: 1.25rem; padding-bottom: .5rem; margin-top: 0; margin-bottom: 0; }
 nav a { color: var(--fg); text-decoration: none; padding: .25rem 0; border-bottom: 3px solid transparent; }
-nav a[aria-current="page"] { border-bottom-color: var(--accent); font-weight: 600; }
+nav a[aria-current="page"] { border-bottom-color: var(--link); font-weight: 600; }
 main { padding-top: 1rem; padding-bottom: 3rem; }
 main:focus { outline: none; }
 h1 { font-size: 1.5rem; margin: .5rem 0 1rem; } h2 { font-size: 1.15rem; margin: 1.5rem 0 .5rem; }
-a { color: var(--accent); }
+a { color: var(--link); }
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: .5rem; padding: 1rem; margin-bottom: .75rem; }
 .card h2, .card h3 { margin: 0 0 .25rem; font-size: 1.05rem; }
@@ -35,9 +36,9 @@ input[aria-invalid="true"] { border-color: var(--danger); }
 .error { color: var(--danger); margin: .25rem 0 0; }
 button, .button { font: inherit; padding: .55rem 1rem; border-radius: .375rem; border: 1px solid var(--accent); background: var(--accent);
   color: #fff; cursor: pointer; text-decoration: none; display: inline-block; min-height: 2.75rem; }
-button.secondary, .button.secondary { background: transparent; color: var(--accent); }
+button.secondary, .button.secondary { background: transparent; color: var(--link); border-color: var(--link); }
 button.danger { background: transparent; border-color: var(--danger); color: var(--danger); }
-button.link { background: none; border: none; color: var(--accent); padding: 0; min-height: 0; text-decoration: underline; }
+button.link { background: none; border: none; color: var(--link); padding: 0; min-height: 0; text-decoration: underline; }
 form.inline { display: inline; } .actions { display: flex; gap: .75rem; flex-wrap: wrap; align-items: center; margin-top: .75rem; }
 .notice { padding: .75rem 1rem; border-radius: .375rem; border: 1px solid var(--line); background: var(--card); }
 .notice.error { border-color: var(--danger); color: var(--danger); }
