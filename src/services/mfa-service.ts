@@ -39,6 +39,18 @@ export interface MfaServiceDeps {
 
 export type SecondFactor = { code: string } | { recoveryCode: string };
 
+/** An accepted second factor's RFC 8176 method, or why it was refused. */
+type SecondFactorCheck = { method: string } | { refused: 'used' | 'invalid' };
+
+/**
+ * What a person is told about a refused code (the error code stays the API's): a code used a
+ * moment ago is not called wrong; the app shows the next one within 30 seconds.
+ */
+const refusal = (check: { refused: 'used' | 'invalid' }, again = true) =>
+  check.refused === 'invalid'
+    ? 'The code is not valid'
+    : `This code was already used${again ? '; wait for the next one' : ''}`;
+
 const invalidMfaToken = () =>
   new AuthError('invalid_mfa_token', 'The mfa_token is invalid, expired or used up; log in again');
 
@@ -65,30 +77,43 @@ export function createMfaService(deps: MfaServiceDeps) {
     return { codes, hashes };
   }
 
-  /** Checks a TOTP code (at most once per time step) or a recovery code (at most once). */
-  async function verifySecondFactor(user: UserRecord, factor: SecondFactor): Promise<string | undefined> {
+  /**
+   * Checks a TOTP code (at most once per time step) or a recovery code (at most once), and
+   * says why one was refused: a TOTP code valid now whose step was already used (the one just
+   * typed for the last sign-in) is `used`, so that the person is told to wait for the next
+   * one rather than that the code is wrong. The caller has charged the attempt before this.
+   */
+  async function checkSecondFactor(user: UserRecord, factor: SecondFactor): Promise<SecondFactorCheck> {
     const now = clock.now();
     if ('code' in factor) {
       const totp = await store.findTotpFactor(user.id);
-      if (totp?.status !== 'active') return undefined;
-      const step = await matchTotp(await openSecret(totp), factor.code, now, totp.lastUsedStep);
-      return step !== undefined && (await store.acceptTotpStep(totp.id, step)) ? AMR_TOTP : undefined;
+      if (totp?.status !== 'active') return { refused: 'invalid' };
+      const match = await matchTotp(await openSecret(totp), factor.code, now, totp.lastUsedStep);
+      if ('refused' in match) return match;
+      // Atomic: a parallel request that took this step (or a later one) first wins.
+      return (await store.acceptTotpStep(totp.id, match.step)) ? { method: AMR_TOTP } : { refused: 'used' };
     }
     const normalized = normalizeRecoveryCode(factor.recoveryCode);
-    if (!normalized) return undefined;
+    if (!normalized) return { refused: 'invalid' };
     const used = await store.useRecoveryCode(
       user.id,
       await hashRecoveryCode(masterKeys.recoveryCodeKey, normalized),
       now,
     );
-    if (!used) return undefined;
+    if (!used) return { refused: 'invalid' };
     await store.recordSecurityEvent({
       userId: user.id,
       type: 'recovery_code_used',
       details: { remaining: await store.countUnusedRecoveryCodes(user.id) },
       at: now,
     });
-    return AMR_RECOVERY_CODE;
+    return { method: AMR_RECOVERY_CODE };
+  }
+
+  /** The method (`otp`, `rc`) of an accepted second factor, undefined for any refusal. */
+  async function verifySecondFactor(user: UserRecord, factor: SecondFactor): Promise<string | undefined> {
+    const check = await checkSecondFactor(user, factor);
+    return 'method' in check ? check.method : undefined;
   }
 
   const userOf = (caller: Caller) => userOfCaller(store, caller);
@@ -116,15 +141,15 @@ export function createMfaService(deps: MfaServiceDeps) {
     if (!factor) throw new AuthError('mfa_not_enabled', 'Start with POST /v1/mfa/totp/enroll');
     await guesses.charge(user.id, 'activation');
     const now = clock.now();
-    const step = await matchTotp(await openSecret(factor), code, now, factor.lastUsedStep);
+    const match = await matchTotp(await openSecret(factor), code, now, factor.lastUsedStep);
     const { codes, hashes } = await newRecoveryCodes();
     const assurance: SessionAssurance = { acr: 'aal2', amr: ['pwd', AMR_TOTP], authTime: now };
     const activated =
-      step !== undefined &&
+      'step' in match &&
       (await store.activateTotpFactor({
         factorId: factor.id,
         userId: user.id,
-        step,
+        step: match.step,
         recoveryCodeHashes: hashes,
         sessionId: caller.sid,
         assurance,
@@ -196,17 +221,18 @@ export function createMfaService(deps: MfaServiceDeps) {
     const attempts = await store.spendMfaAttempt(challenge.id, now, MFA_TOKEN_MAX_ATTEMPTS);
     if (attempts === undefined) throw invalidMfaToken();
 
-    const method = await verifySecondFactor(user, input.factor);
-    if (!method) {
+    const check = await checkSecondFactor(user, input.factor);
+    if (!('method' in check)) {
       await recordFailure(user, { during: 'login', attempts });
       const left = Math.max(0, MFA_TOKEN_MAX_ATTEMPTS - attempts);
       throw new AuthError(
         'invalid_code',
-        left > 0 ? `The code is not valid (${left} attempts left)` : 'The code is not valid; log in again',
+        left > 0 ? `${refusal(check)} (${left} attempts left)` : `${refusal(check, false)}; log in again`,
         // A client can tell "try again" from "start over" without reading the words.
         { attemptsLeft: left },
       );
     }
+    const method = check.method;
     await guesses.refund(user.id);
     // Single use: two requests with one mfa_token cannot both open a session.
     if (!(await store.consumeMfaChallenge(challenge.id, now))) throw invalidMfaToken();
@@ -238,9 +264,10 @@ export function createMfaService(deps: MfaServiceDeps) {
     const now = clock.now();
     let assurance: SessionAssurance;
     if ('code' in input) {
-      if (!(await verifySecondFactor(user, { code: input.code }))) {
+      const check = await checkSecondFactor(user, { code: input.code });
+      if (!('method' in check)) {
         await recordFailure(user, { during: 'step_up' });
-        throw new AuthError('wrong_code', 'The code is not valid');
+        throw new AuthError('wrong_code', refusal(check));
       }
       assurance = { acr: 'aal2', amr: ['pwd', AMR_TOTP], authTime: now };
     } else {

@@ -15,18 +15,22 @@ export const qrCodeSvg = (uri: string): string => renderSVG(uri, { ecc: 'M' });
 
 const CODE = /^\d{6}$/;
 
+/** What a submitted code is: valid in a time step not used yet, already used, or not valid at all. */
+export type TotpMatch = { step: number } | { refused: 'used' | 'invalid' };
+
 /**
  * The time step a code belongs to, if it is valid within ±1 step of `now` (RFC 6238 §5.2)
- * and later than `afterStep`. The caller must then record the step atomically.
+ * and later than `afterStep`; a valid code of `afterStep` or earlier was already used (one
+ * code, one use). The caller must then record the step atomically.
  */
 export async function matchTotp(
   secret: string,
   code: string,
   now: Date,
   afterStep: number | null,
-): Promise<number | undefined> {
+): Promise<TotpMatch> {
   const token = code.replace(/\s+/g, '');
-  if (!CODE.test(token)) return undefined;
+  if (!CODE.test(token)) return { refused: 'invalid' };
   // No `afterTimeStep` for otplib: it throws when that step is ahead of the window (another
   // instance's clock a second ahead, an NTP step back), which must be a wrong code, not a 500.
   let result: Awaited<ReturnType<typeof verify>>;
@@ -39,8 +43,8 @@ export async function matchTotp(
       epochTolerance: TOTP_PERIOD_SECONDS,
     });
   } catch {
-    return undefined;
+    return { refused: 'invalid' };
   }
-  if (!result.valid || !('timeStep' in result)) return undefined;
-  return afterStep === null || result.timeStep > afterStep ? result.timeStep : undefined;
+  if (!result.valid || !('timeStep' in result)) return { refused: 'invalid' };
+  return afterStep === null || result.timeStep > afterStep ? { step: result.timeStep } : { refused: 'used' };
 }

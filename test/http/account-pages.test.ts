@@ -1117,10 +1117,11 @@ describe('activity', () => {
     lk.clock.advance(2 * MINUTE);
     const page = await browser.get('/account/activity');
     expect(page.status).toBe(200);
+    // The account's first sign-in: no history to call the device new against (issue #20).
     expect(page.text).toContain(
-      'Signed in from a new device 2 minutes ago · Firefox 133 on Linux · 203.0.113.7 Account created 3 minutes ago',
+      'Signed in 2 minutes ago · Firefox 133 on Linux · 203.0.113.7 Account created 3 minutes ago',
     );
-    expect(page.html).toMatch(/<span class="alert">Signed in from a new device<\/span>/);
+    expect(page.html).not.toContain('class="alert"');
     expect(page.html).not.toContain('Older activity');
   });
 

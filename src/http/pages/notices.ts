@@ -1,6 +1,9 @@
 import type { Notice } from './views/layout.js';
 
-/** Messages named in a redirect's `?notice=`: a fixed list, so a link cannot put words on the page. */
+/**
+ * Messages named in a redirect's `?notice=`: a fixed list, so a link cannot put words on the page.
+ * An action of the person's own that did what they asked is `success`; the rest is `info`.
+ */
 export function noticeOf(query: Record<string, string>): Notice | undefined {
   const n = Number.parseInt(query.n ?? '', 10);
   const count = Number.isSafeInteger(n) && n >= 0 ? n : 0;
@@ -13,14 +16,14 @@ export function noticeOf(query: Record<string, string>): Notice | undefined {
     case 'mfa_restart':
       return { kind: 'error', text: 'That sign-in expired or had too many wrong codes. Sign in again.' };
     case 'revoked':
-      return { kind: 'info', text: 'The device was signed out.' };
+      return { kind: 'success', text: 'The device was signed out.' };
     case 'gone':
       return { kind: 'info', text: 'That device was already signed out.' };
     case 'others':
-      return { kind: 'info', text: `Signed out of ${devices(count)}.` };
+      return { kind: 'success', text: `Signed out of ${devices(count)}.` };
     case 'password':
       return {
-        kind: 'info',
+        kind: 'success',
         text: `Your password was changed${count > 0 ? ` and ${devices(count)} signed out` : ''}.`,
       };
     case 'mfa_off':

@@ -18,6 +18,31 @@ export function describeUserAgent(userAgent: string | null): string | null {
   return browserText ?? (where || null);
 }
 
+/** What a device is called when it has no name: "iPhone", "Pixel 8", "Windows computer", "Mac"; null if unknown. */
+export function describeDevice(userAgent: string | null): string | null {
+  if (!userAgent) return null;
+  const { os, device } = new UAParser(userAgent).getResult();
+  if (device.model && device.type !== undefined) return device.model;
+  switch (os.name) {
+    case undefined:
+      return null;
+    case 'Mac OS':
+    case 'macOS':
+      return 'Mac';
+    case 'Chrome OS':
+    case 'Chromium OS':
+      return 'Chromebook';
+    case 'Windows':
+    case 'Linux':
+    case 'Ubuntu':
+    case 'Debian':
+    case 'Fedora':
+      return `${os.name} computer`;
+    default:
+      return `${os.name} device`;
+  }
+}
+
 const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
   ['year', 365 * 24 * 3600],
   ['month', 30 * 24 * 3600],
@@ -106,7 +131,9 @@ export function describeEvent(
   text: string;
   alert: boolean;
 } {
-  if (type === 'login_succeeded' && details?.new_device === true)
+  // No sign-in in the history window (a new account's first): no device to compare with, so
+  // nothing to look at twice (as the "new device" mail, src/services/security-notifications.ts).
+  if (type === 'login_succeeded' && details?.new_device === true && details.first_sign_in !== true)
     return { text: 'Signed in from a new device', alert: true };
   return { text: EVENT_TEXT[type] ?? type.replaceAll('_', ' '), alert: ALERTS.has(type) };
 }

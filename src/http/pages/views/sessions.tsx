@@ -1,13 +1,15 @@
 import type { SessionView, StoredSecurityEvent } from '../../../ports/store.js';
-import { describeEvent, describeUserAgent } from './format.js';
+import { describeDevice, describeEvent, describeUserAgent } from './format.js';
 import { Csrf, Layout, type Notice, type PageContext, When } from './layout.js';
 
 /** The devices page (with its "sign out everywhere else" step) and the security activity. */
 
 function SessionCard(props: { page: PageContext; session: SessionView; current: boolean; now: Date }) {
   const { session } = props;
+  // One structure for every card: the title names the device (the name given at sign-in, else
+  // what the user agent says it is), the line under it is always the browser and system.
   const software = describeUserAgent(session.userAgent);
-  const title = session.deviceName ?? software ?? 'Unknown device';
+  const title = session.deviceName ?? describeDevice(session.userAgent) ?? 'Unknown device';
   const headingId = `session-${session.id}`;
   return (
     <article class="card" aria-labelledby={headingId} data-session={session.id}>
@@ -16,7 +18,7 @@ function SessionCard(props: { page: PageContext; session: SessionView; current: 
         {props.current ? <span class="badge current">This device</span> : null}
         {session.remembered ? <span class="badge">Remembered</span> : null}
       </h2>
-      {session.deviceName && software ? <p class="muted">{software}</p> : null}
+      {software ? <p class="muted subtitle">{software}</p> : null}
       <dl>
         <dt>Location</dt>
         <dd>{session.location || 'Unknown'}</dd>

@@ -23,6 +23,8 @@ a { color: var(--link); }
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: .5rem; padding: 1rem; margin-bottom: .75rem; }
 .card h2, .card h3 { margin: 0 0 .25rem; font-size: 1.05rem; }
+.card h2 + form, .card h2 + .field { margin-top: 1rem; }
+form.step { margin-top: 1.5rem; padding-top: 1.25rem; border-top: 1px solid var(--line); }
 .card dl { display: grid; grid-template-columns: max-content 1fr; gap: .15rem .75rem; margin: .5rem 0; color: var(--muted); }
 .card dd { margin: 0; overflow-wrap: anywhere; color: var(--fg); }
 .badge { display: inline-block; font-size: .8rem; padding: 0 .5rem; border-radius: 1rem; border: 1px solid var(--line); margin-left: .35rem; vertical-align: middle; }
@@ -42,7 +44,9 @@ button.link { background: none; border: none; color: var(--link); padding: 0; mi
 form.inline { display: inline; } .actions { display: flex; gap: .75rem; flex-wrap: wrap; align-items: center; margin-top: .75rem; }
 .notice { padding: .75rem 1rem; border-radius: .375rem; border: 1px solid var(--line); background: var(--card); }
 .notice.error { border-color: var(--danger); color: var(--danger); }
-.codes { font-family: ui-monospace, monospace; font-size: 1.1rem; columns: 2; padding: 1rem 1rem 1rem 2.5rem; background: var(--card); border: 1px solid var(--line); border-radius: .375rem; }
+.notice.success { border-color: var(--ok); color: var(--ok); }
+.codes { font-family: ui-monospace, monospace; font-size: 1.1rem; columns: 2 12rem; padding: 1rem 1rem 1rem 2.5rem; background: var(--card); border: 1px solid var(--line); border-radius: .375rem; }
+.codes li { white-space: nowrap; break-inside: avoid; }
 .secret { font-family: ui-monospace, monospace; overflow-wrap: anywhere; background: var(--card); padding: .25rem .5rem; border-radius: .25rem; }
 .qr { background: #fff; padding: .75rem; width: 14rem; max-width: 100%; border-radius: .375rem; border: 1px solid var(--line); }
 .muted { color: var(--muted); }
