@@ -13,6 +13,7 @@ import { type PageApp, type PageContextOf, type PageDeps, SESSIONS, SIGN_IN, tex
 import { expected, problemText } from './failures.js';
 import { noticeOf } from './notices.js';
 import { pageOf } from './render.js';
+import { lifetime } from './views/email.js';
 import type { Notice } from './views/layout.js';
 import { MfaPage, SessionLimitPage, SignInPage } from './views/sign-in.js';
 
@@ -23,6 +24,8 @@ import { MfaPage, SessionLimitPage, SignInPage } from './views/sign-in.js';
  */
 export function signInPages(app: PageApp, deps: PageDeps): void {
   const { auth, mfa, clock, device, session } = deps;
+  // SESSION_REMEMBER_TTL in words ("90 days"), as the mails' link lifetimes are written.
+  const rememberFor = lifetime(deps.config.sessionRememberTtlSeconds);
 
   /** SESSION_LIMIT_POLICY=reject: the held login's page, its limit_token kept in a cookie. */
   const sessionLimitPage = (c: PageContextOf, held: SessionLimitReached) => {
@@ -46,7 +49,7 @@ export function signInPages(app: PageApp, deps: PageDeps): void {
 
   app.get('/sign-in', async (c) => {
     if (await session.signedInCaller(c)) return c.redirect(SESSIONS, 303);
-    return c.html(<SignInPage page={pageOf(c)} notice={noticeOf(c.req.query())} />);
+    return c.html(<SignInPage page={pageOf(c)} rememberFor={rememberFor} notice={noticeOf(c.req.query())} />);
   });
 
   app.post('/sign-in', async (c) => {
@@ -59,9 +62,18 @@ export function signInPages(app: PageApp, deps: PageDeps): void {
       status: 400 | 401 | 403 | 429,
       errors: { email?: string; password?: string },
       notice?: Notice,
+      unverified = false,
     ) =>
       c.html(
-        <SignInPage page={pageOf(c)} email={email} remember={remember} errors={errors} notice={notice} />,
+        <SignInPage
+          page={pageOf(c)}
+          email={email}
+          remember={remember}
+          rememberFor={rememberFor}
+          unverified={unverified}
+          errors={errors}
+          notice={notice}
+        />,
         status,
       );
     if (!email || !password)
@@ -92,8 +104,12 @@ export function signInPages(app: PageApp, deps: PageDeps): void {
         'invalid_request',
         'rate_limited',
         'account_disabled',
+        'email_not_verified',
       );
       switch (failure.code) {
+        case 'email_not_verified':
+          // Said only after the right password (services/password-login.ts), with a way to a new link.
+          return again(403, {}, { kind: 'error', text: `${failure.description}.` }, true);
         case 'rate_limited':
           return again(429, {}, { kind: 'error', text: problemText(c, failure) });
         case 'account_disabled':

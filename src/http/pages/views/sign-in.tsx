@@ -1,5 +1,6 @@
 import { describeUserAgent } from './format.js';
 import { CodeField, Csrf, Field, Layout, type Notice, type PageContext, When } from './layout.js';
+import { ResendLink } from './sign-up.js';
 
 /** The sign-in flow: password, then the second factor, then (SESSION_LIMIT_POLICY=reject) a device to sign out. */
 
@@ -8,6 +9,10 @@ export function SignInPage(props: {
   notice?: Notice | undefined;
   email?: string;
   remember?: boolean;
+  /** How long a remembered device stays signed in (SESSION_REMEMBER_TTL), e.g. "90 days". */
+  rememberFor: string;
+  /** REQUIRE_EMAIL_VERIFICATION refused this address's sign-in: offer a new confirmation link. */
+  unverified?: boolean;
   errors?: { email?: string; password?: string };
 }) {
   return (
@@ -45,13 +50,19 @@ export function SignInPage(props: {
         />
         <label class="check">
           <input type="checkbox" name="remember" value="yes" checked={props.remember ?? false} />
-          Remember this device for 30 days
+          Remember this device for {props.rememberFor}
         </label>
         <div class="actions">
           <button type="submit">Sign in</button>
           <a href="/account/password/forgot">Forgot password?</a>
         </div>
       </form>
+      {props.unverified && props.email ? <ResendLink page={props.page} email={props.email} /> : null}
+      {props.page.brand.signupPage ? (
+        <p>
+          New here? <a href="/account/sign-up">Create an account</a>
+        </p>
+      ) : null}
     </Layout>
   );
 }

@@ -1,3 +1,4 @@
+import { RESEND_PATH } from './email.js';
 import { Csrf, Field, Layout, type Notice, type PageContext } from './layout.js';
 
 /** Creating an account on the account pages (SIGNUP_PAGE): the same rules as POST /v1/auth/register. */
@@ -63,6 +64,18 @@ export function SignUpPage(props: {
   );
 }
 
+/** A new confirmation link for this address (the email pages' resend form, one answer for every address). */
+export const ResendLink = (props: { page: PageContext; email: string }) => (
+  <form method="post" action={RESEND_PATH} class="actions">
+    <Csrf page={props.page} />
+    <input type="hidden" name="email" value={props.email} />
+    <button type="submit" class="secondary">
+      Send a new link
+    </button>
+    <a href="/account/sign-in">Sign in</a>
+  </form>
+);
+
 /** REQUIRE_EMAIL_VERIFICATION: the account exists; signing in waits for the link in the mail. */
 export function SignUpCheckMailPage(props: { page: PageContext; email: string; lifetime: string }) {
   return (
@@ -76,9 +89,7 @@ export function SignUpCheckMailPage(props: { page: PageContext; email: string; l
         in. The link works once, for {props.lifetime}.
       </p>
       <p class="muted">Nothing arrived? Check the spam folder and the address above.</p>
-      <p>
-        <a href="/account/sign-in">Sign in</a>
-      </p>
+      <ResendLink page={props.page} email={props.email} />
     </Layout>
   );
 }
