@@ -87,7 +87,8 @@ export const EnvSchema = z.object({
   CLEANUP_BATCH_SIZE: integer(500, 1, 100_000),
   SECURITY_EVENT_RETENTION: seconds(90 * 24 * 3600, 3600),
   REVOKED_SESSION_RETENTION: seconds(7 * 24 * 3600, 3600),
-  TOTP_ISSUER: z.string().min(1).max(100).default('Latchkey'),
+  /** Authenticator apps show it next to the account; BRAND_NAME when not set (src/config/brand.ts). */
+  TOTP_ISSUER: z.string().min(1).max(100).optional(),
   MFA_FAILURES_PER_USER: integer(10, 1, 10_000),
   MFA_FAILURE_WINDOW: seconds(900, 1),
   /**
@@ -347,7 +348,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       anywhereWindowSeconds: e.LOGIN_ACCOUNT_WINDOW,
     },
     rateLimitPrefixes: { ipv4Prefix: e.RATE_LIMIT_IPV4_PREFIX, ipv6Prefix: e.RATE_LIMIT_IPV6_PREFIX },
-    totpIssuer: e.TOTP_ISSUER,
+    totpIssuer: e.TOTP_ISSUER ?? brand.name,
     mfaFailureLimit: { points: e.MFA_FAILURES_PER_USER, windowSeconds: e.MFA_FAILURE_WINDOW },
     mail: mailConfig(e, { issuer, dataDir: e.DATA_DIR, productName: brand.name }),
     webhooks: webhookConfig(e),

@@ -143,6 +143,12 @@ describe('brand configuration', () => {
     ).toEqual(['APP_URL: must be an https:// URL (http:// only for localhost outside production)']);
   });
 
+  it('authenticator apps show the brand too: TOTP_ISSUER follows BRAND_NAME unless set', () => {
+    expect(testConfig().totpIssuer).toBe('Account');
+    expect(testConfig({ BRAND_NAME: 'Acme Widgets' }).totpIssuer).toBe('Acme Widgets');
+    expect(testConfig({ BRAND_NAME: 'Acme Widgets', TOTP_ISSUER: 'Acme' }).totpIssuer).toBe('Acme');
+  });
+
   it('PRODUCT_NAME, the older variable, still names the product when BRAND_NAME is not set; both must agree', () => {
     expect(testConfig({ PRODUCT_NAME: 'Acme' }).brand.name).toBe('Acme');
     expect(testConfig({ PRODUCT_NAME: 'Acme' }).mail.productName).toBe('Acme');
@@ -161,6 +167,7 @@ describe('brand configuration', () => {
       '# BRAND_SUPPORT_URL=',
       '# APP_URL=',
       '# SIGNUP_PAGE=true',
+      '# TOTP_ISSUER=',
     ])
       expect(example.split('\n')).toContain(line);
     expect(parseConfig({ NODE_ENV: 'test' }).brand.name).toBe('Account');
