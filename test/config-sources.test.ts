@@ -96,6 +96,10 @@ describe('configuration sources', () => {
   it('every variable with a secret-looking name is classified: a secret, a URL that may carry one, or not one', () => {
     // Names that only look like a secret's: a new variable must be added to one list or the other.
     const notSecret = new Set([
+      // Public links on every page; src/config/brand.ts refuses credentials in them.
+      'BRAND_LOGO_URL',
+      'BRAND_SUPPORT_URL',
+      'APP_URL',
       'PASSWORD_RESET_URL',
       'PASSWORD_RESET_TTL',
       'PASSWORD_RESETS_PER_ADDRESS',

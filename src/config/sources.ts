@@ -62,7 +62,15 @@ function standin(name: string, config: Config): Standin | undefined {
     case 'ALLOWED_ORIGINS':
       return { value: config.allowedOrigins, source: 'default', note: 'the origin of ISSUER' };
     case 'MAIL_FROM':
-      return { value: config.mail.from, source: 'default', note: 'from PRODUCT_NAME and ISSUER' };
+      return { value: config.mail.from, source: 'default', note: 'from BRAND_NAME and ISSUER' };
+    case 'BRAND_NAME':
+      return {
+        value: config.brand.name,
+        source: 'default',
+        note: 'or PRODUCT_NAME, its older name; never Latchkey',
+      };
+    case 'TOTP_ISSUER':
+      return { value: config.totpIssuer, source: 'default', note: 'from BRAND_NAME' };
     case 'PASSWORD_RESET_URL':
       return { value: links.passwordReset, source: 'default', note: 'the account pages, from ISSUER' };
     case 'EMAIL_VERIFY_URL':

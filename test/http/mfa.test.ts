@@ -124,14 +124,15 @@ describe('enrollment', () => {
     expect(res.json.secret).toMatch(/^[A-Z2-7]{32}$/);
     expect(base32Decode(res.json.secret)).toHaveLength(20);
     expect(res.json.otpauth_uri).toBe(
-      `otpauth://totp/Latchkey:${encodeURIComponent(user.email)}?secret=${res.json.secret}&issuer=Latchkey`,
+      `otpauth://totp/Account:${encodeURIComponent(user.email)}?secret=${res.json.secret}&issuer=Account`,
     );
     const uri = new URL(res.json.otpauth_uri);
     expect(uri.protocol).toBe('otpauth:');
     expect(uri.host).toBe('totp');
-    expect(decodeURIComponent(uri.pathname)).toBe(`/Latchkey:${user.email}`);
+    // TOTP_ISSUER defaults to BRAND_NAME ("Account"): apps never show "Latchkey" unless configured.
+    expect(decodeURIComponent(uri.pathname)).toBe(`/Account:${user.email}`);
     expect(uri.searchParams.get('secret')).toBe(res.json.secret);
-    expect(uri.searchParams.get('issuer')).toBe('Latchkey');
+    expect(uri.searchParams.get('issuer')).toBe('Account');
     expect(typeof res.json.qr_svg).toBe('string');
     expect(res.json.qr_svg).toContain('<svg');
   });
