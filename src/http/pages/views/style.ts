@@ -60,4 +60,6 @@ caption { text-align: left; font-weight: 600; padding: .5rem 0; }
 th, td { text-align: left; padding: .35rem .75rem; border-top: 1px solid var(--line); font-weight: 400; }
 thead th { font-weight: 600; color: var(--muted); } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 meter { width: 100%; min-width: 4rem; } tbody th { white-space: nowrap; }
+/* A phone: a table of four columns fits the width (smaller type, narrower cells). */
+@media (max-width: 30rem) { table { font-size: .875rem; } th, td { padding: .35rem .4rem; } }
 `;
