@@ -64,6 +64,12 @@ describe('recovery codes', () => {
     expect(ACCOUNT_STYLE).toMatch(/\.codes li \{[^}]*white-space: nowrap/);
     // At most two columns, each at least 12rem wide: one column on a phone.
     expect(ACCOUNT_STYLE).toMatch(/\.codes \{[^}]*columns: 2 12rem/);
+    // The download names the product (BRAND_NAME, "Account" by default), not Latchkey.
+    const href = /download="recovery-codes\.txt" href="data:text\/plain;charset=utf-8,([^"]*)"/.exec(
+      codes.html,
+    )?.[1];
+    expect(decodeURIComponent(href!)).toBe(`Account recovery codes\n\n${items.join('\n')}\n`);
+    expect(codes.html).not.toMatch(/latchkey/i);
   });
 
   it('"Two-step verification is on" is a success notice', async () => {

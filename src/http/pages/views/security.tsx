@@ -235,7 +235,8 @@ export function TotpSetupPage(props: {
 }
 
 export function RecoveryCodesPage(props: { page: PageContext; codes: string[]; intro: string }) {
-  const text = `Latchkey recovery codes\n\n${props.codes.join('\n')}\n`;
+  // The product's name (BRAND_NAME), never Latchkey's unless configured so (issue #20).
+  const text = `${props.page.brand.name} recovery codes\n\n${props.codes.join('\n')}\n`;
   return (
     <Layout
       page={props.page}
@@ -258,7 +259,7 @@ export function RecoveryCodesPage(props: { page: PageContext; codes: string[]; i
         </button>
         <a
           class="button secondary"
-          download="latchkey-recovery-codes.txt"
+          download="recovery-codes.txt"
           href={`data:text/plain;charset=utf-8,${encodeURIComponent(text)}`}
         >
           Download codes
