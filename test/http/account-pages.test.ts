@@ -981,10 +981,9 @@ describe('security', () => {
     const codes = codesOf(done);
     expect(codes).toHaveLength(10);
     expect(new Set(codes).size).toBe(10);
-    const download =
-      /download="latchkey-recovery-codes.txt"\s+href="data:text\/plain;charset=utf-8,([^"]+)"/.exec(
-        done.html,
-      )?.[1];
+    const download = /download="recovery-codes.txt"\s+href="data:text\/plain;charset=utf-8,([^"]+)"/.exec(
+      done.html,
+    )?.[1];
     expect(download).toBeTruthy();
     const file = decodeURIComponent(decodeEntities(download!));
     for (const code of codes) expect(file).toContain(code);
