@@ -54,7 +54,7 @@ describe('security notifications', () => {
     expect(notice).toMatchObject({
       kind: 'new_device_login',
       to: email,
-      subject: 'New sign-in to your Latchkey account',
+      subject: 'New sign-in to your account',
     });
     expect(notice!.text).toContain('Device: Evil <b>Browser</b>');
     expect(notice!.text).toContain('IP address: 203.0.113.7');

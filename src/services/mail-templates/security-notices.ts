@@ -30,6 +30,10 @@ function factsOf(input: NoticeFacts): [string, string][] {
   return facts;
 }
 
+/** "your Acme account", or "your account" under the default brand name ("Account"). */
+const yourAccount = (product: string): string =>
+  product.toLowerCase() === 'account' ? 'your account' : `your ${product} account`;
+
 const NOT_YOU =
   'If this was not you, change your password at once (or reset it from the sign-in page, "Forgot password?"), sign out the devices you do not know, and turn on two-factor authentication.';
 
@@ -41,7 +45,7 @@ interface Notice {
 
 const NOTICES: Partial<Record<MessageKind, Notice>> = {
   new_device_login: {
-    subject: (product) => `New sign-in to your ${product} account`,
+    subject: (product) => `New sign-in to ${yourAccount(product)}`,
     paragraphs: (input) => [
       `Your ${input.productName} account ${input.to} was signed in to from a device or place it had not been used from before.`,
     ],
@@ -55,21 +59,21 @@ const NOTICES: Partial<Record<MessageKind, Notice>> = {
     closing: NOT_YOU,
   },
   mfa_enabled: {
-    subject: (product) => `Two-factor authentication is on for your ${product} account`,
+    subject: (product) => `Two-factor authentication is on for ${yourAccount(product)}`,
     paragraphs: (input) => [
       `Two-factor authentication was turned on for ${input.to}. Signing in now needs a code from your authenticator app.`,
       'Keep your recovery codes somewhere safe: they are the way back if you lose the app.',
     ],
   },
   mfa_disabled: {
-    subject: (product) => `Two-factor authentication is off for your ${product} account`,
+    subject: (product) => `Two-factor authentication is off for ${yourAccount(product)}`,
     paragraphs: (input) => [
       `Two-factor authentication was turned off for ${input.to}. Signing in now needs only the password.`,
     ],
     closing: `${NOT_YOU.replace(', and turn on two-factor authentication.', '')}, then turn two-factor authentication on again.`,
   },
   recovery_code_used: {
-    subject: (product) => `A recovery code was used on your ${product} account`,
+    subject: (product) => `A recovery code was used on ${yourAccount(product)}`,
     paragraphs: (input) => [
       `A recovery code was used to sign in to ${input.to}. Each code works once.`,
       `${input.remaining ?? 0} unused recovery code${input.remaining === 1 ? '' : 's'} left.`,
@@ -77,7 +81,7 @@ const NOTICES: Partial<Record<MessageKind, Notice>> = {
     closing: NOT_YOU,
   },
   recovery_codes_low: {
-    subject: (product) => `Few recovery codes left on your ${product} account`,
+    subject: (product) => `Few recovery codes left on ${yourAccount(product)}`,
     paragraphs: (input) => [
       `A recovery code was used to sign in to ${input.to}, and only ${input.remaining ?? 0} unused code${input.remaining === 1 ? ' is' : 's are'} left.`,
       'Make a new set of recovery codes from the security page of your account, and keep it somewhere safe.',
