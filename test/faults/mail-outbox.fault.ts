@@ -180,8 +180,8 @@ function missingMessages(rows: OutboxRow[], clients: SessionClient[]): string[] 
 
 /** The subject each kind produced here has (src/services/mail-templates). */
 const SUBJECTS: Record<string, RegExp> = {
-  password_reset: /^Reset your Latchkey password$/,
-  password_changed: /^Your Latchkey password was changed$/,
+  password_reset: /^Reset your password$/,
+  password_changed: /^Your password was changed$/,
 };
 
 /**

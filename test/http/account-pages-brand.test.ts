@@ -240,7 +240,7 @@ describe('pages under the default brand', () => {
     expect(page.html).toContain(`--accent: ${DEFAULT_ACCENT};`);
   });
 
-  it('mails name the product "Account", not Latchkey', async () => {
+  it('mails never say Latchkey and read naturally under the default name ("your password", no "Account password")', async () => {
     const user = await registerUser(plain.app);
     const browser = new Browser(plain);
     await browser.get('/account/password/forgot');
@@ -249,8 +249,11 @@ describe('pages under the default brand', () => {
     expect(mails.length).toBeGreaterThan(0);
     for (const mail of mails) {
       expect(`${mail.subject}\n${mail.text}\n${mail.html}`).not.toMatch(/latchkey/i);
-      expect(mail.subject).toContain('Account');
+      expect(`${mail.subject}\n${mail.text}`).not.toMatch(/Account (account|password|address)/);
+      // The mail's header and signature still carry the name.
+      expect(mail.text).toMatch(/— Account$/);
     }
+    expect(mails.map((mail) => mail.subject)).toContain('Reset your password');
   });
 });
 

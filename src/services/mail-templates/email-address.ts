@@ -1,6 +1,7 @@
 import type { MailMessage } from '../../ports/mail.js';
 import { plainValue } from './escape.js';
 import { renderMail } from './layout.js';
+import { isDefaultProductName, named } from './product.js';
 
 /**
  * The messages about the address itself (issue #17, flows 2 and 3): verify it, confirm a new
@@ -20,9 +21,9 @@ export function verifyEmailMail(input: {
   return renderMail({
     to: input.to,
     productName: input.productName,
-    subject: `Confirm your ${input.productName} address`,
+    subject: `Confirm your ${named(input.productName)}address`,
     paragraphs: [
-      `Confirm that ${input.to} is the address of your ${input.productName} account.`,
+      `Confirm that ${input.to} is the address of your ${named(input.productName)}account.`,
       `The link below works once, for ${hours(input.ttlSeconds)} hours. A newer request replaces it.`,
     ],
     action: { label: 'Confirm this address', url: input.link },
@@ -40,9 +41,9 @@ export function confirmEmailChangeMail(input: {
   return renderMail({
     to: input.to,
     productName: input.productName,
-    subject: `Confirm your new ${input.productName} address`,
+    subject: `Confirm your new ${named(input.productName)}address`,
     paragraphs: [
-      `Someone asked to make ${input.to} the address of a ${input.productName} account.`,
+      `Someone asked to make ${input.to} the address of ${isDefaultProductName(input.productName) ? 'an' : 'a'} ${named(input.productName)}account.`,
       `Nothing changes until the link below is used. It works once, for ${hours(input.ttlSeconds)} hours.`,
     ],
     action: { label: 'Confirm the new address', url: input.link },
@@ -74,9 +75,9 @@ export function emailChangeNoticeMail(input: {
   return renderMail({
     to: input.to,
     productName: input.productName,
-    subject: `Your ${input.productName} address is being changed`,
+    subject: `Your ${named(input.productName)}address is being changed`,
     paragraphs: [
-      `Someone signed in to the ${input.productName} account for ${input.to} asked to change its address. The change happens when the new address confirms it.`,
+      `Someone signed in to the ${named(input.productName)}account for ${input.to} asked to change its address. The change happens when the new address confirms it.`,
       `If this was not you, use the link below (for ${days} days, even after the change): it keeps or puts back this address and signs out every device. Then choose a new password with "Forgot password?".`,
     ],
     action: { label: "This wasn't me", url: input.revertLink },
@@ -95,9 +96,9 @@ export function emailChangedMail(input: {
   return renderMail({
     to: input.to,
     productName: input.productName,
-    subject: `Your ${input.productName} address was changed`,
+    subject: `Your ${named(input.productName)}address was changed`,
     paragraphs: [
-      `The ${input.productName} account that used ${input.to} now signs in with a new address.`,
+      `The ${named(input.productName)}account that used ${input.to} now signs in with a new address.`,
       'If this was not you, use the "This wasn\'t me" link of the message we sent when the change was asked for: it puts this address back and signs out every device.',
     ],
     facts: [

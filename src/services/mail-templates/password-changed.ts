@@ -1,6 +1,7 @@
 import type { MailMessage } from '../../ports/mail.js';
 import { plainValue } from './escape.js';
 import { renderMail } from './layout.js';
+import { named } from './product.js';
 
 /**
  * "Your password was changed" (kind `password_changed`): when, from where, what it did to the
@@ -23,11 +24,11 @@ export function passwordChangedMail(input: {
   return renderMail({
     to: input.to,
     productName: input.productName,
-    subject: `Your ${input.productName} password was changed`,
+    subject: `Your ${named(input.productName)}password was changed`,
     paragraphs: [
       input.how === 'reset'
-        ? `The password of the ${input.productName} account for ${input.to} was reset with a link sent to this address.`
-        : `The password of the ${input.productName} account for ${input.to} was changed.`,
+        ? `The password of the ${named(input.productName)}account for ${input.to} was reset with a link sent to this address.`
+        : `The password of the ${named(input.productName)}account for ${input.to} was changed.`,
       input.how === 'reset'
         ? 'Every device signed in to the account was signed out.'
         : 'Every other device signed in to the account was signed out.',

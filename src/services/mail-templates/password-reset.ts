@@ -1,5 +1,6 @@
 import type { MailMessage } from '../../ports/mail.js';
 import { renderMail } from './layout.js';
+import { named } from './product.js';
 
 /**
  * Where a link of a message points: the configured template (the account pages by default, or
@@ -19,9 +20,9 @@ export function passwordResetMail(input: {
   return renderMail({
     to: input.to,
     productName: input.productName,
-    subject: `Reset your ${input.productName} password`,
+    subject: `Reset your ${named(input.productName)}password`,
     paragraphs: [
-      `Someone asked to reset the password of the ${input.productName} account for ${input.to}.`,
+      `Someone asked to reset the password of the ${named(input.productName)}account for ${input.to}.`,
       `The link below works once, for ${minutes} minutes. A newer request replaces it.`,
     ],
     action: { label: 'Choose a new password', url: input.link },

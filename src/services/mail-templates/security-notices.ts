@@ -1,6 +1,7 @@
 import type { MailMessage, MessageKind } from '../../ports/mail.js';
 import { plainValue } from './escape.js';
 import { renderMail } from './layout.js';
+import { named } from './product.js';
 
 /**
  * The security notifications (issue #17 §4): one template each, saying what happened, with
@@ -31,8 +32,7 @@ function factsOf(input: NoticeFacts): [string, string][] {
 }
 
 /** "your Acme account", or "your account" under the default brand name ("Account"). */
-const yourAccount = (product: string): string =>
-  product.toLowerCase() === 'account' ? 'your account' : `your ${product} account`;
+const yourAccount = (product: string): string => `your ${named(product)}account`;
 
 const NOT_YOU =
   'If this was not you, change your password at once (or reset it from the sign-in page, "Forgot password?"), sign out the devices you do not know, and turn on two-factor authentication.';
@@ -47,14 +47,14 @@ const NOTICES: Partial<Record<MessageKind, Notice>> = {
   new_device_login: {
     subject: (product) => `New sign-in to ${yourAccount(product)}`,
     paragraphs: (input) => [
-      `Your ${input.productName} account ${input.to} was signed in to from a device or place it had not been used from before.`,
+      `Your ${named(input.productName)}account ${input.to} was signed in to from a device or place it had not been used from before.`,
     ],
     closing: NOT_YOU,
   },
   unusual_time_login: {
     subject: (product) => `Sign-in to your ${product} account at an unusual time`,
     paragraphs: (input) => [
-      `Your ${input.productName} account ${input.to} was signed in to at a time of day it is not usually used.`,
+      `Your ${named(input.productName)}account ${input.to} was signed in to at a time of day it is not usually used.`,
     ],
     closing: NOT_YOU,
   },
@@ -99,7 +99,7 @@ const NOTICES: Partial<Record<MessageKind, Notice>> = {
   account_disabled: {
     subject: (product) => `Your ${product} account was disabled`,
     paragraphs: (input) => [
-      `An administrator disabled the ${input.productName} account ${input.to}. Every device was signed out, and signing in is refused.`,
+      `An administrator disabled the ${named(input.productName)}account ${input.to}. Every device was signed out, and signing in is refused.`,
     ],
     closing: 'If you think this is a mistake, reply to this message or contact your administrator.',
   },
