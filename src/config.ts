@@ -4,6 +4,12 @@ import { type BrandConfig, BrandEnvSchema, brandConfig, brandCrossChecks } from 
 import { integer, list, seconds } from './config/fields.js';
 import { type MailConfig, MailEnvSchema, mailConfig, mailCrossChecks } from './config/mail.js';
 import {
+  type WebAuthnConfig,
+  WebAuthnEnvSchema,
+  webauthnConfig,
+  webauthnCrossChecks,
+} from './config/webauthn.js';
+import {
   type WebhookConfig,
   WebhookEnvSchema,
   webhookConfig,
@@ -26,6 +32,7 @@ export const EnvSchema = z.object({
   ...MailEnvSchema,
   ...WebhookEnvSchema,
   ...BrandEnvSchema,
+  ...WebAuthnEnvSchema,
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: integer(3000, 1, 65535),
   HOST: z.string().min(1).optional(),
@@ -182,6 +189,8 @@ export interface Config {
   webhooks: WebhookConfig;
   /** The product's name, logo, colour and links on the account pages and in mails (src/config/brand.ts). */
   brand: BrandConfig;
+  /** Passkeys: the RP ID and the origins ceremonies may come from (src/config/webauthn.ts). */
+  webauthn: WebAuthnConfig;
 }
 
 export class ConfigError extends Error {
@@ -195,6 +204,15 @@ export class ConfigError extends Error {
  * Rules across variables, read from the raw strings so that they are reported together
  * with the per-variable problems rather than only once those are fixed.
  */
+/** The host of ISSUER as configured, or undefined when it does not parse (the schema says so). */
+function issuerHostOf(raw: Record<string, string>): string | undefined {
+  try {
+    return new URL(trimEnd(raw.ISSUER ?? `http://localhost:${raw.PORT ?? '3000'}`, '/')).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
 function crossChecks(raw: Record<string, string>): string[] {
   const problems: string[] = [];
   const port = raw.PORT ?? '3000';
@@ -280,6 +298,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     ...mailCrossChecks(raw),
     ...webhookCrossChecks(raw),
     ...brandCrossChecks(raw),
+    ...webauthnCrossChecks(raw, issuerHostOf(raw)),
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
@@ -349,6 +368,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     rateLimitPrefixes: { ipv4Prefix: e.RATE_LIMIT_IPV4_PREFIX, ipv6Prefix: e.RATE_LIMIT_IPV6_PREFIX },
     totpIssuer: e.TOTP_ISSUER ?? brand.name,
+    webauthn: webauthnConfig(e, issuer, brand.name),
     mfaFailureLimit: { points: e.MFA_FAILURES_PER_USER, windowSeconds: e.MFA_FAILURE_WINDOW },
     mail: mailConfig(e, { issuer, dataDir: e.DATA_DIR, productName: brand.name }),
     webhooks: webhookConfig(e),

@@ -21,7 +21,7 @@ export interface TokenPair {
 export interface MfaRequired {
   mfa_required: true;
   mfa_token: string;
-  methods: ('totp' | 'recovery_code')[];
+  methods: ('totp' | 'recovery_code' | 'passkey')[];
 }
 
 /** The account `register` created. Times are ISO 8601 UTC strings. */

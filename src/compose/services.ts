@@ -20,6 +20,7 @@ import { createMfaService } from '../services/mfa-service.js';
 import { createOAuthService } from '../services/oauth-service.js';
 import { createOperatorService } from '../services/operator-service.js';
 import { createOutboxDispatcher } from '../services/outbox-dispatcher.js';
+import { createPasskeys } from '../services/passkeys.js';
 import { createPasswordReset } from '../services/password-reset.js';
 import { createSecurityNotifications, type SecurityNotices } from '../services/security-notifications.js';
 import { createSessionService } from '../services/session-service.js';
@@ -149,6 +150,16 @@ export function composeServices(ports: Ports) {
     passwordMinScore: config.passwordMinScore,
     guesses,
   });
+  const passkeys = createPasskeys({
+    store,
+    clock,
+    webauthn: config.webauthn,
+    rateLimiter,
+    keys,
+    signInLimit: perWindow(config.loginFailureLimit.perIp, config.loginFailureLimit.windowSeconds),
+    openSession: auth.openSession,
+    requireEmailVerification: config.mail.requireEmailVerification,
+  });
   const mfa = createMfaService({
     store,
     hasher,
@@ -158,6 +169,7 @@ export function composeServices(ports: Ports) {
     guesses,
     totpIssuer: config.totpIssuer,
     refreshTokenTtlMs: config.refreshTokenTtlSeconds * SECOND,
+    passkeys,
   });
   const oauth = createOAuthService({
     store,
@@ -241,6 +253,7 @@ export function composeServices(ports: Ports) {
     auth,
     sessions,
     mfa,
+    passkeys,
     oauth,
     admin,
     profile,

@@ -69,6 +69,10 @@ function standin(name: string, config: Config): Standin | undefined {
         source: 'default',
         note: 'or PRODUCT_NAME, its older name; never Latchkey',
       };
+    case 'WEBAUTHN_RP_ID':
+      return { value: config.webauthn.rpId, source: 'default', note: 'the host of ISSUER' };
+    case 'WEBAUTHN_ORIGINS':
+      return { value: config.webauthn.origins, source: 'default', note: 'the origin of ISSUER' };
     case 'TOTP_ISSUER':
       return { value: config.totpIssuer, source: 'default', note: 'from BRAND_NAME' };
     case 'PASSWORD_RESET_URL':

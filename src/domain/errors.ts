@@ -46,6 +46,16 @@ export type AuthErrorCode =
   | 'user_disabled'
   /** An outbox message that cannot be retried: not failed, or its body erased. 409. */
   | 'mail_not_retryable'
+  /** Passkeys (issue #20): a sign-in or second-factor assertion that was not accepted. 401. */
+  | 'invalid_passkey'
+  /** A step-up assertion that was not accepted (the session itself is fine, as `wrong_code`). 403. */
+  | 'wrong_passkey'
+  /** A registration response that was not accepted (challenge, origin, RP ID, signature). 400. */
+  | 'passkey_not_accepted'
+  /** The credential is registered already (to this account or another). 409. */
+  | 'passkey_exists'
+  /** The account holds the most passkeys it may (PASSKEYS_PER_USER). 409. */
+  | 'passkey_limit_reached'
   /** A valid token without the rights the route needs (the admin API for a non-admin). */
   | 'forbidden'
   | 'temporarily_unavailable'

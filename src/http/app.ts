@@ -24,6 +24,7 @@ import { emailRoutes } from './routes/email.js';
 import { mfaRoutes } from './routes/mfa.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { operationsRoutes } from './routes/operations.js';
+import { passkeyRoutes } from './routes/passkeys.js';
 import { passwordResetRoutes } from './routes/password-reset.js';
 import { usersRoutes } from './routes/users.js';
 
@@ -169,6 +170,7 @@ export function apiRoutes(ctx: RouteContext, operations: Parameters<typeof opera
     passwordResetRoutes(ctx),
     emailRoutes(ctx),
     mfaRoutes(ctx),
+    passkeyRoutes(ctx),
     usersRoutes(ctx),
     adminRoutes(ctx),
     oauthRoutes(ctx),

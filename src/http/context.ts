@@ -9,6 +9,7 @@ import type { Health } from '../services/health.js';
 import type { KeyRing } from '../services/key-ring.js';
 import type { MfaService } from '../services/mfa-service.js';
 import type { OAuthService } from '../services/oauth-service.js';
+import type { Passkeys } from '../services/passkeys.js';
 import type { PasswordReset } from '../services/password-reset.js';
 import type { SessionService } from '../services/session-service.js';
 import type { UserProfile } from '../services/user-profile.js';
@@ -20,6 +21,7 @@ export interface AppServices {
   auth: AuthService;
   sessions: SessionService;
   mfa: MfaService;
+  passkeys: Passkeys;
   oauth: OAuthService;
   admin: AdminService;
   profile: UserProfile;

@@ -15,7 +15,7 @@ import { SessionIdParam } from './schemas.js';
 /** Every path parameter of this API is an id: a UUID. */
 const PATH_PARAMETER = SessionIdParam;
 
-const TAGS = ['auth', 'account', 'sessions', 'mfa', 'keys', 'oauth', 'admin', 'operations'];
+const TAGS = ['auth', 'account', 'sessions', 'mfa', 'passkeys', 'keys', 'oauth', 'admin', 'operations'];
 
 /** Example values for formats whose zod pattern a renderer would otherwise fill with random text. */
 const FORMAT_EXAMPLES: Record<string, string> = {

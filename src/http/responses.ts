@@ -25,7 +25,7 @@ export const TokenPair = z.object({
 export const MfaRequired = z.object({
   mfa_required: z.literal(true),
   mfa_token: z.string().meta({ description: 'Opaque, 5 minutes, single use' }),
-  methods: z.array(z.enum(['totp', 'recovery_code'])),
+  methods: z.array(z.enum(['totp', 'recovery_code', 'passkey'])),
 });
 
 export const RegisteredUser = z.object({
@@ -216,6 +216,45 @@ export const Analytics = z.object({
 });
 
 export const TotpEnrollment = z.object({ secret: z.string(), otpauth_uri: z.string(), qr_svg: z.string() });
+
+export const Passkey = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  device_type: z.enum(['singleDevice', 'multiDevice']).meta({
+    description:
+      '`multiDevice`: synced between devices (backup eligible); `singleDevice`: bound to one authenticator',
+  }),
+  backed_up: z.boolean(),
+  transports: z.array(z.string()),
+  aaguid: z.string().meta({ description: "The authenticator model's AAGUID (zeros when it hides it)" }),
+  created_at: isoTime,
+  last_used_at: isoTime.nullable(),
+});
+
+export const Passkeys = z.object({ passkeys: z.array(Passkey) });
+
+/** W3C WebAuthn `PublicKeyCredentialCreationOptionsJSON`: pass it to navigator.credentials.create(). */
+export const PasskeyCreationOptions = z
+  .looseObject({
+    challenge: z.string(),
+    rp: z.looseObject({ id: z.string().optional(), name: z.string() }),
+    user: z.looseObject({ id: z.string(), name: z.string(), displayName: z.string() }),
+    pubKeyCredParams: z.array(z.looseObject({ type: z.string(), alg: z.number() })),
+    timeout: z.number().optional(),
+    excludeCredentials: z.array(z.looseObject({ id: z.string(), type: z.string() })).optional(),
+  })
+  .meta({ description: 'PublicKeyCredentialCreationOptionsJSON (W3C WebAuthn L3 §5.4)' });
+
+/** W3C WebAuthn `PublicKeyCredentialRequestOptionsJSON`: pass it to navigator.credentials.get(). */
+export const PasskeyRequestOptions = z
+  .looseObject({
+    challenge: z.string(),
+    rpId: z.string().optional(),
+    timeout: z.number().optional(),
+    userVerification: z.string().optional(),
+    allowCredentials: z.array(z.looseObject({ id: z.string(), type: z.string() })).optional(),
+  })
+  .meta({ description: 'PublicKeyCredentialRequestOptionsJSON (W3C WebAuthn L3 §5.5)' });
 
 export const RecoveryCodes = z.object({ recovery_codes: z.array(z.string()).length(10) });
 

@@ -186,17 +186,95 @@ const totpCode = text(32);
 const mfaToken = text(8192);
 const delivery = z.enum(['body', 'cookie']).optional();
 
+/**
+ * WebAuthn responses as the browser's `PublicKeyCredential.toJSON()` and
+ * @simplewebauthn/browser give them (W3C WebAuthn L3 §5.1.10): every field bounded in
+ * length before the library decodes or parses it. Unknown fields (client extension
+ * results included) are dropped: nothing here reads them (`withoutExtensions` gives the
+ * library the empty results it expects).
+ */
+const base64url = (max: number) =>
+  text(max).regex(/^[A-Za-z0-9_-]*$/, 'must be base64url (RFC 4648 §5) without padding');
+const credentialId = base64url(1400).min(1, 'must not be empty');
+const authenticatorAttachment = z.enum(['platform', 'cross-platform']).optional();
+
+export const AuthenticationResponse = z
+  .object({
+    id: credentialId,
+    rawId: credentialId,
+    type: z.literal('public-key'),
+    response: z.object({
+      clientDataJSON: base64url(4096),
+      authenticatorData: base64url(4096),
+      signature: base64url(1024),
+      userHandle: base64url(128).optional(),
+    }),
+    authenticatorAttachment,
+  })
+  .meta({
+    description: 'A passkey assertion: `PublicKeyCredential.toJSON()` of navigator.credentials.get()',
+  });
+
+export const RegistrationResponse = z
+  .object({
+    id: credentialId,
+    rawId: credentialId,
+    type: z.literal('public-key'),
+    response: z.object({
+      clientDataJSON: base64url(4096),
+      attestationObject: base64url(16384),
+      authenticatorData: base64url(4096).optional(),
+      transports: z
+        .array(z.enum(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb']))
+        .max(8)
+        .optional(),
+      publicKeyAlgorithm: z.number().int().optional(),
+      publicKey: base64url(2048).optional(),
+    }),
+    authenticatorAttachment,
+  })
+  .meta({ description: 'A new passkey: `PublicKeyCredential.toJSON()` of navigator.credentials.create()' });
+
+/** A parsed response as @simplewebauthn/server takes it: no client extension results. */
+export const withoutExtensions = <T extends object>(response: T) => ({
+  ...response,
+  clientExtensionResults: {},
+});
+
+const passkeyName = text(200).trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters');
+
+export const PasskeyRegistrationBody = z.object({
+  response: RegistrationResponse,
+  name: passkeyName.optional(),
+});
+export const PasskeyRenameBody = z.object({ name: passkeyName });
+
+export const PasskeySignInBody = z.object({
+  response: AuthenticationResponse,
+  device_name: text(1024).trim().min(1).max(100).nullish(),
+  remember: z.boolean().optional(),
+  delivery,
+  client_id: clientId.optional(),
+});
+
+export const MfaTokenBody = z.object({ mfa_token: mfaToken });
+
 export const MfaLoginBody = z.union(
   [
     z.object({ mfa_token: mfaToken, code: totpCode }),
     z.object({ mfa_token: mfaToken, recovery_code: text(64) }),
+    z.object({ mfa_token: mfaToken, passkey: AuthenticationResponse }),
   ],
-  { error: 'send mfa_token with either code or recovery_code' },
+  { error: 'send mfa_token with either code, recovery_code or passkey' },
 );
 
 export const StepUpBody = z.union(
-  [z.object({ code: totpCode, delivery }), z.object({ password: text(1024).min(1), delivery })],
-  { error: 'send either code or password' },
+  [
+    z.object({ code: totpCode, delivery }),
+    z.object({ password: text(1024).min(1), delivery }),
+    z.object({ passkey: AuthenticationResponse, delivery }),
+  ],
+  { error: 'send either code, password or passkey' },
 );
 
 export const ActivateTotpBody = z.object({ code: totpCode });

@@ -54,6 +54,12 @@ export const randomBytes = (length: number): Uint8Array<ArrayBuffer> =>
 
 export const randomToken = (bytes = 32): string => base64url.encode(randomBytes(bytes));
 
+/** RFC 4648 §5 base64url without padding (WebAuthn's encoding of bytes in JSON). */
+export const base64UrlEncode = (bytes: Uint8Array): string => base64url.encode(bytes);
+/** Throws on anything that is not base64url. */
+export const base64UrlDecode = (text: string): Uint8Array<ArrayBuffer> =>
+  base64url.decode(text) as Uint8Array<ArrayBuffer>;
+
 /** Constant time in the length (OWASP ASVS V6.2.1): the lengths themselves are not secret. */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

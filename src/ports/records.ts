@@ -163,6 +163,10 @@ export type SecurityEventType =
   | 'email_change_reverted'
   /** The user deleted the account; the last event of its (anonymised) log. */
   | 'account_deleted'
+  /** Passkeys (issue #20): added, removed, and a valid assertion whose counter went backwards. */
+  | 'passkey_added'
+  | 'passkey_removed'
+  | 'passkey_clone_suspected'
   /** On each admin's log: a webhook endpoint kept failing and was disabled (issue #18). */
   | 'webhook_endpoint_disabled';
 
@@ -203,6 +207,7 @@ export type CleanupTable =
   | 'email_tokens'
   /** Sent and failed outbox rows (their bodies are already erased), after 30 days. */
   | 'outbox'
+  | 'webauthn_challenges'
   /** Tombstones of deleted accounts, with what is left of their events (EVENT_RETENTION). */
   | 'deleted_users';
 

@@ -9,6 +9,7 @@ import type {
 import type { NewOutboxMessage, OutboxReview, OutboxStore } from './mail.js';
 import type { SessionStats } from './metrics.js';
 import type { MfaStore } from './mfa-store.js';
+import type { PasskeyStore } from './passkey-store.js';
 import type {
   AdminUserView,
   AnalyticsFigures,
@@ -235,6 +236,7 @@ export interface Store
     AdminQueries,
     Maintenance,
     MfaStore,
+    PasskeyStore,
     PasswordResetStore,
     EmailVerificationStore,
     EmailChangeStore,

@@ -31,6 +31,8 @@ export function limitKeys(prefixes: NetworkPrefixes) {
     /** Address changes asked for by one account (each sends two mails). */
     emailChangeByUser: (userId: string) => `email-change:user:${userId}`,
     refreshFailuresByNetwork: (network: string | null) => `refresh:net:${network ?? 'unknown'}`,
+    /** Passkey ceremonies started (challenges written) per client network. */
+    passkeyCeremoniesByNetwork: (network: string | null) => `passkey:net:${network ?? 'unknown'}`,
     /** Second factors and re-authentication of a signed-in or half-signed-in user. */
     secretGuessesByUser: (userId: string) => `secret:user:${userId}`,
   };

@@ -3,6 +3,7 @@ import type { BindingPolicy } from '../domain/session-binding.js';
 import type { SessionLimitPolicy, SessionPolicy } from '../domain/session-policy.js';
 import type { Clock } from '../ports/clock.js';
 import type { NewEmailToken } from '../ports/email-tokens.js';
+import type { PasskeyStore } from '../ports/passkey-store.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { LimitPolicy, RateLimiter } from '../ports/rate-limiter.js';
 import type { MfaStore, SecurityEventLog, SessionStore, UserStore } from '../ports/store.js';
@@ -19,7 +20,11 @@ export const MFA_TOKEN_MAX_ATTEMPTS = 5;
 
 export interface AuthServiceDeps {
   /** Accounts, sessions and events, and the one MFA write of a login: its challenge. */
-  store: UserStore & SessionStore & SecurityEventLog & Pick<MfaStore, 'createMfaChallenge'>;
+  store: UserStore &
+    SessionStore &
+    SecurityEventLog &
+    Pick<MfaStore, 'createMfaChallenge'> &
+    Pick<PasskeyStore, 'listPasskeys'>;
   hasher: PasswordHasher;
   clock: Clock;
   accessTokens: AccessTokens;

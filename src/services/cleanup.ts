@@ -42,6 +42,7 @@ export function createCleanup(deps: {
       // A deleted account's tombstone goes with the last of its (anonymised) events.
       deleted_users: new Date(now - policy.eventRetentionMs),
       outbox: new Date(now - 30 * DAY),
+      webauthn_challenges: new Date(now - HOUR),
     };
     const counts = {} as CleanupCounts;
     for (const table of Object.keys(cutoffs) as CleanupTable[]) {

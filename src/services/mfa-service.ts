@@ -10,6 +10,7 @@ import type { MfaStore, SecurityEventLog, UserRecord, UserStore } from '../ports
 import type { SecretGuessLimit } from './attempt-limits.js';
 import { type AuthService, MFA_TOKEN_MAX_ATTEMPTS } from './auth-service.js';
 import { hashMfaToken, isWellFormedMfaToken } from './mfa-tokens.js';
+import type { AuthenticationResponseJSON, Passkeys } from './passkeys.js';
 import {
   hashRecoveryCode,
   newRecoveryCode,
@@ -35,21 +36,31 @@ export interface MfaServiceDeps {
   guesses: SecretGuessLimit;
   totpIssuer: string;
   refreshTokenTtlMs: number;
+  /** Passkeys as a second factor and for step-up (issue #20). */
+  passkeys: Passkeys;
 }
 
-export type SecondFactor = { code: string } | { recoveryCode: string };
+export type CodeFactor = { code: string } | { recoveryCode: string };
+export type SecondFactor = CodeFactor | { passkey: AuthenticationResponseJSON };
 
-/** An accepted second factor's RFC 8176 method, or why it was refused. */
-type SecondFactorCheck = { method: string } | { refused: 'used' | 'invalid' };
+/** An accepted second factor's RFC 8176 methods, or why it was refused. */
+type SecondFactorCheck = { methods: string[] } | { refused: 'used' | 'invalid' };
+
+/** What a passkey's ceremony is bound to: the login's `mfa_token` or the session stepping up. */
+type PasskeyBinding =
+  | { purpose: 'second_factor'; mfaChallengeId: string }
+  | { purpose: 'step_up'; sessionId: string };
 
 /**
  * What a person is told about a refused code (the error code stays the API's): a code used a
  * moment ago is not called wrong; the app shows the next one within 30 seconds.
  */
-const refusal = (check: { refused: 'used' | 'invalid' }, again = true) =>
-  check.refused === 'invalid'
-    ? 'The code is not valid'
-    : `This code was already used${again ? '; wait for the next one' : ''}`;
+const refusal = (check: { refused: 'used' | 'invalid' }, factor: SecondFactor, again = true) =>
+  'passkey' in factor
+    ? 'The passkey was not accepted'
+    : check.refused === 'invalid'
+      ? 'The code is not valid'
+      : `This code was already used${again ? '; wait for the next one' : ''}`;
 
 const invalidMfaToken = () =>
   new AuthError('invalid_mfa_token', 'The mfa_token is invalid, expired or used up; log in again');
@@ -83,15 +94,30 @@ export function createMfaService(deps: MfaServiceDeps) {
    * typed for the last sign-in) is `used`, so that the person is told to wait for the next
    * one rather than that the code is wrong. The caller has charged the attempt before this.
    */
-  async function checkSecondFactor(user: UserRecord, factor: SecondFactor): Promise<SecondFactorCheck> {
+  async function checkSecondFactor(
+    user: UserRecord,
+    factor: SecondFactor,
+    binding?: PasskeyBinding,
+  ): Promise<SecondFactorCheck> {
     const now = clock.now();
+    if ('passkey' in factor) {
+      if (!binding) return { refused: 'invalid' };
+      const check = await deps.passkeys.checkAssertion({
+        response: factor.passkey,
+        userId: user.id,
+        ...binding,
+      });
+      return 'amr' in check ? { methods: check.amr } : { refused: 'invalid' };
+    }
     if ('code' in factor) {
       const totp = await store.findTotpFactor(user.id);
       if (totp?.status !== 'active') return { refused: 'invalid' };
       const match = await matchTotp(await openSecret(totp), factor.code, now, totp.lastUsedStep);
       if ('refused' in match) return match;
       // Atomic: a parallel request that took this step (or a later one) first wins.
-      return (await store.acceptTotpStep(totp.id, match.step)) ? { method: AMR_TOTP } : { refused: 'used' };
+      return (await store.acceptTotpStep(totp.id, match.step))
+        ? { methods: [AMR_TOTP] }
+        : { refused: 'used' };
     }
     const normalized = normalizeRecoveryCode(factor.recoveryCode);
     if (!normalized) return { refused: 'invalid' };
@@ -107,13 +133,13 @@ export function createMfaService(deps: MfaServiceDeps) {
       details: { remaining: await store.countUnusedRecoveryCodes(user.id) },
       at: now,
     });
-    return { method: AMR_RECOVERY_CODE };
+    return { methods: [AMR_RECOVERY_CODE] };
   }
 
   /** The method (`otp`, `rc`) of an accepted second factor, undefined for any refusal. */
-  async function verifySecondFactor(user: UserRecord, factor: SecondFactor): Promise<string | undefined> {
+  async function verifySecondFactor(user: UserRecord, factor: CodeFactor): Promise<string | undefined> {
     const check = await checkSecondFactor(user, factor);
-    return 'method' in check ? check.method : undefined;
+    return 'methods' in check ? check.methods[0] : undefined;
   }
 
   const userOf = (caller: Caller) => userOfCaller(store, caller);
@@ -193,19 +219,14 @@ export function createMfaService(deps: MfaServiceDeps) {
     return codes;
   }
 
-  /** Second step of a login of a user with MFA: opens the session at `aal2`. */
-  async function loginWithSecondFactor(input: {
-    mfaToken: string;
-    factor: SecondFactor;
-    device: RequestDevice;
-  }): Promise<{ tokens: IssuedTokens; delivery: Delivery } | SessionLimitReached> {
-    if (!isWellFormedMfaToken(input.mfaToken)) throw invalidMfaToken();
-    const challenge = await store.findMfaChallenge(await hashMfaToken(input.mfaToken));
-    const now = clock.now();
+  /** The live login an `mfa_token` stands for, and its user; `invalid_mfa_token` otherwise. */
+  async function liveMfaChallenge(mfaToken: string) {
+    if (!isWellFormedMfaToken(mfaToken)) throw invalidMfaToken();
+    const challenge = await store.findMfaChallenge(await hashMfaToken(mfaToken));
     if (
       !challenge ||
       challenge.consumedAt ||
-      challenge.expiresAt <= now ||
+      challenge.expiresAt <= clock.now() ||
       challenge.failedAttempts >= MFA_TOKEN_MAX_ATTEMPTS
     ) {
       throw invalidMfaToken();
@@ -215,24 +236,54 @@ export function createMfaService(deps: MfaServiceDeps) {
     // also deletes it).
     if (!user || (user.passwordChangedAt && user.passwordChangedAt > challenge.createdAt))
       throw invalidMfaToken();
+    return { challenge, user };
+  }
+
+  /** Options for a passkey as the second step of this login: the user's passkeys, bound to it. */
+  async function secondFactorPasskeyOptions(mfaToken: string, ipAddress: string | null) {
+    const { challenge, user } = await liveMfaChallenge(mfaToken);
+    return deps.passkeys.assertionOptions(
+      'second_factor',
+      { userId: user.id, mfaChallengeId: challenge.id },
+      ipAddress,
+    );
+  }
+
+  /** Options for a passkey step-up of this session. */
+  async function stepUpPasskeyOptions(caller: Caller, ipAddress: string | null) {
+    const user = await userOf(caller);
+    return deps.passkeys.assertionOptions('step_up', { userId: user.id, sessionId: caller.sid }, ipAddress);
+  }
+
+  /** Second step of a login of a user with MFA: opens the session at `aal2`. */
+  async function loginWithSecondFactor(input: {
+    mfaToken: string;
+    factor: SecondFactor;
+    device: RequestDevice;
+  }): Promise<{ tokens: IssuedTokens; delivery: Delivery } | SessionLimitReached> {
+    const { challenge, user } = await liveMfaChallenge(input.mfaToken);
+    const now = clock.now();
     // Both counters are charged before the code is checked: the user's (across all their
     // mfa_tokens), then this mfa_token's own attempt, by one conditional UPDATE.
     await guesses.charge(user.id, 'login');
     const attempts = await store.spendMfaAttempt(challenge.id, now, MFA_TOKEN_MAX_ATTEMPTS);
     if (attempts === undefined) throw invalidMfaToken();
 
-    const check = await checkSecondFactor(user, input.factor);
-    if (!('method' in check)) {
+    const check = await checkSecondFactor(user, input.factor, {
+      purpose: 'second_factor',
+      mfaChallengeId: challenge.id,
+    });
+    if (!('methods' in check)) {
       await recordFailure(user, { during: 'login', attempts });
       const left = Math.max(0, MFA_TOKEN_MAX_ATTEMPTS - attempts);
+      const told = refusal(check, input.factor, left > 0);
       throw new AuthError(
-        'invalid_code',
-        left > 0 ? `${refusal(check)} (${left} attempts left)` : `${refusal(check, false)}; log in again`,
+        'passkey' in input.factor ? 'invalid_passkey' : 'invalid_code',
+        left > 0 ? `${told} (${left} attempts left)` : `${told}; log in again`,
         // A client can tell "try again" from "start over" without reading the words.
         { attemptsLeft: left },
       );
     }
-    const method = check.method;
     await guesses.refund(user.id);
     // Single use: two requests with one mfa_token cannot both open a session.
     if (!(await store.consumeMfaChallenge(challenge.id, now))) throw invalidMfaToken();
@@ -242,7 +293,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       clientId: challenge.clientId,
       device: input.device,
       acr: 'aal2',
-      amr: ['pwd', method],
+      amr: ['pwd', ...check.methods],
       delivery: challenge.delivery,
     });
     if ('sessionLimitReached' in tokens) return tokens;
@@ -250,24 +301,34 @@ export function createMfaService(deps: MfaServiceDeps) {
   }
 
   /**
-   * RFC 9470 step-up: a TOTP code raises the session to `aal2`; the password alone renews
-   * `auth_time` at `aal1`. Either way the session keeps this level (and `auth_time`) on
-   * later refreshes, because they copy it from the live refresh token.
+   * RFC 9470 step-up: a TOTP code or a passkey raises the session to `aal2`; the password
+   * alone renews `auth_time` at `aal1`. Either way the session keeps this level (and
+   * `auth_time`) on later refreshes, because they copy it from the live refresh token. A
+   * passkey that verified its user (`mfa` in its amr) is the whole authentication; one that
+   * did not counts as the second factor beside the session's password.
    */
   async function stepUp(
     caller: Caller,
-    input: { code: string } | { password: string },
+    input: { code: string } | { password: string } | { passkey: AuthenticationResponseJSON },
     device: RequestDevice,
   ): Promise<IssuedTokens> {
     const user = await userOf(caller);
     await guesses.charge(user.id, 'step_up');
     const now = clock.now();
     let assurance: SessionAssurance;
-    if ('code' in input) {
+    if ('passkey' in input) {
+      const check = await checkSecondFactor(user, input, { purpose: 'step_up', sessionId: caller.sid });
+      if (!('methods' in check)) {
+        await recordFailure(user, { during: 'step_up', method: 'passkey' });
+        throw new AuthError('wrong_passkey', refusal(check, input));
+      }
+      const amr = check.methods.includes('mfa') ? check.methods : ['pwd', ...check.methods];
+      assurance = { acr: 'aal2', amr, authTime: now };
+    } else if ('code' in input) {
       const check = await checkSecondFactor(user, { code: input.code });
-      if (!('method' in check)) {
+      if (!('methods' in check)) {
         await recordFailure(user, { during: 'step_up' });
-        throw new AuthError('wrong_code', refusal(check));
+        throw new AuthError('wrong_code', refusal(check, input));
       }
       assurance = { acr: 'aal2', amr: ['pwd', AMR_TOTP], authTime: now };
     } else {
@@ -308,7 +369,9 @@ export function createMfaService(deps: MfaServiceDeps) {
     disable,
     regenerateRecoveryCodes,
     loginWithSecondFactor,
+    secondFactorPasskeyOptions,
     stepUp,
+    stepUpPasskeyOptions,
     verifySecondFactor,
   };
 }

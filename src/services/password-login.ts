@@ -229,7 +229,12 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
         expiresAt: new Date(now.getTime() + MFA_TOKEN_TTL_MS),
         consumedAt: null,
       });
-      return { mfaRequired: true, mfaToken: token, methods: ['totp', 'recovery_code'] };
+      const hasPasskey = (await store.listPasskeys(user.id)).length > 0;
+      return {
+        mfaRequired: true,
+        mfaToken: token,
+        methods: ['totp', 'recovery_code', ...(hasPasskey ? (['passkey'] as const) : [])],
+      };
     }
     return openSession(user, {
       ...session,

@@ -12,7 +12,7 @@ import { type LimitKeys, rateLimited, type SecretGuessLimit } from './attempt-li
 import { outboxMessage } from './mail-sealing.js';
 import { passwordChangedMail } from './mail-templates/password-changed.js';
 import { linkWithToken, passwordResetMail } from './mail-templates/password-reset.js';
-import type { SecondFactor } from './mfa-service.js';
+import type { CodeFactor } from './mfa-service.js';
 import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
 import { invalidLinkToken, singleUseToken } from './single-use-token.js';
 import type { RequestDevice } from './types.js';
@@ -43,7 +43,7 @@ export interface PasswordResetDeps {
   /** Wrong codes per user: the same counter as the MFA login and step-up. */
   guesses: SecretGuessLimit;
   /** The MFA service's own check (a TOTP code once per step, a recovery code once): its method, or undefined. */
-  verifySecondFactor: (user: UserRecord, factor: SecondFactor) => Promise<string | undefined>;
+  verifySecondFactor: (user: UserRecord, factor: CodeFactor) => Promise<string | undefined>;
   mail: Pick<
     MailConfig,
     | 'productName'
@@ -141,7 +141,7 @@ export function createPasswordReset(deps: PasswordResetDeps) {
   async function resetPassword(input: {
     token: string;
     password: string;
-    factor?: SecondFactor | undefined;
+    factor?: CodeFactor | undefined;
     device: RequestDevice;
   }): Promise<{ revoked: number }> {
     if (!isWellFormedPasswordResetToken(input.token)) throw invalidLinkToken();

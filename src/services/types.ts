@@ -18,11 +18,14 @@ export type RequestDevice = DeviceInfo & { country?: string | null };
 
 export type Delivery = 'body' | 'cookie';
 
+export type SecondFactorMethod = 'totp' | 'recovery_code' | 'passkey';
+
 /** A password login of a user with MFA: the second step is `POST /v1/auth/login/mfa`. */
 export interface MfaRequired {
   mfaRequired: true;
   mfaToken: string;
-  methods: ['totp', 'recovery_code'];
+  /** The second factors the account has: `totp` and `recovery_code`, and `passkey` when it has one. */
+  methods: SecondFactorMethod[];
 }
 
 /**

@@ -3,7 +3,7 @@ import type { AnalyticsFigures, DayCount, Store, UserRole } from '../../ports/st
 import { analyticsQueries } from './analytics-queries.js';
 import { type Database, rowsOf } from './database.js';
 import { liveHead } from './live-sessions.js';
-import { mfaFactors, recoveryCodes, refreshTokens, users } from './schema.js';
+import { mfaFactors, passkeys, recoveryCodes, refreshTokens, users } from './schema.js';
 import { endPendingCredentials, lockUser, revokeUntilNone } from './token-rows.js';
 
 type AdminStore = Pick<
@@ -96,7 +96,14 @@ export function createAdminStore(db: Database): AdminStore {
           .delete(mfaFactors)
           .where(eq(mfaFactors.userId, userId))
           .returning({ id: mfaFactors.id });
-        if (!user.mfaEnabled && factors.length === 0) return 'not_enabled' as const;
+        // Passkeys too: the admin reset is for a user who lost their devices, and whoever took
+        // over the account may have added one.
+        const removedPasskeys = await tx
+          .delete(passkeys)
+          .where(eq(passkeys.userId, userId))
+          .returning({ id: passkeys.id });
+        if (!user.mfaEnabled && factors.length === 0 && removedPasskeys.length === 0)
+          return 'not_enabled' as const;
         await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
         await tx.update(users).set({ mfaEnabled: false }).where(eq(users.id, userId));
         await endPendingCredentials(tx, userId);

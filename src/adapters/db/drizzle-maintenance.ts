@@ -19,6 +19,7 @@ const CLEANUP_COLUMNS: Record<CleanupTable, [string, string, string]> = {
   email_tokens: ['email_tokens', 'id', 'expires_at'],
   deleted_users: ['users', 'id', 'deleted_at'],
   outbox: ['outbox', 'id', 'created_at'],
+  webauthn_challenges: ['webauthn_challenges', 'challenge_hash', 'expires_at'],
 };
 
 /** More than age: a pending message is never deleted, however old (operators see it age). */

@@ -6,6 +6,7 @@ import { createEventLog } from './drizzle-event-log.js';
 import { createMaintenanceStore } from './drizzle-maintenance.js';
 import { createMfaStore } from './drizzle-mfa-store.js';
 import { createOutboxStore } from './drizzle-outbox.js';
+import { createPasskeyStore } from './drizzle-passkeys.js';
 import { createSessionStore } from './drizzle-session-store.js';
 import { createUserStore } from './drizzle-user-store.js';
 import { createWebhookStore } from './drizzle-webhooks.js';
@@ -21,6 +22,7 @@ export function createDrizzleStore(db: Database): Store {
     ...createEventLog(db),
     ...createMaintenanceStore(db),
     ...createMfaStore(db),
+    ...createPasskeyStore(db),
     ...createAdminStore(db),
     ...createEmailTokenStore(db),
     ...createWebhookStore(db),

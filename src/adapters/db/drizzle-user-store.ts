@@ -7,10 +7,12 @@ import {
   emailTokens,
   mfaFactors,
   outbox,
+  passkeys,
   recoveryCodes,
   refreshTokens,
   securityEvents,
   users,
+  webauthnChallenges,
 } from './schema.js';
 import { endPendingCredentials, lockUser, revokeUntilNone } from './token-rows.js';
 
@@ -117,6 +119,8 @@ export function createUserStore(db: Database): UserStore {
         await endPendingCredentials(tx, userId);
         await tx.delete(mfaFactors).where(eq(mfaFactors.userId, userId));
         await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+        await tx.delete(passkeys).where(eq(passkeys.userId, userId));
+        await tx.delete(webauthnChallenges).where(eq(webauthnChallenges.userId, userId));
         await tx.delete(emailTokens).where(eq(emailTokens.userId, userId));
         // Queued mail would name the address; what was sent is gone from the outbox already.
         await tx.delete(outbox).where(and(eq(outbox.userId, userId), eq(outbox.status, 'pending')));

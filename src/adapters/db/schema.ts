@@ -213,6 +213,61 @@ export const mfaChallenges = pgTable(
 );
 
 /**
+ * Passkeys (W3C WebAuthn credentials, issue #20). The credential ID is unique across all
+ * accounts (WebAuthn §7.1 step 22: a credential registered to one user is refused to
+ * another); the public key is a COSE key, base64url. No secret is stored: a passkey's
+ * private key never leaves its authenticator.
+ */
+export const passkeys = pgTable(
+  'passkeys',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    credentialId: text('credential_id').notNull(),
+    publicKey: text('public_key').notNull(),
+    signCount: bigint('sign_count', { mode: 'number' }).notNull().default(0),
+    transports: jsonb('transports').$type<string[]>().notNull().default([]),
+    deviceType: text('device_type').notNull(),
+    backedUp: boolean('backed_up').notNull(),
+    aaguid: text('aaguid').notNull(),
+    name: text('name').notNull(),
+    createdAt: timestamptz('created_at').notNull(),
+    lastUsedAt: timestamptz('last_used_at'),
+  },
+  (t) => [
+    uniqueIndex('passkeys_credential_id_key').on(t.credentialId),
+    index('passkeys_user_id_idx').on(t.userId),
+    check('passkeys_device_type_check', sql`device_type IN ('singleDevice', 'multiDevice')`),
+  ],
+);
+
+/**
+ * Challenges of passkey ceremonies: stored as hashes, with what they are for and bound to,
+ * deleted by the first response that names them (single use) or by cleanup once expired.
+ */
+export const webauthnChallenges = pgTable(
+  'webauthn_challenges',
+  {
+    challengeHash: text('challenge_hash').primaryKey(),
+    purpose: text('purpose').notNull(),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    sessionId: uuid('session_id'),
+    mfaChallengeId: uuid('mfa_challenge_id').references(() => mfaChallenges.id, { onDelete: 'cascade' }),
+    createdAt: timestamptz('created_at').notNull(),
+    expiresAt: timestamptz('expires_at').notNull(),
+  },
+  (t) => [
+    index('webauthn_challenges_expires_at_idx').on(t.expiresAt),
+    check(
+      'webauthn_challenges_purpose_check',
+      sql`purpose IN ('registration', 'sign_in', 'second_factor', 'step_up')`,
+    ),
+  ],
+);
+
+/**
  * A login held at the session limit (SESSION_LIMIT_POLICY=reject): the state behind a
  * `limit_token`, which allows one thing: revoke one of the user's sessions and finish the login.
  */
@@ -370,6 +425,8 @@ export const schema = {
   mfaFactors,
   recoveryCodes,
   mfaChallenges,
+  passkeys,
+  webauthnChallenges,
   loginHolds,
   rateLimits,
   emailTokens,

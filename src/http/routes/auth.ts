@@ -13,10 +13,13 @@ import {
   LoginBody,
   LogoutBody,
   MfaLoginBody,
+  MfaTokenBody,
+  PasskeySignInBody,
   RefreshBody,
   RegisterBody,
   SessionLimitBody,
   StepUpBody,
+  withoutExtensions,
 } from '../schemas.js';
 import { cookieCount, soleCookie } from '../sole-cookie.js';
 
@@ -36,7 +39,7 @@ const refreshCookieOptions = {
 } as const;
 
 export function authRoutes(ctx: RouteContext) {
-  const { config, auth, sessions, mfa } = ctx;
+  const { config, auth, sessions, mfa, passkeys } = ctx;
   const table = routeTable<{ Variables: AuthVariables }>('/v1/auth');
   const device = (c: Context) => requestDevice(c, config, ctx.getClientIp);
 
@@ -151,19 +154,96 @@ export function authRoutes(ctx: RouteContext) {
       method: 'post',
       path: '/login/mfa',
       tag: 'auth',
-      summary: 'Finish an MFA login with a TOTP code or a recovery code',
+      summary: 'Finish an MFA login with a TOTP code, a recovery code or a passkey',
+      description:
+        "A passkey answers the options of `POST /v1/auth/login/mfa/passkey-options` (same `mfa_token`); a wrong one is `invalid_passkey` and spends one of the token's attempts, as a wrong code does.",
       body: { schema: MfaLoginBody },
       ok: { status: 200, description: 'Token pair with acr aal2', schema: R.TokenPair },
-      errors: [...BAD_INPUT, 'invalid_code', 'invalid_mfa_token', 'rate_limited'],
+      errors: [...BAD_INPUT, 'invalid_code', 'invalid_passkey', 'invalid_mfa_token', 'rate_limited'],
     },
     async (c, { body }) => {
       const result = await mfa.loginWithSecondFactor({
         mfaToken: body.mfa_token,
-        factor: 'code' in body ? { code: body.code } : { recoveryCode: body.recovery_code },
+        factor:
+          'code' in body
+            ? { code: body.code }
+            : 'passkey' in body
+              ? { passkey: withoutExtensions(body.passkey) }
+              : { recoveryCode: body.recovery_code },
         device: device(c),
       });
       if ('sessionLimitReached' in result) throw sessionLimitError(result);
       return tokenResponse(c, result.tokens, result.delivery);
+    },
+  );
+
+  table.route(
+    {
+      method: 'post',
+      path: '/login/mfa/passkey-options',
+      tag: 'passkeys',
+      summary: 'Options for a passkey as the second step of an MFA login',
+      description:
+        "The account's passkeys as `allowCredentials`, and a challenge bound to this `mfa_token` (5 minutes, single use). Pass them to navigator.credentials.get() and send the result as `passkey` to `POST /v1/auth/login/mfa`.",
+      body: { schema: MfaTokenBody },
+      ok: {
+        status: 200,
+        description: 'PublicKeyCredentialRequestOptionsJSON',
+        schema: R.PasskeyRequestOptions,
+      },
+      errors: [...BAD_INPUT, 'invalid_mfa_token', 'not_found', 'rate_limited'],
+    },
+    async (c, { body }) => c.json(await mfa.secondFactorPasskeyOptions(body.mfa_token, device(c).ipAddress)),
+  );
+
+  table.route(
+    {
+      method: 'post',
+      path: '/passkey/options',
+      tag: 'passkeys',
+      summary: 'Options for signing in with a passkey (no email needed)',
+      description:
+        "A challenge for a discoverable credential (5 minutes, single use), user verification required: the browser offers the passkeys it holds for this site, in a dialog or in the username field's autofill (conditional mediation).",
+      ok: {
+        status: 200,
+        description: 'PublicKeyCredentialRequestOptionsJSON',
+        schema: R.PasskeyRequestOptions,
+      },
+      errors: ['rate_limited'],
+    },
+    async (c) => c.json(await passkeys.assertionOptions('sign_in', {}, device(c).ipAddress)),
+  );
+
+  table.route(
+    {
+      method: 'post',
+      path: '/passkey',
+      tag: 'passkeys',
+      summary: 'Sign in with a passkey',
+      description:
+        'The assertion answering `POST /v1/auth/passkey/options`. A token pair at `acr` aal2 (the authenticator verified the user): `amr` is `hwk` (device-bound) or `swk` (synced), with `user` and `mfa`. The same checks as a password login follow: a disabled account, an unverified address (REQUIRE_EMAIL_VERIFICATION), the session limit.',
+      body: { schema: PasskeySignInBody },
+      ok: { status: 200, description: 'Token pair', schema: R.TokenPair },
+      errors: [
+        ...BAD_INPUT,
+        'invalid_passkey',
+        'account_disabled',
+        'email_not_verified',
+        'rate_limited',
+        'session_limit_reached',
+      ],
+    },
+    async (c, { body }) => {
+      const result = await passkeys.signIn({
+        response: withoutExtensions(body.response),
+        deviceName: body.device_name ?? null,
+        remember: body.remember ?? false,
+        ...(body.client_id ? { clientId: body.client_id } : {}),
+        delivery: body.delivery ?? 'body',
+        device: device(c),
+      });
+      if ('sessionLimitReached' in result) throw sessionLimitError(result);
+      return tokenResponse(c, result, body.delivery ?? 'body');
     },
   );
 
@@ -195,7 +275,9 @@ export function authRoutes(ctx: RouteContext) {
       method: 'post',
       path: '/step-up',
       tag: 'auth',
-      summary: 'Re-authenticate (TOTP code: aal2; password: aal1) for a fresh auth_time',
+      summary: 'Re-authenticate (TOTP code or passkey: aal2; password: aal1) for a fresh auth_time',
+      description:
+        'A passkey answers the options of `POST /v1/auth/step-up/passkey-options`; a wrong one is `wrong_passkey`.',
       security: bearerGuard(sessions, ctx.clock),
       body: { schema: StepUpBody },
       ok: { status: 200, description: 'Token pair', schema: R.TokenPair },
@@ -204,6 +286,7 @@ export function authRoutes(ctx: RouteContext) {
         ...BEARER_ERRORS,
         'wrong_code',
         'wrong_password',
+        'wrong_passkey',
         'mfa_not_enabled',
         'rate_limited',
       ],
@@ -211,11 +294,34 @@ export function authRoutes(ctx: RouteContext) {
     async (c, { body }) => {
       const tokens = await mfa.stepUp(
         c.get('caller'),
-        'code' in body ? { code: body.code } : { password: body.password },
+        'code' in body
+          ? { code: body.code }
+          : 'passkey' in body
+            ? { passkey: withoutExtensions(body.passkey) }
+            : { password: body.password },
         device(c),
       );
       return tokenResponse(c, tokens, body.delivery ?? 'body');
     },
+  );
+
+  table.route(
+    {
+      method: 'post',
+      path: '/step-up/passkey-options',
+      tag: 'passkeys',
+      summary: 'Options for a passkey step-up of this session',
+      description:
+        "The account's passkeys as `allowCredentials`, and a challenge bound to this session (5 minutes, single use). Send the result as `passkey` to `POST /v1/auth/step-up`.",
+      security: bearerGuard(sessions, ctx.clock),
+      ok: {
+        status: 200,
+        description: 'PublicKeyCredentialRequestOptionsJSON',
+        schema: R.PasskeyRequestOptions,
+      },
+      errors: [...BEARER_ERRORS, 'not_found', 'rate_limited'],
+    },
+    async (c) => c.json(await mfa.stepUpPasskeyOptions(c.get('caller'), device(c).ipAddress)),
   );
 
   table.route(
