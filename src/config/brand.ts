@@ -7,8 +7,9 @@ import { isLoopbackHost } from '../lib/hosts.js';
  * served. Nothing shows "Latchkey" to end users unless it is configured so.
  */
 
-/** The name when none is configured: a neutral word, never "Latchkey". */
-export const DEFAULT_BRAND_NAME = 'Account';
+import { DEFAULT_BRAND_NAME } from '../domain/brand.js';
+
+export { DEFAULT_BRAND_NAME };
 /** Blue with 6.4:1 against white, either way round (WCAG 2.2 AA asks 4.5:1 for text). */
 export const DEFAULT_ACCENT = '#0b57d0';
 /** WCAG 2.2 SC 1.4.3: text (and white text on a button) against its background. */

@@ -128,7 +128,7 @@ describe.skipIf(!available)('forgot password in headless Chromium, through a rea
     expect(await lk.mailDispatcher!.runOnce()).toMatchObject({ failed: 0 });
     const resets = smtp.received
       .slice(before)
-      .filter((m) => /^Reset your .* password$/.test(m.subject ?? ''));
+      .filter((m) => /^Reset your (.+ )?password$/.test(m.subject ?? ''));
     expect(resets).toHaveLength(1);
     const mail = resets[0]!;
     expect(mail.to && 'text' in mail.to ? mail.to.text : '').toContain(email);

@@ -1,4 +1,4 @@
-import { DEFAULT_BRAND_NAME } from '../../config/brand.js';
+import { DEFAULT_BRAND_NAME } from '../../domain/brand.js';
 
 /**
  * How a mail names the product inside a sentence. Under the default brand name ("Account", a
