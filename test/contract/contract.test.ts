@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { call, decodeJwtPart, login, refresh, registerUser } from '../support/client.js';
 import { PASSWORD, uniqueEmail } from '../support/harness.js';
+import { SoftAuthenticator } from '../support/soft-authenticator.js';
 import { totpCode } from '../support/totp.js';
 import { useTargets } from './target.js';
 
@@ -157,6 +158,93 @@ describe(`contract (${process.env.CONTRACT_WORKER_URL ? 'worker' : 'node'})`, ()
       token: withCode.json.access_token,
     });
     expect(codes.status).toBe(200);
+  });
+
+  it('passkeys: register from a fresh session, sign in without an email (aal2), step up; replays and strangers refused', async () => {
+    // ISSUER is http://localhost:3000 on both runtimes: the RP ID and the origin follow it.
+    const authenticator = new SoftAuthenticator({ origin: 'http://localhost:3000' });
+    const { email, id } = await registerUser(main());
+    const pair = await login(main(), email);
+    const options = await call(main(), '/v1/passkeys/registration/options', {
+      method: 'POST',
+      token: pair.access_token,
+    });
+    expect(options.status).toBe(200);
+    expect(options.json).toMatchObject({ rp: { id: 'localhost' }, attestation: 'none' });
+    const created = await call(main(), '/v1/passkeys', {
+      body: { response: await authenticator.register(options.json), name: 'Contract key' },
+      token: pair.access_token,
+    });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ name: 'Contract key', device_type: 'singleDevice' });
+    expect(created.json).not.toHaveProperty('public_key');
+
+    // Discoverable: the options name no user and no credential.
+    const signInOptions = await call(main(), '/v1/auth/passkey/options', { method: 'POST' });
+    expect(signInOptions.status).toBe(200);
+    expect(signInOptions.json.allowCredentials ?? []).toEqual([]);
+    const assertion = await authenticator.authenticate(signInOptions.json);
+    const signedIn = await call(main(), '/v1/auth/passkey', { body: { response: assertion } });
+    expect(signedIn.status).toBe(200);
+    expect(decodeJwtPart(signedIn.json.access_token, 1)).toMatchObject({
+      sub: id,
+      acr: 'aal2',
+      amr: ['hwk', 'user', 'mfa'],
+    });
+    // The same assertion again: its challenge was taken by the first.
+    const replayed = await call(main(), '/v1/auth/passkey', { body: { response: assertion } });
+    expect(replayed.status).toBe(401);
+    expect(replayed.json.error).toBe('invalid_passkey');
+    // Another site's page: a phishing origin's response is refused.
+    const phished = await call(main(), '/v1/auth/passkey', {
+      body: {
+        response: await authenticator.authenticate(
+          (await call(main(), '/v1/auth/passkey/options', { method: 'POST' })).json,
+          { origin: 'https://login.example.net' },
+        ),
+      },
+    });
+    expect(phished.status).toBe(401);
+
+    // Step-up of the password session with the passkey: aal2.
+    const stepOptions = await call(main(), '/v1/auth/step-up/passkey-options', {
+      method: 'POST',
+      token: pair.access_token,
+    });
+    expect(stepOptions.status).toBe(200);
+    expect(stepOptions.json.allowCredentials).toHaveLength(1);
+    const stepped = await call(main(), '/v1/auth/step-up', {
+      body: { passkey: await authenticator.authenticate(stepOptions.json) },
+      token: pair.access_token,
+    });
+    expect(stepped.status).toBe(200);
+    expect(decodeJwtPart(stepped.json.access_token, 1)).toMatchObject({ acr: 'aal2' });
+
+    // Someone else's session cannot use this user's passkey to step up.
+    const other = await registerUser(main());
+    const otherPair = await login(main(), other.email);
+    const strangerOptions = await call(main(), '/v1/auth/step-up/passkey-options', {
+      method: 'POST',
+      token: otherPair.access_token,
+    });
+    expect(strangerOptions.status).toBe(404);
+
+    const listed = await call(main(), '/v1/passkeys', { token: pair.access_token });
+    expect(listed.json.passkeys).toHaveLength(1);
+    expect(listed.json.passkeys[0].last_used_at).not.toBeNull();
+    const removed = await call(main(), `/v1/passkeys/${created.json.id}`, {
+      method: 'DELETE',
+      token: stepped.json.access_token,
+    });
+    expect(removed.status).toBe(204);
+    const afterRemoval = await call(main(), '/v1/auth/passkey', {
+      body: {
+        response: await authenticator.authenticate(
+          (await call(main(), '/v1/auth/passkey/options', { method: 'POST' })).json,
+        ),
+      },
+    });
+    expect(afterRemoval.status).toBe(401);
   });
 
   it('password hashes made by one runtime verify on the other, both ways', async () => {
