@@ -185,6 +185,8 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
       userAgent: input.device.userAgent,
       details: {
         client_id: input.clientId,
+        // How the user signed in (RFC 8176): ['pwd'], ['pwd', 'otp'], a passkey's ['hwk', 'user', 'mfa'].
+        amr: input.amr,
         device_name: input.deviceName,
         location: input.device.location,
         country: input.device.country ?? null,
