@@ -8,6 +8,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSmtpMailer } from '../../src/adapters/mail/smtp.js';
 import { startSmtpServer, type TestSmtpServer } from '../mail/smtp-server.js';
+import { axeBothSchemes } from '../support/axe.js';
 import { call, login, refresh } from '../support/client.js';
 import { buildLatchkey, type Latchkey, PASSWORD, uniqueEmail, useDatabase } from '../support/harness.js';
 
@@ -74,6 +75,9 @@ describe.skipIf(!available)('email change in headless Chromium, through a real S
     return { context, page, problems };
   }
 
+  /** axe-core's serious and critical findings on each page of the flow (WCAG 2.2 AA, issue #20). */
+  const a11y: string[] = [];
+  const audit = async (page: Page, label: string) => a11y.push(...(await axeBothSchemes(page, label)));
   const shot = (page: Page, name: string) =>
     page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
@@ -100,7 +104,7 @@ describe.skipIf(!available)('email change in headless Chromium, through a real S
     await page.goto(`${base}/account/sign-in`);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Your devices' }).waitFor();
     await page.getByRole('link', { name: 'Security' }).click();
     const section = page.locator('section', { has: page.getByRole('heading', { name: 'Email address' }) });
@@ -114,6 +118,7 @@ describe.skipIf(!available)('email change in headless Chromium, through a real S
     await shot(page, 'security-email');
     await form.getByRole('button', { name: 'Change email address' }).click();
     await page.getByText(`We sent a link to ${moved}. The change happens when you use it`).waitFor();
+    await audit(page, 'security, change asked for');
 
     // 3. The dispatcher sends both mails: the link to the new address, the notice to the old.
     const before = smtp.received.length;
@@ -135,6 +140,7 @@ describe.skipIf(!available)('email change in headless Chromium, through a real S
     // 4. The confirmation link from a webmail: a page with a button, the token out of the URL.
     await clickInWebmail(me.context, page, confirm.link, 'Confirm the new address');
     await page.getByRole('heading', { name: 'Confirm your new address' }).waitFor();
+    await audit(page, 'confirm the new address');
     expect(page.url()).toBe(`${base}/account/email/confirm`);
     const token = new URL(confirm.link).searchParams.get('token')!;
     expect(await page.content()).not.toContain(token);
@@ -142,6 +148,7 @@ describe.skipIf(!available)('email change in headless Chromium, through a real S
     expect(cookie).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Lax', path: '/' });
     await page.getByRole('button', { name: 'Use this address' }).click();
     await page.getByRole('heading', { name: 'Address changed' }).waitFor();
+    await audit(page, 'address changed');
     expect(await page.locator('main').textContent()).toContain(`Your address is now ${moved}`);
     expect((await me.context.cookies()).map((c) => c.name)).not.toContain(cookie!.name);
 
@@ -154,10 +161,12 @@ describe.skipIf(!available)('email change in headless Chromium, through a real S
     const owner = await device();
     await clickInWebmail(owner.context, owner.page, notice.link, "This wasn't me");
     await owner.page.getByRole('heading', { name: 'Undo the change of your address' }).waitFor();
+    await audit(owner.page, 'undo the change');
     expect(owner.page.url()).toBe(`${base}/account/email/revert`);
     await shot(owner.page, 'email-revert');
     await owner.page.getByRole('button', { name: 'Undo the change and sign out everywhere' }).click();
     await owner.page.getByRole('heading', { name: 'Done' }).waitFor();
+    await audit(owner.page, 'change undone');
     expect(await owner.page.locator('main').textContent()).toContain(
       `Your address is ${email} again, and every device was signed out`,
     );
@@ -172,6 +181,7 @@ describe.skipIf(!available)('email change in headless Chromium, through a real S
 
     expect(me.problems).toEqual([]);
     expect(owner.problems).toEqual([]);
+    expect(a11y).toEqual([]);
     await me.context.close();
     await owner.context.close();
   }, 120_000);

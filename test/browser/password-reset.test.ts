@@ -8,6 +8,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSmtpMailer } from '../../src/adapters/mail/smtp.js';
 import { startSmtpServer, type TestSmtpServer } from '../mail/smtp-server.js';
+import { axeBothSchemes } from '../support/axe.js';
 import { call, login, refresh } from '../support/client.js';
 import { buildLatchkey, type Latchkey, PASSWORD, uniqueEmail, useDatabase } from '../support/harness.js';
 import { totpCode } from '../support/totp.js';
@@ -79,6 +80,9 @@ describe.skipIf(!available)('forgot password in headless Chromium, through a rea
   }
 
   const codeNow = (secret: string) => totpCode(secret, Math.floor(lk.clock.now().getTime() / 1000));
+  /** axe-core's serious and critical findings on each page of the flow (WCAG 2.2 AA, issue #20). */
+  const a11y: string[] = [];
+  const audit = async (page: Page, label: string) => a11y.push(...(await axeBothSchemes(page, label)));
   const shot = (page: Page, name: string) =>
     page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
@@ -86,7 +90,7 @@ describe.skipIf(!available)('forgot password in headless Chromium, through a rea
     await page.goto(`${base}/account/sign-in`);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
     lk.clock.advance(STEP); // each code once (RFC 6238 §5.2)
     await page.getByLabel('Code from your authenticator app').fill(codeNow(secret));
@@ -116,11 +120,13 @@ describe.skipIf(!available)('forgot password in headless Chromium, through a rea
     await page.goto(`${base}/account/sign-in`);
     await page.getByRole('link', { name: 'Forgot password?' }).click();
     await page.getByRole('heading', { name: 'Forgot your password?' }).waitFor();
+    await audit(page, 'forgot password');
     await page.getByLabel('Email').fill(email);
     await shot(page, 'forgot-password');
     await page.getByRole('button', { name: 'Send the link' }).click();
     await page.getByRole('heading', { name: 'Check your email' }).waitFor();
     expect(await page.locator('main').textContent()).toContain(`If there is an account for ${email}`);
+    await audit(page, 'check your email');
 
     // 2. The outbox's dispatcher sends it (with the notices of the sign-ins and MFA before it);
     // the SMTP server receives it.
@@ -158,6 +164,7 @@ describe.skipIf(!available)('forgot password in headless Chromium, through a rea
     await page.getByRole('button', { name: 'Set the new password' }).click();
     await page.getByText('Your account has two-step verification. Enter the new password again').waitFor();
     expect(await page.getByLabel('New password').inputValue()).toBe('');
+    await audit(page, 'new password with a code');
     await shot(page, 'reset-password-mfa');
     lk.clock.advance(STEP);
     const valid = new Set(
@@ -169,6 +176,7 @@ describe.skipIf(!available)('forgot password in headless Chromium, through a rea
       .fill(['000000', '111111', '222222'].find((c) => !valid.has(c))!);
     await page.getByRole('button', { name: 'Set the new password' }).click();
     await page.getByText('The code is not valid').waitFor();
+    await audit(page, 'new password, wrong code');
     expect(await page.getByLabel('Code from your authenticator app').getAttribute('aria-invalid')).toBe(
       'true',
     );
@@ -176,13 +184,14 @@ describe.skipIf(!available)('forgot password in headless Chromium, through a rea
     await page.getByLabel('Code from your authenticator app').fill(codeNow(secret));
     await page.getByRole('button', { name: 'Set the new password' }).click();
     await page.getByRole('heading', { name: 'Password changed' }).waitFor();
+    await audit(page, 'password changed');
     expect((await me.context.cookies()).map((cookie) => cookie.name)).not.toContain(resetCookie!.name);
 
     // 5. Sign in: the old password is refused, the new one (and a code) works.
     await page.getByRole('link', { name: 'Sign in' }).click();
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByText('The email or password is incorrect.').waitFor();
     await signInWithCode(page, NEW_PASSWORD, secret);
 
@@ -201,6 +210,7 @@ describe.skipIf(!available)('forgot password in headless Chromium, through a rea
 
     expect(me.problems).toEqual([]);
     expect(old.problems).toEqual([]);
+    expect(a11y).toEqual([]);
     await me.context.close();
     await old.context.close();
   }, 120_000);
