@@ -503,3 +503,58 @@ describe('variables Latchkey does not know', () => {
     expect(unknownVariableWarnings(process.env).filter((w) => !w.startsWith('LATCHKEY_'))).toEqual([]);
   });
 });
+
+describe('passkeys: WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS', () => {
+  it('default to the host and the origin of ISSUER', () => {
+    expect(parseConfig({ ISSUER: 'https://auth.example.com' }).webauthn).toEqual({
+      rpId: 'auth.example.com',
+      rpName: 'Account',
+      origins: ['https://auth.example.com'],
+    });
+  });
+
+  it('take a parent domain and several origins, a mobile app among them', () => {
+    const config = parseConfig({
+      ISSUER: 'https://auth.example.com',
+      BRAND_NAME: 'Acme',
+      WEBAUTHN_RP_ID: 'Example.com',
+      WEBAUTHN_ORIGINS:
+        'https://auth.example.com, https://app.example.com,android:apk-key-hash:-sYXRdwJA3hvue3mKpYrOZ9zSPC7b4mbgzJmdZEDO5w',
+    });
+    expect(config.webauthn).toEqual({
+      rpId: 'example.com',
+      rpName: 'Acme',
+      origins: [
+        'https://auth.example.com',
+        'https://app.example.com',
+        'android:apk-key-hash:-sYXRdwJA3hvue3mKpYrOZ9zSPC7b4mbgzJmdZEDO5w',
+      ],
+    });
+  });
+
+  it('refuse an origin outside the RP ID, http:// off localhost, and what is not an origin', () => {
+    const { problems } = problemsOf({
+      ISSUER: 'https://auth.example.com',
+      WEBAUTHN_RP_ID: 'example.com',
+      WEBAUTHN_ORIGINS:
+        'https://example.net,http://app.example.com,https://app.example.com/path,ftp://example.com',
+    });
+    expect(problems).toEqual([
+      'WEBAUTHN_ORIGINS: "https://example.net" is not within WEBAUTHN_RP_ID "example.com"',
+      'WEBAUTHN_ORIGINS: "http://app.example.com" must be https:// (http:// only on localhost)',
+      'WEBAUTHN_ORIGINS: "https://app.example.com/path" is not an origin like https://app.example.com or android:apk-key-hash:…',
+      'WEBAUTHN_ORIGINS: "ftp://example.com" is not an origin like https://app.example.com or android:apk-key-hash:…',
+    ]);
+  });
+
+  it('refuse an RP ID that does not cover ISSUER when no origins are listed, and one with a scheme', () => {
+    expect(
+      problemsOf({ ISSUER: 'https://auth.example.com', WEBAUTHN_RP_ID: 'example.net' }).problems,
+    ).toEqual([
+      'WEBAUTHN_RP_ID: "example.net" does not cover the host of ISSUER (auth.example.com); set WEBAUTHN_ORIGINS',
+    ]);
+    expect(problemsOf({ WEBAUTHN_RP_ID: 'https://example.com' }).problems).toEqual([
+      'WEBAUTHN_RP_ID: must be a domain name such as example.com (no scheme, port or path)',
+    ]);
+  });
+});

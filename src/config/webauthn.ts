@@ -28,6 +28,8 @@ const list = z
   )
   .optional();
 
+const RP_ID = /^[a-z0-9.-]+$/;
+
 export const WebAuthnEnvSchema = {
   /** The passkeys' RP ID; the host of ISSUER when not set. Changing it orphans every passkey. */
   WEBAUTHN_RP_ID: z
@@ -35,7 +37,7 @@ export const WebAuthnEnvSchema = {
     .trim()
     .toLowerCase()
     .max(253)
-    .regex(/^[a-z0-9.-]+$/, 'must be a domain name such as example.com (no scheme, port or path)')
+    .regex(RP_ID, 'must be a domain name such as example.com (no scheme, port or path)')
     .optional(),
   /** Comma-separated origins passkey ceremonies may come from; the origin of ISSUER when not set. */
   WEBAUTHN_ORIGINS: list,
@@ -59,7 +61,9 @@ const scopes = (rpId: string, host: string) => host === rpId || host.endsWith(`.
 
 export function webauthnCrossChecks(raw: Record<string, string>, issuerHost: string | undefined): string[] {
   const problems: string[] = [];
-  const rpId = raw.WEBAUTHN_RP_ID?.trim().toLowerCase() || issuerHost;
+  const configured = raw.WEBAUTHN_RP_ID?.trim().toLowerCase() || issuerHost;
+  // A malformed RP ID is the schema's to report; its scope is not checked on top.
+  const rpId = configured && RP_ID.test(configured) ? configured : undefined;
   const origins = (raw.WEBAUTHN_ORIGINS ?? '')
     .split(',')
     .map((item) => item.trim())
