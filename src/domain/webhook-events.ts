@@ -19,6 +19,9 @@ export const WEBHOOK_EVENT_TYPES = [
   'refresh_token.reused',
   'mfa.enabled',
   'mfa.disabled',
+  'passkey.added',
+  'passkey.removed',
+  'passkey.clone_suspected',
   'password.changed',
   'password.reset',
   'login.throttled',
@@ -104,7 +107,16 @@ export function webhookEventOf(event: EventFacts): WebhookEvent | undefined {
         data: {
           ...user,
           ...device,
-          ...pick(d, ['client_id', 'device_name', 'location', 'country', 'new_device', 'new_location']),
+          ...pick(d, [
+            'client_id',
+            // How the user signed in (RFC 8176): a password, a second factor, a passkey.
+            'amr',
+            'device_name',
+            'location',
+            'country',
+            'new_device',
+            'new_location',
+          ]),
         },
       };
     case 'session_revoked':
@@ -138,6 +150,26 @@ export function webhookEventOf(event: EventFacts): WebhookEvent | undefined {
     case 'mfa_disabled':
     case 'admin_mfa_reset':
       return { type: 'mfa.disabled', data: { ...user, ...actor(d) } };
+    case 'passkey_added':
+      return {
+        type: 'passkey.added',
+        data: {
+          ...user,
+          session_id: event.sessionId ?? null,
+          ...pick(d, ['passkey_id', 'name', 'device_type']),
+        },
+      };
+    case 'passkey_removed':
+      return {
+        type: 'passkey.removed',
+        data: { ...user, session_id: event.sessionId ?? null, ...pick(d, ['passkey_id', 'name']) },
+      };
+    case 'passkey_clone_suspected':
+      // A valid signature whose counter went backwards: refused (W3C WebAuthn §6.1.1).
+      return {
+        type: 'passkey.clone_suspected',
+        data: { ...user, ...pick(d, ['passkey_id', 'name', 'stored_count', 'seen_count']) },
+      };
     case 'password_changed':
       return { type: 'password.changed', data: { ...user, ...pick(d, ['revoked_sessions']) } };
     case 'password_reset':

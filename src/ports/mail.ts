@@ -21,6 +21,10 @@ export type MessageKind =
   | 'refresh_token_reused'
   | 'account_disabled'
   | 'account_deleted'
+  /** Passkeys (issue #20): one added, one removed, a sign-in with a copied one refused. */
+  | 'passkey_added'
+  | 'passkey_removed'
+  | 'passkey_clone_suspected'
   /** To every admin: a webhook endpoint kept failing and was disabled (issue #18). */
   | 'webhook_endpoint_disabled';
 

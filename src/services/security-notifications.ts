@@ -35,6 +35,10 @@ export function noticeKindOf(event: SecurityEvent): MessageKind | undefined {
       return 'refresh_token_reused';
     case 'admin_user_disabled':
       return 'account_disabled';
+    case 'passkey_added':
+    case 'passkey_removed':
+    case 'passkey_clone_suspected':
+      return event.type;
     default:
       // The reset flow sends its own "password changed" notice with the change (password-reset.ts).
       return undefined;
@@ -60,6 +64,8 @@ export function createSecurityNotifications(deps: {
       ipAddress: event.ipAddress ?? null,
       userAgent: event.userAgent ?? null,
       location: typeof details.location === 'string' ? details.location : null,
+      // The passkey events' `name` is the passkey's (src/services/passkeys.ts).
+      passkeyName: kind.startsWith('passkey_') && typeof details.name === 'string' ? details.name : null,
     };
     if (kind === 'password_changed') return passwordChangedMail({ ...facts, how: 'change' });
     const remaining = typeof details.remaining === 'number' ? details.remaining : undefined;

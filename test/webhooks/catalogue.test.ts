@@ -43,6 +43,9 @@ describe('the webhook event catalogue', () => {
       'mfa_enabled',
       'mfa_disabled',
       'admin_mfa_reset',
+      'passkey_added',
+      'passkey_removed',
+      'passkey_clone_suspected',
       'password_changed',
       'password_reset',
       'login_throttled',
@@ -60,5 +63,60 @@ describe('the webhook event catalogue', () => {
     // Every type of the catalogue is made by some security event.
     expect([...made].sort()).toEqual([...WEBHOOK_EVENT_TYPES].sort());
     expect(webhookEventOf({ userId: 'u', type: 'mfa_failed', at: new Date(0) })).toBeUndefined();
+  });
+
+  it('the passkey events carry the passkey and what the store recorded, never its key', () => {
+    const at = new Date(0);
+    const added = webhookEventOf({
+      userId: 'u',
+      sessionId: 's',
+      type: 'passkey_added',
+      details: { passkey_id: 'p', name: 'Security key', device_type: 'singleDevice', public_key: 'pk' },
+      at,
+    });
+    expect(added).toEqual({
+      type: 'passkey.added',
+      data: {
+        user_id: 'u',
+        session_id: 's',
+        passkey_id: 'p',
+        name: 'Security key',
+        device_type: 'singleDevice',
+      },
+    });
+    expect(
+      webhookEventOf({
+        userId: 'u',
+        sessionId: 's',
+        type: 'passkey_removed',
+        details: { passkey_id: 'p', name: 'n' },
+        at,
+      }),
+    ).toEqual({
+      type: 'passkey.removed',
+      data: { user_id: 'u', session_id: 's', passkey_id: 'p', name: 'n' },
+    });
+    expect(
+      webhookEventOf({
+        userId: 'u',
+        type: 'passkey_clone_suspected',
+        details: { passkey_id: 'p', name: 'n', stored_count: 7, seen_count: 3 },
+        at,
+      }),
+    ).toEqual({
+      type: 'passkey.clone_suspected',
+      data: { user_id: 'u', passkey_id: 'p', name: 'n', stored_count: 7, seen_count: 3 },
+    });
+  });
+
+  it('session.created says how the user signed in (amr)', () => {
+    const hook = webhookEventOf({
+      userId: 'u',
+      sessionId: 's',
+      type: 'login_succeeded',
+      details: { client_id: 'default', amr: ['hwk', 'user', 'mfa'], new_device: true },
+      at: new Date(0),
+    });
+    expect(hook?.data).toMatchObject({ amr: ['hwk', 'user', 'mfa'], client_id: 'default' });
   });
 });

@@ -106,6 +106,9 @@ const EVENT_TEXT: Record<string, string> = {
   password_reset: 'Password reset with an email link; every device was signed out',
   name_changed: 'Display name changed',
   account_deleted: 'Account deleted',
+  passkey_added: 'Passkey added',
+  passkey_removed: 'Passkey removed',
+  passkey_clone_suspected: 'A passkey that may have been copied was refused',
 };
 
 /** The events a user should look at twice (the Activity page marks them). */
@@ -122,7 +125,14 @@ const ALERTS = new Set([
   // A reset the owner did not ask for is worth a second look.
   'password_reset_requested',
   'password_reset',
+  // A passkey signs in on its own, and outlives a password reset: one you did not add matters.
+  'passkey_added',
+  'passkey_clone_suspected',
 ]);
+
+/** A passkey's RFC 8176 methods (src/services/passkeys.ts, passkeyAmr): `hwk` or `swk`. */
+const byPasskey = (details: Record<string, unknown> | null): boolean =>
+  Array.isArray(details?.amr) && details.amr.some((method) => method === 'hwk' || method === 'swk');
 
 export function describeEvent(
   type: string,
@@ -134,6 +144,10 @@ export function describeEvent(
   // No sign-in in the history window (a new account's first): no device to compare with, so
   // nothing to look at twice (as the "new device" mail, src/services/security-notifications.ts).
   if (type === 'login_succeeded' && details?.new_device === true && details.first_sign_in !== true)
-    return { text: 'Signed in from a new device', alert: true };
+    return { text: `Signed in${byPasskey(details) ? ' with a passkey' : ''} from a new device`, alert: true };
+  if ((type === 'login_succeeded' || type === 'step_up') && byPasskey(details))
+    return { text: `${EVENT_TEXT[type]} with a passkey`, alert: false };
+  if (type === 'mfa_failed' && details?.method === 'passkey')
+    return { text: 'A passkey was not accepted', alert: false };
   return { text: EVENT_TEXT[type] ?? type.replaceAll('_', ' '), alert: ALERTS.has(type) };
 }
