@@ -169,7 +169,8 @@ export function routeTable<E extends Env>(
       const { body, query } = declaration as Declaration<z.ZodType, z.ZodType>;
       operations.push({
         ...rest,
-        path: base + declaration.path,
+        // Hono mounts a table's '/' at its base itself (app.route merges '/v1/passkeys' + '/').
+        path: declaration.path === '/' && base ? base : base + declaration.path,
         ...(security
           ? {
               security: {
