@@ -494,6 +494,23 @@ describe('discoverable sign-in', () => {
     expect(password.json.error).toBe('email_not_verified');
   });
 
+  it('at the session limit (SESSION_LIMIT_POLICY=reject) the sign-in is held; finishing it keeps the passkey’s aal2', async () => {
+    const strict = await buildLatchkey(database.current, {
+      clock: lk.clock,
+      env: { SESSION_LIMIT_POLICY: 'reject', MAX_SESSIONS_PER_USER: '1' },
+    });
+    const { user, pair, authenticator } = await userWithPasskey();
+    const held = await signInWithPasskey(strict.app, authenticator);
+    expect(held.status).toBe(409);
+    expect(held.json.error).toBe('session_limit_reached');
+    expect(await sessionsOf(user.id)).toBe(1);
+    const done = await call(strict.app, '/v1/auth/login/session-limit', {
+      body: { limit_token: held.json.limit_token, revoke_session_id: pair.session_id },
+    });
+    expect(done.status).toBe(200);
+    expect(claimsOf(done.json.access_token)).toMatchObject({ acr: 'aal2', amr: ['hwk', 'user', 'mfa'] });
+  });
+
   it('a user with TOTP signs in with a passkey alone: it is a second factor in itself (aal2)', async () => {
     const { user, secret } = await userWithTotp();
     const aal2 = await loginWithCode(user.email, secret);
