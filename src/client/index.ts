@@ -2,8 +2,14 @@ import type {
   EmailChangePending,
   EmailChangeReverted,
   EmailVerified,
+  LoginSecondFactor,
   Me,
   MfaRequired,
+  Passkey,
+  PasskeyAssertion,
+  PasskeyCreationOptions,
+  PasskeyRegistration,
+  PasskeyRequestOptions,
   RegisteredUser,
   SecondFactor,
   SecurityEvents,
@@ -18,8 +24,16 @@ export type {
   EmailChangePending,
   EmailChangeReverted,
   EmailVerified,
+  LoginSecondFactor,
   Me,
   MfaRequired,
+  Passkey,
+  PasskeyAssertion,
+  PasskeyCreationOptions,
+  PasskeyDescriptor,
+  PasskeyRegistration,
+  PasskeyRequestOptions,
+  PasskeyTransport,
   RegisteredUser,
   SecondFactor,
   SecurityEvent,
@@ -36,6 +50,11 @@ export type {
  * no dependency. It keeps the access token in memory, refreshes it when a call answers 401
  * (once per call), and makes parallel calls share one refresh (single flight): with rotating
  * refresh tokens, two refreshes of the same token would be a replay.
+ *
+ * Passkeys: the client fetches the ceremony's options and sends back what the authenticator
+ * made; the ceremony itself (navigator.credentials, or @simplewebauthn/browser's
+ * `startRegistration` / `startAuthentication`, or a mobile platform's API) is the app's, so
+ * that this package stays dependency-free and runs where there is no browser.
  */
 
 /** Where the refresh token lives between page loads: nowhere in JS with cookie delivery. */
@@ -75,9 +94,10 @@ export interface ClientOptions {
   expiryWarningSeconds?: number | undefined;
   /**
    * A call answered with an RFC 9470 step-up challenge (401 `insufficient_user_authentication`):
-   * ask the user for a TOTP code or their password and resolve with it, and the client steps up
-   * and sends the call again, once; resolve `undefined` to give up (the call then throws the
-   * challenge as a `LatchkeyError`). Without it, every challenge is thrown.
+   * ask the user for a TOTP code, a passkey (`{ passkey }`, answering `stepUpPasskeyOptions()`)
+   * or their password and resolve with it, and the client steps up and sends the call again,
+   * once; resolve `undefined` to give up (the call then throws the challenge as a
+   * `LatchkeyError`). Without it, every challenge is thrown.
    */
   onStepUpRequired?: ((challenge: StepUpChallenge) => Promise<StepUpFactor | undefined>) | undefined;
   /** The clock, in ms since the epoch: `Date.now` by default (tests inject theirs). */
@@ -137,6 +157,13 @@ const expectJson = async <T>(response: Response): Promise<T> => {
   await ok(response);
   return (await response.json()) as T;
 };
+
+/** What a sign-in may say about its session. */
+export interface SignInExtra {
+  deviceName?: string | undefined;
+  /** A remembered session lasts SESSION_REMEMBER_TTL and its cookie outlives the browser. */
+  remember?: boolean | undefined;
+}
 
 /** setTimeout fires at once past 2^31 - 1 ms (24.8 days): longer waits go in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -249,9 +276,10 @@ export function createLatchkeyClient(options: ClientOptions) {
   }
 
   /**
-   * Re-authenticates the signed-in user for a fresh `auth_time` (RFC 9470): a TOTP code gives
-   * `acr` aal2, the password aal1. The session gets a new token pair (kept, as at login).
-   * `wrong_code` / `wrong_password` for a wrong factor; `mfa_not_enabled` for a code without TOTP.
+   * Re-authenticates the signed-in user for a fresh `auth_time` (RFC 9470): a TOTP code or a
+   * passkey gives `acr` aal2, the password aal1. The session gets a new token pair (kept, as at
+   * login). `wrong_code` / `wrong_passkey` / `wrong_password` for a wrong factor;
+   * `mfa_not_enabled` for a code without TOTP.
    */
   async function stepUp(factor: StepUpFactor): Promise<TokenPair> {
     return keep(
@@ -298,6 +326,16 @@ export function createLatchkeyClient(options: ClientOptions) {
   const authorizedOk = async (path: string, init: RequestInit & { json?: unknown } = {}) =>
     ok(await authorized(path, init));
 
+  /** The body fields a sign-in (password or passkey) opens its session with. */
+  const sessionFields = (extra: SignInExtra) => ({
+    delivery,
+    ...(extra.deviceName ? { device_name: extra.deviceName } : {}),
+    ...(extra.remember !== undefined ? { remember: extra.remember } : {}),
+    ...(options.clientId ? { client_id: options.clientId } : {}),
+  });
+
+  const passkeyPath = (id: string) => `/v1/passkeys/${encodeURIComponent(id)}`;
+
   return {
     /**
      * Creates an account (`email_taken`, `invalid_password` for a weak or common one). It does
@@ -310,34 +348,53 @@ export function createLatchkeyClient(options: ClientOptions) {
         )
       ).user,
     /** A password login: a token pair, or `{ mfa_required, mfa_token }` to finish with `loginMfa`. */
-    async login(
-      email: string,
-      password: string,
-      extra: { deviceName?: string | undefined; remember?: boolean | undefined } = {},
-    ) {
+    async login(email: string, password: string, extra: SignInExtra = {}) {
       const result = await expectJson<TokenPair | MfaRequired>(
-        await post('/v1/auth/login', {
-          email,
-          password,
-          delivery,
-          ...(extra.deviceName ? { device_name: extra.deviceName } : {}),
-          ...(extra.remember !== undefined ? { remember: extra.remember } : {}),
-          ...(options.clientId ? { client_id: options.clientId } : {}),
-        }),
+        await post('/v1/auth/login', { email, password, ...sessionFields(extra) }),
       );
       return 'mfa_required' in result ? result : keep(result);
     },
-    /** Finishes an MFA login with a TOTP code or a recovery code (`invalid_code`). */
-    loginMfa: async (mfaToken: string, factor: SecondFactor) =>
+    /**
+     * Finishes an MFA login with a TOTP code, a recovery code (`invalid_code`) or a passkey
+     * answering `loginMfaPasskeyOptions` (`invalid_passkey`); the error's `body.attempts_left`
+     * says how many tries the `mfa_token` has left.
+     */
+    loginMfa: async (mfaToken: string, factor: LoginSecondFactor) =>
       keep(
         await expectJson<TokenPair>(
           await post(
             '/v1/auth/login/mfa',
             'code' in factor
               ? { mfa_token: mfaToken, code: factor.code }
-              : { mfa_token: mfaToken, recovery_code: factor.recoveryCode },
+              : 'passkey' in factor
+                ? { mfa_token: mfaToken, passkey: factor.passkey }
+                : { mfa_token: mfaToken, recovery_code: factor.recoveryCode },
           ),
         ),
+      ),
+    /**
+     * Options for a passkey as the second step of an MFA login (when `methods` lists
+     * `passkey`): the account's passkeys, bound to this `mfa_token`. `not_found` without one.
+     */
+    loginMfaPasskeyOptions: async (mfaToken: string) =>
+      expectJson<PasskeyRequestOptions>(
+        await post('/v1/auth/login/mfa/passkey-options', { mfa_token: mfaToken }),
+      ),
+    /**
+     * Options for signing in with a passkey, no email needed (a discoverable credential, user
+     * verification required): give them to navigator.credentials.get(), then the result to
+     * `signInWithPasskey`. With `mediation: 'conditional'` the browser offers the passkeys in the
+     * username field's autofill. Each call is a new challenge, valid 5 minutes, usable once.
+     */
+    passkeyOptions: async () => expectJson<PasskeyRequestOptions>(await post('/v1/auth/passkey/options')),
+    /**
+     * Signs in with a passkey (`invalid_passkey` when it is not accepted): a token pair at
+     * `acr` aal2, kept as at login. The rules of a password login follow (`account_disabled`,
+     * `email_not_verified`, `session_limit_reached`).
+     */
+    signInWithPasskey: async (response: PasskeyAssertion, extra: SignInExtra = {}) =>
+      keep(
+        await expectJson<TokenPair>(await post('/v1/auth/passkey', { response, ...sessionFields(extra) })),
       ),
     /**
      * With SESSION_LIMIT_POLICY=reject, a login past the limit throws 409
@@ -411,6 +468,41 @@ export function createLatchkeyClient(options: ClientOptions) {
       expectJson<EmailChangeReverted>(await post('/v1/auth/email/change/revert', { token })),
     refresh,
     stepUp,
+    /** Options for a passkey step-up of this session: give the result to `stepUp({ passkey })`. */
+    stepUpPasskeyOptions: async () =>
+      expectJson<PasskeyRequestOptions>(
+        await authorized('/v1/auth/step-up/passkey-options', { method: 'POST' }),
+      ),
+    /**
+     * The signed-in user's passkeys. Adding and removing one need a sign-in under 5 minutes old
+     * (at aal2 when the account has TOTP): a step-up challenge otherwise. At most 25 each.
+     * Passkeys never turn two-step verification on or off: TOTP does.
+     */
+    passkeys: {
+      /** Oldest first. */
+      list: async () =>
+        (await expectJson<{ passkeys: Passkey[] }>(await authorized('/v1/passkeys'))).passkeys,
+      /**
+       * Starts adding one: options for navigator.credentials.create(), bound to this session
+       * (`passkey_limit_reached` at 25). Give the result to `register`.
+       */
+      registrationOptions: async () =>
+        expectJson<PasskeyCreationOptions>(
+          await authorized('/v1/passkeys/registration/options', { method: 'POST' }),
+        ),
+      /**
+       * Finishes adding one (`passkey_not_accepted`: the ceremony expired or the origin, RP ID or
+       * signature was wrong; `passkey_exists`); `name` up to 64 characters, else one by its kind.
+       */
+      register: async (response: PasskeyRegistration, name?: string) =>
+        expectJson<Passkey>(
+          await authorized('/v1/passkeys', { method: 'POST', json: { response, ...(name ? { name } : {}) } }),
+        ),
+      rename: async (id: string, name: string) =>
+        expectJson<Passkey>(await authorized(passkeyPath(id), { method: 'PATCH', json: { name } })),
+      /** It no longer signs in; the device keeps its copy until the user deletes it there. */
+      remove: async (id: string): Promise<void> => authorizedOk(passkeyPath(id), { method: 'DELETE' }),
+    },
     /**
      * Starts TOTP enrolment (needs a sign-in under 5 minutes old: a step-up challenge otherwise;
      * `mfa_already_enabled`). Show `qr_svg`, then confirm with `activateTotp`.

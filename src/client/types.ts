@@ -100,16 +100,115 @@ export interface TotpEnrollment {
 }
 
 /**
- * What an RFC 9470 step-up challenge asks for: `acrValues` `"aal2"` (a TOTP code) and/or a
- * sign-in at most `maxAge` seconds old (a code or the password).
+ * What an RFC 9470 step-up challenge asks for: `acrValues` `"aal2"` (a TOTP code or a passkey)
+ * and/or a sign-in at most `maxAge` seconds old (a code, a passkey or the password).
  */
 export interface StepUpChallenge {
   acrValues?: string;
   maxAge?: number;
 }
 
-/** A step-up factor: a TOTP code (`acr` aal2) or the password (aal1, a fresh `auth_time` only). */
-export type StepUpFactor = { code: string } | { password: string };
+/**
+ * A step-up factor: a TOTP code or a passkey (`acr` aal2), or the password (aal1, a fresh
+ * `auth_time` only). A passkey answers the options of `stepUpPasskeyOptions()`.
+ */
+export type StepUpFactor = { code: string } | { password: string } | { passkey: PasskeyAssertion };
 
 /** The second factor of an MFA login or a password reset. */
 export type SecondFactor = { code: string } | { recoveryCode: string };
+
+/** The second step of an MFA login: a code, or a passkey answering `loginMfaPasskeyOptions(mfa_token)`. */
+export type LoginSecondFactor = SecondFactor | { passkey: PasskeyAssertion };
+
+/**
+ * One of the user's passkeys (never its public key). `multiDevice`: synced between devices by
+ * a keychain; `singleDevice`: bound to one authenticator.
+ */
+export interface Passkey {
+  id: string;
+  name: string;
+  device_type: 'singleDevice' | 'multiDevice';
+  backed_up: boolean;
+  transports: string[];
+  /** The authenticator model's AAGUID (zeros when it hides it). */
+  aaguid: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/*
+ * The WebAuthn ceremonies' JSON (W3C WebAuthn Level 3, §5.1.10 and §5.4–5.5): the options as
+ * the server sends them, and the credentials as `PublicKeyCredential.toJSON()` and
+ * @simplewebauthn/browser give them. Binary values are base64url strings. The options are
+ * what `startRegistration({ optionsJSON })` / `startAuthentication({ optionsJSON })` take, and
+ * what they resolve with goes to the client as it is (test/client-types.test.ts checks both
+ * ways at compile time, with no import here).
+ */
+
+export type PasskeyTransport = 'ble' | 'cable' | 'hybrid' | 'internal' | 'nfc' | 'smart-card' | 'usb';
+
+/** A credential the options name (`allowCredentials`, `excludeCredentials`). */
+export interface PasskeyDescriptor {
+  id: string;
+  type: 'public-key';
+  transports?: PasskeyTransport[];
+}
+
+type UserVerification = 'required' | 'preferred' | 'discouraged';
+
+/** `PublicKeyCredentialCreationOptionsJSON`: for navigator.credentials.create(). */
+export interface PasskeyCreationOptions {
+  challenge: string;
+  rp: { id?: string; name: string };
+  user: { id: string; name: string; displayName: string };
+  pubKeyCredParams: { type: 'public-key'; alg: number }[];
+  timeout?: number;
+  excludeCredentials?: PasskeyDescriptor[];
+  authenticatorSelection?: {
+    authenticatorAttachment?: 'platform' | 'cross-platform';
+    residentKey?: 'required' | 'preferred' | 'discouraged';
+    requireResidentKey?: boolean;
+    userVerification?: UserVerification;
+  };
+  attestation?: 'none' | 'indirect' | 'direct' | 'enterprise';
+}
+
+/** `PublicKeyCredentialRequestOptionsJSON`: for navigator.credentials.get(). */
+export interface PasskeyRequestOptions {
+  challenge: string;
+  rpId?: string;
+  timeout?: number;
+  /** Empty for a sign-in: the browser offers the passkeys it holds (a discoverable credential). */
+  allowCredentials?: PasskeyDescriptor[];
+  userVerification?: UserVerification;
+}
+
+/** `RegistrationResponseJSON`: what navigator.credentials.create() made, as JSON. */
+export interface PasskeyRegistration {
+  id: string;
+  rawId: string;
+  type: 'public-key';
+  response: {
+    clientDataJSON: string;
+    attestationObject: string;
+    authenticatorData?: string;
+    transports?: PasskeyTransport[];
+    publicKeyAlgorithm?: number;
+    publicKey?: string;
+  };
+  authenticatorAttachment?: 'platform' | 'cross-platform';
+}
+
+/** `AuthenticationResponseJSON`: what navigator.credentials.get() gave, as JSON. */
+export interface PasskeyAssertion {
+  id: string;
+  rawId: string;
+  type: 'public-key';
+  response: {
+    clientDataJSON: string;
+    authenticatorData: string;
+    signature: string;
+    userHandle?: string;
+  };
+  authenticatorAttachment?: 'platform' | 'cross-platform';
+}
