@@ -90,12 +90,14 @@ describe('the security page', () => {
         'Code to get new recovery codes',
         'Code to turn off two-step verification',
         'Code to change your email address',
+        // Passkeys (issue #20): a stale session confirms before adding or removing one.
+        'Code to add or remove passkeys',
       ]),
     );
     // No two code fields read alike (the old page had "Code from your authenticator app" twice).
     const codeLabels = labels.filter((label) => label?.startsWith('Code'));
-    expect(codeLabels).toHaveLength(3);
-    expect(new Set(codeLabels).size).toBe(3);
+    expect(codeLabels).toHaveLength(4);
+    expect(new Set(codeLabels).size).toBe(4);
     // Each action its own form, marked as a step of the card (a rule and space above it).
     for (const action of ['/account/security/recovery-codes', '/account/security/totp/disable'])
       expect(page.html).toMatch(

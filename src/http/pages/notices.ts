@@ -31,6 +31,24 @@ export function noticeOf(query: Record<string, string>): Notice | undefined {
         kind: 'info',
         text: `Two-step verification is off${count > 0 ? `; ${devices(count)} signed out` : ''}.`,
       };
+    case 'passkey_added':
+      return { kind: 'success', text: 'Passkey added. You can sign in with it from now on.' };
+    case 'passkey_renamed':
+      return { kind: 'success', text: 'Passkey renamed.' };
+    case 'passkey_removed':
+      return {
+        kind: 'success',
+        text: 'Passkey removed: it no longer signs in. Your device or password manager still lists it until you delete it there.',
+      };
+    case 'passkey_gone':
+      return { kind: 'info', text: 'That passkey was already removed.' };
+    case 'confirmed':
+      return { kind: 'success', text: 'Confirmed. For the next 5 minutes you can add and remove passkeys.' };
+    case 'confirmed_email':
+      return {
+        kind: 'success',
+        text: 'Confirmed. For the next 5 minutes you can change your email address without a code.',
+      };
     default:
       return undefined;
   }

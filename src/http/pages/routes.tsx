@@ -8,6 +8,7 @@ import { emailPages } from './email.js';
 import type { PageDeps, PageEnv } from './env.js';
 import { pageErrors } from './failures.js';
 import { pageHeaders } from './headers.js';
+import { passkeyPages } from './passkeys.js';
 import { passwordPages } from './password.js';
 import { passwordResetPages } from './password-reset.js';
 import { message } from './render.js';
@@ -24,8 +25,8 @@ import { webhookPages } from './webhooks.js';
  * in domain/assurance.ts, the admin role in domain/roles.ts), and keep tokens in cookies as
  * an SPA with cookie delivery would (./cookies.ts, ./cookie-session.ts). Every page gets a
  * nonce CSP and every form a CSRF check (./headers.ts); failures become pages
- * (./failures.tsx). One module per flow: sign-in, sessions, security, password, password reset, email
- * address, admin (analytics, webhooks).
+ * (./failures.tsx). One module per flow: sign-in, sessions, security, passkeys, password, password
+ * reset, email address, admin (analytics, webhooks).
  */
 export function accountPages(ctx: RouteContext) {
   const app = new Hono<PageEnv>();
@@ -39,6 +40,7 @@ export function accountPages(ctx: RouteContext) {
   if (ctx.config.brand.signupPage) signUpPages(app, deps);
   sessionPages(app, deps);
   securityPages(app, deps);
+  passkeyPages(app, deps);
   passwordPages(app, deps);
   passwordResetPages(app, deps);
   emailPages(app, deps);

@@ -11,6 +11,7 @@ import { qrCodeSvg, totpUri } from '../../services/totp.js';
 import { type PageApp, type PageContextOf, type PageDeps, SECURITY, text } from './env.js';
 import { expected, problemText } from './failures.js';
 import { noticeOf } from './notices.js';
+import { assertionOf, postedByPasskey } from './passkey-forms.js';
 import { pageOf } from './render.js';
 import type { Notice } from './views/layout.js';
 import {
@@ -24,14 +25,21 @@ import {
 /** A TOTP secret as `newTotpSecret` makes it (base32), echoed by the set-up form. */
 const BASE32_SECRET = /^[A-Z2-7]{16,64}$/;
 
-/** The security page, and a form's failure shown next to its field (./password.tsx uses both). */
-export function securityPage(deps: Pick<PageDeps, 'clock' | 'sessions'>) {
+/** What a passkey that did not confirm an action is told (the service says only "not accepted"). */
+export const PASSKEY_REFUSED = 'The passkey was not accepted. Try again, or use another way.';
+
+/**
+ * The security page, and a form's failure shown next to its field (./password.tsx,
+ * ./email.tsx and ./passkeys.tsx use both).
+ */
+export function securityPage(deps: Pick<PageDeps, 'clock' | 'sessions' | 'passkeys'>) {
   const render = async (
     c: PageContextOf,
     status: 200 | 400 | 401 | 403 | 409 | 429,
     errors: SecurityErrors = {},
     notice?: Notice,
     emailForm: { value?: string; askCode?: boolean } = {},
+    renaming?: { id: string; value: string },
   ) => {
     const caller = c.get('caller');
     const now = deps.clock.now();
@@ -46,6 +54,13 @@ export function securityPage(deps: Pick<PageDeps, 'clock' | 'sessions'>) {
         (emailForm.askCode ?? false) ||
         (user.mfaEnabled && !holdsUntilPosted(assuranceOf(caller), FRESH_AAL2, now)),
     };
+    const passkeys = {
+      list: await deps.passkeys.list(caller),
+      // The passkeys service's own rule for adding and removing one (`requireFresh`).
+      fresh: holdsUntilPosted(assuranceOf(caller), user.mfaEnabled ? FRESH_AAL2 : FRESH_AUTH, now),
+      now,
+      renaming,
+    };
     return c.html(
       <SecurityPage
         page={pageOf(c)}
@@ -55,18 +70,20 @@ export function securityPage(deps: Pick<PageDeps, 'clock' | 'sessions'>) {
         // sign-in still fresh (domain/assurance.ts, FORM_LEAD_SECONDS).
         freshAuth={holdsUntilPosted(assuranceOf(caller), FRESH_AUTH, now)}
         email={email}
+        passkeys={passkeys}
         errors={errors}
       />,
       status,
     );
   };
 
-  /** Wrong password or code, weak password, throttling: shown at `field` (or on top). */
+  /** Wrong password, code or passkey, weak password, throttling: shown at `field` (or on top). */
   const failure = (c: PageContextOf, error: unknown, field: keyof SecurityErrors) => {
     const shown = expected(
       error,
       'wrong_password',
       'wrong_code',
+      'wrong_passkey',
       'invalid_password',
       'invalid_request',
       'rate_limited',
@@ -74,6 +91,7 @@ export function securityPage(deps: Pick<PageDeps, 'clock' | 'sessions'>) {
     if (shown.code === 'rate_limited') {
       return render(c, 429, {}, { kind: 'error', text: problemText(c, shown) });
     }
+    if (shown.code === 'wrong_passkey') return render(c, 403, { [field]: PASSKEY_REFUSED });
     return render(c, shown.code === 'wrong_password' || shown.code === 'wrong_code' ? 403 : 400, {
       [field]: shown.description,
     });
@@ -139,19 +157,31 @@ export function securityPages(app: PageApp, deps: PageDeps): void {
   });
 
   /**
-   * New recovery codes and turning MFA off need `aal2` and a fresh sign-in: a fresh code steps
-   * the session up (RFC 9470) every time, then `action` runs as the stepped-up caller; a
-   * missing or wrong code is shown at `field`.
+   * New recovery codes and turning MFA off need `aal2` and a fresh sign-in: a fresh code, or
+   * a passkey (the form beside the code's, issue #20), steps the session up (RFC 9470) every
+   * time, then `action` runs as the stepped-up caller; a missing or wrong code is shown at
+   * `field`, a refused passkey in its own form.
    */
   const withFreshCode =
     (field: 'regenerate' | 'disable', action: (c: PageContextOf, caller: Caller) => Promise<Response>) =>
     async (c: PageContextOf) => {
-      const code = text((await c.req.parseBody()).code).trim();
-      if (!code) return security.render(c, 400, { [field]: 'Enter the code from your authenticator app.' });
+      const body = await c.req.parseBody();
+      const byPasskey = postedByPasskey(body);
+      const shownAt = byPasskey ? (`${field}Passkey` as const) : field;
+      let factor: { code: string } | { passkey: NonNullable<ReturnType<typeof assertionOf>> };
+      if (byPasskey) {
+        const passkey = assertionOf(body.response);
+        if (!passkey) return security.render(c, 400, { [shownAt]: PASSKEY_REFUSED });
+        factor = { passkey };
+      } else {
+        const code = text(body.code).trim();
+        if (!code) return security.render(c, 400, { [field]: 'Enter the code from your authenticator app.' });
+        factor = { code };
+      }
       try {
-        return await action(c, await adopt(c, await mfa.stepUp(c.get('caller'), { code }, device(c))));
+        return await action(c, await adopt(c, await mfa.stepUp(c.get('caller'), factor, device(c))));
       } catch (error) {
-        return security.failure(c, error, field);
+        return security.failure(c, error, shownAt);
       }
     };
 

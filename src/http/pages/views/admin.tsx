@@ -1,6 +1,7 @@
 import type { AdminService } from '../../../services/admin-service.js';
 import { absoluteTime } from './format.js';
 import { CodeField, Csrf, Layout, type Notice, type PageContext } from './layout.js';
+import { NeedsJavaScript, PASSKEY_URLS, PasskeyForm } from './passkeys.js';
 
 type Report = Awaited<ReturnType<AdminService['analytics']>>;
 
@@ -176,8 +177,11 @@ export function AnalyticsPage(props: { page: PageContext; report: Report }) {
 export function AdminStepUpPage(props: {
   page: PageContext;
   mfaEnabled: boolean;
+  /** A passkey steps the session up to aal2 too (with or without TOTP). */
+  hasPasskeys: boolean;
   back: AdminPage;
   error?: string | undefined;
+  passkeyError?: string | undefined;
   notice?: Notice;
 }) {
   const title = ADMIN_PAGES.find((page) => page.name === props.back)?.label ?? 'Administration';
@@ -193,6 +197,28 @@ export function AdminStepUpPage(props: {
           <CodeField form="admin" error={props.error} autofocus />
           <button type="submit">Continue</button>
         </form>
+      ) : null}
+      {props.hasPasskeys ? (
+        <PasskeyForm
+          page={props.page}
+          kind="authenticate"
+          action="/account/admin/step-up"
+          optionsUrl={PASSKEY_URLS.stepUpOptions}
+          label="Continue with a passkey"
+          buttonClass={props.mfaEnabled ? 'secondary' : undefined}
+          class="card"
+          error={props.passkeyError}
+        >
+          <input type="hidden" name="back" value={props.back} />
+          <p>
+            {props.mfaEnabled
+              ? 'Or confirm with one of your passkeys.'
+              : 'Administrator pages need a sign-in with a passkey or two-step verification. Confirm with one of your passkeys to continue.'}
+          </p>
+        </PasskeyForm>
+      ) : null}
+      {props.mfaEnabled ? null : props.hasPasskeys ? (
+        <NeedsJavaScript text="Confirming with a passkey needs JavaScript; or turn on two-step verification on the Security page." />
       ) : (
         <p class="card">
           Administrator pages need two-step verification. <a href="/account/security">Turn it on</a> first.

@@ -2,6 +2,7 @@ import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import type { BrandConfig } from '../../../config/brand.js';
 import { absoluteTime, relativeTime } from './format.js';
+import { PASSKEY_SCRIPT } from './passkey-script.js';
 import { ACCOUNT_SCRIPT } from './script.js';
 import { ACCOUNT_STYLE } from './style.js';
 
@@ -100,6 +101,8 @@ export function Layout(props: {
           </main>
           <Footer brand={page.brand} />
           <script nonce={page.nonce}>{raw(ACCOUNT_SCRIPT)}</script>
+          {/* The passkey ceremonies (issue #20): inert on a page without passkey forms. */}
+          <script nonce={page.nonce}>{raw(PASSKEY_SCRIPT)}</script>
         </body>
       </html>
     </>

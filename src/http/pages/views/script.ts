@@ -3,7 +3,9 @@
  * With it, forms marked `data-enhance` post in the background and swap in the parts of the
  * answer page they name (`data-swap`), links marked `data-dialog` open a confirmation
  * `<dialog>` instead of a confirmation page, copy buttons appear, and the device list
- * refreshes itself every minute while the tab is visible. If an answer lands anywhere but
+ * refreshes itself every minute while the tab is visible, and hidden fields marked
+ * `data-mirror` follow the field they name (the sign-in page's passkey form takes the
+ * password form's "remember this device" and device name). If an answer lands anywhere but
  * the page we are on (the session ended: the sign-in page), the browser goes there.
  * Inlined under the CSP nonce.
  */
@@ -61,6 +63,18 @@ export const ACCOUNT_SCRIPT = `
     const closer = event.target instanceof Element ? event.target.closest('[data-close]') : null;
     if (closer) closer.closest('dialog')?.close();
   });
+  const mirror = () => {
+    for (const copy of document.querySelectorAll('input[data-mirror]')) {
+      const source = document.getElementById(copy.dataset.mirror);
+      if (!(source instanceof HTMLInputElement)) continue;
+      copy.value = source.type === 'checkbox' ? (source.checked ? source.value : '') : source.value;
+    }
+  };
+  if (document.querySelector('input[data-mirror]')) {
+    document.addEventListener('input', mirror);
+    document.addEventListener('change', mirror);
+    mirror();
+  }
   for (const button of document.querySelectorAll('[data-copy]')) {
     button.hidden = false;
     button.addEventListener('click', async () => {

@@ -1,11 +1,22 @@
 import { CodeField, Csrf, Field, Layout, type Notice, type PageContext } from './layout.js';
+import {
+  PASSKEY_URLS,
+  type PasskeyErrors,
+  PasskeyForm,
+  type PasskeysForm,
+  PasskeysSection,
+} from './passkeys.js';
 
 /** The security page (MFA and password) and the two pages that follow its forms. */
 
-export interface SecurityErrors {
+export interface SecurityErrors extends PasskeyErrors {
   enroll?: string;
   regenerate?: string;
   disable?: string;
+  /** A passkey that did not confirm new recovery codes, turning MFA off, a change of address. */
+  regeneratePasskey?: string;
+  disablePasskey?: string;
+  emailPasskey?: string;
   currentPassword?: string;
   newPassword?: string;
   /** The change of address: the new one, the current password, the code of an MFA step-up. */
@@ -31,12 +42,15 @@ export function SecurityPage(props: {
   /** Whether the sign-in is recent enough (RFC 9470 max_age) to start enrolment without a password. */
   freshAuth: boolean;
   email: EmailForm;
+  passkeys: PasskeysForm;
   errors?: SecurityErrors;
 }) {
   const errors = props.errors ?? {};
+  // A passkey confirms what a code confirms (RFC 9470 step-up, services/mfa-service.ts).
+  const hasPasskeys = props.passkeys.list.length > 0;
   return (
     <Layout page={props.page} title="Security" section="security" notice={props.notice}>
-      <EmailSection page={props.page} email={props.email} errors={errors} />
+      <EmailSection page={props.page} email={props.email} errors={errors} hasPasskeys={hasPasskeys} />
       <section class="card" aria-labelledby="mfa-title">
         <h2 id="mfa-title">
           Two-step verification{' '}
@@ -44,7 +58,11 @@ export function SecurityPage(props: {
         </h2>
         {props.mfaEnabled ? (
           <>
-            <p>Signing in asks for a code from your authenticator app, or a recovery code.</p>
+            <p>
+              {hasPasskeys
+                ? 'Signing in with your password asks for a code from your authenticator app, a passkey or a recovery code.'
+                : 'Signing in asks for a code from your authenticator app, or a recovery code.'}
+            </p>
             <form method="post" action="/account/security/recovery-codes" class="step" novalidate>
               <Csrf page={props.page} />
               <h3>New recovery codes</h3>
@@ -58,6 +76,18 @@ export function SecurityPage(props: {
                 Generate new recovery codes
               </button>
             </form>
+            {hasPasskeys ? (
+              <PasskeyForm
+                page={props.page}
+                kind="authenticate"
+                action="/account/security/recovery-codes"
+                optionsUrl={PASSKEY_URLS.stepUpOptions}
+                label="Generate them with a passkey instead"
+                buttonClass="secondary"
+                class="alt"
+                error={errors.regeneratePasskey}
+              />
+            ) : null}
             <form method="post" action="/account/security/totp/disable" class="step" novalidate>
               <Csrf page={props.page} />
               <h3>Turn off two-step verification</h3>
@@ -71,6 +101,18 @@ export function SecurityPage(props: {
                 Turn off two-step verification
               </button>
             </form>
+            {hasPasskeys ? (
+              <PasskeyForm
+                page={props.page}
+                kind="authenticate"
+                action="/account/security/totp/disable"
+                optionsUrl={PASSKEY_URLS.stepUpOptions}
+                label="Turn it off with a passkey instead"
+                buttonClass="danger"
+                class="alt"
+                error={errors.disablePasskey}
+              />
+            ) : null}
           </>
         ) : (
           <form method="post" action="/account/security/totp/enroll" novalidate>
@@ -90,6 +132,12 @@ export function SecurityPage(props: {
           </form>
         )}
       </section>
+      <PasskeysSection
+        page={props.page}
+        passkeys={props.passkeys}
+        mfaEnabled={props.mfaEnabled}
+        errors={errors}
+      />
       <section class="card" aria-labelledby="password-title">
         <h2 id="password-title">Change password</h2>
         <form method="post" action="/account/security/password" novalidate>
@@ -138,7 +186,12 @@ const FreshCodeField = (props: { form: string; label: string; error?: string | u
 );
 
 /** The address, whether it is confirmed (with the link again if not), and a change of address. */
-function EmailSection(props: { page: PageContext; email: EmailForm; errors: SecurityErrors }) {
+function EmailSection(props: {
+  page: PageContext;
+  email: EmailForm;
+  errors: SecurityErrors;
+  hasPasskeys: boolean;
+}) {
   const { email, errors } = props;
   return (
     <section class="card" aria-labelledby="email-title">
@@ -193,6 +246,22 @@ function EmailSection(props: { page: PageContext; email: EmailForm; errors: Secu
         ) : null}
         <button type="submit">Change email address</button>
       </form>
+      {email.askCode && props.hasPasskeys ? (
+        // A separate form (the ceremony posts its own): it confirms the session, then the page
+        // comes back without the code field for the next 5 minutes.
+        <PasskeyForm
+          page={props.page}
+          kind="authenticate"
+          action={PASSKEY_URLS.confirm}
+          optionsUrl={PASSKEY_URLS.stepUpOptions}
+          label="Confirm with a passkey instead of a code"
+          buttonClass="secondary"
+          class="alt"
+          error={errors.emailPasskey}
+        >
+          <input type="hidden" name="for" value="email" />
+        </PasskeyForm>
+      ) : null}
     </section>
   );
 }

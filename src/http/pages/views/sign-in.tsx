@@ -1,5 +1,6 @@
 import { describeUserAgent } from './format.js';
 import { CodeField, Csrf, Field, Layout, type Notice, type PageContext, When } from './layout.js';
+import { NeedsJavaScript, PASSKEY_URLS, PasskeyForm } from './passkeys.js';
 import { ResendLink } from './sign-up.js';
 
 /** The sign-in flow: password, then the second factor, then (SESSION_LIMIT_POLICY=reject) a device to sign out. */
@@ -14,6 +15,8 @@ export function SignInPage(props: {
   /** REQUIRE_EMAIL_VERIFICATION refused this address's sign-in: offer a new confirmation link. */
   unverified?: boolean;
   errors?: { email?: string; password?: string };
+  /** A passkey the server refused (shown in the passkey form, where the script shows its own). */
+  passkeyError?: string | undefined;
 }) {
   return (
     <Layout page={props.page} title="Sign in" notice={props.notice}>
@@ -24,7 +27,9 @@ export function SignInPage(props: {
           name="email"
           label="Email"
           type="email"
-          autocomplete="username"
+          // `webauthn`: the browser also offers this site's passkeys in the field's autofill
+          // (WebAuthn Level 3 §5.1.4, conditional mediation; the autofill form below asks).
+          autocomplete="username webauthn"
           inputmode="email"
           value={props.email ?? ''}
           error={props.errors?.email}
@@ -49,7 +54,13 @@ export function SignInPage(props: {
           hint="Shown in your list of devices, e.g. “Work laptop”."
         />
         <label class="check">
-          <input type="checkbox" name="remember" value="yes" checked={props.remember ?? false} />
+          <input
+            type="checkbox"
+            id="sign-in-remember"
+            name="remember"
+            value="yes"
+            checked={props.remember ?? false}
+          />
           Remember this device for {props.rememberFor}
         </label>
         <div class="actions">
@@ -57,6 +68,28 @@ export function SignInPage(props: {
           <a href="/account/password/forgot">Forgot password?</a>
         </div>
       </form>
+      {/* Passkeys offered in the email field's autofill, and by this button without an email. */}
+      <PasskeyForm
+        page={props.page}
+        kind="autofill"
+        action={PASSKEY_URLS.signIn}
+        optionsUrl={PASSKEY_URLS.signInOptions}
+        label="Sign in with a passkey"
+        buttonClass="secondary"
+        class="card"
+        error={props.passkeyError}
+      >
+        <p>Or use a passkey: no email or password needed.</p>
+        {/* The same choices as the password form (ACCOUNT_SCRIPT copies them, `data-mirror`). */}
+        <input
+          type="hidden"
+          name="remember"
+          value={props.remember ? 'yes' : ''}
+          data-mirror="sign-in-remember"
+        />
+        <input type="hidden" name="device_name" value="" data-mirror="sign-in-device_name" />
+      </PasskeyForm>
+      <NeedsJavaScript text="Signing in with a passkey needs JavaScript." />
       {props.unverified && props.email ? <ResendLink page={props.page} email={props.email} /> : null}
       {props.page.brand.signupPage ? (
         <p>
@@ -70,11 +103,15 @@ export function SignInPage(props: {
 export function MfaPage(props: {
   page: PageContext;
   notice?: Notice | undefined;
-  errors?: { code?: string };
+  errors?: { code?: string; passkey?: string };
+  /** The account has a passkey: offer it in place of the code (the login's `methods`). */
+  passkey?: boolean;
 }) {
+  // The query keeps the passkey offered when the page comes back after a wrong code.
+  const action = props.passkey ? `${MFA_PATH}?passkey=1` : MFA_PATH;
   return (
     <Layout page={props.page} title="Two-step verification" notice={props.notice}>
-      <form method="post" action="/account/sign-in/mfa" class="card" novalidate>
+      <form method="post" action={action} class="card" novalidate>
         <Csrf page={props.page} />
         <p>Enter the six-digit code from your authenticator app.</p>
         <CodeField form="mfa" error={props.errors?.code} autofocus required={false} />
@@ -94,9 +131,26 @@ export function MfaPage(props: {
           <a href="/account/sign-in">Start again</a>
         </div>
       </form>
+      {props.passkey ? (
+        <PasskeyForm
+          page={props.page}
+          kind="authenticate"
+          action={action}
+          optionsUrl={PASSKEY_URLS.mfaOptions}
+          label="Use a passkey"
+          buttonClass="secondary"
+          class="card"
+          error={props.errors?.passkey}
+        >
+          <p>Or confirm with one of your passkeys instead of a code.</p>
+        </PasskeyForm>
+      ) : null}
     </Layout>
   );
 }
+
+/** The second step of the page sign-in. */
+export const MFA_PATH = '/account/sign-in/mfa';
 
 /** SESSION_LIMIT_POLICY=reject: the login is held until one device is signed out. */
 export function SessionLimitPage(props: {

@@ -52,6 +52,16 @@ form.inline { display: inline; } .actions { display: flex; gap: .75rem; flex-wra
 .muted { color: var(--muted); }
 .events { list-style: none; padding: 0; } .events li { border-bottom: 1px solid var(--line); padding: .6rem 0; }
 .events .alert { color: var(--danger); font-weight: 600; }
+/* Passkeys: the security page's list, and a passkey form next to the code form it stands in for. */
+.passkeys { list-style: none; padding: 0; margin: .75rem 0 0; }
+.passkeys li { border-top: 1px solid var(--line); padding: .75rem 0; }
+.passkeys h3 { overflow-wrap: anywhere; }
+.passkeys p { margin: .25rem 0; }
+.passkeys details[open] { flex-basis: 100%; }
+summary { cursor: pointer; color: var(--link); padding: .25rem 0; }
+details form { margin-top: .5rem; }
+form.alt { margin-top: .75rem; }
+.error:empty { margin: 0; }
 dialog { border: 1px solid var(--line); border-radius: .5rem; background: var(--card); color: var(--fg); max-width: 28rem; }
 dialog::backdrop { background: rgb(0 0 0 / .45); }
 [hidden] { display: none !important; }
