@@ -274,7 +274,11 @@ export function createMfaService(deps: MfaServiceDeps) {
       mfaChallengeId: challenge.id,
     });
     if (!('methods' in check)) {
-      await recordFailure(user, { during: 'login', attempts });
+      await recordFailure(user, {
+        during: 'login',
+        attempts,
+        ...('passkey' in input.factor ? { method: 'passkey' } : {}),
+      });
       const left = Math.max(0, MFA_TOKEN_MAX_ATTEMPTS - attempts);
       const told = refusal(check, input.factor, left > 0);
       throw new AuthError(
