@@ -1,7 +1,7 @@
 import { base64url, type CryptoKey, errors, type JWTHeaderParameters } from 'jose';
 import { verifyJwsSignature } from '../lib/crypto.js';
 import type { AuthenticatorAssurance } from './assurance.js';
-import { BearerError } from './bearer.js';
+import { type TokenRefusal, tokenRefused } from './bearer.js';
 
 /**
  * What makes a Latchkey access token valid, in one place for the server (services/access-tokens)
@@ -127,7 +127,8 @@ const isNumericDate = (value: unknown): value is number =>
  *   claims every Latchkey token carries, with their types.
  * The signature check is src/lib/crypto.ts `verifyJwsSignature`; keys come from jose (JWKS fetch, cache,
  * `kid` selection, import). Throws `BearerError('invalid_token')`; errors of the resolver
- * other than "no such key" (a JWKS that cannot be fetched, say) pass through.
+ * other than "no such key" (a JWKS that cannot be fetched, say) pass through. Each refusal names
+ * its check in `reason` (domain/bearer.ts TOKEN_REFUSALS), for the server's metrics.
  */
 export async function verifyAccessToken(
   token: string,
@@ -135,22 +136,18 @@ export async function verifyAccessToken(
   rules: AccessTokenRules,
   now: Date,
 ): Promise<AccessTokenClaims> {
-  const invalid = (description = 'The access token is invalid') =>
-    new BearerError('invalid_token', description);
-  if (!isCanonicalCompactJws(token)) throw invalid();
+  const invalid = (reason: TokenRefusal, description = 'The access token is invalid') =>
+    tokenRefused(reason, description);
+  if (!isCanonicalCompactJws(token)) throw invalid('malformed');
   const headerEnd = token.indexOf('.');
   const payloadEnd = token.lastIndexOf('.');
   const header = jsonObjectOf(token.slice(0, headerEnd));
-  const alg = header?.alg as SigningAlgorithm;
-  if (
-    !header ||
-    !(rules.algorithms ?? SIGNING_ALGORITHMS).includes(alg) ||
-    !isAccessTokenType(header.typ) ||
-    'crit' in header ||
-    'b64' in header ||
-    (header.kid !== undefined && typeof header.kid !== 'string')
-  ) {
-    throw invalid();
+  if (!header) throw invalid('malformed');
+  const alg = header.alg as SigningAlgorithm;
+  if (!(rules.algorithms ?? SIGNING_ALGORITHMS).includes(alg)) throw invalid('wrong_algorithm');
+  if (!isAccessTokenType(header.typ)) throw invalid('wrong_type');
+  if ('crit' in header || 'b64' in header || (header.kid !== undefined && typeof header.kid !== 'string')) {
+    throw invalid('malformed');
   }
 
   let key: CryptoKey;
@@ -158,7 +155,7 @@ export async function verifyAccessToken(
     key = await resolveKey(header as Pick<JWTHeaderParameters, 'kid' | 'alg'>);
   } catch (error) {
     if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys)
-      throw invalid();
+      throw invalid('unknown_key');
     throw error;
   }
   const signed = await verifyJwsSignature(
@@ -167,16 +164,19 @@ export async function verifyAccessToken(
     textEncoder.encode(token.slice(0, payloadEnd)),
     base64url.decode(token.slice(payloadEnd + 1)) as Uint8Array<ArrayBuffer>, // a fresh array, never shared
   );
-  if (!signed) throw invalid();
+  if (!signed) throw invalid('bad_signature');
 
   const claims = jsonObjectOf(token.slice(headerEnd + 1, payloadEnd));
-  if (!claims || claims.iss !== rules.issuer || !hasAudience(claims.aud, rules.audience)) throw invalid();
-  if (!isNumericDate(claims.exp) || !isNumericDate(claims.iat)) throw invalid();
-  if (claims.nbf !== undefined && !isNumericDate(claims.nbf)) throw invalid();
+  if (!claims) throw invalid('malformed');
+  if (claims.iss !== rules.issuer) throw invalid('wrong_issuer');
+  if (!hasAudience(claims.aud, rules.audience)) throw invalid('wrong_audience');
+  if (!isNumericDate(claims.exp) || !isNumericDate(claims.iat)) throw invalid('malformed');
+  if (claims.nbf !== undefined && !isNumericDate(claims.nbf)) throw invalid('malformed');
   const tolerance = rules.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
   const nowSeconds = Math.floor(now.getTime() / 1000);
-  if (claims.exp <= nowSeconds - tolerance) throw invalid('The access token expired');
-  if (claims.nbf !== undefined && (claims.nbf as number) > nowSeconds + tolerance) throw invalid();
-  if (!hasClaimShapes(claims)) throw invalid('The access token is malformed');
+  if (claims.exp <= nowSeconds - tolerance) throw invalid('expired', 'The access token expired');
+  if (claims.nbf !== undefined && (claims.nbf as number) > nowSeconds + tolerance)
+    throw invalid('not_yet_valid');
+  if (!hasClaimShapes(claims)) throw invalid('malformed', 'The access token is malformed');
   return claims;
 }

@@ -1,4 +1,4 @@
-import { BearerError } from '../domain/bearer.js';
+import { tokenRefused } from '../domain/bearer.js';
 import { normalizePassword } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
 import type { Clock } from '../ports/clock.js';
@@ -16,7 +16,7 @@ export async function userOfCaller(
   caller: Caller,
 ): Promise<UserRecord> {
   const user = await store.findUserById(caller.sub);
-  if (!user) throw new BearerError('invalid_token', 'The user of this access token no longer exists');
+  if (!user) throw tokenRefused('user_gone', 'The user of this access token no longer exists');
   return user;
 }
 
@@ -41,7 +41,7 @@ export function createSessionService(deps: {
   async function authenticate(accessToken: string): Promise<Caller> {
     const claims = await accessTokens.verify(accessToken);
     if (!(await store.isSessionLive(claims.sid, claims.sub, clock.now()))) {
-      throw new BearerError('invalid_token', 'The session of this access token has ended');
+      throw tokenRefused('session_ended', 'The session of this access token has ended');
     }
     return claims;
   }
