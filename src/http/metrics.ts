@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { bearerToken } from '../domain/bearer.js';
+import { BearerError, bearerToken } from '../domain/bearer.js';
 import { AuthError, type AuthErrorCode } from '../domain/errors.js';
 import { secretChecker } from '../lib/crypto.js';
 import type { AuthFlow, Metrics } from '../ports/metrics.js';
@@ -40,13 +40,18 @@ function resultOf(
 }
 
 /**
- * Counts a finished request (latency per route) and the outcome of a login, refresh or MFA
- * check; called by the request log, which times each request once for both.
+ * Counts a finished request (latency per route), a refused Bearer token by reason, and the
+ * outcome of a login, refresh or MFA check; called by the request log, which times each
+ * request once for all of them.
  */
 export function countRequest(metrics: Metrics, c: Context, seconds: number): void {
   const route = c.req.routePath;
   const status = c.res.status;
   metrics.request({ method: c.req.method, route, status }, seconds);
+  // The one place refusals are counted: every Bearer refusal that answers a request (the
+  // guard of the API's routes, a handler's own) reaches the app's error handler, which Hono
+  // records as `c.error`. The reason was decided where the refusal was (domain/bearer.ts).
+  if (c.error instanceof BearerError) metrics.tokenRefused(c.error.reason);
   const flow = FLOWS[route];
   if (flow) {
     const code = kept(c, ERROR_CODE);

@@ -1,3 +1,4 @@
+import type { TokenRefusal } from '../domain/bearer.js';
 import type { OutboxStats } from './mail.js';
 
 /** Webhook deliveries not yet delivered (issue #18). */
@@ -33,6 +34,8 @@ export interface Metrics {
   mailDispatched(counts: { sent: number; retried: number; failed: number }): void;
   /** One webhook attempt (issue #18): its outcome and how long the receiver took. */
   webhookAttempt(outcome: 'delivered' | 'retried' | 'failed', seconds: number): void;
+  /** One Bearer request refused (issue #21), by why: a bounded set, decided where the refusal is. */
+  tokenRefused(reason: TokenRefusal): void;
   /** The text exposition, with the session and outbox gauges read at scrape time. */
   expose(read: {
     sessions: () => Promise<SessionStats>;
@@ -47,6 +50,7 @@ export const noMetrics: Metrics = {
   cleaned() {},
   mailDispatched() {},
   webhookAttempt() {},
+  tokenRefused() {},
   async expose() {
     return { contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' };
   },
