@@ -21,6 +21,9 @@ declare function navigateToLogin(): void;
 declare const email: string;
 declare const password: string;
 declare const codeFromTheApp: string;
+// @simplewebauthn/browser's two calls, as an app imports them (the browser makes the credential).
+declare function startRegistration(input: { optionsJSON: import('@latchkey/client').PasskeyCreationOptions }): Promise<import('@latchkey/client').PasskeyRegistration>;
+declare function startAuthentication(input: { optionsJSON: import('@latchkey/client').PasskeyRequestOptions }): Promise<import('@latchkey/client').PasskeyAssertion>;
 `;
 /** A snippet that uses `auth` without making one continues the quick start. */
 const CONTINUED = `import { type LatchkeyClient, LatchkeyError } from '@latchkey/client';
