@@ -1,4 +1,4 @@
-import { BearerError } from '../domain/bearer.js';
+import { tokenRefused } from '../domain/bearer.js';
 import { normalizePassword } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
 import { refreshTokenDeadline } from '../domain/session-policy.js';
@@ -352,7 +352,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       now,
       notAfter: refreshTokenDeadline(now, deps),
     });
-    if (!grant) throw new BearerError('invalid_token', 'The session of this access token has ended');
+    if (!grant) throw tokenRefused('session_ended', 'The session of this access token has ended');
     // Step-up hands out a token pair of the session: it is bound like a refresh (issue #15 §5).
     await deps.auth.enforceBinding(grant, grant.previousDevice, device, now);
     await store.recordSecurityEvent({

@@ -1,5 +1,5 @@
 import { assuranceOf, FRESH_AAL2, FRESH_AUTH } from '../domain/assurance.js';
-import { BearerError, requireAssurance } from '../domain/bearer.js';
+import { requireAssurance, tokenRefused } from '../domain/bearer.js';
 import type { Clock } from '../ports/clock.js';
 import type { SecurityEventLog, UserRecord, UserStore } from '../ports/store.js';
 import { type Caller, userOfCaller } from './session-service.js';
@@ -23,7 +23,7 @@ export function createUserProfile(deps: {
   async function rename(caller: Caller, name: string | null): Promise<UserRecord> {
     const user = await userOfCaller(store, caller);
     const renamed = await store.renameUser(user.id, name);
-    if (!renamed) throw new BearerError('invalid_token', 'The user of this access token no longer exists');
+    if (!renamed) throw tokenRefused('user_gone', 'The user of this access token no longer exists');
     await store.recordSecurityEvent({
       userId: user.id,
       sessionId: caller.sid,
@@ -44,7 +44,7 @@ export function createUserProfile(deps: {
       event: { userId: user.id, sessionId: caller.sid, type: 'account_deleted', at: now },
     });
     if (result === 'not_found') {
-      throw new BearerError('invalid_token', 'The user of this access token no longer exists');
+      throw tokenRefused('user_gone', 'The user of this access token no longer exists');
     }
     return { revokedSessions: result.revoked };
   }

@@ -1,5 +1,5 @@
 import { errors } from 'jose';
-import { BearerError } from '../domain/bearer.js';
+import { BearerError, tokenRefused } from '../domain/bearer.js';
 import { isLoopbackHost } from '../lib/hosts.js';
 import { trimEnd } from '../lib/text.js';
 import {
@@ -148,7 +148,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
     }
     if (feed?.isRevoked(claims.sid)) {
-      throw new BearerError('invalid_token', 'The session of this access token has ended');
+      throw tokenRefused('session_ended', 'The session of this access token has ended');
     }
     return claims;
   }
