@@ -664,6 +664,13 @@ describe('step-up with a passkey', () => {
     });
   });
 
+  // mfa-service.ts stepUp prefixes 'pwd' to a non-UV passkey's (and a TOTP code's) amr
+  // whatever the session was opened with: a session signed in with a passkey alone, stepped up
+  // with a security key without PIN, claims amr ['pwd','hwk','user'] though no password was
+  // ever entered (RFC 8176 amr must name the methods used). Asked of the lead in
+  // /tmp/brief/requests-apitests.md.
+  it.todo('a passkey-only session stepped up with a non-UV passkey does not claim pwd');
+
   it('an aal1 session of a TOTP user reaches aal2 by a passkey step-up', async () => {
     const { user, pair, secret } = await userWithTotp();
     const aal2 = await loginWithCode(user.email, secret);
@@ -704,9 +711,10 @@ describe('security events', () => {
       session_id: claimsOf(token).sid,
       details: { passkey_id: passkey.id, name: 'Passkey', device_type: 'singleDevice' },
     });
+    expect(events[0]).toMatchObject({ details: { amr: ['pwd'] } });
     expect(events[2]).toMatchObject({
       session_id: signIn.json.session_id,
-      details: { device_name: 'Tablet' },
+      details: { device_name: 'Tablet', amr: ['hwk', 'user', 'mfa'] },
     });
     expect(events[3]).toMatchObject({
       session_id: signIn.json.session_id,
