@@ -324,6 +324,15 @@ describe('the security page', () => {
     page = await browser.follow(removed);
     expect(page.text).toContain('Passkey removed: it no longer signs in.');
     expect(passkeyIds(page)).toEqual([laptopId]);
+    // The device keeps its copy; it signs in no more.
+    const device = new Browser(lk);
+    await device.get('/account/sign-in');
+    const assertion = await phone.authenticate(
+      (await options(device, '/account/sign-in/passkey/options')).json.options,
+    );
+    expect(
+      (await device.post('/account/sign-in/passkey', { response: JSON.stringify(assertion) })).status,
+    ).toBe(401);
     // Gone already, or not a passkey id at all: said so, nothing else happens.
     expect((await browser.post(`/account/passkeys/${phoneId}/remove`)).location).toBe(
       '/account/security?notice=passkey_gone',

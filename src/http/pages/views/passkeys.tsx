@@ -210,6 +210,9 @@ export function PasskeysSection(props: {
           class="step"
         >
           <h3>Add a passkey</h3>
+          <p class="muted">
+            Your browser asks this device, your password manager or a security key to make one.
+          </p>
           <Field
             form="passkey"
             name="name"

@@ -24,6 +24,8 @@ a { color: var(--link); }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: .5rem; padding: 1rem; margin-bottom: .75rem; }
 .card h2, .card h3 { margin: 0 0 .25rem; font-size: 1.05rem; }
 .card h2 + form, .card h2 + .field { margin-top: 1rem; }
+/* A form card that opens with words (after its hidden fields): no gap above them but the card's own. */
+.card > input[type=hidden] + p { margin-top: 0; }
 form.step { margin-top: 1.5rem; padding-top: 1.25rem; border-top: 1px solid var(--line); }
 .card dl { display: grid; grid-template-columns: max-content 1fr; gap: .15rem .75rem; margin: .5rem 0; color: var(--muted); }
 .card dd { margin: 0; overflow-wrap: anywhere; color: var(--fg); }
