@@ -37,6 +37,7 @@ const SHOT_NAMES = [
   'security',
 ];
 const MINUTE = 60_000;
+const BRAND = { name: 'Acme', accent: '#6d28d9' };
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1100, height: 900 };
 /** axe-core's rule tags for WCAG 2.0, 2.1 and 2.2 A and AA, and its best practices. */
@@ -55,8 +56,19 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
   const email = uniqueEmail('pages');
 
   beforeAll(async () => {
+    // The server listens first, so that its address is the issuer: the passkeys' RP ID and
+    // origin (WEBAUTHN_*, from ISSUER) are then the page's, as in a deployment. localhost, not
+    // 127.0.0.1: an IP address is no RP ID, and the sign-in page's passkey autofill would fail.
+    server = serve({ fetch: (request) => lk.app.fetch(request), port: 0, hostname: '127.0.0.1' });
+    await new Promise((resolve) => server.once('listening', resolve));
+    base = `http://localhost:${(server.address() as AddressInfo).port}`;
     lk = await buildLatchkey(database.current, {
       env: {
+        ISSUER: base,
+        // A configured brand, as a deployment has (the screenshots of docs/ show it): a name and
+        // an accent other than the defaults; the accent passes 4.5:1 on white (7.1:1).
+        BRAND_NAME: BRAND.name,
+        BRAND_ACCENT_COLOR: BRAND.accent,
         TRUSTED_IP_HEADER: 'x-test-ip',
         LOCATION_HEADERS: 'x-test-city,x-test-country',
         COUNTRY_HEADER: 'x-test-country',
@@ -68,9 +80,6 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
       body: JSON.stringify({ email, password: PASSWORD, name: 'Ada' }),
     });
     expect(registered.status).toBe(201);
-    server = serve({ fetch: lk.app.fetch, port: 0, hostname: '127.0.0.1' });
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     await mkdir(SCREENSHOTS, { recursive: true });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -220,9 +229,10 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
     // 1. The laptop signs in with "remember this device" and a name.
     await a.goto(`${base}/account`);
     await expect.poll(() => new URL(a.url()).pathname).toBe('/account/sign-in');
+    expect(await a.title()).toBe(`Sign in · ${BRAND.name}`);
     await a.getByLabel('Email').fill(email);
     await a.getByLabel('Password').fill('not the password');
-    await a.getByRole('button', { name: 'Sign in' }).click();
+    await a.getByRole('button', { name: 'Sign in', exact: true }).click();
     await a.getByText('The email or password is incorrect.').waitFor();
     expect(await a.getByLabel('Password').getAttribute('aria-invalid')).toBe('true');
     await audit(a, 'sign-in, wrong password');
@@ -231,11 +241,11 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
     // SESSION_REMEMBER_TTL's default, in words (issue #20: it said 30 days).
     await a.getByLabel('Remember this device for 90 days', { exact: true }).check();
     await shot(a, 'sign-in');
-    await a.getByRole('button', { name: 'Sign in' }).click();
+    await a.getByRole('button', { name: 'Sign in', exact: true }).click();
     await a.getByRole('heading', { name: 'Your devices' }).waitFor();
     const laptopCookies = await laptop.context.cookies();
     const refreshCookie = laptopCookies.find((cookie) => cookie.name.endsWith('_account_rt'));
-    // __Host- on http://127.0.0.1 too: Chromium treats loopback as a secure origin.
+    // __Host- on http://localhost too: Chromium treats loopback as a secure origin.
     expect(refreshCookie).toMatchObject({
       name: '__Host-latchkey_account_rt',
       httpOnly: true,
@@ -345,7 +355,7 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
     await a.getByText('You are signed out.').waitFor();
     await a.getByLabel('Email').fill(email);
     await a.getByLabel('Password').fill(PASSWORD);
-    await a.getByRole('button', { name: 'Sign in' }).click();
+    await a.getByRole('button', { name: 'Sign in', exact: true }).click();
     await a.getByRole('heading', { name: 'Two-step verification' }).waitFor();
     await shot(a, 'sign-in-mfa');
     lk.clock.advance(MINUTE); // the activation's code may not be used twice (RFC 6238 §5.2)
@@ -362,7 +372,7 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
     // 8. The phone signs in again, with a recovery code this time.
     await b.getByLabel('Email').fill(email);
     await b.getByLabel('Password').fill(PASSWORD);
-    await b.getByRole('button', { name: 'Sign in' }).click();
+    await b.getByRole('button', { name: 'Sign in', exact: true }).click();
     await b.getByText('Use a recovery code instead').click();
     await b.getByLabel('Recovery code').fill(codes[3]!);
     await b.getByRole('button', { name: 'Verify' }).click();
