@@ -62,6 +62,14 @@ const refusal = (check: { refused: 'used' | 'invalid' }, factor: SecondFactor, a
       ? 'The code is not valid'
       : `This code was already used${again ? '; wait for the next one' : ''}`;
 
+/**
+ * RFC 8176 `amr` of a session that adds a second factor to what it already showed: the
+ * session's own methods (`pwd` for a password sign-in, a passkey's `hwk`/`swk`…) and the new
+ * ones, never a method the session did not use (a passkey session that steps up with a code
+ * has no `pwd`).
+ */
+const adding = (session: { amr: string[] }, methods: string[]) => [...new Set([...session.amr, ...methods])];
+
 const invalidMfaToken = () =>
   new AuthError('invalid_mfa_token', 'The mfa_token is invalid, expired or used up; log in again');
 
@@ -169,7 +177,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     const now = clock.now();
     const match = await matchTotp(await openSecret(factor), code, now, factor.lastUsedStep);
     const { codes, hashes } = await newRecoveryCodes();
-    const assurance: SessionAssurance = { acr: 'aal2', amr: ['pwd', AMR_TOTP], authTime: now };
+    const assurance: SessionAssurance = { acr: 'aal2', amr: adding(caller, [AMR_TOTP]), authTime: now };
     const activated =
       'step' in match &&
       (await store.activateTotpFactor({
@@ -326,7 +334,8 @@ export function createMfaService(deps: MfaServiceDeps) {
         await recordFailure(user, { during: 'step_up', method: 'passkey' });
         throw new AuthError('wrong_passkey', refusal(check, input));
       }
-      const amr = check.methods.includes('mfa') ? check.methods : ['pwd', ...check.methods];
+      // With UV the passkey is a whole authentication on its own; without, a second factor.
+      const amr = check.methods.includes('mfa') ? check.methods : adding(caller, check.methods);
       assurance = { acr: 'aal2', amr, authTime: now };
     } else if ('code' in input) {
       const check = await checkSecondFactor(user, { code: input.code });
@@ -334,7 +343,7 @@ export function createMfaService(deps: MfaServiceDeps) {
         await recordFailure(user, { during: 'step_up' });
         throw new AuthError('wrong_code', refusal(check, input));
       }
-      assurance = { acr: 'aal2', amr: ['pwd', AMR_TOTP], authTime: now };
+      assurance = { acr: 'aal2', amr: adding(caller, [AMR_TOTP]), authTime: now };
     } else {
       if (!(await deps.hasher.verify(user.passwordHash, normalizePassword(input.password)))) {
         await recordFailure(user, { during: 'step_up', method: 'pwd' });

@@ -649,7 +649,7 @@ describe('step-up with a passkey', () => {
     expect(removed.status).toBe(204);
   });
 
-  it('a passkey without user verification counts beside the session’s password: amr pwd+hwk+user', async () => {
+  it('a passkey without user verification counts beside what the session showed: amr pwd+otp+hwk+user', async () => {
     const { user, secret } = await userWithTotp();
     const aal2 = await loginWithCode(user.email, secret);
     const securityKey = softAuthenticator({ userVerification: false, transports: ['usb'] });
@@ -659,17 +659,39 @@ describe('step-up with a passkey', () => {
     expect(res.status).toBe(200);
     expect(claimsOf(res.json.access_token)).toMatchObject({
       acr: 'aal2',
-      amr: ['pwd', 'hwk', 'user'],
+      amr: ['pwd', 'otp', 'hwk', 'user'],
       auth_time: nowSeconds(),
     });
   });
 
-  // mfa-service.ts stepUp prefixes 'pwd' to a non-UV passkey's (and a TOTP code's) amr
-  // whatever the session was opened with: a session signed in with a passkey alone, stepped up
-  // with a security key without PIN, claims amr ['pwd','hwk','user'] though no password was
-  // ever entered (RFC 8176 amr must name the methods used). Asked of the lead in
-  // /tmp/brief/requests-apitests.md.
-  it.todo('a passkey-only session stepped up with a non-UV passkey does not claim pwd');
+  it('a passkey-only session stepped up with a non-UV passkey (or a code) claims no pwd: amr names what was used', async () => {
+    // RFC 8176: the methods actually used. A session opened by a UV passkey has no password in
+    // it; a security key without PIN adds possession to it (aal2 stays: its first
+    // authentication verified the user, NIST SP 800-63B §7.2 reauthentication).
+    const { user, token, secret } = await userWithTotp().then(async (withTotp) => ({
+      ...withTotp,
+      token: (await loginWithCode(withTotp.user.email, withTotp.secret)).access_token,
+    }));
+    const phone = softAuthenticator();
+    const securityKey = softAuthenticator({ userVerification: false, transports: ['usb'] });
+    await registerPasskey(lk.app, token, phone);
+    await registerPasskey(lk.app, token, securityKey);
+    const signedIn = await signInWithPasskey(lk.app, phone);
+    expect(claimsOf(signedIn.json.access_token).amr).toEqual(['hwk', 'user', 'mfa']);
+    lk.clock.advance(10 * MINUTE);
+    const stepped = await stepUpWithPasskey(lk.app, signedIn.json.access_token, securityKey);
+    expect(stepped.status).toBe(200);
+    expect(claimsOf(stepped.json.access_token)).toMatchObject({ sub: user.id, acr: 'aal2' });
+    expect(claimsOf(stepped.json.access_token).amr).toEqual(['hwk', 'user', 'mfa']);
+    expect(claimsOf(stepped.json.access_token).amr).not.toContain('pwd');
+    lk.clock.advance(30 * SECOND); // the code of a step not used yet (RFC 6238 §5.2)
+    const withCode = await call(lk.app, '/v1/auth/step-up', {
+      body: { code: totpCode(secret, nowSeconds()) },
+      token: stepped.json.access_token,
+    });
+    expect(withCode.status).toBe(200);
+    expect(claimsOf(withCode.json.access_token).amr).toEqual(['hwk', 'user', 'mfa', 'otp']);
+  });
 
   it('an aal1 session of a TOTP user reaches aal2 by a passkey step-up', async () => {
     const { user, pair, secret } = await userWithTotp();
