@@ -232,7 +232,14 @@ describe.skipIf(!available)('passkeys on the account pages in headless Chromium'
     await page.getByText('You have no passkeys yet.').waitFor();
     await page.getByRole('link', { name: 'Activity' }).click();
     const activity = await page.locator('.events').textContent();
-    expect(activity).toContain('Identity confirmed again');
+    for (const line of [
+      'Passkey added',
+      'Signed in with a passkey',
+      'Identity confirmed again with a passkey',
+      'Passkey removed',
+    ])
+      expect(activity).toContain(line);
+    await audit('activity, passkey events');
     await cdp.send('WebAuthn.clearCredentials', { authenticatorId });
 
     // 8. Signed out: nothing to offer, the autofill request ends quietly, no error shown.
