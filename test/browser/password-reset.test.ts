@@ -50,7 +50,8 @@ describe.skipIf(!available)('forgot password in headless Chromium, through a rea
     await new Promise((resolve) => server.once('listening', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     lk = await buildLatchkey(database.current, {
-      env: { ISSUER: base },
+      // The product's own name and colour, as in the README's screenshots (test/browser/account.test.ts).
+      env: { ISSUER: base, BRAND_NAME: 'Acme', BRAND_ACCENT_COLOR: '#6d28d9' },
       mailer: createSmtpMailer(smtp.url, { timeoutMs: 5000 }),
     });
     await mkdir(SCREENSHOTS, { recursive: true });

@@ -67,8 +67,8 @@ export function WebhooksPage(props: {
     <Layout page={props.page} title="Webhooks" section="admin" notice={props.notice}>
       <AdminNav current="webhooks" />
       <p class="muted">
-        Latchkey sends signed events (Standard Webhooks) to these URLs. A delivery is retried for about a day;
-        an endpoint whose deliveries keep failing is disabled and every administrator is told.
+        This server sends signed events (Standard Webhooks) to these URLs. A delivery is retried for about a
+        day; an endpoint whose deliveries keep failing is disabled and every administrator is told.
       </p>
       <section aria-labelledby="endpoints-title">
         <h2 id="endpoints-title">Endpoints</h2>
@@ -180,9 +180,9 @@ export function SecretPage(props: {
       <section class="card" aria-labelledby="secret-title">
         <h2 id="secret-title">Copy the signing secret now</h2>
         <p>
-          This is the only time it is shown: Latchkey keeps it sealed and cannot show it again. Give it to the
-          receiver at <strong>{endpoint.url}</strong> to verify the <code>webhook-signature</code> header. If
-          it is lost, rotate the secret.
+          This is the only time it is shown: the server keeps it sealed and cannot show it again. Give it to
+          the receiver at <strong>{endpoint.url}</strong> to verify the <code>webhook-signature</code> header.
+          If it is lost, rotate the secret.
         </p>
         <p>
           <code id="webhook-secret" class="secret">
