@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { axeBothSchemes } from '../support/axe.js';
 import { buildLatchkey, type Latchkey, PASSWORD, uniqueEmail, useDatabase } from '../support/harness.js';
 import { totpCode } from '../support/totp.js';
 
@@ -40,8 +40,6 @@ const MINUTE = 60_000;
 const BRAND = { name: 'Acme', accent: '#6d28d9' };
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1100, height: 900 };
-/** axe-core's rule tags for WCAG 2.0, 2.1 and 2.2 A and AA, and its best practices. */
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'];
 const WINDOWS_CHROME =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const IPHONE_SAFARI =
@@ -130,41 +128,11 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
   /**
    * Accessibility (issue #20: WCAG 2.2 AA, checked with axe-core): every page the test passes
    * is audited at 390 px and at desktop width, in the light and the dark scheme. axe is put in
-   * through the DevTools protocol (page.evaluate), which the pages' strict CSP does not govern,
-   * so the pages need no exception for it. Serious and critical findings are collected with the
+   * through the DevTools protocol (test/support/axe.ts). Serious and critical findings are collected with the
    * page's name and asserted empty at the end, so one run lists all of them.
    */
-  const axeSource = readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
   const findings: string[] = [];
   const audited = new Set<string>();
-
-  async function axeRun(page: Page, label: string): Promise<void> {
-    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(await axeSource);
-    const result = await page.evaluate(async (tags) => {
-      type Rule = { id: string; impact?: string | null; help: string; nodes: { target: unknown[] }[] };
-      const axe = (
-        window as unknown as {
-          axe: { run(c: Document, o: object): Promise<{ violations: Rule[]; passes: Rule[] }> };
-        }
-      ).axe;
-      const { violations, passes } = await axe.run(document, { runOnly: { type: 'tag', values: tags } });
-      return {
-        passed: passes.map((rule) => rule.id),
-        violations: violations
-          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-          .map((v) => ({
-            id: v.id,
-            impact: v.impact,
-            help: v.help,
-            nodes: v.nodes.map((n) => n.target.join(' ')),
-          })),
-      };
-    }, AXE_TAGS);
-    // axe did look: every page has text whose contrast it measured (WCAG 1.4.3).
-    if (!result.passed.includes('color-contrast')) findings.push(`${label}: axe measured no contrast`);
-    for (const v of result.violations)
-      findings.push(`${label}: ${v.impact} ${v.id} (${v.help}) at ${v.nodes.slice(0, 5).join(', ')}`);
-  }
 
   /** Nothing wider than the window: no sideways scrolling on a phone (collected with the findings). */
   async function checkNoSidewaysScroll(page: Page, label: string): Promise<void> {
@@ -192,10 +160,7 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
     ] as const) {
       await page.setViewportSize(viewport);
       if (viewport === PHONE) await checkNoSidewaysScroll(page, name);
-      await axeRun(page, `${name} at ${width}`);
-      await page.emulateMedia({ colorScheme: 'dark' });
-      await axeRun(page, `${name} at ${width}, dark`);
-      await page.emulateMedia({ colorScheme: 'light' });
+      findings.push(...(await axeBothSchemes(page, `${name} at ${width}`)));
     }
     await page.setViewportSize(size);
   }
