@@ -63,12 +63,18 @@ const refusal = (check: { refused: 'used' | 'invalid' }, factor: SecondFactor, a
       : `This code was already used${again ? '; wait for the next one' : ''}`;
 
 /**
- * RFC 8176 `amr` of a session that adds a second factor to what it already showed: the
- * session's own methods (`pwd` for a password sign-in, a passkey's `hwk`/`swk`…) and the new
- * ones, never a method the session did not use (a passkey session that steps up with a code
- * has no `pwd`).
+ * RFC 8176 `amr` of a session that shows a second factor now: the session's first factor
+ * (`pwd` for a password sign-in, a passkey's own values for a passkey sign-in) and the new
+ * methods. Never a method the session did not use (a passkey session that steps up with a
+ * code has no `pwd`), and not the second factors of earlier steps (a login with a recovery
+ * code, stepped up with a code, is `pwd` and `otp`).
  */
-const adding = (session: { amr: string[] }, methods: string[]) => [...new Set([...session.amr, ...methods])];
+const adding = (session: { amr: string[] }, methods: string[]) => {
+  const first = session.amr.includes('pwd')
+    ? ['pwd']
+    : session.amr.filter((m) => m !== AMR_TOTP && m !== AMR_RECOVERY_CODE);
+  return [...new Set([...first, ...methods])];
+};
 
 const invalidMfaToken = () =>
   new AuthError('invalid_mfa_token', 'The mfa_token is invalid, expired or used up; log in again');

@@ -649,7 +649,7 @@ describe('step-up with a passkey', () => {
     expect(removed.status).toBe(204);
   });
 
-  it('a passkey without user verification counts beside what the session showed: amr pwd+otp+hwk+user', async () => {
+  it('a passkey without user verification counts beside the session’s password: amr pwd+hwk+user', async () => {
     const { user, secret } = await userWithTotp();
     const aal2 = await loginWithCode(user.email, secret);
     const securityKey = softAuthenticator({ userVerification: false, transports: ['usb'] });
@@ -659,7 +659,7 @@ describe('step-up with a passkey', () => {
     expect(res.status).toBe(200);
     expect(claimsOf(res.json.access_token)).toMatchObject({
       acr: 'aal2',
-      amr: ['pwd', 'otp', 'hwk', 'user'],
+      amr: ['pwd', 'hwk', 'user'],
       auth_time: nowSeconds(),
     });
   });
