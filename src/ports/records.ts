@@ -102,6 +102,8 @@ export interface SessionView {
   expiresAt: Date;
   remembered: boolean;
   acr: AuthenticatorAssurance;
+  /** RFC 8176 methods of the session's authentication (`pwd`, `otp`, a passkey's `hwk`/`swk`, …). */
+  amr: string[];
 }
 
 export type RevokeReason =

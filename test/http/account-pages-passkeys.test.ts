@@ -147,6 +147,9 @@ describe('signing in with a passkey', () => {
     expect(claims.amr).toEqual(['hwk', 'user', 'mfa']);
     const sessions = await device.get('/account/sessions');
     expect(sessions.text).toContain('Phone');
+    // The Devices page tells a passkey sign-in from a second factor (the session's amr).
+    expect(sessions.text).toContain('with a passkey');
+    expect(sessions.text).not.toContain('with two-step verification');
     const stored = await lk.store.findUserByEmail(user.email);
     expect(claims.sub).toBe(stored!.id);
   });

@@ -215,6 +215,7 @@ export function createSessionStore(db: Database): SessionStore {
           expiresAt: refreshTokens.expiresAt,
           remembered: refreshTokens.remembered,
           acr: refreshTokens.acr,
+          amr: refreshTokens.amr,
         })
         .from(refreshTokens)
         .where(and(eq(refreshTokens.userId, userId), liveHead(now)))

@@ -4,6 +4,15 @@ import { Csrf, Layout, type Notice, type PageContext, When } from './layout.js';
 
 /** The devices page (with its "sign out everywhere else" step) and the security activity. */
 
+/**
+ * How the session was signed in, when it is more than a password: a passkey (RFC 8176 `hwk`
+ * or `swk` in its methods) or a second factor (`aal2`).
+ */
+function signedInWith(session: Pick<SessionView, 'acr' | 'amr'>): string {
+  if (session.amr.includes('hwk') || session.amr.includes('swk')) return ' with a passkey';
+  return session.acr === 'aal2' ? ' with two-step verification' : '';
+}
+
 function SessionCard(props: { page: PageContext; session: SessionView; current: boolean; now: Date }) {
   const { session } = props;
   // One structure for every card: the title names the device (the name given at sign-in, else
@@ -27,7 +36,7 @@ function SessionCard(props: { page: PageContext; session: SessionView; current: 
         <dt>Signed in</dt>
         <dd>
           <When at={session.createdAt} now={props.now} />
-          {session.acr === 'aal2' ? ' with two-step verification' : ''}
+          {signedInWith(session)}
         </dd>
         <dt>Last active</dt>
         <dd>
