@@ -72,8 +72,8 @@ export interface PasskeyStore {
    */
   addPasskey(passkey: PasskeyRecord, maxPerUser: number): Promise<AddPasskeyResult>;
   renamePasskey(userId: string, id: string, name: string): Promise<PasskeyRecord | undefined>;
-  /** Deletes one of the user's passkeys; false when it is not theirs or already gone. */
-  deletePasskey(userId: string, id: string): Promise<boolean>;
+  /** Deletes one of the user's passkeys and returns it; undefined when it is not theirs or gone. */
+  deletePasskey(userId: string, id: string): Promise<PasskeyRecord | undefined>;
   /**
    * Records a use: the new counter and backup state and `lastUsedAt`, only while the stored
    * counter is still `expectedCount` (compare-and-set): false when a parallel use moved it,

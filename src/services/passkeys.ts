@@ -289,9 +289,9 @@ export function createPasskeys(deps: PasskeyServiceDeps) {
   async function remove(caller: Caller, id: string): Promise<void> {
     const user = await userOf(caller);
     requireFresh(caller, user);
-    const passkey = (await store.listPasskeys(user.id)).find((candidate) => candidate.id === id);
-    if (!passkey || !(await store.deletePasskey(user.id, id)))
-      throw new AuthError('not_found', 'No such passkey');
+    // One statement: the row deleted is the one named in the event.
+    const passkey = await store.deletePasskey(user.id, id);
+    if (!passkey) throw new AuthError('not_found', 'No such passkey');
     await store.recordSecurityEvent({
       userId: user.id,
       sessionId: caller.sid,

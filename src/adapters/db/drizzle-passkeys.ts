@@ -93,11 +93,11 @@ export function createPasskeyStore(db: Database): PasskeyStore {
     },
 
     async deletePasskey(userId, id) {
-      const rows = await db
+      const [row] = await db
         .delete(passkeys)
         .where(and(eq(passkeys.id, id), eq(passkeys.userId, userId)))
-        .returning({ id: passkeys.id });
-      return rows.length === 1;
+        .returning(columns);
+      return row ? record(row) : undefined;
     },
 
     async recordPasskeyUse({ id, expectedCount, signCount, backedUp, now }) {
