@@ -1,7 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../src/adapters/db/database.js';
-import { PASSKEYS_PER_USER } from '../../src/services/passkeys.js';
+import { CEREMONIES_PER_NETWORK, PASSKEYS_PER_USER } from '../../src/services/passkeys.js';
 import { call, login, registerUser } from '../support/client.js';
 import { onPostgres } from '../support/database.js';
 import { buildLatchkey, type Latchkey, PASSWORD, useDatabase } from '../support/harness.js';
@@ -68,6 +68,21 @@ async function userWithPasskey() {
 }
 
 describe(`passkeys under parallel requests (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
+  it(`the ceremony limit (${CEREMONIES_PER_NETWORK.points} per network) holds under ${N} options requests at once: the last 10 allowed pass, no challenge past it`, async () => {
+    // A network of its own, its counter set 10 short of the limit (the limiter's one
+    // conditional UPSERT counts each request before its challenge row is written).
+    const network = await buildLatchkey(database.current, { clock: lk.clock, clientIp: '198.51.100.201' });
+    expect((await signInOptions(network.app)).status).toBe(200);
+    await database.current.db.execute(
+      sql`UPDATE rate_limits SET points = ${CEREMONIES_PER_NETWORK.points - 10} WHERE key = 'passkey:net:198.51.100.201/32'`,
+    );
+    const before = await count(sql`SELECT count(*)::int AS n FROM webauthn_challenges`);
+    const responses = await all(() => signInOptions(network.app));
+    expect(statuses(responses)).toEqual({ 200: 10, 429: N - 10 });
+    expect(errors(responses)).toEqual(['rate_limited']);
+    expect(await count(sql`SELECT count(*)::int AS n FROM webauthn_challenges`)).toBe(before + 10);
+  });
+
   it(`one sign-in assertion sent ${N} times at once: exactly one 200, one session`, async () => {
     const { user, authenticator, passkey } = await userWithPasskey();
     const response = await assertion(await signInOptions(lk.app), authenticator);
