@@ -31,6 +31,11 @@ import { swaggerUiAssets } from './docs-assets.js';
 export const apiReferenceAssets = swaggerUiAssets;
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+/** The migrated empty data directory `npm run build` makes (the same path from src/ and dist/). */
+export const PGLITE_SEED = {
+  archive: fileURLToPath(new URL('../../dist/pglite/migrated.tar.gz', import.meta.url)),
+  manifest: fileURLToPath(new URL('../../dist/pglite/migrated.json', import.meta.url)),
+};
 
 export const systemClock: Clock = { now: () => new Date() };
 
@@ -85,8 +90,9 @@ export async function openDatabase(config: Config, options: { migrate: boolean }
   try {
     // Loaded only here: on PostgreSQL the WASM build would only add to the RSS (BENCHMARKS.md).
     const { openPglite } = await import('../adapters/db/pglite.js');
-    // The embedded database is always migrated: nobody else can do it for a newcomer.
-    const opened = await openPglite({ dataDir, migrationsFolder: MIGRATIONS_FOLDER });
+    // The embedded database is always migrated: nobody else can do it for a newcomer. An empty
+    // directory starts from the build's migrated snapshot (scripts/pglite-snapshot.mjs), not initdb.
+    const opened = await openPglite({ dataDir, migrationsFolder: MIGRATIONS_FOLDER, seed: PGLITE_SEED });
     return {
       db: opened.db,
       close: async () => {

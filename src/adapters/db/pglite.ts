@@ -1,4 +1,9 @@
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { gunzip } from 'node:zlib';
 import { PGlite } from '@electric-sql/pglite';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
 import type { Database } from './database.js';
@@ -10,22 +15,218 @@ export interface OpenedDatabase {
 }
 
 /**
+ * PostgreSQL settings for the embedded database, on top of PGlite's own start parameters
+ * (single-user mode, fsync off, no parallel workers). Each one is safe because PGlite is one
+ * backend in this process serving one small auth database:
+ *
+ * - shared_buffers 16MB (initdb writes 128MB): PostgreSQL touches its whole buffer pool at start,
+ *   inside the WASM memory, and WASM memory never shrinks; measured 310 -> 152 MiB RSS at start
+ *   for PGlite alone. The auth tables' working set is far smaller (a few MB for thousands of
+ *   users), and a page evicted from the pool is re-read from the OS page cache, not the disk.
+ *   wal_buffers follows (1/32 of it, 512kB).
+ * - max_connections 4: single-user mode has exactly one backend; the shared memory PostgreSQL
+ *   sizes per connection (PGPROC entries, the lock table) is otherwise reserved for 100.
+ *
+ * Passed as `-c` parameters on every start, so a data directory made by an older version
+ * (postgresql.conf still says 128MB) gets them too. See scripts/pglite-measure.mjs for figures.
+ */
+export const PGLITE_SETTINGS: Readonly<Record<string, string>> = {
+  shared_buffers: '16MB',
+  max_connections: '4',
+};
+
+const startParams = () => [
+  ...PGlite.defaultStartParams,
+  ...Object.entries(PGLITE_SETTINGS).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+];
+
+/**
+ * A migrated, empty data directory made at build time (scripts/pglite-snapshot.mjs): a gzipped
+ * ustar archive of the data directory after a clean shutdown, and this manifest beside it.
+ * A first start extracts it instead of running initdb in WASM (seconds, and ~800 MiB peak).
+ */
+export interface PgliteSnapshotManifest {
+  format: 1;
+  /** The @electric-sql/pglite version that wrote it: another one may not read its files. */
+  pglite: string;
+  /** The migrations it holds, in order, as drizzle records them (sha256 of the SQL file, journal `when`). */
+  migrations: { tag: string; hash: string; folderMillis: number }[];
+}
+
+/** How the data directory came to be, for the log and the tests. */
+export type PgliteOrigin = 'memory' | 'existing' | 'snapshot' | 'initdb';
+
+/** The installed PGlite's version, read from its package.json (not in its `exports`: found by path). */
+export async function pgliteVersion(): Promise<string> {
+  const wasm = createRequire(import.meta.url).resolve('@electric-sql/pglite/pglite.wasm');
+  const pkg = JSON.parse(await readFile(join(dirname(wasm), '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/**
+ * Why a snapshot cannot seed a database with these migrations, or undefined when it can. It
+ * must come from the installed PGlite, and hold a prefix of the migrations, byte for byte (the
+ * same hashes): the migrator then applies only the newer ones on top, as on any database.
+ * A migration edited after the snapshot was made, or one the folder does not have, is stale.
+ */
+export async function snapshotMismatch(
+  manifest: PgliteSnapshotManifest,
+  migrationsFolder: string,
+): Promise<string | undefined> {
+  if (manifest.format !== 1) return `unknown snapshot format ${String(manifest.format)}`;
+  const version = await pgliteVersion();
+  if (manifest.pglite !== version) return `made by PGlite ${manifest.pglite}, this is ${version}`;
+  const current = readMigrationFiles({ migrationsFolder });
+  if (manifest.migrations.length > current.length) return 'it holds migrations this folder does not have';
+  for (const [i, held] of manifest.migrations.entries()) {
+    const migration = current[i];
+    if (!migration || migration.hash !== held.hash || migration.folderMillis !== held.folderMillis) {
+      return `migration ${held.tag} differs from the one in ${migrationsFolder}`;
+    }
+  }
+  return undefined;
+}
+
+/** Marks a data directory being extracted: found at a start, the extraction was cut short. */
+const SEEDING_MARKER = '.latchkey-seeding';
+
+/**
+ * Extracts a gzipped ustar archive (what scripts/pglite-snapshot.mjs writes; PGlite's own
+ * dumpDataDir output reads too) into `dir`. Regular files and directories only: a data
+ * directory holds nothing else. Entry names are confined to `dir` (no `..`, no absolute path).
+ * PG_VERSION is written last and the marker removed after it, so a directory with PG_VERSION
+ * and no marker is whole.
+ */
+export async function extractSnapshot(archive: Uint8Array, dir: string): Promise<void> {
+  const tar = await new Promise<Uint8Array>((resolve, reject) =>
+    gunzip(archive, (error, result) => (error ? reject(error) : resolve(result))),
+  );
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, SEEDING_MARKER), '');
+  const text = new TextDecoder();
+  const field = (offset: number, length: number) =>
+    text.decode(tar.subarray(offset, offset + length)).replace(/\0.*$/s, '');
+  let pgVersion: Uint8Array | undefined;
+  for (let offset = 0; offset + 512 <= tar.length; ) {
+    if (tar.subarray(offset, offset + 512).every((byte) => byte === 0)) break; // end of archive
+    const prefix = field(offset + 345, 155);
+    const name = (prefix ? `${prefix}/` : '') + field(offset, 100);
+    const size = Number.parseInt(field(offset + 124, 12).trim() || '0', 8);
+    const type = field(offset + 156, 1) || '0';
+    const path = name.replace(/^\/+/, '').replace(/\/+$/, '');
+    if (!Number.isSafeInteger(size) || path.split('/').some((part) => part === '..')) {
+      throw new Error(`snapshot entry ${JSON.stringify(name)} is not a data directory file`);
+    }
+    const data = tar.subarray(offset + 512, offset + 512 + size);
+    if (path && type === '5') await mkdir(join(dir, path), { recursive: true });
+    else if (path === 'PG_VERSION') pgVersion = data;
+    else if (path && (type === '0' || type === '7')) {
+      await mkdir(dirname(join(dir, path)), { recursive: true });
+      await writeFile(join(dir, path), data);
+    }
+    offset += 512 + Math.ceil(size / 512) * 512;
+  }
+  if (!pgVersion) throw new Error('snapshot has no PG_VERSION: not a data directory');
+  await writeFile(join(dir, 'PG_VERSION'), pgVersion);
+  await rm(join(dir, SEEDING_MARKER));
+}
+
+/** Empties a data directory an extraction left half done (its marker is there). */
+async function clearHalfSeeded(dataDir: string): Promise<void> {
+  const entries = await readdir(dataDir).catch(() => [] as string[]);
+  if (!entries.includes(SEEDING_MARKER)) return;
+  // The marker goes last: remove everything else first, so a crash here leaves it to retry.
+  for (const entry of entries) {
+    if (entry !== SEEDING_MARKER) await rm(join(dataDir, entry), { recursive: true, force: true });
+  }
+  await rm(join(dataDir, SEEDING_MARKER), { force: true });
+}
+
+/**
+ * Seeds an empty data directory from the snapshot when it is there and current; says why not
+ * otherwise (then PGlite runs initdb as before). A directory that holds anything is never touched.
+ */
+async function seedFromSnapshot(
+  dataDir: string,
+  seed: { archive: string; manifest: string },
+  migrationsFolder: string,
+): Promise<string | undefined> {
+  const entries = await readdir(dataDir).catch(() => [] as string[]);
+  if (entries.length > 0) return 'the data directory is not empty';
+  let manifest: PgliteSnapshotManifest;
+  try {
+    manifest = JSON.parse(await readFile(seed.manifest, 'utf8')) as PgliteSnapshotManifest;
+  } catch {
+    return `no snapshot at ${seed.manifest} (npm run build makes it)`;
+  }
+  const mismatch = await snapshotMismatch(manifest, migrationsFolder);
+  if (mismatch) return `stale snapshot: ${mismatch}`;
+  await extractSnapshot(await readFile(seed.archive), dataDir);
+  return undefined;
+}
+
+/**
  * The embedded database: PostgreSQL compiled to WASM, kept in `dataDir` (or in memory).
  * `snapshot` starts from a `dumpDataDir()` tarball instead of running initdb, which is
  * what the tests do: initdb costs seconds and ~1 GB, loading a snapshot a fraction of that.
+ * `seed` is the build's migrated data directory (see PgliteSnapshotManifest): an empty
+ * `dataDir` is extracted from it on disk, which costs less than `snapshot` (no copy of the
+ * files through the WASM filesystem). Stale or missing, it is passed over for initdb.
  */
 export async function openPglite(options: {
   dataDir?: string;
   snapshot?: Blob;
+  seed?: { archive: string; manifest: string };
   migrationsFolder?: string;
-}): Promise<OpenedDatabase & { client: PGlite }> {
-  const client = await PGlite.create({
-    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-    ...(options.snapshot ? { loadDataDir: options.snapshot } : {}),
-  });
+}): Promise<OpenedDatabase & { client: PGlite; origin: PgliteOrigin; seedRefused?: string }> {
+  let origin: PgliteOrigin = options.dataDir ? 'existing' : 'memory';
+  let seedRefused: string | undefined;
+  if (options.snapshot) origin = 'snapshot';
+  else if (options.dataDir) {
+    await clearHalfSeeded(options.dataDir);
+    const exists = await readFile(join(options.dataDir, 'PG_VERSION')).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) {
+      origin = 'initdb';
+      if (options.seed && options.migrationsFolder) {
+        seedRefused = await seedFromSnapshot(options.dataDir, options.seed, options.migrationsFolder);
+        if (!seedRefused) origin = 'snapshot';
+      }
+    }
+  }
+  const create = () =>
+    PGlite.create({
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      ...(options.snapshot ? { loadDataDir: options.snapshot } : {}),
+      startParams: startParams(),
+    });
+  let client: PGlite;
+  try {
+    client = await create();
+  } catch (error) {
+    // A seed PGlite cannot open (its checks passed, so this should not happen): start over
+    // from initdb rather than leave a newcomer with a server that does not start.
+    if (origin !== 'snapshot' || !options.dataDir || options.snapshot) throw error;
+    for (const entry of await readdir(options.dataDir)) {
+      await rm(join(options.dataDir, entry), { recursive: true, force: true });
+    }
+    origin = 'initdb';
+    seedRefused = `PGlite could not open the snapshot: ${error instanceof Error ? error.message : String(error)}`;
+    client = await create();
+  }
   const db = drizzle(client, { schema }) as unknown as Database;
   if (options.migrationsFolder) {
     await migrate(db as never, { migrationsFolder: options.migrationsFolder });
   }
-  return { db, client, close: () => client.close() };
+  return {
+    db,
+    client,
+    origin,
+    ...(seedRefused ? { seedRefused } : {}),
+    close: () => client.close(),
+  };
 }
