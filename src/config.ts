@@ -27,6 +27,11 @@ import { trimEnd } from './lib/text.js';
 
 const headerName = /^[A-Za-z0-9-]+$/;
 
+/** WORKERS and `serve --workers`: `auto`, or 1 to 256 processes. */
+export function isWorkersValue(value: string): boolean {
+  return value === 'auto' || (/^[1-9][0-9]{0,2}$/.test(value) && Number(value) <= 256);
+}
+
 /** Every variable Latchkey reads (`.env.example` is generated from it: `npm run env:example`). */
 export const EnvSchema = z.object({
   ...MailEnvSchema,
@@ -36,6 +41,8 @@ export const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: integer(3000, 1, 65535),
   HOST: z.string().min(1).optional(),
+  /** `latchkey serve --workers`: server processes sharing PORT (node:cluster); `auto` is one per core. */
+  WORKERS: z.string().refine(isWorkersValue, 'must be auto or a whole number from 1 to 256').default('1'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   DATABASE_URL: z
     .string()
@@ -114,6 +121,11 @@ export interface Config {
   env: 'development' | 'test' | 'production';
   port: number;
   host: string;
+  /**
+   * Server processes on this machine (WORKERS, `serve --workers`): 1 is one process as ever;
+   * `auto` is one per core, resolved by the Node entry (src/entry/cluster.ts).
+   */
+  workers: number | 'auto';
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   databaseUrl: string | undefined;
   databasePoolMax: number;
@@ -310,6 +322,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     env: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST ?? (e.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'),
+    workers: e.WORKERS === 'auto' ? 'auto' : Number(e.WORKERS),
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,

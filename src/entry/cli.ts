@@ -96,6 +96,9 @@ const withWebhooks = <T>(run: (deps: WebhookCommandDeps) => Promise<T>): Promise
 async function main(command: Exclude<Command, { name: 'help' }>): Promise<void> {
   switch (command.name) {
     case 'serve':
+      // `--workers` is WORKERS for this run (the flag wins over the environment), so the
+      // server entry and the processes it forks read one setting (src/entry/cluster.ts).
+      if (command.workers !== undefined) process.env.WORKERS = command.workers;
       // The server entry loads its configuration, listens and stops on signals itself.
       await import('./node.js');
       return;

@@ -1,11 +1,17 @@
+import cluster from 'node:cluster';
+import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createApp } from '../http/app.js';
 import type { GetClientIp } from '../http/request.js';
 import { describeError } from '../lib/errors.js';
+import { joinCluster, runPrimary, workerCount } from './cluster.js';
 import { loadConfigOrExit, openNodeRuntime } from './node-runtime.js';
 
 const config = loadConfigOrExit(process.env);
+// `serve --workers N` (WORKERS): this process is the primary; it forks N processes of this
+// file, which serve (src/entry/cluster.ts), and never gets past this line.
+if (cluster.isPrimary && workerCount(config) > 1) await runPrimary(config, fileURLToPath(import.meta.url));
 const getClientIp: GetClientIp = (c) => getConnInfo(c).remote.address;
 const runtime = await openNodeRuntime(config, { getClientIp });
 const { logger } = runtime;
@@ -20,6 +26,8 @@ try {
   process.exit(1);
 }
 
+// A worker of `serve --workers N`: /metrics over every worker, the timers in one.
+const member = cluster.isWorker ? joinCluster({ ...runtime, stop: (reason) => stop(reason) }) : undefined;
 const app = createApp({ ...runtime, getClientIp });
 
 const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
@@ -28,6 +36,7 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
     issuer: config.issuer,
     database: config.databaseUrl ? 'postgresql' : `pglite (${config.dataDir})`,
   });
+  member?.serving();
 });
 
 // Cleanup on an interval; safe on many instances at once (see services/cleanup.ts).
@@ -36,7 +45,7 @@ let cleaning = false;
 const cleanupTimer =
   config.cleanup.intervalSeconds > 0
     ? setInterval(async () => {
-        if (cleaning) return;
+        if (cleaning || member?.hasDuties() === false) return;
         cleaning = true;
         try {
           const deleted = await cleanup.runOnce();
@@ -63,7 +72,7 @@ let dispatching: Promise<void> | undefined;
 const mailTimer =
   (mailDispatcher || webhookDispatcher) && config.mail.dispatch.intervalSeconds > 0
     ? setInterval(() => {
-        if (dispatching || stopping) return;
+        if (dispatching || stopping || member?.hasDuties() === false) return;
         dispatching = (async () => {
           try {
             await mailDispatcher?.drain({

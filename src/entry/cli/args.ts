@@ -1,3 +1,4 @@
+import { isWorkersValue } from '../../config.js';
 import {
   AdminMailQuery,
   SessionIdParam,
@@ -18,7 +19,9 @@ export const PASSWORD_ENV = 'LATCHKEY_PASSWORD';
 export const USAGE = `usage: latchkey <command> [options]       (in a clone: npm run cli -- <command>)
 
 commands:
-  serve                                 run the server (PGlite in DATA_DIR without DATABASE_URL)
+  serve [--workers N|auto]              run the server (PGlite in DATA_DIR without DATABASE_URL);
+                                        --workers: N processes on one port (auto: one per
+                                        core; more than one needs DATABASE_URL); sets WORKERS
   migrate                               apply the database migrations
   keys:rotate [--now]                   add a new signing key; --now (a compromised key): it
                                         signs at once and every other key is withdrawn at
@@ -63,7 +66,7 @@ commands:
 
 export type Command =
   | { name: 'help' }
-  | { name: 'serve' }
+  | { name: 'serve'; workers: string | undefined }
   | { name: 'version' }
   | { name: 'migrate' }
   | { name: 'keys:rotate'; now: boolean }
@@ -108,7 +111,7 @@ interface ArgSpec {
 }
 
 const SPECS: Record<Exclude<Command['name'], 'help'>, ArgSpec> = {
-  serve: { positionals: [], flags: [], options: [] },
+  serve: { positionals: [], flags: [], options: ['--workers'] },
   version: { positionals: [], flags: [], options: [] },
   migrate: { positionals: [], flags: [], options: [] },
   'keys:rotate': { positionals: [], flags: ['--now'], options: [] },
@@ -193,7 +196,12 @@ export function parseCommandLine(argv: readonly string[]): Command {
   const { positionals, flags, options } = parseArgs(name, SPECS[name], args);
   const email = positionals[0] ?? '';
   switch (name) {
-    case 'serve':
+    case 'serve': {
+      const workers = options.get('--workers');
+      if (workers !== undefined && !isWorkersValue(workers))
+        throw new UsageError('serve: --workers is auto or a number of processes from 1 to 256');
+      return { name, workers };
+    }
     case 'version':
     case 'migrate':
     case 'mail:dispatch':
