@@ -1,3 +1,4 @@
+import type { MiddlewareHandler } from 'hono';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { contextStorage, tryGetContext } from 'hono/context-storage';
@@ -101,17 +102,7 @@ export function createApp(deps: AppDeps) {
   );
   // Browsers may call us only from the configured origins, with credentials (the refresh
   // cookie); never a wildcard (API.md, Cookie delivery).
-  app.use(
-    '/v1/*',
-    cors({
-      origin: (origin) => (config.allowedOrigins.includes(origin) ? origin : null),
-      credentials: true,
-      allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
-      allowHeaders: ['Authorization', 'Content-Type'],
-      exposeHeaders: ['Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
-      maxAge: 600,
-    }),
-  );
+  app.use('/v1/*', corsHeaders(config.allowedOrigins));
   const tooLarge = (c: Context) => {
     c.header('Connection', 'close');
     return errorResponse(c, new AuthError('payload_too_large', 'The request body is larger than 64 KiB'));
@@ -133,11 +124,12 @@ export function createApp(deps: AppDeps) {
     }
     return limitStreamedBody(c, next);
   });
-  // Every /v1 response is about one person, and many carry tokens: never cache them.
+  // Every /v1 response is about one person, and many carry tokens: never cache them. Set
+  // before the handler runs (see corsHeaders for why not after).
   app.use('/v1/*', async (c, next) => {
-    await next();
     c.header('Cache-Control', 'no-store');
     c.header('Pragma', 'no-cache');
+    await next();
   });
 
   // Each route is declared once (src/http/route-table.ts); /openapi.json is generated from the
@@ -188,5 +180,41 @@ export function currentRequestFacts(config: Config, getClientIp: GetClientIp = (
     if (!c) return undefined;
     const { ipAddress, userAgent } = requestDevice(c, config, getClientIp);
     return { requestId: (c.get('requestId') as string | undefined) ?? null, ipAddress, userAgent };
+  };
+}
+
+const CORS_METHODS = ['GET', 'POST', 'PATCH', 'DELETE'];
+const CORS_REQUEST_HEADERS = ['Authorization', 'Content-Type'];
+const CORS_EXPOSED_HEADERS = ['Retry-After', 'WWW-Authenticate', 'X-Request-Id'];
+
+/**
+ * CORS for the API: a preflight (OPTIONS) is answered by Hono's `cors`; on every other request
+ * the same headers are set here, BEFORE the handler runs. Hono's `cors` sets them on `c.res`
+ * before the handler and appends `Vary` after it: on @hono/node-server either one turns the
+ * handler's lightweight response into a full web Response copied header by header, which was
+ * the largest share of a refresh's CPU outside the work itself (issue #21, BENCHMARKS.md).
+ * Headers set with `c.header()` before the handler are merged into its response for free.
+ */
+export function corsHeaders(allowedOrigins: readonly string[]): MiddlewareHandler {
+  const preflight = cors({
+    origin: (origin) => (allowedOrigins.includes(origin) ? origin : null),
+    credentials: true,
+    allowMethods: CORS_METHODS,
+    allowHeaders: CORS_REQUEST_HEADERS,
+    exposeHeaders: CORS_EXPOSED_HEADERS,
+    maxAge: 600,
+  });
+  const exposed = CORS_EXPOSED_HEADERS.join(',');
+  return async function corsHeaders(c, next) {
+    if (c.req.method === 'OPTIONS') return preflight(c, next);
+    const origin = c.req.header('origin');
+    if (origin !== undefined && allowedOrigins.includes(origin)) {
+      c.header('Access-Control-Allow-Origin', origin);
+      c.header('Access-Control-Allow-Credentials', 'true');
+      c.header('Access-Control-Expose-Headers', exposed);
+    }
+    // The answer depends on Origin (Fetch standard, CORS protocol and HTTP caches).
+    c.header('Vary', 'Origin', { append: true });
+    await next();
   };
 }
