@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitUntilHealthy } from '../test/support/ports.js';
+import { processTree } from './cpu.js';
 
 /**
  * The real Node server (the build, as `npm run serve` starts it; BENCH_SERVER=tsx: as `npm start`) as a
@@ -47,8 +48,25 @@ export async function memoryOf(pid: number): Promise<{ rssMiB: number; hwmMiB: n
   return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 };
 }
 
+/** VmRSS of a process and its descendants (`serve --workers N`: the primary and its workers), in MiB. */
+export async function treeMemoryOf(pid: number): Promise<{ rssMiB: number; processes: number }> {
+  let rssMiB = 0;
+  let processes = 0;
+  for (const member of await processTree(pid)) {
+    const memory = await memoryOf(member).catch(() => undefined);
+    if (memory && Number.isFinite(memory.rssMiB)) {
+      rssMiB += memory.rssMiB;
+      processes++;
+    }
+  }
+  return { rssMiB, processes };
+}
+
 /** How the server runs: `dist` (the build, as `npm run serve`) or `tsx` (as `npm start`). */
 export const SERVER_MODE: 'dist' | 'tsx' = process.env.BENCH_SERVER === 'tsx' ? 'tsx' : 'dist';
+
+/** The CLI (`latchkey <command>`), as the server mode runs it: for `serve --workers N`. */
+export const CLI_ENTRY = SERVER_MODE === 'tsx' ? 'src/entry/cli.ts' : 'dist/entry/cli.js';
 
 export interface ServerOptions {
   /** PostgreSQL; without it the server runs on PGlite in `dataDir`. */
@@ -64,6 +82,8 @@ export interface ServerOptions {
   env?: Record<string, string>;
   /** The script to run, from the project root; the baseline blocks use bench/bare-server.mjs. */
   entry?: string;
+  /** Arguments after the script (`serve --workers 2` with `entry: CLI_ENTRY`). */
+  args?: string[];
   /** Extra node flags (e.g. --max-semi-space-size=4), before --import tsx. */
   nodeArgs?: string[];
 }
@@ -115,6 +135,7 @@ export class BenchServer {
       ...(options.cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', options.logDir] : []),
       ...(SERVER_MODE === 'tsx' ? ['--import', 'tsx'] : []),
       options.entry ?? (SERVER_MODE === 'tsx' ? 'src/entry/node.ts' : 'dist/entry/node.js'),
+      ...(options.args ?? []),
     ];
     const started = performance.now();
     const child = trackChild(
@@ -171,9 +192,16 @@ export class BenchServer {
     if (this.running) this.child.kill(signal);
   }
 
-  /** SIGTERM (graceful: the CPU profile is written), SIGKILL after `graceMs`. */
+  /**
+   * SIGTERM (graceful: the CPU profile is written), SIGKILL after `graceMs`. A process the
+   * server started itself (a worker of `serve --workers N`) and left running when it exited
+   * is killed too, by its pid, if it is still the same program.
+   */
   async stop(graceMs = 15_000): Promise<void> {
     if (!this.running) return;
+    const below = (await processTree(this.pid)).slice(1);
+    const commands = new Map<number, string>();
+    for (const pid of below) commands.set(pid, await commandOf(pid));
     this.kill('SIGTERM');
     const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
     try {
@@ -181,11 +209,25 @@ export class BenchServer {
     } finally {
       clearTimeout(timer);
     }
+    for (const [pid, command] of commands) {
+      if (command && (await commandOf(pid)) === command) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
   }
 
   memory() {
     return memoryOf(this.pid);
   }
+}
+
+/** The command line of a process ('' once it is gone). */
+async function commandOf(pid: number): Promise<string> {
+  return readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
 }
 
 /** JSON POST to the server; throws on anything but 2xx. */
