@@ -11,7 +11,7 @@
 // `seed`, wired in src/entry/node-runtime.ts): seconds and hundreds of MiB less. The archive is
 // deterministic (sorted entries, fixed mtime), and skipped when the manifest already matches
 // drizzle/ and the installed PGlite.
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -88,9 +88,15 @@ try {
   const archive = gzipSync(Buffer.concat(blocks), { level: 9 });
 
   await mkdir(outDir, { recursive: true });
-  await writeFile(archivePath, archive);
+  // Each file replaced whole (rename), the manifest last: a server or test reading them meanwhile
+  // sees the old pair, or a new archive with the old manifest, which it refuses or reads right.
+  const replace = async (path, data) => {
+    await writeFile(`${path}.${process.pid}.tmp`, data);
+    await rename(`${path}.${process.pid}.tmp`, path);
+  };
+  await replace(archivePath, archive);
   const manifest = { format: 1, pglite: await pgliteVersion(), migrations };
-  await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  await replace(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
   console.log(
     `pglite snapshot: ${migrations.length} migrations, ${(archive.length / 1024 / 1024).toFixed(1)} MiB gzipped, ` +
       `in ${relative(root, outDir)} (${Math.round(performance.now() - began)} ms)`,

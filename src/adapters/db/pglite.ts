@@ -148,7 +148,7 @@ async function clearHalfSeeded(dataDir: string): Promise<void> {
  * Seeds an empty data directory from the snapshot when it is there and current; says why not
  * otherwise (then PGlite runs initdb as before). A directory that holds anything is never touched.
  */
-async function seedFromSnapshot(
+export async function seedDataDir(
   dataDir: string,
   seed: { archive: string; manifest: string },
   migrationsFolder: string,
@@ -193,7 +193,7 @@ export async function openPglite(options: {
     if (!exists) {
       origin = 'initdb';
       if (options.seed && options.migrationsFolder) {
-        seedRefused = await seedFromSnapshot(options.dataDir, options.seed, options.migrationsFolder);
+        seedRefused = await seedDataDir(options.dataDir, options.seed, options.migrationsFolder);
         if (!seedRefused) origin = 'snapshot';
       }
     }
