@@ -140,10 +140,12 @@ export function createPromMetrics(): Metrics & {
   let clusterTotals: (() => Promise<string>) | undefined;
   return {
     registry,
-    snapshot: async () => [
-      ...(await events.getMetricsAsJSON()),
-      ...(await processRegistry().getMetricsAsJSON()),
-    ],
+    // A copy: prom-client hands out its live value objects, which later counts would change.
+    snapshot: async () =>
+      structuredClone([
+        ...(await events.getMetricsAsJSON()),
+        ...(await processRegistry().getMetricsAsJSON()),
+      ]),
     reportClusterTotals: (totals) => {
       clusterTotals = totals;
     },

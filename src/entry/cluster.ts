@@ -204,7 +204,13 @@ export async function runPrimary(config: Config, workerScript: string): Promise<
     }
     const lived = Date.now() - (member?.startedAt ?? Date.now());
     failedStarts = member?.ready && lived >= STEADY_MS ? 0 : failedStarts + 1;
-    logger.warn('worker exited', { worker_pid: worker.process.pid, code, signal, lived_ms: lived });
+    // (`exit_code`: the logger masks a field named `code`.)
+    logger.warn('worker exited', {
+      worker_pid: worker.process.pid,
+      exit_code: code,
+      signal,
+      lived_ms: lived,
+    });
     assignDuties();
     if (!everServed && failedStarts >= GIVE_UP_AFTER) {
       logger.error('no worker could start; giving up', { attempts: failedStarts });
