@@ -10,6 +10,7 @@ import type { NewOutboxMessage, OutboxReview, OutboxStore } from './mail.js';
 import type { SessionStats } from './metrics.js';
 import type { MfaStore } from './mfa-store.js';
 import type { PasskeyStore } from './passkey-store.js';
+import type { LimitCharge } from './rate-limiter.js';
 import type {
   AdminUserView,
   AnalyticsFigures,
@@ -164,16 +165,72 @@ export interface SecurityEventLog {
     userId: string,
     device: { userAgent: string | null; location: string | null },
     at: Date,
-  ): Promise<{
-    device: boolean;
-    location: boolean;
-    signIns: SignInHistory;
-  }>;
+  ): Promise<SeenBefore>;
   /** A user's events, newest first, strictly older than `before` when given (keyset paging). */
   listSecurityEvents(
     userId: string,
     page: { limit: number; before?: { at: Date; id: string } },
   ): Promise<StoredSecurityEvent[]>;
+}
+
+/** Whether and how the user signed in before with this device (SecurityEventLog.seenBefore). */
+export interface SeenBefore {
+  device: boolean;
+  location: boolean;
+  signIns: SignInHistory;
+}
+
+/** What a password login learns before the hash, in one read (LoginStore.readLoginAttempt). */
+export interface LoginAttempt {
+  /** Seconds to wait for each charge, as RateLimiter.hit answers them (0: within its limit). */
+  waits: number[];
+  user: UserRecord | undefined;
+  /** hasLoggedInFrom for `ownedNetwork`; false when not asked (see readLoginAttempt). */
+  fromOwnedNetwork: boolean;
+  /** Whether the user has a passkey (the MFA step offers it). */
+  hasPasskey: boolean;
+  /** seenBefore for the device at `now`; undefined without a user. */
+  seen: SeenBefore | undefined;
+}
+
+/**
+ * A password login in as few round trips as it can (issue #21): everything it reads before
+ * the argon2id verification in one statement, and everything it writes after it in one.
+ */
+export interface LoginStore {
+  /**
+   * Charges the attempt counters (atomically, as RateLimiter.hit: counted BEFORE the hash) and
+   * reads the user by normalised email, whether they have a passkey, and seenBefore for
+   * `device`, all in one statement. `ownedNetwork` is looked up (hasLoggedInFrom) only when the
+   * charge `whenOver` is over its limit.
+   */
+  readLoginAttempt(input: {
+    email: string;
+    charges: LimitCharge[];
+    ownedNetwork: { network: string; since: Date; whenOver: LimitCharge } | null;
+    device: { userAgent: string | null; location: string | null };
+    now: Date;
+  }): Promise<LoginAttempt>;
+  /**
+   * openSession, and with it (one transaction, all or nothing) the `login_succeeded` event,
+   * its webhook deliveries and `notices`, and the refund of a right password's attempt
+   * (RateLimiter.refund's keys and clear; given back exactly once, whatever the outcome). The
+   * event's details gain `evicted_sessions` when sessions were evicted to make room.
+   */
+  openLoginSession(input: {
+    session: NewSession;
+    maxSessions: number;
+    verifiedPasswordHash: string;
+    onLimit: SessionLimitPolicy;
+    event: SecurityEvent;
+    notices?: readonly NewOutboxMessage[];
+    refund?: { keys: string[]; clear: string[] };
+  }): Promise<
+    | { evictedSessionIds: string[]; emailVerified: boolean }
+    | 'credentials_changed'
+    | 'limit_reached'
+    | 'account_disabled'
+  >;
 }
 
 /** The signing keys every instance shares. */
@@ -231,6 +288,7 @@ export interface Maintenance {
 export interface Store
   extends UserStore,
     SessionStore,
+    LoginStore,
     SecurityEventLog,
     SigningKeyStore,
     AdminQueries,

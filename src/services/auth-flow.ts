@@ -6,7 +6,7 @@ import type { NewEmailToken } from '../ports/email-tokens.js';
 import type { PasskeyStore } from '../ports/passkey-store.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { LimitPolicy, RateLimiter } from '../ports/rate-limiter.js';
-import type { MfaStore, SecurityEventLog, SessionStore, UserStore } from '../ports/store.js';
+import type { LoginStore, MfaStore, SecurityEventLog, SessionStore, UserStore } from '../ports/store.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { LimitKeys } from './attempt-limits.js';
 
@@ -22,6 +22,7 @@ export interface AuthServiceDeps {
   /** Accounts, sessions and events, and the one MFA write of a login: its challenge. */
   store: UserStore &
     SessionStore &
+    LoginStore &
     SecurityEventLog &
     Pick<MfaStore, 'createMfaChallenge'> &
     Pick<PasskeyStore, 'listPasskeys'>;

@@ -1,6 +1,6 @@
 import { normalizeEmail, normalizePassword } from '../domain/credentials.js';
 import { isUnusualTime } from '../domain/unusual-time.js';
-import type { AuthenticatorAssurance, UserRecord } from '../ports/store.js';
+import type { AuthenticatorAssurance, SeenBefore, UserRecord } from '../ports/store.js';
 import { rateLimited } from './attempt-limits.js';
 import {
   type AuthServiceDeps,
@@ -15,6 +15,9 @@ import { newMfaToken } from './mfa-tokens.js';
 import { createAccount } from './registration.js';
 import type { SessionTokens } from './session-tokens.js';
 import type { Delivery, IssuedTokens, MfaRequired, RequestDevice, SessionLimitReached } from './types.js';
+
+/** The device facts the login's one read needs (seenBefore, the network). */
+type LoginDevice = Pick<RequestDevice, 'ipAddress' | 'userAgent' | 'location'>;
 
 /** Sign-up, and the password step of a login: limits, the hash, MFA or a new session. */
 export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTokens; held: HeldLogins }) {
@@ -36,8 +39,9 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
    *   so a stranger cannot lock the owner out with it either.
    * A success gives its attempt back to the first and the last and clears the second.
    */
-  async function chargeLogin(normalizedEmail: string, ipAddress: string | null, now: Date) {
+  async function chargeLogin(normalizedEmail: string, device: LoginDevice, now: Date) {
     const { keys } = deps;
+    const { ipAddress } = device;
     const account = await keys.account(normalizedEmail);
     const network = keys.network(ipAddress);
     const counters = {
@@ -45,26 +49,27 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
       here: keys.loginByAccountAtNetwork(account, network),
       anywhere: keys.loginByAccount(account),
     };
-    const [waits, user] = await Promise.all([
-      deps.rateLimiter.hit(
-        [
-          { key: counters.network, policy: deps.loginLimits.perIp },
-          { key: counters.here, policy: deps.loginLimits.perAccount },
-          { key: counters.anywhere, policy: deps.loginLimits.anywhere },
-        ],
-        now,
-      ),
-      store.findUserByEmail(normalizedEmail),
-    ]);
-    const [networkWait = 0, hereWait = 0, anywhereWait = 0] = waits;
+    const anywhere = { key: counters.anywhere, policy: deps.loginLimits.anywhere };
+    // One statement (issue #21): the charge, the user, whether the network is the owner's
+    // (asked only when the account-wide counter is over), the passkey and the device's history.
+    const attempt = await store.readLoginAttempt({
+      email: normalizedEmail,
+      charges: [
+        { key: counters.network, policy: deps.loginLimits.perIp },
+        { key: counters.here, policy: deps.loginLimits.perAccount },
+        anywhere,
+      ],
+      ownedNetwork:
+        network === null
+          ? null
+          : { network, since: new Date(now.getTime() - KNOWN_NETWORK_MS), whenOver: anywhere },
+      device: { userAgent: device.userAgent, location: device.location },
+      now,
+    });
+    const { user } = attempt;
+    const [networkWait = 0, hereWait = 0, anywhereWait = 0] = attempt.waits;
     let wait = Math.max(networkWait, hereWait);
-    if (wait === 0 && anywhereWait > 0) {
-      const owners =
-        user !== undefined &&
-        network !== null &&
-        (await store.hasLoggedInFrom(user.id, network, new Date(now.getTime() - KNOWN_NETWORK_MS)));
-      if (!owners) wait = anywhereWait;
-    }
+    if (wait === 0 && anywhereWait > 0 && !attempt.fromOwnedNetwork) wait = anywhereWait;
     if (wait > 0) {
       if (user) {
         await store.recordSecurityEvent({
@@ -77,7 +82,7 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
       }
       throw rateLimited('Too many failed logins; try again later', wait);
     }
-    return { user, counters };
+    return { ...attempt, counters };
   }
 
   const loginFailed = (user: UserRecord, ipAddress: string | null, reason: string) =>
@@ -89,31 +94,35 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
       at: clock.now(),
     });
 
-  /** Checks email and password; the same error, and one argon2id verification, for every failure. */
-  async function verifyPassword(
-    email: string,
-    password: string,
-    ipAddress: string | null,
-  ): Promise<UserRecord> {
+  /**
+   * Checks email and password; the same error, and one argon2id verification, for every
+   * failure. The right password's refund is left to the caller (`refund`), so that a login can
+   * make it with its session (one statement); the failures below make it first, as they did.
+   */
+  async function checkPassword(email: string, password: string, device: LoginDevice) {
+    const { ipAddress } = device;
     const normalizedEmail = normalizeEmail(email);
-    const { user, counters } = await chargeLogin(normalizedEmail, ipAddress, clock.now());
+    const { user, counters, seen, hasPasskey } = await chargeLogin(normalizedEmail, device, clock.now());
     const candidate = normalizePassword(password);
     const ok = await hasher.verify(user?.passwordHash ?? (await deps.dummyPasswordHash), candidate);
     if (!user || !ok) {
       if (user) await loginFailed(user, ipAddress, 'wrong_password');
       throw invalidCredentials();
     }
-    // One statement: the network and the account-wide counters get this attempt back, and
-    // the account's counter for this network starts over.
-    await deps.rateLimiter.refund([counters.network, counters.anywhere], clock.now(), [counters.here]);
+    // The network and the account-wide counters get this attempt back, and the account's
+    // counter for this network starts over.
+    const refund = { keys: [counters.network, counters.anywhere], clear: [counters.here] };
+    const refundNow = () => deps.rateLimiter.refund(refund.keys, clock.now(), refund.clear);
     // Said only to whoever knows the password: no oracle for anybody else.
     if (user.disabledAt) {
+      await refundNow();
       await loginFailed(user, ipAddress, 'account_disabled');
       throw accountDisabled();
     }
     // REQUIRE_EMAIL_VERIFICATION (issue #17): also said only after the right password. Every
     // way to a token passes here first (the MFA step and a held login finish this login).
     if (deps.emailVerification?.required && user.emailVerifiedAt === null) {
+      await refundNow();
       await loginFailed(user, ipAddress, 'email_not_verified');
       throw emailNotVerified();
     }
@@ -121,6 +130,21 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
       const rehashed = await hasher.hash(candidate);
       if (await store.replacePasswordHash(user.id, user.passwordHash, rehashed)) user.passwordHash = rehashed;
     }
+    return { user, seen, hasPasskey, refund, refundNow };
+  }
+
+  /** Checks email and password, and gives a right password's attempt back. */
+  async function verifyPassword(
+    email: string,
+    password: string,
+    ipAddress: string | null,
+  ): Promise<UserRecord> {
+    const { user, refundNow } = await checkPassword(email, password, {
+      ipAddress,
+      userAgent: null,
+      location: null,
+    });
+    await refundNow();
     return user;
   }
 
@@ -159,6 +183,8 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
       amr: string[];
       delivery?: Delivery;
     },
+    /** What a password login already knows: the device's history, and the refund to make. */
+    known: { seen?: SeenBefore; refund?: { keys: string[]; clear: string[] } } = {},
   ): Promise<IssuedTokens | SessionLimitReached> {
     const now = clock.now();
     const { grant, refreshToken, session } = await newSession(
@@ -166,38 +192,42 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
       input.device,
       now,
     );
-    const opened = await store.openSession(session, {
+    // Seen before? Lets a client (and the user's event log) warn about a new device or place.
+    const seen = known.seen ?? (await store.seenBefore(user.id, input.device, now));
+    // The session, its first refresh token, the event with its webhook deliveries and notices,
+    // and the refund: one statement, all or nothing (issue #21).
+    const opened = await store.openLoginSession({
+      session,
       maxSessions: sessionPolicy.maxSessionsPerUser,
       verifiedPasswordHash: user.passwordHash,
       onLimit: deps.sessionLimitPolicy ?? 'evict',
+      ...(known.refund ? { refund: known.refund } : {}),
+      event: {
+        userId: user.id,
+        sessionId: grant.sessionId,
+        type: 'login_succeeded',
+        ipAddress: input.device.ipAddress,
+        userAgent: input.device.userAgent,
+        details: {
+          client_id: input.clientId,
+          // How the user signed in (RFC 8176): ['pwd'], ['pwd', 'otp'], a passkey's ['hwk', 'user', 'mfa'].
+          amr: input.amr,
+          device_name: input.deviceName,
+          location: input.device.location,
+          country: input.device.country ?? null,
+          new_device: !seen.device,
+          new_location: !seen.location,
+          unusual_time: isUnusualTime(seen.signIns),
+          first_sign_in: seen.signIns.count === 0,
+          // evicted_sessions: added by the store when the limit made it revoke sessions.
+        },
+        at: now,
+      },
     });
     // The password changed between the check and the lock: the checked one is no longer valid.
     if (opened === 'credentials_changed') throw invalidCredentials();
     if (opened === 'account_disabled') throw accountDisabled();
     if (opened === 'limit_reached') return holdLogin(user, { ...input, authTime: now });
-    // Seen before? Lets a client (and the user's event log) warn about a new device or place.
-    const seen = await store.seenBefore(user.id, input.device, now);
-    await store.recordSecurityEvent({
-      userId: user.id,
-      sessionId: grant.sessionId,
-      type: 'login_succeeded',
-      ipAddress: input.device.ipAddress,
-      userAgent: input.device.userAgent,
-      details: {
-        client_id: input.clientId,
-        // How the user signed in (RFC 8176): ['pwd'], ['pwd', 'otp'], a passkey's ['hwk', 'user', 'mfa'].
-        amr: input.amr,
-        device_name: input.deviceName,
-        location: input.device.location,
-        country: input.device.country ?? null,
-        new_device: !seen.device,
-        new_location: !seen.location,
-        unusual_time: isUnusualTime(seen.signIns),
-        first_sign_in: seen.signIns.count === 0,
-        ...(opened.evictedSessionIds.length > 0 ? { evicted_sessions: opened.evictedSessionIds } : {}),
-      },
-      at: now,
-    });
     return tokensFor({ ...grant, emailVerified: opened.emailVerified }, refreshToken);
   }
 
@@ -210,13 +240,18 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
     delivery?: Delivery;
     device: RequestDevice;
   }): Promise<IssuedTokens | MfaRequired | SessionLimitReached> {
-    const user = await verifyPassword(input.email, input.password, input.device.ipAddress);
+    const { user, seen, hasPasskey, refund, refundNow } = await checkPassword(
+      input.email,
+      input.password,
+      input.device,
+    );
     const session = {
       deviceName: input.deviceName ?? null,
       remembered: input.remember ?? false,
       clientId: input.clientId ?? DEFAULT_CLIENT_ID,
     };
     if (user.mfaEnabled) {
+      await refundNow();
       // The password alone opens nothing: a single-purpose token for the second step.
       const { token, hash } = await newMfaToken();
       const now = clock.now();
@@ -231,20 +266,17 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
         expiresAt: new Date(now.getTime() + MFA_TOKEN_TTL_MS),
         consumedAt: null,
       });
-      const hasPasskey = (await store.listPasskeys(user.id)).length > 0;
       return {
         mfaRequired: true,
         mfaToken: token,
         methods: ['totp', 'recovery_code', ...(hasPasskey ? (['passkey'] as const) : [])],
       };
     }
-    return openSession(user, {
-      ...session,
-      device: input.device,
-      acr: 'aal1',
-      amr: ['pwd'],
-      delivery: input.delivery ?? 'body',
-    });
+    return openSession(
+      user,
+      { ...session, device: input.device, acr: 'aal1', amr: ['pwd'], delivery: input.delivery ?? 'body' },
+      { ...(seen ? { seen } : {}), refund },
+    );
   }
 
   return { register, verifyPassword, openSession, login };

@@ -1,7 +1,7 @@
-import { and, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, lt, or, type SQL, sql } from 'drizzle-orm';
 import { UNUSUAL_TIME } from '../../domain/unusual-time.js';
 import { webhookBody, webhookEventOf } from '../../domain/webhook-events.js';
-import type { SecurityEvent, SecurityEventLog } from '../../ports/store.js';
+import type { SecurityEvent, SecurityEventLog, SeenBefore } from '../../ports/store.js';
 import { type Database, rowsOf } from './database.js';
 import { insertOutboxMessages } from './drizzle-outbox.js';
 import { securityEvents } from './schema.js';
@@ -54,6 +54,48 @@ export async function insertSecurityEvents(
   }
 }
 
+/** The row of `seenBeforeColumns`. */
+export interface SeenRow {
+  device: boolean;
+  location: boolean;
+  history: number | string;
+  near_hour: boolean;
+}
+
+/**
+ * SecurityEventLog.seenBefore as select-list columns (device, location, history, near_hour)
+ * for the user `userId` (a parameter, or a column of the statement that embeds them: the
+ * login's one read, drizzle-login-store.ts).
+ */
+export function seenBeforeColumns(
+  userId: SQL,
+  { userAgent, location }: { userAgent: string | null; location: string | null },
+  at: Date,
+): SQL {
+  const loginWith = (condition: SQL) => sql`EXISTS (
+        SELECT 1 FROM security_events
+        WHERE user_id = ${userId} AND type IN ('login_succeeded') AND ${condition})`;
+  const since = new Date(at.getTime() - UNUSUAL_TIME.HISTORY_DAYS * 86_400_000).toISOString();
+  const recent = sql`user_id = ${userId} AND type = 'login_succeeded' AND created_at > ${since}::timestamptz`;
+  // The hour of the day as a fraction, UTC; its distance to this one's on a 24-hour circle.
+  const hourOfDay = sql`(extract(epoch FROM (created_at AT TIME ZONE 'UTC')::time) / 3600.0)`;
+  const thisHour = (at.getTime() % 86_400_000) / 3_600_000;
+  const distance = sql`LEAST(abs(${hourOfDay} - ${thisHour}::float8), 24 - abs(${hourOfDay} - ${thisHour}::float8))`;
+  return sql`
+          ${userAgent === null ? sql`true` : loginWith(sql`user_agent = ${userAgent}`)} AS device,
+          ${location === null ? sql`true` : loginWith(sql`details->>'location' = ${location}`)} AS location,
+          (SELECT count(*)::int FROM (SELECT 1 FROM security_events WHERE ${recent}
+            LIMIT ${UNUSUAL_TIME.MIN_HISTORY}) enough) AS history,
+          EXISTS (SELECT 1 FROM security_events WHERE ${recent}
+            AND ${distance} <= ${UNUSUAL_TIME.NEIGHBOUR_HOURS}) AS near_hour`;
+}
+
+export const seenOf = (row: SeenRow | undefined): SeenBefore => ({
+  device: Boolean(row?.device),
+  location: Boolean(row?.location),
+  signIns: { count: Number(row?.history ?? 0), nearThisHour: Boolean(row?.near_hour) },
+});
+
 /** The security event log (the SecurityEventLog port) over drizzle. */
 export function createEventLog(db: Database): SecurityEventLog {
   return {
@@ -84,30 +126,11 @@ export function createEventLog(db: Database): SecurityEventLog {
       return rows.length === 1;
     },
 
-    async seenBefore(userId, { userAgent, location }, at) {
-      const loginWith = (condition: ReturnType<typeof sql>) => sql`EXISTS (
-        SELECT 1 FROM security_events
-        WHERE user_id = ${userId} AND type IN ('login_succeeded') AND ${condition})`;
-      const since = new Date(at.getTime() - UNUSUAL_TIME.HISTORY_DAYS * 86_400_000).toISOString();
-      const recent = sql`user_id = ${userId} AND type = 'login_succeeded' AND created_at > ${since}::timestamptz`;
-      // The hour of the day as a fraction, UTC; its distance to this one's on a 24-hour circle.
-      const hourOfDay = sql`(extract(epoch FROM (created_at AT TIME ZONE 'UTC')::time) / 3600.0)`;
-      const thisHour = (at.getTime() % 86_400_000) / 3_600_000;
-      const distance = sql`LEAST(abs(${hourOfDay} - ${thisHour}::float8), 24 - abs(${hourOfDay} - ${thisHour}::float8))`;
-      const [row] = rowsOf<{ device: boolean; location: boolean; history: number; near_hour: boolean }>(
-        await db.execute(sql`SELECT
-          ${userAgent === null ? sql`true` : loginWith(sql`user_agent = ${userAgent}`)} AS device,
-          ${location === null ? sql`true` : loginWith(sql`details->>'location' = ${location}`)} AS location,
-          (SELECT count(*)::int FROM (SELECT 1 FROM security_events WHERE ${recent}
-            LIMIT ${UNUSUAL_TIME.MIN_HISTORY}) enough) AS history,
-          EXISTS (SELECT 1 FROM security_events WHERE ${recent}
-            AND ${distance} <= ${UNUSUAL_TIME.NEIGHBOUR_HOURS}) AS near_hour`),
+    async seenBefore(userId, device, at) {
+      const [row] = rowsOf<SeenRow>(
+        await db.execute(sql`SELECT ${seenBeforeColumns(sql`${userId}`, device, at)}`),
       );
-      return {
-        device: Boolean(row?.device),
-        location: Boolean(row?.location),
-        signIns: { count: Number(row?.history ?? 0), nearThisHour: Boolean(row?.near_hour) },
-      };
+      return seenOf(row);
     },
 
     async listSecurityEvents(userId, { limit, before }) {

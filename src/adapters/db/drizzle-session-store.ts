@@ -8,9 +8,10 @@ import type {
   StoredRefreshToken,
 } from '../../ports/store.js';
 import type { Database } from './database.js';
+import { touchUser } from './drizzle-login-store.js';
 import { endedHead, liveHead } from './live-sessions.js';
 import { loginHolds, refreshTokens, users } from './schema.js';
-import { lockUser, replaceLiveToken, revokeUntilNone } from './token-rows.js';
+import { replaceLiveToken, revokeUntilNone } from './token-rows.js';
 
 type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 
@@ -54,7 +55,8 @@ export function createSessionStore(db: Database): SessionStore {
   return {
     async openSession(session, { maxSessions, verifiedPasswordHash, onLimit }) {
       return db.transaction(async (tx) => {
-        const user = await lockUser(tx, session.userId);
+        // Locked by an update: the login's one statement sees the new session (drizzle-login-store.ts).
+        const user = await touchUser(tx, session.userId);
         if (user?.passwordHash !== verifiedPasswordHash) return 'credentials_changed' as const;
         if (user.disabledAt) return 'account_disabled' as const;
         const live = await liveSessionIds(tx, session.userId, session.createdAt);
@@ -99,7 +101,8 @@ export function createSessionStore(db: Database): SessionStore {
       const outcome = (value: Outcome) => Object.assign(new Error(value), { outcome: value });
       try {
         return await db.transaction(async (tx) => {
-          const user = await lockUser(tx, session.userId);
+          // Locked by an update: the login's one statement sees the new session (drizzle-login-store.ts).
+          const user = await touchUser(tx, session.userId);
           if (user?.disabledAt) throw outcome('account_disabled');
           const used = await tx
             .update(loginHolds)

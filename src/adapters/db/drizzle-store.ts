@@ -3,6 +3,7 @@ import type { Database } from './database.js';
 import { createAdminStore } from './drizzle-admin-store.js';
 import { createEmailTokenStore } from './drizzle-email-tokens.js';
 import { createEventLog } from './drizzle-event-log.js';
+import { createLoginStore } from './drizzle-login-store.js';
 import { createMaintenanceStore } from './drizzle-maintenance.js';
 import { createMfaStore } from './drizzle-mfa-store.js';
 import { createOutboxStore } from './drizzle-outbox.js';
@@ -19,6 +20,7 @@ export function createDrizzleStore(db: Database): Store {
   return {
     ...createUserStore(db),
     ...createSessionStore(db),
+    ...createLoginStore(db),
     ...createEventLog(db),
     ...createMaintenanceStore(db),
     ...createMfaStore(db),
