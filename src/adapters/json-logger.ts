@@ -49,7 +49,11 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
 
 /** One JSON object per line on stdout/stderr; works on Node and Workers alike. */
 export function createJsonLogger(level: keyof typeof LEVELS, base: Record<string, unknown> = {}): Logger {
-  const write = (name: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => {
+  const write = (
+    name: 'debug' | 'info' | 'warn' | 'error',
+    message: string,
+    fields?: Record<string, unknown>,
+  ) => {
     if (LEVELS[name] < LEVELS[level]) return;
     const line = JSON.stringify({
       level: name,
@@ -62,6 +66,7 @@ export function createJsonLogger(level: keyof typeof LEVELS, base: Record<string
     else console.log(line);
   };
   return {
+    debug: (message, fields) => write('debug', message, fields),
     info: (message, fields) => write('info', message, fields),
     warn: (message, fields) => write('warn', message, fields),
     error: (message, fields) => write('error', message, fields),

@@ -37,10 +37,11 @@ export function createPinoLogger(
   // Secret-named fields are replaced at any depth before pino sees them (redactSecrets, the
   // same rule as the Workers logger). pino's own `redact` does it with wildcard paths, whose
   // cost on every request line showed in the refresh profile (BENCHMARKS.md).
-  const write = (name: 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) => {
-    if (!logger.isLevelEnabled(name)) return;
-    if (fields) logger[name](redactSecrets(fields) as object, message);
-    else logger[name](message);
-  };
-  return { info: write('info'), warn: write('warn'), error: write('error') };
+  const write =
+    (name: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) => {
+      if (!logger.isLevelEnabled(name)) return;
+      if (fields) logger[name](redactSecrets(fields) as object, message);
+      else logger[name](message);
+    };
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }

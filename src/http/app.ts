@@ -14,9 +14,9 @@ import type { Metrics } from '../ports/metrics.js';
 import type { AppServices, RouteContext } from './context.js';
 import { EDGE_CF, keep, type RequestFacts } from './context-keys.js';
 import { errorResponse, handleError } from './errors.js';
-import { countRequest } from './metrics.js';
 import { accountPages } from './pages/routes.js';
 import { type GetClientIp, requestDevice } from './request.js';
+import { requestLog } from './request-log.js';
 import { mountRoutes, type Operation } from './route-table.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
@@ -74,21 +74,7 @@ export function createApp(deps: AppDeps) {
   app.use(requestId());
   // Lets log lines written deep in a service name the request they belong to.
   app.use(contextStorage());
-  app.use(async function requestLog(c, next) {
-    const started = performance.now();
-    await next();
-    const elapsedMs = performance.now() - started;
-    countRequest(metrics, c, elapsedMs / 1000);
-    const caller = (c.var as { caller?: { sub: string; sid: string } }).caller;
-    logger.info('request', {
-      request_id: c.get('requestId'),
-      method: c.req.method,
-      route: c.req.routePath,
-      status: c.res.status,
-      latency_ms: Math.round(elapsedMs * 10) / 10,
-      ...(caller ? { user_id: caller.sub, session_id: caller.sid } : {}),
-    });
-  });
+  app.use(requestLog(logger, metrics, clock));
   // OWASP Secure Headers: nosniff, no referrer leaks; no page of ours is ever framed (the
   // account pages and /docs say `frame-ancestors 'none'` too); and behind an https issuer,
   // HSTS for a year with subdomains (OWASP HSTS Cheat Sheet; RFC 6797 §6.1). Over http it

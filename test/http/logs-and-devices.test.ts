@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { REFRESH_SUMMARY_MS } from '../../src/http/request-log.js';
 import type { Logger } from '../../src/ports/logger.js';
 import { call, login, refresh, registerUser } from '../support/client.js';
 import { buildLatchkey, type Latchkey, PASSWORD, useDatabase } from '../support/harness.js';
@@ -6,6 +7,7 @@ import { buildLatchkey, type Latchkey, PASSWORD, useDatabase } from '../support/
 const database = useDatabase();
 const lines: Record<string, unknown>[] = [];
 const capture: Logger = {
+  debug: (msg, fields) => lines.push({ level: 'debug', msg, ...fields }),
   info: (msg, fields) => lines.push({ level: 'info', msg, ...fields }),
   warn: (msg, fields) => lines.push({ level: 'warn', msg, ...fields }),
   error: (msg, fields) => lines.push({ level: 'error', msg, ...fields }),
@@ -52,6 +54,10 @@ describe('logs', () => {
     expect(text).not.toContain('203.0.113.7');
     const requests = lines.filter((line) => line.msg === 'request');
     expect(requests.length).toBe(6);
+    // A successful refresh is logged at debug only; at info it is counted in the summary.
+    expect(requests.filter((line) => line.level === 'debug').map((line) => line.route)).toEqual([
+      '/v1/auth/refresh',
+    ]);
     for (const line of requests) {
       expect(line.request_id).toEqual(expect.any(String));
       expect(line.status).toEqual(expect.any(Number));
@@ -67,6 +73,40 @@ describe('logs', () => {
     for (const line of eventLines) expect(requestIds.has(line.request_id)).toBe(true);
     const events = eventLines.map((line) => line.type);
     expect(events).toEqual(['user_registered', 'login_failed', 'login_succeeded', 'password_changed']);
+  });
+});
+
+describe('the refresh summary', () => {
+  it('counts successful refreshes in one info line a minute; a failed one keeps its own line', async () => {
+    const { email } = await registerUser(lk.app);
+    const first = await refresh(lk.app, (await login(lk.app, email)).refresh_token);
+    lk.clock.advance(REFRESH_SUMMARY_MS); // the window that started before this test is over
+    lines.length = 0;
+    const second = await refresh(lk.app, first.json.refresh_token);
+    const summary = lines.filter((line) => line.msg === 'refresh summary');
+    expect(summary).toHaveLength(1);
+    expect(summary[0]).toMatchObject({
+      level: 'info',
+      refreshes: expect.any(Number),
+      seconds: expect.any(Number),
+      latency_ms_mean: expect.any(Number),
+      latency_ms_max: expect.any(Number),
+    });
+    expect(summary[0]!.refreshes as number).toBeGreaterThanOrEqual(2);
+    expect(lines.filter((line) => line.msg === 'request' && line.level === 'info')).toEqual([]);
+
+    // The next minute: two more successes, then a failure, which is logged on its own at once.
+    lines.length = 0;
+    const third = await refresh(lk.app, second.json.refresh_token);
+    await refresh(lk.app, third.json.refresh_token);
+    lk.clock.advance(REFRESH_SUMMARY_MS);
+    await call(lk.app, '/v1/auth/refresh', { body: { refresh_token: 'not-a-token' } });
+    expect(lines.filter((line) => line.msg === 'request' && line.level === 'info')).toMatchObject([
+      { route: '/v1/auth/refresh', status: 401 },
+    ]);
+    expect(lines.filter((line) => line.msg === 'refresh summary')).toEqual([]);
+    await refresh(lk.app, (await login(lk.app, email)).refresh_token);
+    expect(lines.filter((line) => line.msg === 'refresh summary')).toMatchObject([{ refreshes: 3 }]);
   });
 });
 
