@@ -256,8 +256,8 @@ export async function runPrimary(config: Config, workerScript: string): Promise<
 
 /**
  * A worker's side: its /metrics answers the primary's totals, and it runs the cleanup and
- * the outbox only once the primary has said so. `stop` is the worker's graceful shutdown,
- * called when the primary is gone (killed: no connection reaches this worker any more).
+ * the outbox only once the primary has said so. A worker whose primary is killed exits at
+ * once: node:cluster does that itself when the IPC channel closes.
  */
 export function joinCluster(deps: {
   metrics: {
@@ -265,7 +265,6 @@ export function joinCluster(deps: {
     reportClusterTotals(totals: () => Promise<string>): void;
   };
   logger: Logger;
-  stop: (reason: string) => void;
 }): { hasDuties(): boolean; serving(): void } {
   let duties = false;
   let nextId = 0;
@@ -285,7 +284,6 @@ export function joinCluster(deps: {
       asked.get(ours.id)?.(ours);
     }
   });
-  process.on('disconnect', () => deps.stop('primary gone'));
 
   const unavailable = () =>
     new AuthError('temporarily_unavailable', 'The metrics of the other workers are not available');

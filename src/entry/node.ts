@@ -27,7 +27,7 @@ try {
 }
 
 // A worker of `serve --workers N`: /metrics over every worker, the timers in one.
-const member = cluster.isWorker ? joinCluster({ ...runtime, stop: (reason) => stop(reason) }) : undefined;
+const member = cluster.isWorker ? joinCluster(runtime) : undefined;
 const app = createApp({ ...runtime, getClientIp });
 
 const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
