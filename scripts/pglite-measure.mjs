@@ -24,6 +24,10 @@ const root = args.includes('--root')
   : fileURLToPath(new URL('..', import.meta.url));
 const runs = Number(args[args.indexOf('--runs') + 1] ?? 1) || 1;
 const asJson = args.includes('--json');
+// Node options for the server (V8 flags such as --liftoff-only), after `--`.
+const nodeArgs = args.includes('--') ? args.slice(args.indexOf('--') + 1) : [];
+// Sequential refreshes timed after the login: what a setting costs the hot path.
+const refreshes = args.includes('--refreshes') ? Number(args[args.indexOf('--refreshes') + 1]) : 0;
 const extraEnv = Object.fromEntries(
   args
     .filter((a) => /^[A-Z_][A-Z0-9_]*=/.test(a))
@@ -56,7 +60,7 @@ async function cpuMs(pid) {
 async function start(dataDir) {
   const port = await freePort();
   const began = performance.now();
-  const child = spawn(process.execPath, ['dist/entry/node.js'], {
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/entry/node.js'], {
     cwd: root,
     env: {
       PATH: process.env.PATH,
@@ -115,10 +119,27 @@ async function measureStart(dataDir, label, email) {
   const afterHealth = await memory(server.pid);
   const credentials = { email, password: 'correct horse battery staple' };
   if (label === 'first') await post(server.base, '/v1/auth/register', { ...credentials, name: 'Measure' });
-  await post(server.base, '/v1/auth/login', { ...credentials, device_name: 'measure' });
+  let pair = await post(server.base, '/v1/auth/login', { ...credentials, device_name: 'measure' });
   const afterLogin = await memory(server.pid);
+  let refreshMs;
+  if (refreshes > 0) {
+    const began = performance.now();
+    for (let i = 0; i < refreshes; i++) {
+      pair = await post(server.base, '/v1/auth/refresh', { refresh_token: pair.refresh_token });
+    }
+    refreshMs = Number(((performance.now() - began) / refreshes).toFixed(2));
+  }
+  const afterRefreshes = refreshes > 0 ? await memory(server.pid) : undefined;
   await server.stop();
-  return { label, startMs: server.startMs, startCpuMs: server.startCpuMs, afterHealth, afterLogin };
+  return {
+    label,
+    startMs: server.startMs,
+    startCpuMs: server.startCpuMs,
+    afterHealth,
+    afterLogin,
+    refreshMs,
+    afterRefreshes,
+  };
 }
 
 const results = [];
@@ -138,7 +159,10 @@ if (asJson) {
 } else {
   for (const r of results) {
     console.log(
-      `${r.label.padEnd(6)} start ${String(r.startMs).padStart(5)} ms (CPU ${String(r.startCpuMs).padStart(5)} ms) | after /health RSS ${r.afterHealth.rssMiB} MiB HWM ${r.afterHealth.hwmMiB} MiB | after register+login RSS ${r.afterLogin.rssMiB} MiB HWM ${r.afterLogin.hwmMiB} MiB`,
+      `${r.label.padEnd(6)} start ${String(r.startMs).padStart(5)} ms (CPU ${String(r.startCpuMs).padStart(5)} ms) | after /health RSS ${r.afterHealth.rssMiB} MiB HWM ${r.afterHealth.hwmMiB} MiB | after register+login RSS ${r.afterLogin.rssMiB} MiB HWM ${r.afterLogin.hwmMiB} MiB` +
+        (r.refreshMs === undefined
+          ? ''
+          : ` | ${refreshes} refreshes ${r.refreshMs} ms each, then RSS ${r.afterRefreshes.rssMiB} MiB HWM ${r.afterRefreshes.hwmMiB} MiB`),
     );
   }
 }

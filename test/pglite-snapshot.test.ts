@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, rowsOf } from '../src/adapters/db/database.js';
@@ -195,6 +195,23 @@ describe.skipIf(onPostgres)('PGlite seeded from the build snapshot', () => {
     const dataDir = join(work, 'escape', 'data');
     await expect(extractSnapshot(archive, dataDir)).rejects.toThrow(/not a data directory file/);
     expect(await readdir(join(work, 'escape'))).toEqual(['data']);
+  });
+
+  it('a truncated archive is refused, and the directory stays marked for a fresh extraction', async () => {
+    const whole = gunzipSync(await readFile(PGLITE_SEED.archive));
+    const dataDir = join(work, 'truncated');
+    await expect(extractSnapshot(gzipSync(whole.subarray(0, 700)), dataDir)).rejects.toThrow(/truncated/);
+    expect(await readdir(dataDir)).toContain('.latchkey-seeding');
+    expect(await readdir(dataDir)).not.toContain('PG_VERSION');
+
+    // Met at a first start, the damaged archive is passed over for initdb, the directory emptied.
+    const damaged = join(work, 'damaged.tar.gz');
+    await writeFile(damaged, gzipSync(whole.subarray(0, 700)));
+    const empty = join(work, 'damaged-seed');
+    await mkdir(empty);
+    const refused = await seedDataDir(empty, { ...PGLITE_SEED, archive: damaged }, MIGRATIONS_FOLDER);
+    expect(refused).toMatch(/^unreadable snapshot: snapshot archive is truncated/);
+    expect(await readdir(empty)).toEqual([]);
   });
 });
 
