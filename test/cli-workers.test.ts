@@ -184,7 +184,7 @@ describe.skipIf(!onPostgres)('serve --workers 2 on PostgreSQL', () => {
   }, 120_000);
 
   afterAll(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (child?.exitCode === null) child.kill('SIGKILL');
     await database?.close();
   });
 
