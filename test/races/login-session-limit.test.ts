@@ -15,6 +15,8 @@ import { buildLatchkey, useDatabase } from '../support/harness.js';
 const database = useDatabase();
 const MAX = 3;
 const N = 16;
+/** N right passwords at once are N attempts before any is given back: room for all of them. */
+const ROOM = { LOGIN_FAILURES_PER_ACCOUNT: String(N) };
 
 async function facts(userId: string) {
   const { db } = database.current;
@@ -33,7 +35,7 @@ async function facts(userId: string) {
 describe('parallel logins of one user at the session limit', () => {
   it(`evict: ${N} logins at once all succeed, and ${MAX} sessions are left live`, async () => {
     const lk = await buildLatchkey(database.current, {
-      env: { MAX_SESSIONS_PER_USER: String(MAX), SESSION_LIMIT_POLICY: 'evict' },
+      env: { ...ROOM, MAX_SESSIONS_PER_USER: String(MAX), SESSION_LIMIT_POLICY: 'evict' },
     });
     const { email, id } = await registerUser(lk.app);
     const answers = await Promise.all(Array.from({ length: N }, () => login(lk.app, email)));
@@ -43,7 +45,7 @@ describe('parallel logins of one user at the session limit', () => {
 
   it(`reject: ${N} logins at once, exactly ${MAX} sessions opened and the rest held (409)`, async () => {
     const lk = await buildLatchkey(database.current, {
-      env: { MAX_SESSIONS_PER_USER: String(MAX), SESSION_LIMIT_POLICY: 'reject' },
+      env: { ...ROOM, MAX_SESSIONS_PER_USER: String(MAX), SESSION_LIMIT_POLICY: 'reject' },
     });
     const { email, id, password } = await registerUser(lk.app);
     const answers = await Promise.all(
