@@ -6,7 +6,7 @@ import { type Logger, silentLogger } from '../ports/logger.js';
 import type { Mailer } from '../ports/mail.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { RateLimiter } from '../ports/rate-limiter.js';
-import type { SecurityEventLog, Store } from '../ports/store.js';
+import type { LoginStore, SecurityEvent, SecurityEventLog, Store } from '../ports/store.js';
 import type { WebhookSender } from '../ports/webhooks.js';
 import { createAccessTokens } from '../services/access-tokens.js';
 import { createAdminService } from '../services/admin-service.js';
@@ -282,26 +282,48 @@ function withEventFacts(
   logger: Logger,
   notices: SecurityNotices | undefined,
 ): Store {
-  const recordSecurityEvent: SecurityEventLog['recordSecurityEvent'] = async (given, caused = []) => {
+  const withFacts = (given: SecurityEvent): SecurityEvent => {
     const facts = requestFacts();
-    const event = facts
+    return facts
       ? {
           ...given,
           ipAddress: given.ipAddress ?? facts.ipAddress,
           userAgent: given.userAgent ?? facts.userAgent,
         }
       : given;
-    // The owner hears of it by email (SECURITY_NOTIFICATIONS): written with the event, one transaction.
-    await store.recordSecurityEvent(event, [...caused, ...(notices ? await notices(event) : [])]);
+  };
+  const logged = (event: SecurityEvent) =>
     logger.info('security event', {
-      request_id: facts?.requestId ?? null,
+      request_id: requestFacts()?.requestId ?? null,
       type: event.type,
       user_id: event.userId,
       session_id: event.sessionId ?? null,
     });
+  const recordSecurityEvent: SecurityEventLog['recordSecurityEvent'] = async (given, caused = []) => {
+    const event = withFacts(given);
+    // The owner hears of it by email (SECURITY_NOTIFICATIONS): written with the event, one transaction.
+    await store.recordSecurityEvent(event, [...caused, ...(notices ? await notices(event) : [])]);
+    logged(event);
+  };
+  // A login writes its event with its session (LoginStore.openLoginSession, one statement):
+  // the same facts, notices (then one transaction) and log line as any other event.
+  const openLoginSession: LoginStore['openLoginSession'] = async (input) => {
+    const event = withFacts(input.event);
+    const caused = notices ? await notices(event) : [];
+    const opened = await store.openLoginSession({
+      ...input,
+      event,
+      notices: [...(input.notices ?? []), ...caused],
+    });
+    if (typeof opened === 'object') logged(event);
+    return opened;
   };
   return new Proxy(store, {
     get: (target, property, receiver) =>
-      property === 'recordSecurityEvent' ? recordSecurityEvent : Reflect.get(target, property, receiver),
+      property === 'recordSecurityEvent'
+        ? recordSecurityEvent
+        : property === 'openLoginSession'
+          ? openLoginSession
+          : Reflect.get(target, property, receiver),
   });
 }
