@@ -82,6 +82,11 @@ const RUNTIME_ALLOWED: { path: string; apis: string[] | '*'; why: string }[] = [
     why: "Node's logger (pid in each line; readable lines on a terminal in development)",
   },
   { path: 'src/adapters/password/argon2-native.ts', apis: ['argon2'], why: 'the native argon2 binding' },
+  {
+    path: 'src/adapters/db/pglite.ts',
+    apis: ['node:fs/promises', 'node:module', 'node:path', 'node:zlib'],
+    why: "the embedded database's data directory: the build's migrated snapshot extracted into an empty one (issue #21), and the installed PGlite's version read to check the snapshot",
+  },
   { path: 'src/adapters/prom-metrics.ts', apis: ['prom-client'], why: 'Prometheus on Node' },
   { path: 'src/adapters/mail/smtp.ts', apis: ['nodemailer'], why: 'SMTP delivery on Node (issue 17)' },
   {
