@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import type { CleanupTable, Maintenance, SigningKeyStore } from '../../ports/store.js';
 import { type Database, rowsOf } from './database.js';
 import { endedHead, liveHead } from './live-sessions.js';
@@ -94,10 +94,12 @@ export function createMaintenanceStore(db: Database): SigningKeyStore & Maintena
       return db.transaction(async (tx) => {
         await tx.execute(sql`SELECT pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
         if (onlyIfNone) {
+          // Any unretired key of the algorithm counts, whatever its activates_at: another
+          // instance that took the lock first may have read its clock a moment later than ours.
           const current = await tx
             .select({ kid: signingKeys.kid })
             .from(signingKeys)
-            .where(and(stillSigningAt, lte(signingKeys.activatesAt, from), eq(signingKeys.alg, key.alg)))
+            .where(and(stillSigningAt, eq(signingKeys.alg, key.alg)))
             .limit(1);
           if (current.length > 0) return false;
         }

@@ -59,5 +59,30 @@ export function maintenanceContract(open: OpenSubjects) {
       expect(keys).toHaveLength(1);
       expect(keys[0]!.retiredAt).toBeNull();
     });
+
+    it('an instance whose clock read a moment earlier adds no second key (onlyIfNone)', async () => {
+      // Found by the scale-out test: three instances starting at once left two keys, the first
+      // retired before it ever activated, because the check only counted keys already active
+      // at the caller's own (earlier) instant.
+      const { store } = open();
+      const at = new Date(Date.UTC(2032, 0, 1));
+      const alg = `contract-${crypto.randomUUID()}`;
+      const key = (i: number, activatesAt: Date) => ({
+        kid: `contract-${i}-${crypto.randomUUID()}`,
+        alg,
+        publicJwk: { kty: 'OKP', crv: 'Ed25519', x: `x${i}` },
+        privateKeySealed: 'sealed',
+        encryptionKeyId: 'contract-key',
+        createdAt: activatesAt,
+        activatesAt,
+        retiredAt: null,
+      });
+      // Instance 1 read its clock 5 ms after instance 2 but took the advisory lock first.
+      const options = { onlyIfNone: true, retire: 'same-alg' } as const;
+      expect(await store.addSigningKey(key(1, new Date(at.getTime() + 5)), options)).toBe(true);
+      expect(await store.addSigningKey(key(2, at), options)).toBe(false);
+      const keys = (await store.listSigningKeys()).filter((k) => k.alg === alg);
+      expect(keys.map((k) => [k.kid.split('-')[1], k.retiredAt])).toEqual([['1', null]]);
+    });
   });
 }
