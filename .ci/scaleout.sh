@@ -19,7 +19,7 @@ if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then
   # Debian enables its own service on install; ours runs on its own config and port only.
   $SUDO systemctl disable --now haproxy >/dev/null 2>&1 || true
 fi
-"$(command -v haproxy || echo /usr/sbin/haproxy)" -v | head -1
+"$(command -v haproxy || echo /usr/sbin/haproxy)" -v | sed -n 1p
 
 if ! pg_isready -h "$PGHOST" -p "$PGPORT" -q; then
   $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
