@@ -6,6 +6,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
+import { trimEnd } from '../../lib/text.js';
 import type { Database } from './database.js';
 import { schema } from './schema.js';
 
@@ -178,7 +179,7 @@ async function startEntry(dir: string, field: (offset: number, length: number) =
   const name = (prefix ? `${prefix}/` : '') + field(0, 100);
   const size = Number.parseInt(field(124, 12).trim() || '0', 8);
   const type = field(156, 1) || '0';
-  const path = name.replace(/^\/+/, '').replace(/\/+$/, '');
+  const path = trimEnd(name.replace(/^\/+/, ''), '/');
   if (!Number.isSafeInteger(size) || size < 0 || path.split('/').some((part) => part === '..')) {
     throw new Error(`snapshot entry ${JSON.stringify(name)} is not a data directory file`);
   }
