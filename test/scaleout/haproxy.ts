@@ -26,8 +26,9 @@ import { freePort } from '../support/ports.js';
  *     private network). With kept-alive server connections two races lose requests that
  *     never reached a dead instance: a request sent on an idle connection to an instance
  *     just killed, before HAProxy has read its close, and one sent on an idle connection just
- *     as Node's keep-alive timeout (5 s by default; Latchkey does not set it) closes it. Both
- *     end as a connection closed without an answer; the second was seen about once a run;
+ *     as the instance's keep-alive timeout closes it. Both end as a connection closed without an
+ *     answer; the second was seen about once a run while Latchkey kept Node's 5 s default
+ *     (it now sets 65 s: src/entry/node.ts);
  *   - a 1 s connect timeout and a 3 s check timeout: short enough to notice a hung host in
  *     seconds, long enough that a busy instance on a loaded machine (CI: 2 cores for three
  *     servers, HAProxy and the clients) is not taken for a dead one;
