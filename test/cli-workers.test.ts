@@ -276,8 +276,10 @@ describe.skipIf(!onPostgres)('serve --workers 2 on PostgreSQL', () => {
     const seen = lines.length;
     for (let i = 0; i < 6; i++) expect((await get('/health')).status).toBe(200);
     await vi.waitFor(() => {
+      // Six at least: a worker logs a request once its answer is sent, so the line of one of
+      // the probes above may land after `seen` was taken (CI saw seven once).
       const answered = lines.slice(seen).filter((line) => line.msg === 'request' && line.route === '/health');
-      expect(answered).toHaveLength(6);
+      expect(answered.length).toBeGreaterThanOrEqual(6);
       expect(new Set(answered.map((line) => line.pid))).toEqual(new Set([survivor, replacement]));
     });
     // The totals do not go back with the worker that died: Prometheus would read a reset.
