@@ -11,6 +11,13 @@ export {
   SIGNING_ALGORITHMS,
   type SigningAlgorithm,
 } from './claims.js';
+export {
+  type DpopOptions,
+  type DpopReplayCache,
+  MemoryDpopReplayCache,
+  type MemoryDpopReplayCacheOptions,
+  type RequestLike,
+} from './dpop.js';
 export { authenticateRequest, type ErrorResponse, errorResponseFor } from './http.js';
 export type { FetchLike } from './revocation-feed.js';
 export { createVerifier, type Verifier, type VerifierOptions, VerifierUnavailableError } from './verifier.js';

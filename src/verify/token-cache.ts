@@ -58,6 +58,8 @@ export class VerifiedTokenCache {
   set(token: string, claims: AccessTokenClaims): Readonly<AccessTokenClaims> {
     Object.freeze(claims.amr);
     if (Array.isArray(claims.aud)) Object.freeze(claims.aud);
+    // The DPoP binding every later request of this token is checked against (RFC 9449 §6.1).
+    if (claims.cnf) Object.freeze(claims.cnf);
     const frozen = Object.freeze(claims);
     if (this.maxEntries <= 0) return frozen;
     if (this.#entries.size >= this.maxEntries) {

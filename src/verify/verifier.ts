@@ -10,6 +10,8 @@ import {
   type SigningAlgorithm,
   verifyAccessToken,
 } from './claims.js';
+import { type DpopOptions, MemoryDpopReplayCache, parsePublicUrl, type ResolvedDpopOptions } from './dpop.js';
+import { VerifierUnavailableError } from './errors.js';
 import { createKeySet, DEFAULT_JWKS_MAX_AGE_SECONDS } from './key-set.js';
 import { createRevocationFeed, type FetchLike, type RevocationFeed } from './revocation-feed.js';
 import { VerifiedTokenCache } from './token-cache.js';
@@ -42,6 +44,11 @@ export interface VerifierOptions {
   fetch?: FetchLike;
   /** The clock, in ms since the epoch (default `Date.now`); for tests. */
   now?: () => number;
+  /**
+   * DPoP-bound tokens (RFC 9449): the API's public URL, which proofs name, and the replay cache
+   * (an in-memory one per process by default; share one across instances). See src/verify/dpop.ts.
+   */
+  dpop?: DpopOptions;
 }
 
 export interface Verifier {
@@ -52,16 +59,14 @@ export interface Verifier {
   /** Fetches the revoked-sessions feed now (say, at start). */
   refreshRevocations(): Promise<void>;
   readonly cachedTokens: number;
+  /**
+   * How DPoP proofs are checked (`authenticateRequest` with a request, the Hono middleware); a
+   * verifier without it accepts no DPoP-bound token.
+   */
+  readonly dpop?: ResolvedDpopOptions;
 }
 
-/** The signing keys or the feed could not be fetched: answer 503, not 401. */
-export class VerifierUnavailableError extends Error {
-  readonly status = 503;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'VerifierUnavailableError';
-  }
-}
+export { VerifierUnavailableError };
 
 /** Keys and revocations are trusted input: fetch them over TLS (loopback excepted, for development). */
 function trustedUrl(value: string, what: string): URL {
@@ -153,9 +158,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return claims;
   }
 
+  const dpop: ResolvedDpopOptions = {
+    replayCache: options.dpop?.replayCache ?? new MemoryDpopReplayCache({ now }),
+  };
+  if (options.dpop?.publicUrl !== undefined) dpop.publicUrl = parsePublicUrl(options.dpop.publicUrl);
+
   return {
     verify,
     now: () => new Date(now()),
+    dpop,
     refreshRevocations: () => feed?.refresh() ?? Promise.resolve(),
     get cachedTokens() {
       return cache.size;

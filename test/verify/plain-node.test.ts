@@ -37,6 +37,7 @@ describe('@latchkey/verify from plain Node', () => {
       VerifierUnavailableError: 'function',
       checkAssurance: 'function',
       bearerToken: 'function',
+      MemoryDpopReplayCache: 'function',
     });
   });
 
