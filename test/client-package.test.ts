@@ -39,7 +39,14 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('@latchkey/client: the built package', () => {
   it('holds the client only, where package.json exports it', () => {
-    expect(files).toEqual(['client/index.d.ts', 'client/index.js', 'client/types.d.ts', 'client/types.js']);
+    expect(files).toEqual([
+      'client/dpop.d.ts',
+      'client/dpop.js',
+      'client/index.d.ts',
+      'client/index.js',
+      'client/types.d.ts',
+      'client/types.js',
+    ]);
     const pkg = JSON.parse(readFileSync(join(ROOT, 'packages/client/package.json'), 'utf8'));
     expect(pkg.exports['.']).toEqual({
       types: './dist/client/index.d.ts',

@@ -1,3 +1,4 @@
+import { type DpopKey, type DpopOption, resolveKey, signProof } from './dpop.js';
 import type {
   EmailChangePending,
   EmailChangeReverted,
@@ -20,6 +21,7 @@ import type {
   TotpEnrollment,
 } from './types.js';
 
+export type { DpopAlgorithm, DpopKeyPair, DpopOption, DpopPublicJwk, DpopSigner } from './dpop.js';
 export type {
   EmailChangePending,
   EmailChangeReverted,
@@ -80,6 +82,15 @@ export interface ClientOptions {
   /** Body delivery: where the refresh token is kept; in memory by default (lost on reload). */
   refreshTokenStore?: RefreshTokenStore | undefined;
   clientId?: string | undefined;
+  /**
+   * DPoP (RFC 9449): bind the session's tokens to a key this client holds, so that a copied
+   * access or refresh token is useless without it. `true`: a non-extractable ES256 key made here,
+   * kept in IndexedDB in a browser (a reload keeps it), in memory elsewhere. Or the app's own:
+   * a WebCrypto key pair, or a signer over a platform keystore (Secure Enclave, Android
+   * Keystore). Every request then carries a fresh proof, and calls use `Authorization: DPoP`.
+   * `baseUrl` must be the server's ISSUER: proofs name the URL they are for (`htu`).
+   */
+  dpop?: DpopOption | undefined;
   fetch?: ((input: string, init?: RequestInit) => Promise<Response>) | undefined;
   /** Called when the session is over (refresh refused): show the login page. */
   onSessionEnded?: (() => void) | undefined;
@@ -158,6 +169,23 @@ const expectJson = async <T>(response: Response): Promise<T> => {
   return (await response.json()) as T;
 };
 
+/**
+ * The server wants its nonce in the proof (RFC 9449 §8: 400 `use_dpop_nonce` at a token
+ * endpoint; §9: a 401 challenge at a resource), and its answer brings one in `DPoP-Nonce`.
+ */
+async function nonceAsked(response: Response): Promise<boolean> {
+  if (!response.headers.has('dpop-nonce')) return false;
+  if (response.status === 401) return !!response.headers.get('www-authenticate')?.includes('use_dpop_nonce');
+  const body =
+    response.status === 400
+      ? await response
+          .clone()
+          .json()
+          .catch(() => undefined)
+      : undefined;
+  return (body as { error?: unknown } | undefined)?.error === 'use_dpop_nonce';
+}
+
 /** What a sign-in may say about its session. */
 export interface SignInExtra {
   deviceName?: string | undefined;
@@ -196,14 +224,49 @@ export function createLatchkeyClient(options: ClientOptions) {
   let warnedEnd: number | undefined;
   let cancelTimer: (() => void) | undefined;
 
-  const send = (path: string, init: RequestInit & { json?: unknown } = {}) => {
+  /** The scheme of the access token in memory: `DPoP` when the server bound it to our key. */
+  let tokenType: TokenPair['token_type'] = 'Bearer';
+  let dpopKey: Promise<DpopKey> | undefined;
+  /** The server's latest `DPoP-Nonce` (RFC 9449 §8.2: any answer may bring a fresh one). */
+  let nonce: string | undefined;
+  const proof = async (method: string, url: string, token?: string, withNonce?: string) => {
+    if (!options.dpop) return undefined;
+    dpopKey ??= resolveKey(options.dpop, base);
+    return signProof(
+      await dpopKey,
+      method,
+      new URL(url, globalThis.location?.href).href,
+      now(),
+      token,
+      withNonce,
+    );
+  };
+
+  /**
+   * One request to the server; with `token`, authorized by it. With DPoP each attempt carries a
+   * fresh proof (RFC 9449 §4), with `ath` for a DPoP token (§7); an answer asking for a nonce
+   * (`use_dpop_nonce` with `DPoP-Nonce`: 400 at a token endpoint, §8; 401 at a resource, §9) is
+   * sent again once, with it.
+   */
+  const send = async (path: string, init: RequestInit & { json?: unknown } = {}, token?: string) => {
     const headers = new Headers(init.headers);
     let body = init.body;
     if (init.json !== undefined) {
       headers.set('content-type', 'application/json');
       body = JSON.stringify(init.json);
     }
-    return doFetch(`${base}${path}`, { ...init, headers, body, credentials: 'include' });
+    if (token) headers.set('authorization', `${tokenType} ${token}`);
+    const url = `${base}${path}`;
+    const attempt = async () => {
+      const signed = await proof(init.method ?? 'GET', url, tokenType === 'DPoP' ? token : undefined, nonce);
+      if (signed) headers.set('dpop', signed);
+      const response = await doFetch(url, { ...init, headers, body, credentials: 'include' });
+      const fresh = response.headers.get('dpop-nonce');
+      if (fresh && fresh.length <= 512) nonce = fresh;
+      return response;
+    };
+    const response = await attempt();
+    return options.dpop && (await nonceAsked(response)) ? attempt() : response;
   };
   const post = (path: string, json?: unknown) => send(path, { method: 'POST', json });
 
@@ -235,6 +298,7 @@ export function createLatchkeyClient(options: ClientOptions) {
   /** Keeps a new pair: the access token in memory, the refresh token in the store (body delivery). */
   async function keep(pair: TokenPair): Promise<TokenPair> {
     accessToken = pair.access_token;
+    tokenType = pair.token_type === 'DPoP' ? 'DPoP' : 'Bearer';
     if (pair.refresh_token) await store.set(pair.refresh_token);
     sessionEnd = now() + pair.refresh_token_expires_in * 1000;
     arm();
@@ -300,11 +364,7 @@ export function createLatchkeyClient(options: ClientOptions) {
     init: RequestInit & { json?: unknown } = {},
     mayStepUp = true,
   ): Promise<Response> {
-    const withToken = (token: string | undefined) => {
-      const headers = new Headers(init.headers);
-      if (token) headers.set('authorization', `Bearer ${token}`);
-      return send(path, { ...init, headers });
-    };
+    const withToken = (token: string | undefined) => send(path, init, token);
     const used = accessToken ?? (await refresh());
     let response = await withToken(used);
     const challenge = () => (response.status === 401 ? (response.headers.get('www-authenticate') ?? '') : '');
@@ -562,11 +622,11 @@ export function createLatchkeyClient(options: ClientOptions) {
     },
     async logout(): Promise<void> {
       const token = delivery === 'body' ? await store.get() : undefined;
-      const response = await send('/v1/auth/logout', {
-        method: 'POST',
-        ...(token ? { json: { refresh_token: token } } : {}),
-        ...(!token && accessToken ? { headers: { authorization: `Bearer ${accessToken}` } } : {}),
-      });
+      const response = await send(
+        '/v1/auth/logout',
+        { method: 'POST', ...(token ? { json: { refresh_token: token } } : {}) },
+        token ? undefined : accessToken,
+      );
       await forget();
       if (response.status !== 401) await ok(response);
     },
@@ -574,6 +634,15 @@ export function createLatchkeyClient(options: ClientOptions) {
     get accessToken() {
       return accessToken;
     },
+    /** Its scheme for `Authorization: <tokenType> <accessToken>`: `DPoP` when it is bound to the key. */
+    get tokenType() {
+      return tokenType;
+    },
+    /**
+     * A DPoP proof for a call to your own API (RFC 9449 §7): `htm` the method, `url` the
+     * request's, `accessToken` the token sent with it (for `ath`). Undefined without `dpop`.
+     */
+    dpopProof: (method: string, url: string, accessToken?: string) => proof(method, url, accessToken),
     /** When the session ends unless refreshed (never past its absolute end), from the last token pair. */
     get sessionExpiresAt(): Date | undefined {
       return sessionEnd === undefined ? undefined : new Date(sessionEnd);

@@ -7,7 +7,8 @@
 /** Login, MFA login, refresh and step-up answer this (API.md, Tokens). */
 export interface TokenPair {
   access_token: string;
-  token_type: 'Bearer';
+  /** `DPoP` when the tokens are bound to the client's key (RFC 9449): send them with a proof. */
+  token_type: 'Bearer' | 'DPoP';
   /** Seconds. */
   expires_in: number;
   /** Absent with cookie delivery: the browser holds it in an HttpOnly cookie. */
@@ -56,6 +57,8 @@ export interface Session {
   current: boolean;
   remembered: boolean;
   acr: 'aal1' | 'aal2';
+  /** The session's tokens are bound to a key the device holds (DPoP, RFC 9449). */
+  key_bound: boolean;
 }
 
 export interface SecurityEvent {
