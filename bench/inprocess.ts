@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import argon2 from 'argon2';
 import { sql } from 'drizzle-orm';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { parseConfig } from '../src/config.js';
 import { openNodeRuntime } from '../src/entry/node-runtime.js';
 import { createApp } from '../src/http/app.js';
@@ -36,6 +37,8 @@ export interface InProcessResult {
   nodeCryptoVerifyMs: number;
   kit: { baselinePerSecond: number; fresh: number; repeated: number; joseOnly: number };
   refreshMs: number;
+  /** The same refresh of a DPoP-bound session, each with a fresh proof (signed beforehand). */
+  dpopRefreshMs: number;
   bareRotationMs: number;
   loginMs: number;
   oneHashMs: number;
@@ -62,10 +65,10 @@ export async function runInProcess(options: {
       const { keyRing, accessTokens } = runtime.services;
       await keyRing.ensureSigningKey();
       const app = createApp(runtime);
-      const post = async (path: string, body: unknown) => {
+      const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
         const res = await app.request(path, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...headers },
           body: JSON.stringify(body),
         });
         if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
@@ -121,6 +124,40 @@ export async function runInProcess(options: {
         };
         refreshToken = next.refresh_token;
       });
+
+      // The same through a DPoP-bound session (RFC 9449): the proof's checks, its replay-cache
+      // insert, the key condition in the rotation. Proofs are signed before the clock starts.
+      const dpopKey = await generateKeyPair('ES256');
+      const jwk = await exportJWK(dpopKey.publicKey);
+      const proofFor = (path: string) =>
+        new SignJWT({
+          jti: crypto.randomUUID(),
+          htm: 'POST',
+          htu: `${config.issuer}${path}`,
+          iat: Math.floor(clock.now().getTime() / 1000),
+        })
+          .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+          .sign(dpopKey.privateKey);
+      const bound = (await post(
+        '/v1/auth/login',
+        { email, password },
+        { dpop: await proofFor('/v1/auth/login') },
+      )) as {
+        refresh_token: string;
+      };
+      const proofs = await Promise.all(
+        Array.from({ length: ITERATIONS }, () => proofFor('/v1/auth/refresh')),
+      );
+      let boundToken = bound.refresh_token;
+      const dpopRefresh = await median(ITERATIONS, async (i) => {
+        const next = (await post(
+          '/v1/auth/refresh',
+          { refresh_token: boundToken },
+          { dpop: proofs[i]! },
+        )) as { refresh_token: string };
+        boundToken = next.refresh_token;
+      });
+
       const userId = (await store.findUserByEmail(email))!.id;
       await database.db.execute(sql`
         INSERT INTO refresh_tokens (id, token_hash, session_id, user_id, client_id, remembered, acr, amr, auth_time,
@@ -157,6 +194,7 @@ export async function runInProcess(options: {
         nodeCryptoVerifyMs: rawVerify,
         kit,
         refreshMs: refresh,
+        dpopRefreshMs: dpopRefresh,
         bareRotationMs: bareSql,
         loginMs: login,
         oneHashMs: oneHash,

@@ -646,6 +646,12 @@ try {
       inProcess.nodeCryptoVerifyMs,
     );
     medianRow('refresh via app.request', inProcess.refreshMs, 'bare CTE', inProcess.bareRotationMs);
+    medianRow(
+      'DPoP-bound refresh via app.request',
+      inProcess.dpopRefreshMs,
+      'plain refresh',
+      inProcess.refreshMs,
+    );
     medianRow('login via app.request', inProcess.loginMs, 'argon2 hash', inProcess.oneHashMs);
   }
 

@@ -15,6 +15,7 @@ import {
   webhookConfig,
   webhookCrossChecks,
 } from './config/webhooks.js';
+import { DPOP_POLICIES, type DpopPolicy } from './domain/dpop.js';
 import type { SessionLimitPolicy } from './domain/session-policy.js';
 import { isLoopbackHost } from './lib/hosts.js';
 import { trimEnd } from './lib/text.js';
@@ -73,6 +74,12 @@ export const EnvSchema = z.object({
   SESSION_BINDING_IPV6_PREFIX: integer(48, 0, 128),
   MAX_SESSIONS_PER_USER: integer(15, 1, 1000),
   SESSION_LIMIT_POLICY: z.enum(['evict', 'reject']).default('evict'),
+  /** RFC 9449 DPoP at the token endpoints, for clients not named in DPOP_CLIENTS. */
+  DPOP_POLICY: z.enum(DPOP_POLICIES).default('optional'),
+  /** Per client: `client_id:required`, `client_id:off`, comma-separated. */
+  DPOP_CLIENTS: list,
+  /** RFC 9449 §8: proofs must carry a nonce this server handed out (DPoP-Nonce), 5 minutes each. */
+  DPOP_NONCE: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   ARGON2_MEMORY_KIB: integer(19456, 1024, 4 * 1024 * 1024),
   ARGON2_TIME_COST: integer(2, 1, 100),
   ARGON2_PARALLELISM: integer(1, 1, 16),
@@ -156,6 +163,8 @@ export interface Config {
   maxSessionsPerUser: number;
   /** At the limit: revoke the least recently active session, or answer 409 and let the user choose. */
   sessionLimitPolicy: SessionLimitPolicy;
+  /** RFC 9449: DPoP per client (`clients`), and for the others (`policy`). */
+  dpop: { policy: DpopPolicy; clients: Record<string, DpopPolicy>; nonce: boolean };
   argon2: { memoryKib: number; timeCost: number; parallelism: number };
   /** Node: password hashes run at once at most (0: automatic); the rest wait their turn. */
   passwordHashConcurrency: number;
@@ -271,6 +280,20 @@ function crossChecks(raw: Record<string, string>): string[] {
     clientIds.add(id);
   }
 
+  const dpopClients = new Set<string>();
+  for (const item of (raw.DPOP_CLIENTS ?? '').split(',').map((entry) => entry.trim())) {
+    if (!item) continue;
+    const colon = item.lastIndexOf(':');
+    const id = item.slice(0, Math.max(colon, 0));
+    const policy = item.slice(colon + 1);
+    if (colon <= 0 || !(DPOP_POLICIES as readonly string[]).includes(policy)) {
+      problems.push(`DPOP_CLIENTS: each entry is client_id:${DPOP_POLICIES.join('|')}, not "${item}"`);
+    } else if (dpopClients.has(id)) {
+      problems.push(`DPOP_CLIENTS: "${id}" is listed twice`);
+    }
+    dpopClients.add(id);
+  }
+
   const sessionTtl = Number(raw.SESSION_TTL ?? 86400);
   const rememberTtl = Number(raw.SESSION_REMEMBER_TTL ?? 7776000);
   if (rememberTtl < sessionTtl) problems.push('SESSION_REMEMBER_TTL: must not be shorter than SESSION_TTL');
@@ -352,6 +375,16 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     maxSessionsPerUser: e.MAX_SESSIONS_PER_USER,
     sessionLimitPolicy: e.SESSION_LIMIT_POLICY,
+    dpop: {
+      policy: e.DPOP_POLICY,
+      clients: Object.fromEntries(
+        e.DPOP_CLIENTS.map((item) => [
+          item.slice(0, item.lastIndexOf(':')),
+          item.slice(item.lastIndexOf(':') + 1),
+        ]),
+      ) as Record<string, DpopPolicy>,
+      nonce: e.DPOP_NONCE === 'true',
+    },
     passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
     argon2: {
       memoryKib: e.ARGON2_MEMORY_KIB,

@@ -277,6 +277,7 @@ describe('sessions:list', () => {
         expires_at: expect.any(String),
         remembered: true,
         acr: 'aal1',
+        key_bound: false,
       },
     ]);
     const api = await call(lk.app, '/v1/sessions', { token: tokens.access_token });

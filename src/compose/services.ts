@@ -13,6 +13,7 @@ import { createAdminService } from '../services/admin-service.js';
 import { createSecretGuessLimit, limitKeys } from '../services/attempt-limits.js';
 import { createAuthService } from '../services/auth-service.js';
 import { createCleanup } from '../services/cleanup.js';
+import { createDpopProofs } from '../services/dpop.js';
 import { createEmailAddress } from '../services/email-address.js';
 import { createHealth } from '../services/health.js';
 import { createKeyRing } from '../services/key-ring.js';
@@ -110,7 +111,15 @@ export function composeServices(ports: Ports) {
     guesses,
     mail: config.mail,
   });
+  const dpop = createDpopProofs({
+    store,
+    clock,
+    issuer: config.issuer,
+    policy: config.dpop,
+    nonceKey: masterKeys.dpopNonceKey,
+  });
   const auth = createAuthService({
+    dpopPolicy: dpop.policyFor,
     store,
     emailVerification: {
       required: config.mail.requireEmailVerification,
@@ -143,6 +152,7 @@ export function composeServices(ports: Ports) {
     keys,
   });
   const sessions = createSessionService({
+    dpop,
     store,
     hasher,
     clock,
@@ -248,6 +258,7 @@ export function composeServices(ports: Ports) {
     passwordReset,
   });
   return {
+    dpop,
     keyRing,
     accessTokens,
     auth,

@@ -27,6 +27,11 @@ export interface AccessTokenClaims {
    * its auth server still accepts the tokens of the older one.
    */
   email_verified?: boolean;
+  /**
+   * RFC 9449 §6.1 confirmation: the SHA-256 thumbprint (RFC 7638) of the key the token is
+   * bound to. A bound token is accepted only as `Authorization: DPoP` with a proof by that key.
+   */
+  cnf?: { jkt: string };
 }
 
 export type SigningAlgorithm = 'EdDSA' | 'ES256';
@@ -70,7 +75,11 @@ function hasClaimShapes(
     (payload.acr === 'aal1' || payload.acr === 'aal2') &&
     Array.isArray(payload.amr) &&
     payload.amr.every((value) => typeof value === 'string') &&
-    (payload.email_verified === undefined || typeof payload.email_verified === 'boolean')
+    (payload.email_verified === undefined || typeof payload.email_verified === 'boolean') &&
+    (payload.cnf === undefined ||
+      (typeof payload.cnf === 'object' &&
+        payload.cnf !== null &&
+        typeof (payload.cnf as { jkt?: unknown }).jkt === 'string'))
   );
 }
 
@@ -86,13 +95,22 @@ export interface AccessTokenRules {
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 const textEncoder = new TextEncoder();
 
-/** A base64url segment holding a JSON object (RFC 7515 §7.1); undefined for anything else. */
-function jsonObjectOf(segment: string): Record<string, unknown> | undefined {
+/** UTF-8 bytes holding a JSON object; undefined for anything else. */
+export function jsonObjectOfBytes(bytes: Uint8Array): Record<string, unknown> | undefined {
   try {
-    const value: unknown = JSON.parse(textDecoder.decode(base64url.decode(segment)));
+    const value: unknown = JSON.parse(textDecoder.decode(bytes));
     return typeof value === 'object' && value !== null && !Array.isArray(value)
       ? (value as Record<string, unknown>)
       : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A base64url segment holding a JSON object (RFC 7515 §7.1); undefined for anything else. */
+export function jsonObjectOf(segment: string): Record<string, unknown> | undefined {
+  try {
+    return jsonObjectOfBytes(base64url.decode(segment));
   } catch {
     return undefined;
   }

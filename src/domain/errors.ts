@@ -25,6 +25,10 @@ export type AuthErrorCode =
   | 'unsupported_grant_type'
   | 'refresh_token_reused'
   | 'invalid_token'
+  /** RFC 9449 §5, §7.1: a DPoP proof missing where required, invalid, replayed, or by another key. 400 at the token endpoints, 401 on resource routes. */
+  | 'invalid_dpop_proof'
+  /** RFC 9449 §8, §9: the proof must carry the nonce this server hands out in `DPoP-Nonce`. */
+  | 'use_dpop_nonce'
   | 'insufficient_user_authentication'
   | 'invalid_origin'
   | 'not_found'

@@ -117,6 +117,19 @@ export function createApp(deps: AppDeps) {
     c.header('Pragma', 'no-cache');
     await next();
   });
+  // DPOP_NONCE (RFC 9449 §8): every answer to a request with a DPoP proof carries the nonce the
+  // next proof must use, the refusal that asks for one (`use_dpop_nonce`) included.
+  if (config.dpop.nonce) {
+    const withNonce: MiddlewareHandler = async (c, next) => {
+      if (c.req.header('dpop') !== undefined) {
+        const nonce = await deps.services.dpop.currentNonce();
+        if (nonce) c.header('DPoP-Nonce', nonce);
+      }
+      await next();
+    };
+    app.use('/v1/*', withNonce);
+    app.use('/oauth/*', withNonce);
+  }
 
   // Each route is declared once (src/http/route-table.ts); /openapi.json is generated from the
   // declarations of exactly the modules mounted here.
@@ -170,8 +183,9 @@ export function currentRequestFacts(config: Config, getClientIp: GetClientIp = (
 }
 
 const CORS_METHODS = ['GET', 'POST', 'PATCH', 'DELETE'];
-const CORS_REQUEST_HEADERS = ['Authorization', 'Content-Type'];
-const CORS_EXPOSED_HEADERS = ['Retry-After', 'WWW-Authenticate', 'X-Request-Id'];
+// DPoP: the proof header a browser app sends (RFC 9449 §4.1), and the nonce it may be asked to use (§8).
+const CORS_REQUEST_HEADERS = ['Authorization', 'Content-Type', 'DPoP'];
+const CORS_EXPOSED_HEADERS = ['Retry-After', 'WWW-Authenticate', 'X-Request-Id', 'DPoP-Nonce'];
 
 /**
  * CORS for the API: a preflight (OPTIONS) is answered by Hono's `cors`; on every other request

@@ -4,6 +4,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { AuthService } from '../services/auth-service.js';
+import type { DpopProofs } from '../services/dpop.js';
 import type { EmailAddress } from '../services/email-address.js';
 import type { Health } from '../services/health.js';
 import type { KeyRing } from '../services/key-ring.js';
@@ -30,6 +31,7 @@ export interface AppServices {
   keyRing: KeyRing;
   health: Health;
   webhooks: Webhooks;
+  dpop: DpopProofs;
 }
 
 /** What the route modules share: built once by `createApp`. */

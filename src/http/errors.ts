@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { bearerChallenge } from '../domain/bearer.js';
+import { BearerError, bearerChallenge } from '../domain/bearer.js';
 import { AuthError, type AuthErrorCode } from '../domain/errors.js';
 import { describeError } from '../lib/errors.js';
 import type { ClassifyFailure } from '../ports/failure-kind.js';
@@ -32,6 +32,9 @@ export const STATUS: Record<AuthErrorCode, ContentfulStatusCode> = {
   unsupported_grant_type: 400,
   refresh_token_reused: 401,
   invalid_token: 401,
+  // RFC 9449 §5: at the token endpoints; a resource route's refusal is a BearerError (401).
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
   insufficient_user_authentication: 401,
   invalid_origin: 403,
   not_found: 404,
@@ -64,7 +67,7 @@ export function errorResponse(c: Context, error: AuthError, status?: ContentfulS
       ...(error.attemptsLeft !== undefined ? { attempts_left: error.attemptsLeft } : {}),
       ...error.extra,
     },
-    status ?? STATUS[error.code],
+    status ?? (error instanceof BearerError ? error.status : STATUS[error.code]),
   );
 }
 

@@ -178,3 +178,9 @@ function edgeLocation(c: Context): string {
     .filter((part): part is string => typeof part === 'string' && part !== '')
     .join(', ');
 }
+
+/** What services/dpop.ts needs of a request: its `DPoP` header (Headers joins two with a comma: refused), method and path. */
+export function dpopFacts(c: Context): { proofs: string[]; method: string; path: string } {
+  const proof = c.req.header('dpop');
+  return { proofs: proof === undefined ? [] : [proof], method: c.req.method, path: c.req.path };
+}

@@ -15,7 +15,7 @@ export const ErrorResponse = z.object({
 
 export const TokenPair = z.object({
   access_token: z.string().meta({ description: 'RFC 9068 JWT, 15 minutes by default' }),
-  token_type: z.literal('Bearer'),
+  token_type: z.enum(['Bearer', 'DPoP']),
   expires_in: z.number().int(),
   refresh_token: z.string().optional().meta({ description: 'Absent when delivered as a cookie' }),
   refresh_token_expires_in: z.number().int(),
@@ -70,6 +70,10 @@ export const Session = z.object({
   current: z.boolean(),
   remembered: z.boolean(),
   acr: z.enum(['aal1', 'aal2']),
+  key_bound: z.boolean().meta({
+    description:
+      "The session's tokens are bound to a key the device holds (DPoP, RFC 9449): a copied token is useless without it",
+  }),
 });
 
 export const SessionList = z.object({ sessions: z.array(Session) });
@@ -276,7 +280,7 @@ export const OAuthTokenResponse = TokenPair.extend({ refresh_token: z.string() }
 
 export const Introspection = z.looseObject({
   active: z.boolean(),
-  token_type: z.enum(['Bearer', 'refresh_token']).optional(),
+  token_type: z.enum(['Bearer', 'DPoP', 'refresh_token']).optional(),
   sub: z.string().optional(),
   sid: z.string().optional(),
   client_id: z.string().optional(),

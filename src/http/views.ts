@@ -16,4 +16,5 @@ export const sessionJson = (session: SessionView, currentSessionId?: string) => 
   ...(currentSessionId !== undefined ? { current: session.id === currentSessionId } : {}),
   remembered: session.remembered,
   acr: session.acr,
+  key_bound: session.keyBound,
 });

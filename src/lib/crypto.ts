@@ -245,6 +245,8 @@ export interface MasterKeys {
   encryptionKey: CryptoKey;
   /** Names the master secret that made `encryptionKey`, so it can be rotated later. */
   encryptionKeyId: string;
+  /** HMAC key of the DPoP nonces this server hands out (RFC 9449 §8), the same on every instance. */
+  dpopNonceKey: CryptoKey;
 }
 
 async function hkdfBits(master: CryptoKey, info: string, bits = 256): Promise<ArrayBuffer> {
@@ -266,6 +268,7 @@ export async function deriveMasterKeys(masterSecret: string): Promise<MasterKeys
     ]);
   const refreshSuccessorKey = await hmacKey('latchkey/refresh-successor/v1');
   const recoveryCodeKey = await hmacKey('latchkey/recovery-code/v1');
+  const dpopNonceKey = await hmacKey('latchkey/dpop-nonce/v1');
   const encryptionKey = await crypto.subtle.importKey(
     'raw',
     await hkdfBits(master, 'latchkey/encryption/v1'),
@@ -276,7 +279,7 @@ export async function deriveMasterKeys(masterSecret: string): Promise<MasterKeys
   const encryptionKeyId = base64url.encode(
     new Uint8Array(await hkdfBits(master, 'latchkey/encryption-key-id/v1', 64)),
   );
-  return { refreshSuccessorKey, recoveryCodeKey, encryptionKey, encryptionKeyId };
+  return { refreshSuccessorKey, recoveryCodeKey, encryptionKey, encryptionKeyId, dpopNonceKey };
 }
 
 /** AES-256-GCM with a random 96-bit nonce; `context` is bound as additional data. */

@@ -39,6 +39,11 @@ export interface SessionGrant {
   amr: string[];
   authTime: Date;
   remembered: boolean;
+  /**
+   * RFC 9449: the thumbprint (RFC 7638) of the key the session's tokens are bound to; its
+   * access tokens carry it as `cnf.jkt`. Null or absent: a bearer session.
+   */
+  dpopJkt?: string | null;
 }
 
 /** The session's live refresh token, as the store saw it after an insert or a rotation. */
@@ -89,6 +94,11 @@ export interface RotateRefreshToken {
   notAfter: Date;
   /** The refreshing request's device facts; absent values keep the session's. */
   device: DeviceInfo;
+  /**
+   * The key the request's DPoP proof was signed with (RFC 9449 §5), or null without one: a
+   * session bound to a key rotates only for a proof by that key, in the same statement.
+   */
+  dpopJkt?: string | null;
 }
 
 export interface SessionView {
@@ -104,6 +114,8 @@ export interface SessionView {
   acr: AuthenticatorAssurance;
   /** RFC 8176 methods of the session's authentication (`pwd`, `otp`, a passkey's `hwk`/`swk`, …). */
   amr: string[];
+  /** The session's tokens are bound to a key the device holds (RFC 9449 DPoP). */
+  keyBound: boolean;
 }
 
 export type RevokeReason =
@@ -210,6 +222,8 @@ export type CleanupTable =
   /** Sent and failed outbox rows (their bodies are already erased), after 30 days. */
   | 'outbox'
   | 'webauthn_challenges'
+  /** DPoP proofs remembered against replay, once too old to be accepted. */
+  | 'dpop_proofs'
   /** Tombstones of deleted accounts, with what is left of their events (EVENT_RETENTION). */
   | 'deleted_users';
 

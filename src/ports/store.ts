@@ -1,5 +1,6 @@
 import type { SessionLimitPolicy } from '../domain/session-policy.js';
 import type { SignInHistory } from '../domain/unusual-time.js';
+import type { DpopReplayStore } from './dpop.js';
 import type {
   EmailChangeStore,
   EmailVerificationStore,
@@ -300,4 +301,5 @@ export interface Store
     EmailChangeStore,
     OutboxStore,
     OutboxReview,
-    WebhookStore {}
+    WebhookStore,
+    DpopReplayStore {}

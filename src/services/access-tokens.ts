@@ -50,6 +50,8 @@ export function createAccessTokens(options: {
           acr: grant.acr,
           amr: grant.amr,
           email_verified: grant.emailVerified,
+          // RFC 9449 §6.1: the key the token is bound to; its holder must prove it at each use.
+          ...(grant.dpopJkt ? { cnf: { jkt: grant.dpopJkt } } : {}),
         },
       );
       return { token, expiresIn: Math.max(0, exp - iat) };

@@ -1,3 +1,4 @@
+import type { DpopPolicy } from '../domain/dpop.js';
 import { AuthError } from '../domain/errors.js';
 import type { BindingPolicy } from '../domain/session-binding.js';
 import type { SessionLimitPolicy, SessionPolicy } from '../domain/session-policy.js';
@@ -45,6 +46,8 @@ export interface AuthServiceDeps {
   sessionLimitPolicy?: SessionLimitPolicy;
   /** Optional binding of a session to its network and browser family (SESSION_BINDING). */
   sessionBinding?: BindingPolicy;
+  /** RFC 9449: a client's DPoP policy (DPOP_CLIENTS, DPOP_POLICY); `optional` for all without it. */
+  dpopPolicy?: (clientId: string) => DpopPolicy;
   /**
    * Issue #17: a new account gets a verification link (`verificationFor`, written with the
    * account); `required` (REQUIRE_EMAIL_VERIFICATION) refuses the login of an unverified one.

@@ -43,6 +43,7 @@ export function createCleanup(deps: {
       deleted_users: new Date(now - policy.eventRetentionMs),
       outbox: new Date(now - 30 * DAY),
       webauthn_challenges: new Date(now - HOUR),
+      dpop_proofs: new Date(now - HOUR),
     };
     const counts = {} as CleanupCounts;
     for (const table of Object.keys(cutoffs) as CleanupTable[]) {

@@ -379,7 +379,9 @@ export function createMfaService(deps: MfaServiceDeps) {
       details: { acr: assurance.acr, amr: assurance.amr },
       at: now,
     });
-    return deps.auth.tokensFor(grant, refreshToken);
+    // RFC 9449: the new access token stays bound to the session's key, or to the key this
+    // request proved with its bound access token (a bearer session refreshed with a proof).
+    return deps.auth.tokensFor({ ...grant, dpopJkt: grant.dpopJkt ?? device.dpopJkt ?? null }, refreshToken);
   }
 
   return {

@@ -86,12 +86,14 @@ export function createOAuthService(deps: {
         auth_time: toEpochSeconds(row.authTime),
         acr: row.acr,
         amr: row.amr,
+        ...(row.dpopJkt ? { cnf: { jkt: row.dpopJkt } } : {}),
       };
     };
     const asAccessToken = async (): Promise<Introspection | undefined> => {
       // The server's own check: signature, claims and a live session.
       const claims = await unlessRefused(deps.sessions.authenticate, token);
-      return claims && { active: true, token_type: 'Bearer', ...claims };
+      // RFC 9449 §6.2: a bound token introspects as DPoP, with its `cnf`.
+      return claims && { active: true, token_type: claims.cnf ? 'DPoP' : 'Bearer', ...claims };
     };
     // The hint only orders the lookups (RFC 7662 §2.1).
     const order =

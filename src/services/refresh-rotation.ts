@@ -13,6 +13,19 @@ const MAX_GRACE_GENERATIONS = 4;
 
 const invalidGrant = () => new AuthError('invalid_grant', 'The refresh token is invalid, expired or revoked');
 
+/**
+ * RFC 9449 §5: the access token of a refresh is bound to the session's key; a session that is
+ * not bound gets a bound access token when the refresh carried a proof (the session itself stays
+ * a bearer one: binding it now would let whoever holds a stolen token lock its owner out).
+ */
+const withProofKey = <Grant extends { dpopJkt?: string | null }>(
+  grant: Grant,
+  proofKey: string | null,
+): Grant => ({
+  ...grant,
+  dpopJkt: grant.dpopJkt ?? proofKey,
+});
+
 /** Refresh-token rotation (RFC 9700 §4.14.2), replays inside the grace window, reuse, logout. */
 export function createRefreshRotation(
   deps: AuthServiceDeps & { tokens: SessionTokens; binding: BindingGuard },
@@ -29,8 +42,10 @@ export function createRefreshRotation(
    * guessed 256-bit token was never a real threat: this bounds the work and the noise).
    */
   async function refresh(input: { refreshToken: string; clientId?: string; device: RequestDevice }) {
-    const { refreshToken, device } = input;
+    const { refreshToken } = input;
     const clientId = input.clientId ?? DEFAULT_CLIENT_ID;
+    const proofKey = deps.tokens.bindingKey(clientId, input.device);
+    const device = { ...input.device, dpopJkt: proofKey };
     const now = clock.now();
     let successor: string | undefined;
     let presentedHash: string | undefined;
@@ -48,10 +63,11 @@ export function createRefreshRotation(
         now,
         notAfter: refreshTokenDeadline(now, sessionPolicy),
         device,
+        dpopJkt: proofKey,
       });
       if (rotated) {
         await enforceBinding(rotated, rotated.previousDevice, device, now);
-        return tokensFor(rotated, successor);
+        return tokensFor(withProofKey(rotated, proofKey), successor);
       }
     }
     const [wait = 0] = await deps.rateLimiter.hit(
@@ -86,13 +102,25 @@ export function createRefreshRotation(
     const hashes = [input.presentedHash, ...(await Promise.all(tokens.slice(1).map(hashRefreshToken)))];
     const rows = new Map((await store.findRefreshTokens(hashes)).map((row) => [row.tokenHash, row]));
     const chain: (RefreshTokenState | undefined)[] = hashes.map((hash) => rows.get(hash));
+    // RFC 9449 §5: a token of a key-bound session, presented without a proof by that key, is
+    // refused before anything else: no grace answer, and no reuse revocation either (whoever
+    // sent it cannot use the session, and must not be able to end it for its owner).
+    const presented = rows.get(input.presentedHash);
+    if (presented?.dpopJkt && presented.dpopJkt !== device.dpopJkt) {
+      throw new AuthError(
+        'invalid_dpop_proof',
+        device.dpopJkt
+          ? 'The DPoP proof is signed by another key than the refresh token is bound to'
+          : 'This refresh token is bound to a DPoP key: send a DPoP proof signed with it',
+      );
+    }
     const decision = decideReplay(chain, input.clientId, now, { reuseGraceMs: deps.reuseGraceMs });
 
     if (decision.kind === 'grace') {
       const live = rows.get(hashes[decision.generation]!)!;
       // The replay gets the live token: the same binding as a rotation applies (issue #15 §5).
       await enforceBinding(live, { ipAddress: live.ipAddress, userAgent: live.userAgent }, device, now);
-      return tokensFor(live, tokens[decision.generation]!);
+      return tokensFor(withProofKey(live, device.dpopJkt ?? null), tokens[decision.generation]!);
     }
     if (decision.kind === 'reuse') {
       // RFC 9700 §4.14.2: a replayed rotated token means one of two parties is an attacker;

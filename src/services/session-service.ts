@@ -6,6 +6,7 @@ import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { SecurityEventLog, SessionStore, UserRecord, UserStore } from '../ports/store.js';
 import type { AccessTokenClaims, AccessTokens } from './access-tokens.js';
 import type { SecretGuessLimit } from './attempt-limits.js';
+import type { DpopProofs } from './dpop.js';
 import { decodeKeysetCursor, encodeKeysetCursor } from './keyset-cursor.js';
 import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
 import type { RequestDevice } from './types.js';
@@ -31,6 +32,8 @@ export function createSessionService(deps: {
   passwordMinScore: number;
   /** The current password of a change is a guess like a step-up password (issue #15 §3). */
   guesses: SecretGuessLimit;
+  /** The DPoP checks the Bearer guard applies to key-bound tokens (RFC 9449 §7). */
+  dpop: DpopProofs;
 }) {
   const { store, hasher, clock, accessTokens, guesses } = deps;
 
@@ -147,7 +150,7 @@ export function createSessionService(deps: {
     };
   }
 
-  return { authenticate, me, list, revoke, revokeAll, changePassword, events };
+  return { authenticate, me, list, revoke, revokeAll, changePassword, events, dpop: deps.dpop };
 }
 
 export type SessionService = ReturnType<typeof createSessionService>;

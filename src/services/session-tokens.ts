@@ -1,3 +1,4 @@
+import { AuthError } from '../domain/errors.js';
 import { refreshTokenExpiry, sessionExpiry } from '../domain/session-policy.js';
 import type { NewSession, RefreshTokenGrant, SessionGrant } from '../ports/store.js';
 import type { AuthServiceDeps } from './auth-flow.js';
@@ -8,8 +9,24 @@ import type { IssuedTokens, RequestDevice } from './types.js';
 export type NewGrant = Omit<RefreshTokenGrant, 'emailVerified'>;
 
 /** A session's tokens: the pair a grant hands out, and a new session's first refresh token. */
-export function createSessionTokens(deps: Pick<AuthServiceDeps, 'clock' | 'accessTokens' | 'sessionPolicy'>) {
+export function createSessionTokens(
+  deps: Pick<AuthServiceDeps, 'clock' | 'accessTokens' | 'sessionPolicy' | 'dpopPolicy'>,
+) {
   const { clock, accessTokens, sessionPolicy } = deps;
+
+  /**
+   * The key a client's new session or refresh is bound to (RFC 9449 §5), by its policy:
+   * `off` ignores the proof's key, `required` refuses a request without one. The proof itself
+   * was checked by the HTTP layer (services/dpop.ts).
+   */
+  function bindingKey(clientId: string, device: RequestDevice): string | null {
+    const policy = deps.dpopPolicy?.(clientId) ?? 'optional';
+    if (policy === 'off') return null;
+    if (policy === 'required' && !device.dpopJkt) {
+      throw new AuthError('invalid_dpop_proof', 'This client must send a DPoP proof (RFC 9449)');
+    }
+    return device.dpopJkt ?? null;
+  }
 
   const secondsUntil = (date: Date) =>
     Math.max(0, Math.floor((date.getTime() - clock.now().getTime()) / 1000));
@@ -17,6 +34,7 @@ export function createSessionTokens(deps: Pick<AuthServiceDeps, 'clock' | 'acces
   async function tokensFor(grant: RefreshTokenGrant, refreshToken: string): Promise<IssuedTokens> {
     const access = await accessTokens.issue(grant);
     return {
+      tokenType: grant.dpopJkt ? 'DPoP' : 'Bearer',
       accessToken: access.token,
       expiresIn: access.expiresIn,
       refreshToken,
@@ -45,10 +63,13 @@ export function createSessionTokens(deps: Pick<AuthServiceDeps, 'clock' | 'acces
       authTime: facts.authTime,
       remembered: facts.remembered,
       expiresAt: refreshTokenExpiry(now, sessionExpiresAt, sessionPolicy),
+      // RFC 9449 §5: a session opened with a DPoP proof is bound to its key for good.
+      dpopJkt: bindingKey(facts.clientId, device),
     };
+    const { dpopJkt: _proofKey, ...deviceFacts } = device;
     const session: NewSession = {
       ...grant,
-      ...device,
+      ...deviceFacts,
       tokenHash: await hashRefreshToken(refreshToken),
       deviceName: facts.deviceName,
       createdAt: now,
@@ -58,7 +79,7 @@ export function createSessionTokens(deps: Pick<AuthServiceDeps, 'clock' | 'acces
     return { grant, refreshToken, session };
   }
 
-  return { tokensFor, newSession };
+  return { tokensFor, newSession, bindingKey };
 }
 
 export type SessionTokens = ReturnType<typeof createSessionTokens>;

@@ -8,13 +8,17 @@ export interface IssuedTokens {
   refreshTokenExpiresIn: number;
   sessionId: string;
   remembered: boolean;
+  /** RFC 9449 §5: `DPoP` when the access token is bound to a key (`cnf.jkt`), else `Bearer`. */
+  tokenType: 'Bearer' | 'DPoP';
 }
 
 /**
  * The request facts every flow records: client IP, user agent and trusted location, and the
- * country (ISO 3166-1 alpha-2) when a trusted edge tells it.
+ * country (ISO 3166-1 alpha-2) when a trusted edge tells it; and on a token request, the
+ * key its DPoP proof was signed with (RFC 9449 §5, checked by the HTTP layer with
+ * services/dpop.ts), to which a new session is bound.
  */
-export type RequestDevice = DeviceInfo & { country?: string | null };
+export type RequestDevice = DeviceInfo & { country?: string | null; dpopJkt?: string | null };
 
 export type Delivery = 'body' | 'cookie';
 

@@ -159,7 +159,10 @@ function expectCleanError(response: FuzzResponse, context: FuzzRequest): void {
   expect(typeof body.error_description, where).toBe('string');
   expect(response.headers.get('cache-control'), where).toBe('no-store');
   if (body.error === 'invalid_token') {
-    expect(response.headers.get('www-authenticate') ?? '', where).toMatch(/^Bearer error="invalid_token"/);
+    // RFC 9449 §7.1: a token presented with the DPoP scheme is refused with a DPoP challenge.
+    expect(response.headers.get('www-authenticate') ?? '', where).toMatch(
+      /^(Bearer|DPoP) error="invalid_token"/,
+    );
   }
 }
 

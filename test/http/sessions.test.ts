@@ -21,6 +21,7 @@ const SESSION_FIELDS = [
   'expires_at',
   'id',
   'ip_address',
+  'key_bound',
   'last_active_at',
   'location',
   'remembered',

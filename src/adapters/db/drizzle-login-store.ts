@@ -165,14 +165,14 @@ export function createLoginStore(db: Database): LoginStore {
       INSERT INTO refresh_tokens (
         id, token_hash, session_id, user_id, client_id, device_name, ip_address, user_agent,
         location, remembered, acr, amr, auth_time, session_created_at, session_expires_at,
-        issued_at, expires_at
+        issued_at, expires_at, dpop_jkt
       )
       SELECT ${crypto.randomUUID()}::uuid, ${session.tokenHash}::text, ${session.sessionId}::uuid, id,
         ${session.clientId}::text, ${session.deviceName}::text, ${session.ipAddress}::inet,
         ${session.userAgent}::text, ${session.location}::text, ${session.remembered}::boolean,
         ${session.acr}::text, ${textArray(session.amr)}, ${session.authTime.toISOString()}::timestamptz,
         ${at}::timestamptz, ${session.sessionExpiresAt.toISOString()}::timestamptz, ${at}::timestamptz,
-        ${session.tokenExpiresAt.toISOString()}::timestamptz
+        ${session.tokenExpiresAt.toISOString()}::timestamptz, ${session.dpopJkt ?? null}::text
       FROM admitted
       RETURNING session_id
     ), event AS (

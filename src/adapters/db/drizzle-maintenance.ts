@@ -20,6 +20,7 @@ const CLEANUP_COLUMNS: Record<CleanupTable, [string, string, string]> = {
   deleted_users: ['users', 'id', 'deleted_at'],
   outbox: ['outbox', 'id', 'created_at'],
   webauthn_challenges: ['webauthn_challenges', 'challenge_hash', 'expires_at'],
+  dpop_proofs: ['dpop_proofs', 'key', 'expires_at'],
 };
 
 /** More than age: a pending message is never deleted, however old (operators see it age). */

@@ -44,6 +44,7 @@ async function insertSession(tx: Tx, session: NewSession): Promise<void> {
     sessionExpiresAt: session.sessionExpiresAt,
     issuedAt: session.createdAt,
     expiresAt: session.tokenExpiresAt,
+    dpopJkt: session.dpopJkt ?? null,
   });
 }
 
@@ -143,12 +144,16 @@ export function createSessionStore(db: Database): SessionStore {
       return rows.length === 1;
     },
 
-    async rotateRefreshToken({ presentedHash, successorHash, clientId, now, notAfter, device }) {
+    async rotateRefreshToken({ presentedHash, successorHash, clientId, now, notAfter, device, dpopJkt }) {
       // RFC 9700 §4.14.2: the conditional UPDATE claims the token (a concurrent claim waits
       // for the row lock, re-checks the WHERE and gets nothing); only a claimed token gets a successor.
+      // RFC 9449 §5: a key-bound session is claimed only with a proof by its key, so a token
+      // presented without it changes nothing.
       const at = now.toISOString();
+      const boundTo =
+        dpopJkt == null ? sql`dpop_jkt IS NULL` : sql`(dpop_jkt IS NULL OR dpop_jkt = ${dpopJkt}::text)`;
       return replaceLiveToken(db, {
-        claim: sql`token_hash = ${presentedHash} AND client_id = ${clientId}`,
+        claim: sql`token_hash = ${presentedHash} AND client_id = ${clientId} AND ${boundTo}`,
         mark: sql`rotated_at = ${at}::timestamptz`,
         successorHash,
         now,
@@ -175,6 +180,7 @@ export function createSessionStore(db: Database): SessionStore {
           issuedAt: refreshTokens.issuedAt,
           ipAddress: refreshTokens.ipAddress,
           userAgent: refreshTokens.userAgent,
+          dpopJkt: refreshTokens.dpopJkt,
           emailVerified: sql<boolean>`${users.emailVerifiedAt} IS NOT NULL`,
         })
         .from(refreshTokens)
@@ -219,6 +225,7 @@ export function createSessionStore(db: Database): SessionStore {
           remembered: refreshTokens.remembered,
           acr: refreshTokens.acr,
           amr: refreshTokens.amr,
+          keyBound: sql<boolean>`${refreshTokens.dpopJkt} IS NOT NULL`,
         })
         .from(refreshTokens)
         .where(and(eq(refreshTokens.userId, userId), liveHead(now)))

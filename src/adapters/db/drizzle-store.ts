@@ -1,6 +1,7 @@
 import type { Store } from '../../ports/store.js';
 import type { Database } from './database.js';
 import { createAdminStore } from './drizzle-admin-store.js';
+import { createDpopReplayStore } from './drizzle-dpop-store.js';
 import { createEmailTokenStore } from './drizzle-email-tokens.js';
 import { createEventLog } from './drizzle-event-log.js';
 import { createLoginStore } from './drizzle-login-store.js';
@@ -29,5 +30,6 @@ export function createDrizzleStore(db: Database): Store {
     ...createEmailTokenStore(db),
     ...createWebhookStore(db),
     ...createOutboxStore(db),
+    ...createDpopReplayStore(db),
   };
 }

@@ -83,6 +83,11 @@ export const refreshTokens = pgTable(
     rotatedAt: timestamptz('rotated_at'),
     revokedAt: timestamptz('revoked_at'),
     revokedReason: text('revoked_reason'),
+    /**
+     * RFC 9449 §5: the RFC 7638 thumbprint of the key the session is bound to (the DPoP proof of
+     * the request that opened it); every refresh must prove that key. Null: a bearer session.
+     */
+    dpopJkt: text('dpop_jkt'),
   },
   (t) => [
     uniqueIndex('refresh_tokens_token_hash_key').on(t.tokenHash),
@@ -416,6 +421,19 @@ export const rateLimits = pgTable(
   (t) => [index('rate_limits_window_ends_at_idx').on(t.windowEndsAt)],
 );
 
+/**
+ * DPoP proofs seen (RFC 9449 §11.1): a proof is accepted once, on any instance, until it is
+ * too old to be accepted at all. The key is a hash of the proof's key thumbprint and `jti`.
+ */
+export const dpopProofs = pgTable(
+  'dpop_proofs',
+  {
+    key: text('key').primaryKey(),
+    expiresAt: timestamptz('expires_at').notNull(),
+  },
+  (t) => [index('dpop_proofs_expires_at_idx').on(t.expiresAt)],
+);
+
 export const schema = {
   users,
   webhookEndpoints,
@@ -431,4 +449,5 @@ export const schema = {
   rateLimits,
   emailTokens,
   outbox,
+  dpopProofs,
 };

@@ -99,6 +99,7 @@ interface ReplacedRow {
   previous_ip: string | null;
   previous_user_agent: string | null;
   email_verified: boolean;
+  dpop_jkt: string | null;
 }
 
 /** `text[]` arrives parsed from PGlite and as `{a,b}` text from postgres.js under drizzle. */
@@ -147,7 +148,7 @@ export async function replaceLiveToken(
     INSERT INTO refresh_tokens (
       id, token_hash, session_id, user_id, client_id, device_name, ip_address, user_agent,
       location, remembered, acr, amr, auth_time, session_created_at, session_expires_at,
-      issued_at, expires_at
+      issued_at, expires_at, dpop_jkt
     )
     SELECT ${crypto.randomUUID()}::uuid, ${input.successorHash}::text, session_id, user_id, client_id, device_name,
       COALESCE(${device?.ipAddress ?? null}::inet, ip_address),
@@ -157,9 +158,9 @@ export async function replaceLiveToken(
       ${assurance ? textArray(assurance.amr) : sql`amr`},
       ${assurance ? sql`${assurance.authTime.toISOString()}::timestamptz` : sql`auth_time`},
       session_created_at, session_expires_at, ${at}::timestamptz,
-      LEAST(${input.notAfter.toISOString()}::timestamptz, session_expires_at)
+      LEAST(${input.notAfter.toISOString()}::timestamptz, session_expires_at), dpop_jkt
     FROM claimed
-    RETURNING session_id, user_id, client_id, acr, amr, remembered,
+    RETURNING session_id, user_id, client_id, acr, amr, remembered, dpop_jkt,
       (extract(epoch FROM auth_time) * 1000)::float8 AS auth_time_ms,
       (extract(epoch FROM expires_at) * 1000)::float8 AS expires_at_ms
     )
@@ -182,5 +183,6 @@ export async function replaceLiveToken(
     expiresAt: new Date(Number(row.expires_at_ms)),
     previousDevice: { ipAddress: row.previous_ip, userAgent: row.previous_user_agent },
     emailVerified: row.email_verified === true,
+    dpopJkt: row.dpop_jkt,
   };
 }

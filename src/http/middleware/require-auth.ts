@@ -1,10 +1,11 @@
 import type { MiddlewareHandler } from 'hono';
 import type { AssuranceRequirement } from '../../domain/assurance.js';
-import { authorizeBearer } from '../../domain/bearer.js';
+import { authorizeBearer, requireAssurance } from '../../domain/bearer.js';
 import type { Clock } from '../../ports/clock.js';
 import type { Caller, SessionService } from '../../services/session-service.js';
+import { dpopFacts } from '../request.js';
 
-export type AuthVariables = { caller: Caller; accessToken: string };
+export type AuthVariables = { caller: Caller; accessToken: string; dpopJkt: string | null };
 
 /**
  * Guards a route: a valid access token of a live session, and optionally an assurance
@@ -19,14 +20,25 @@ export function requireAuth(
   need: AssuranceRequirement = {},
 ): MiddlewareHandler<{ Variables: AuthVariables }> {
   return async function requireAuth(c, next) {
-    const { token, claims } = await authorizeBearer({
+    // Guarded twice on one request (a table's guard, then the route's stronger one): the token
+    // and its DPoP proof were checked once (a proof is single use); only the assurance is asked again.
+    const known = c.get('caller');
+    if (known) {
+      requireAssurance({ acr: known.acr, authTime: known.auth_time }, need, clock.now());
+      await next();
+      return;
+    }
+    const { token, claims, dpop } = await authorizeBearer({
       authorization: c.req.header('authorization'),
       authenticate: sessions.authenticate,
       need,
       now: () => clock.now(),
+      dpop: sessions.dpop.resourceContext(dpopFacts(c)),
     });
     c.set('caller', claims);
     c.set('accessToken', token);
+    // The key the request proved (a DPoP-bound token): a step-up's new tokens stay bound to it.
+    c.set('dpopJkt', dpop?.jkt ?? null);
     await next();
   };
 }

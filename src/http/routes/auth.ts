@@ -1,12 +1,13 @@
 import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
-import { bearerToken } from '../../domain/bearer.js';
+import { authorizationToken, authorizeBearer } from '../../domain/bearer.js';
 import { AuthError } from '../../domain/errors.js';
+import { DEFAULT_CLIENT_ID } from '../../services/auth-flow.js';
 import type { IssuedTokens, SessionLimitReached } from '../../services/types.js';
 import type { RouteContext } from '../context.js';
 import { keep, MFA_REQUIRED } from '../context-keys.js';
 import type { AuthVariables } from '../middleware/require-auth.js';
-import { requestDevice } from '../request.js';
+import { dpopFacts, requestDevice } from '../request.js';
 import * as R from '../responses.js';
 import { BAD_INPUT, BEARER_ERRORS, bearerGuard, routeTable } from '../route-table.js';
 import {
@@ -42,6 +43,14 @@ export function authRoutes(ctx: RouteContext) {
   const { config, auth, sessions, mfa, passkeys } = ctx;
   const table = routeTable<{ Variables: AuthVariables }>('/v1/auth');
   const device = (c: Context) => requestDevice(c, config, ctx.getClientIp);
+  /**
+   * A token request's device, with the key of its DPoP proof when it sent one (RFC 9449 §5),
+   * checked and remembered before any work; `clientId` when the route knows it.
+   */
+  const tokenDevice = async (c: Context, clientId?: string) => ({
+    ...device(c),
+    dpopJkt: await ctx.dpop.tokenRequestKey(dpopFacts(c), clientId),
+  });
 
   /** Token pair response (API.md, Tokens); the refresh token is left out when it went into the cookie. */
   const tokenResponse = (c: Context, tokens: IssuedTokens, delivery: 'body' | 'cookie') => {
@@ -54,7 +63,7 @@ export function authRoutes(ctx: RouteContext) {
     }
     return c.json({
       access_token: tokens.accessToken,
-      token_type: 'Bearer',
+      token_type: tokens.tokenType,
       expires_in: tokens.expiresIn,
       ...(delivery === 'body' ? { refresh_token: tokens.refreshToken } : {}),
       refresh_token_expires_in: tokens.refreshTokenExpiresIn,
@@ -138,7 +147,7 @@ export function authRoutes(ctx: RouteContext) {
         remember: body.remember ?? false,
         ...(body.client_id ? { clientId: body.client_id } : {}),
         delivery: body.delivery ?? 'body',
-        device: device(c),
+        device: await tokenDevice(c, body.client_id ?? DEFAULT_CLIENT_ID),
       });
       if ('mfaRequired' in result) {
         keep(c, MFA_REQUIRED, true);
@@ -170,7 +179,7 @@ export function authRoutes(ctx: RouteContext) {
             : 'passkey' in body
               ? { passkey: withoutExtensions(body.passkey) }
               : { recoveryCode: body.recovery_code },
-        device: device(c),
+        device: await tokenDevice(c),
       });
       if ('sessionLimitReached' in result) throw sessionLimitError(result);
       return tokenResponse(c, result.tokens, result.delivery);
@@ -240,7 +249,7 @@ export function authRoutes(ctx: RouteContext) {
         remember: body.remember ?? false,
         ...(body.client_id ? { clientId: body.client_id } : {}),
         delivery: body.delivery ?? 'body',
-        device: device(c),
+        device: await tokenDevice(c, body.client_id ?? DEFAULT_CLIENT_ID),
       });
       if ('sessionLimitReached' in result) throw sessionLimitError(result);
       return tokenResponse(c, result, body.delivery ?? 'body');
@@ -264,7 +273,7 @@ export function authRoutes(ctx: RouteContext) {
       const { tokens, delivery } = await auth.completeHeldLogin({
         limitToken: body.limit_token,
         revokeSessionId: body.revoke_session_id,
-        device: device(c),
+        device: await tokenDevice(c),
       });
       return tokenResponse(c, tokens, delivery);
     },
@@ -299,7 +308,8 @@ export function authRoutes(ctx: RouteContext) {
           : 'passkey' in body
             ? { passkey: withoutExtensions(body.passkey) }
             : { password: body.password },
-        device(c),
+        // The key this request proved with its bound access token, if any.
+        { ...device(c), dpopJkt: c.get('dpopJkt') },
       );
       return tokenResponse(c, tokens, body.delivery ?? 'body');
     },
@@ -345,7 +355,7 @@ export function authRoutes(ctx: RouteContext) {
         const tokens = await auth.refresh({
           refreshToken,
           ...(body.client_id ? { clientId: body.client_id } : {}),
-          device: device(c),
+          device: await tokenDevice(c, body.client_id ?? DEFAULT_CLIENT_ID),
         });
         return tokenResponse(c, tokens, cookie ? 'cookie' : 'body');
       } catch (error) {
@@ -366,12 +376,19 @@ export function authRoutes(ctx: RouteContext) {
       errors: [...BAD_INPUT, 'invalid_token', 'invalid_origin'],
     },
     async (c, { body }) => {
-      const bearer = bearerToken(c.req.header('authorization'));
+      const authorization = c.req.header('authorization');
       const cookie = refreshCookie(c);
       if (body.refresh_token) {
         await auth.logoutWithRefreshToken(body.refresh_token);
-      } else if (bearer) {
-        const caller = await sessions.authenticate(bearer);
+      } else if (authorizationToken(authorization)) {
+        // The guard's checks: a DPoP-bound token needs its proof here too (RFC 9449 §7).
+        const { claims: caller } = await authorizeBearer({
+          authorization,
+          authenticate: sessions.authenticate,
+          need: {},
+          now: () => ctx.clock.now(),
+          dpop: sessions.dpop.resourceContext(dpopFacts(c)),
+        });
         await sessions.revoke(caller, caller.sid);
       } else if (cookie) {
         assertAllowedOrigin(c);

@@ -1,11 +1,13 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
+import { DPOP_ALGORITHMS } from '../../domain/dpop.js';
 import { AuthError } from '../../domain/errors.js';
 import { sha256Base64url } from '../../lib/crypto.js';
+import { DEFAULT_CLIENT_ID } from '../../services/auth-flow.js';
 import type { RouteContext } from '../context.js';
 import { ERROR_CODE, keep } from '../context-keys.js';
 import { errorResponse } from '../errors.js';
-import { requestDevice } from '../request.js';
+import { dpopFacts, requestDevice } from '../request.js';
 import * as R from '../responses.js';
 import { routeTable, type Security } from '../route-table.js';
 import { IntrospectParams, RevokeParams, TokenParams } from '../schemas.js';
@@ -92,7 +94,8 @@ export function oauthRoutes(ctx: RouteContext) {
   const browserClients = cors({
     origin: (origin) => (config.allowedOrigins.includes(origin) ? origin : null),
     allowMethods: ['POST'],
-    allowHeaders: ['Content-Type'],
+    allowHeaders: ['Content-Type', 'DPoP'],
+    exposeHeaders: ['DPoP-Nonce', 'WWW-Authenticate'],
     maxAge: 600,
   });
   app.use(OAUTH_PATHS.token, browserClients);
@@ -145,6 +148,8 @@ export function oauthRoutes(ctx: RouteContext) {
         revocation_endpoint_auth_methods_supported: ['none'],
         introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
         acr_values_supported: ['aal1', 'aal2'],
+        // RFC 9449 §5.1: the proof algorithms accepted at the token endpoints and our own routes.
+        dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
       });
     },
   );
@@ -162,6 +167,7 @@ export function oauthRoutes(ctx: RouteContext) {
       errors: [
         'invalid_request',
         'invalid_grant',
+        'invalid_dpop_proof',
         'unsupported_grant_type',
         'invalid_client',
         'rate_limited',
@@ -176,11 +182,14 @@ export function oauthRoutes(ctx: RouteContext) {
       const tokens = await auth.refresh({
         refreshToken: params.refresh_token,
         ...(params.client_id ? { clientId: params.client_id } : {}),
-        device: requestDevice(c, config, ctx.getClientIp),
+        device: {
+          ...requestDevice(c, config, ctx.getClientIp),
+          dpopJkt: await ctx.dpop.tokenRequestKey(dpopFacts(c), params.client_id ?? DEFAULT_CLIENT_ID),
+        },
       });
       return c.json({
         access_token: tokens.accessToken,
-        token_type: 'Bearer',
+        token_type: tokens.tokenType,
         expires_in: tokens.expiresIn,
         refresh_token: tokens.refreshToken,
         refresh_token_expires_in: tokens.refreshTokenExpiresIn,
