@@ -113,6 +113,8 @@ describe('configuration sources', () => {
       'EMAIL_VERIFY_URL',
       'EMAIL_CHANGE_URL',
       'EMAIL_REVERT_URL',
+      // client_id:policy pairs (RFC 9449 DPoP): names and policies, no secret.
+      'DPOP_CLIENTS',
     ]);
     const looksSecret = /SECRET|TOKEN|PASS|KEY|CREDENTIAL|CLIENTS|_URL$/;
     for (const name of Object.keys(EnvSchema.shape).filter((name) => looksSecret.test(name))) {

@@ -1,4 +1,6 @@
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { sha256Base64url } from '../../src/lib/crypto.js';
 import { call, decodeJwtPart, login, refresh, registerUser } from '../support/client.js';
 import { PASSWORD, uniqueEmail } from '../support/harness.js';
 import { SoftAuthenticator } from '../support/soft-authenticator.js';
@@ -308,6 +310,52 @@ describe(`contract (${process.env.CONTRACT_WORKER_URL ? 'worker' : 'node'})`, ()
     const devices = await main().request('/account/sessions', { headers: { cookie: cookie() } });
     expect(devices.status).toBe(200);
     expect(await devices.text()).toContain('Contract browser');
+  });
+
+  it('DPoP (RFC 9449): a login bound to the proof key, calls and refreshes that prove it, the rest refused', async () => {
+    const issuer = (await call(main(), '/.well-known/oauth-authorization-server')).json.issuer as string;
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = await exportJWK(publicKey);
+    const proof = async (method: string, path: string, accessToken?: string) =>
+      new SignJWT({
+        jti: crypto.randomUUID(),
+        htm: method,
+        htu: `${issuer}${path}`,
+        iat: Math.floor(Date.now() / 1000),
+        ...(accessToken ? { ath: await sha256Base64url(accessToken) } : {}),
+      })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+        .sign(privateKey);
+    const { email } = await registerUser(main());
+    const bound = await call(main(), '/v1/auth/login', {
+      body: { email, password: PASSWORD },
+      headers: { dpop: await proof('POST', '/v1/auth/login') },
+    });
+    expect(bound.status, JSON.stringify(bound.json)).toBe(200);
+    expect(bound.json.token_type).toBe('DPoP');
+    expect(decodeJwtPart(bound.json.access_token, 1).cnf).toEqual({ jkt: await calculateJwkThumbprint(jwk) });
+    const at = bound.json.access_token as string;
+    const meProof = await proof('GET', '/v1/users/me', at);
+    const me = await call(main(), '/v1/users/me', {
+      headers: { authorization: `DPoP ${at}`, dpop: meProof },
+    });
+    expect(me.status).toBe(200);
+    const replayed = await call(main(), '/v1/users/me', {
+      headers: { authorization: `DPoP ${at}`, dpop: meProof },
+    });
+    expect(replayed.status).toBe(401);
+    expect(replayed.headers.get('www-authenticate')).toMatch(/^DPoP error="invalid_dpop_proof"/);
+    const asBearer = await call(main(), '/v1/users/me', { token: at });
+    expect(asBearer.headers.get('www-authenticate')).toMatch(/^DPoP error="invalid_token"/);
+    const stolen = await refresh(main(), bound.json.refresh_token);
+    expect(stolen.status).toBe(400);
+    expect(stolen.json.error).toBe('invalid_dpop_proof');
+    const next = await call(main(), '/v1/auth/refresh', {
+      body: { refresh_token: bound.json.refresh_token },
+      headers: { dpop: await proof('POST', '/v1/auth/refresh') },
+    });
+    expect(next.status, JSON.stringify(next.json)).toBe(200);
+    expect(next.json.token_type).toBe('DPoP');
   });
 
   it('the JWKS and the metadata are served', async () => {
