@@ -208,6 +208,16 @@ describe('DPoP at the token endpoints', () => {
     expect(res.headers.get('www-authenticate')).toMatch(/^DPoP error="invalid_dpop_proof"/);
   });
 
+  it('one proof sent 8 times at once is accepted once (the replay cache is one atomic insert)', async () => {
+    const key = await holder();
+    const pair = await dpopLogin(key);
+    const shared = await proof(key, 'GET', '/v1/users/me', { accessToken: pair.access_token });
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => me(pair.access_token, { dpop: shared })),
+    );
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 401, 401, 401, 401, 401, 401, 401]);
+  });
+
   it('a bearer session refreshed with a proof gets a bound access token; the session stays unbound', async () => {
     const { email } = await registerUser(lk.app);
     const plain = await call(lk.app, '/v1/auth/login', { body: { email, password: PASSWORD } });
