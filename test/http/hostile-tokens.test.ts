@@ -587,18 +587,23 @@ describe('passwords and timing (argon2id at the production cost: m=19 MiB, t=2)'
     ).toBeLessThan(median(normal) / 2);
   });
 
-  it('unknown email and wrong password: the same answer, and comparable time (medians of 7)', async () => {
-    const wrong: number[] = [];
-    const unknown: number[] = [];
+  it('unknown email and wrong password: the same answer, and the same work (one argon2id verification at the same cost)', async () => {
+    // Behaviour, not timing (timings on a shared 2-vCPU CI machine vary 5x from run to run):
+    // both paths verify one password against one hash of the production parameters, so they
+    // cost the same (OWASP ASVS V2.2.x; the dummy hash is made at start with the same cost).
+    const verify = vi.spyOn(argon2, 'verify');
     let wrongAnswer: unknown;
     let unknownAnswer: unknown;
-    // Interleaved, so that any drift of the machine hits both alike.
-    for (let i = 0; i < 7; i++) {
+    for (let i = 0; i < 3; i++) {
+      verify.mockClear();
       const a = await timed(strong.app, '/v1/auth/login', { email, password: `not the password ${i}` });
+      const wrongHashes = verify.mock.calls.map((call) => call[0]);
+      verify.mockClear();
       const b = await timed(strong.app, '/v1/auth/login', {
         email: uniqueEmail('nobody'),
         password: PASSWORD,
       });
+      const unknownHashes = verify.mock.calls.map((call) => call[0]);
       expect(a.status).toBe(401);
       expect(b.status).toBe(401);
       wrongAnswer ??= JSON.parse(a.text);
@@ -607,16 +612,18 @@ describe('passwords and timing (argon2id at the production cost: m=19 MiB, t=2)'
       expect(JSON.parse(b.text)).toEqual(unknownAnswer);
       expect(a.headers.get('www-authenticate')).toBe(b.headers.get('www-authenticate'));
       expect(a.headers.get('retry-after')).toBe(b.headers.get('retry-after'));
-      wrong.push(a.ms);
-      unknown.push(b.ms);
+      expect(wrongHashes).toHaveLength(1);
+      expect(unknownHashes).toHaveLength(1);
+      // `$argon2id$v=19$m=19456,t=2,p=1$…`: the parameters, in whatever order the encoder wrote them.
+      const cost = (phc: string) => {
+        const [, type, version, params] = phc.split('$');
+        return `${type}$${version}$${params!.split(',').sort().join(',')}`;
+      };
+      expect(cost(unknownHashes[0]!)).toBe('argon2id$v=19$m=19456,p=1,t=2');
+      expect(cost(unknownHashes[0]!)).toBe(cost(wrongHashes[0]!));
+      expect(unknownHashes[0]).not.toBe(wrongHashes[0]);
     }
     expect(unknownAnswer).toEqual(wrongAnswer);
     expect(wrongAnswer).toEqual({ error: 'invalid_credentials', error_description: expect.any(String) });
-    const ratio = median(unknown) / median(wrong);
-    expect(
-      ratio,
-      `unknown ${unknown.map(Math.round)} ms vs wrong ${wrong.map(Math.round)} ms`,
-    ).toBeGreaterThan(0.5);
-    expect(ratio).toBeLessThan(2);
   });
 });
