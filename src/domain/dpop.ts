@@ -27,6 +27,19 @@ export type DpopAlgorithm = (typeof DPOP_ALGORITHMS)[number];
 export const DPOP_POLICIES = ['optional', 'required', 'off'] as const;
 export type DpopPolicy = (typeof DPOP_POLICIES)[number];
 
+/**
+ * A client's policy applied to the key its request proved (or null without a proof): `off`
+ * drops it (bearer tokens), `required` refuses its absence. The one rule, for the HTTP layer
+ * (where the client is known from the body) and the services (a held or MFA login).
+ */
+export function keyUnderPolicy(policy: DpopPolicy, jkt: string | null | undefined): string | null {
+  if (policy === 'off') return null;
+  if (policy === 'required' && !jkt) {
+    throw new DpopError('invalid_dpop_proof', 'This client must send a DPoP proof (RFC 9449)');
+  }
+  return jkt ?? null;
+}
+
 /** How old a proof may be (its `iat`), and so how long its `jti` must be remembered. */
 export const DPOP_PROOF_MAX_AGE_SECONDS = 60;
 /** How far in the future a proof's `iat` may be (the client's clock running ahead). */

@@ -2,6 +2,7 @@ import type { DpopContext } from '../domain/bearer.js';
 import {
   DpopError,
   type DpopPolicy,
+  keyUnderPolicy,
   singleDpopHeader,
   type VerifiedDpopProof,
   verifyDpopProof,
@@ -10,6 +11,11 @@ import { AuthError } from '../domain/errors.js';
 import { constantTimeEqual, hmacSha256Base64url, sha256Base64url } from '../lib/crypto.js';
 import type { Clock } from '../ports/clock.js';
 import type { DpopReplayStore } from '../ports/dpop.js';
+
+/** A proof refused at a token endpoint: the RFC 9449 §5 JSON error (400), not a challenge. */
+export function asTokenEndpointError(error: unknown): unknown {
+  return error instanceof DpopError ? new AuthError(error.code, error.description) : error;
+}
 
 /** What the HTTP layer knows of a request that may carry a DPoP proof. */
 export interface DpopRequestFacts {
@@ -96,12 +102,7 @@ export function createDpopProofs(deps: {
       if (policy === 'off') return null;
       try {
         const header = singleDpopHeader(request.proofs);
-        if (!header) {
-          if (policy === 'required') {
-            throw new DpopError('invalid_dpop_proof', 'This client must send a DPoP proof (RFC 9449)');
-          }
-          return null;
-        }
+        if (!header) return keyUnderPolicy(policy, null);
         const proof = await verifyDpopProof(
           header,
           { method: request.method, url: urlOf(request.path) },
@@ -113,8 +114,7 @@ export function createDpopProofs(deps: {
           throw new DpopError('invalid_dpop_proof', 'This DPoP proof was used already');
         return proof.jkt;
       } catch (error) {
-        if (error instanceof DpopError) throw new AuthError(error.code, error.description);
-        throw error;
+        throw asTokenEndpointError(error);
       }
     },
 

@@ -19,6 +19,7 @@ import {
 } from './recovery-codes.js';
 import { hashRefreshToken, newRefreshToken } from './refresh-tokens.js';
 import { type Caller, userOfCaller } from './session-service.js';
+import { withProofKey } from './session-tokens.js';
 import { matchTotp, newTotpSecret, qrCodeSvg, totpUri } from './totp.js';
 import type { Delivery, IssuedTokens, RequestDevice, SessionLimitReached } from './types.js';
 
@@ -381,7 +382,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     });
     // RFC 9449: the new access token stays bound to the session's key, or to the key this
     // request proved with its bound access token (a bearer session refreshed with a proof).
-    return deps.auth.tokensFor({ ...grant, dpopJkt: grant.dpopJkt ?? device.dpopJkt ?? null }, refreshToken);
+    return deps.auth.tokensFor(withProofKey(grant, device.dpopJkt), refreshToken);
   }
 
   return {

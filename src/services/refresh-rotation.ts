@@ -5,26 +5,13 @@ import { rateLimited } from './attempt-limits.js';
 import { type AuthServiceDeps, DEFAULT_CLIENT_ID } from './auth-flow.js';
 import type { BindingGuard } from './binding-guard.js';
 import { hashRefreshToken, isWellFormedRefreshToken, successorOf } from './refresh-tokens.js';
-import type { SessionTokens } from './session-tokens.js';
+import { type SessionTokens, withProofKey } from './session-tokens.js';
 import type { IssuedTokens, RequestDevice } from './types.js';
 
 /** How far down a token's successors a replay inside the grace window may look for the live one. */
 const MAX_GRACE_GENERATIONS = 4;
 
 const invalidGrant = () => new AuthError('invalid_grant', 'The refresh token is invalid, expired or revoked');
-
-/**
- * RFC 9449 §5: the access token of a refresh is bound to the session's key; a session that is
- * not bound gets a bound access token when the refresh carried a proof (the session itself stays
- * a bearer one: binding it now would let whoever holds a stolen token lock its owner out).
- */
-const withProofKey = <Grant extends { dpopJkt?: string | null }>(
-  grant: Grant,
-  proofKey: string | null,
-): Grant => ({
-  ...grant,
-  dpopJkt: grant.dpopJkt ?? proofKey,
-});
 
 /** Refresh-token rotation (RFC 9700 §4.14.2), replays inside the grace window, reuse, logout. */
 export function createRefreshRotation(
@@ -120,7 +107,7 @@ export function createRefreshRotation(
       const live = rows.get(hashes[decision.generation]!)!;
       // The replay gets the live token: the same binding as a rotation applies (issue #15 §5).
       await enforceBinding(live, { ipAddress: live.ipAddress, userAgent: live.userAgent }, device, now);
-      return tokensFor(withProofKey(live, device.dpopJkt ?? null), tokens[decision.generation]!);
+      return tokensFor(withProofKey(live, device.dpopJkt), tokens[decision.generation]!);
     }
     if (decision.kind === 'reuse') {
       // RFC 9700 §4.14.2: a replayed rotated token means one of two parties is an attacker;

@@ -1,7 +1,8 @@
-import { AuthError } from '../domain/errors.js';
+import { keyUnderPolicy } from '../domain/dpop.js';
 import { refreshTokenExpiry, sessionExpiry } from '../domain/session-policy.js';
 import type { NewSession, RefreshTokenGrant, SessionGrant } from '../ports/store.js';
 import type { AuthServiceDeps } from './auth-flow.js';
+import { asTokenEndpointError } from './dpop.js';
 import { hashRefreshToken, newRefreshToken } from './refresh-tokens.js';
 import type { IssuedTokens, RequestDevice } from './types.js';
 
@@ -20,12 +21,11 @@ export function createSessionTokens(
    * was checked by the HTTP layer (services/dpop.ts).
    */
   function bindingKey(clientId: string, device: RequestDevice): string | null {
-    const policy = deps.dpopPolicy?.(clientId) ?? 'optional';
-    if (policy === 'off') return null;
-    if (policy === 'required' && !device.dpopJkt) {
-      throw new AuthError('invalid_dpop_proof', 'This client must send a DPoP proof (RFC 9449)');
+    try {
+      return keyUnderPolicy(deps.dpopPolicy?.(clientId) ?? 'optional', device.dpopJkt);
+    } catch (error) {
+      throw asTokenEndpointError(error);
     }
-    return device.dpopJkt ?? null;
   }
 
   const secondsUntil = (date: Date) =>
@@ -83,3 +83,13 @@ export function createSessionTokens(
 }
 
 export type SessionTokens = ReturnType<typeof createSessionTokens>;
+
+/**
+ * RFC 9449 §5: new access tokens are bound to the session's key; a session that is not bound
+ * gets a bound access token when the request proved a key (the session itself stays a bearer
+ * one: binding it now would let whoever holds a stolen token lock its owner out).
+ */
+export const withProofKey = <Grant extends { dpopJkt?: string | null }>(
+  grant: Grant,
+  proofKey: string | null | undefined,
+): Grant => ({ ...grant, dpopJkt: grant.dpopJkt ?? proofKey ?? null });

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { AssuranceRequirement } from '../../domain/assurance.js';
 import { authorizeBearer, requireAssurance } from '../../domain/bearer.js';
 import type { Clock } from '../../ports/clock.js';
@@ -6,6 +6,26 @@ import type { Caller, SessionService } from '../../services/session-service.js';
 import { dpopFacts } from '../request.js';
 
 export type AuthVariables = { caller: Caller; accessToken: string; dpopJkt: string | null };
+
+/**
+ * The guard's checks on one request, for `requireAuth` and for a route that takes a token among
+ * other credentials (logout): the token, its session, its DPoP proof when it is key-bound
+ * (RFC 9449 §7), and the assurance `need`.
+ */
+export function authorizeRequest(
+  c: Context,
+  sessions: SessionService,
+  clock: Clock,
+  need: AssuranceRequirement = {},
+) {
+  return authorizeBearer({
+    authorization: c.req.header('authorization'),
+    authenticate: sessions.authenticate,
+    need,
+    now: () => clock.now(),
+    dpop: sessions.dpop.resourceContext(dpopFacts(c)),
+  });
+}
 
 /**
  * Guards a route: a valid access token of a live session, and optionally an assurance
@@ -28,13 +48,7 @@ export function requireAuth(
       await next();
       return;
     }
-    const { token, claims, dpop } = await authorizeBearer({
-      authorization: c.req.header('authorization'),
-      authenticate: sessions.authenticate,
-      need,
-      now: () => clock.now(),
-      dpop: sessions.dpop.resourceContext(dpopFacts(c)),
-    });
+    const { token, claims, dpop } = await authorizeRequest(c, sessions, clock, need);
     c.set('caller', claims);
     c.set('accessToken', token);
     // The key the request proved (a DPoP-bound token): a step-up's new tokens stay bound to it.

@@ -1,12 +1,12 @@
 import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
-import { authorizationToken, authorizeBearer } from '../../domain/bearer.js';
+import { authorizationToken } from '../../domain/bearer.js';
 import { AuthError } from '../../domain/errors.js';
 import { DEFAULT_CLIENT_ID } from '../../services/auth-flow.js';
 import type { IssuedTokens, SessionLimitReached } from '../../services/types.js';
 import type { RouteContext } from '../context.js';
 import { keep, MFA_REQUIRED } from '../context-keys.js';
-import type { AuthVariables } from '../middleware/require-auth.js';
+import { type AuthVariables, authorizeRequest } from '../middleware/require-auth.js';
 import { dpopFacts, requestDevice } from '../request.js';
 import * as R from '../responses.js';
 import { BAD_INPUT, BEARER_ERRORS, bearerGuard, routeTable } from '../route-table.js';
@@ -382,13 +382,7 @@ export function authRoutes(ctx: RouteContext) {
         await auth.logoutWithRefreshToken(body.refresh_token);
       } else if (authorizationToken(authorization)) {
         // The guard's checks: a DPoP-bound token needs its proof here too (RFC 9449 §7).
-        const { claims: caller } = await authorizeBearer({
-          authorization,
-          authenticate: sessions.authenticate,
-          need: {},
-          now: () => ctx.clock.now(),
-          dpop: sessions.dpop.resourceContext(dpopFacts(c)),
-        });
+        const { claims: caller } = await authorizeRequest(c, sessions, ctx.clock);
         await sessions.revoke(caller, caller.sid);
       } else if (cookie) {
         assertAllowedOrigin(c);
