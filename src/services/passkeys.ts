@@ -11,6 +11,7 @@ import { assuranceOf, FRESH_AAL2, FRESH_AUTH } from '../domain/assurance.js';
 import { BearerError, requireAssurance } from '../domain/bearer.js';
 import { AuthError } from '../domain/errors.js';
 import { base64UrlDecode, base64UrlEncode, randomBytes, sha256Base64url } from '../lib/crypto.js';
+import { onFirstUse } from '../lib/lazy.js';
 import type { Clock } from '../ports/clock.js';
 import type {
   PasskeyRecord,
@@ -30,11 +31,7 @@ import type { Delivery, IssuedTokens, RequestDevice, SessionLimitReached } from 
  * The WebAuthn library, loaded at the first ceremony: with its ASN.1 and X.509 code it is about
  * 13 MiB of resident memory that a server whose users have no passkey never needs (issue #21).
  */
-let library: Promise<typeof import('@simplewebauthn/server')> | undefined;
-const webauthnLibrary = () => {
-  library ??= import('@simplewebauthn/server');
-  return library;
-};
+const webauthnLibrary = onFirstUse(() => import('@simplewebauthn/server'));
 
 export type {
   AuthenticationResponseJSON,

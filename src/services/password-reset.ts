@@ -151,7 +151,7 @@ export function createPasswordReset(deps: PasswordResetDeps) {
     if (!user) throw invalidLinkToken();
 
     const password = normalizePassword(input.password);
-    assertAcceptablePassword(password, contextWordsOf(user.email), deps.passwordMinScore);
+    await assertAcceptablePassword(password, contextWordsOf(user.email), deps.passwordMinScore);
 
     let method: string | undefined;
     if (user.mfaEnabled) {

@@ -1,19 +1,20 @@
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import { adjacencyGraphs, dictionary } from '@zxcvbn-ts/language-common';
+import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import { checkPasswordPolicy, passwordProblemText } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
+import { onFirstUse } from '../lib/lazy.js';
 
 /**
  * NIST SP 800-63B §5.1.1.2 / OWASP ASVS V2.1.7: refuse common and breached passwords, with
  * no composition rules. zxcvbn-ts with its common-language dictionaries (passwords, names,
  * keyboard patterns) estimates guessability offline; the user's email is a context word.
- * Built on first use: loading the dictionaries takes a while and most requests never need them.
+ * Loaded and built on first use: importing the dictionaries takes ~100 ms and ~10 MiB, at every
+ * start, and most processes serve refreshes and logins that never need them (issue #21).
  */
-let estimator: ZxcvbnFactory | undefined;
-const strength = (password: string, context: string[]) => {
-  estimator ??= new ZxcvbnFactory({ dictionary: { ...dictionary }, graphs: adjacencyGraphs });
-  return estimator.check(password, context);
-};
+const estimator = onFirstUse(async (): Promise<ZxcvbnFactory> => {
+  const [core, common] = await Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common')]);
+  return new core.ZxcvbnFactory({ dictionary: { ...common.dictionary }, graphs: common.adjacencyGraphs });
+});
+const strength = async (password: string, context: string[]) => (await estimator()).check(password, context);
 
 /** Words a password must not lean on: the email and its parts. */
 export const contextWordsOf = (email: string): string[] => {
@@ -27,15 +28,15 @@ export const contextWordsOf = (email: string): string[] => {
  * Throws `invalid_password` for a password the policy refuses. Expects an NFKC-normalised
  * password. Length is checked first, so a 60,000-character password costs nothing more.
  */
-export function assertAcceptablePassword(
+export async function assertAcceptablePassword(
   normalizedPassword: string,
   context: string[],
   minScore: number,
-): void {
+): Promise<void> {
   const problem = checkPasswordPolicy(normalizedPassword);
   if (problem) throw new AuthError('invalid_password', passwordProblemText[problem]);
   if (minScore > 0) {
-    const result = strength(normalizedPassword, context);
+    const result = await strength(normalizedPassword, context);
     if (result.score < minScore) {
       const hint = result.feedback.warning ? ` (${result.feedback.warning})` : '';
       throw new AuthError(

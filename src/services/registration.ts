@@ -28,7 +28,7 @@ export async function createAccount(
 ): Promise<UserRecord> {
   const email = normalizeEmail(input.email);
   const password = normalizePassword(input.password);
-  assertAcceptablePassword(password, contextWordsOf(email), deps.passwordMinScore);
+  await assertAcceptablePassword(password, contextWordsOf(email), deps.passwordMinScore);
   const id = crypto.randomUUID();
   const now = deps.clock.now();
   const created = await deps.store.createUser({

@@ -110,7 +110,7 @@ export function createSessionService(deps: {
     }
     await guesses.refund(user.id);
     const newPassword = normalizePassword(input.newPassword);
-    assertAcceptablePassword(newPassword, contextWordsOf(user.email), deps.passwordMinScore);
+    await assertAcceptablePassword(newPassword, contextWordsOf(user.email), deps.passwordMinScore);
     const now = clock.now();
     const changed = await store.changePassword({
       userId: user.id,

@@ -1,9 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createTransport } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from '../../ports/logger.js';
 import type { Mailer, OutgoingMail } from '../../ports/mail.js';
-import { messageFields } from './smtp.js';
+import { messageFields, nodemailer } from './smtp.js';
 
 /** The links of a plain-text body, for the log line (the reset link a newcomer follows). */
 const LINKS = /https?:\/\/[^\s<>"]+/g;
@@ -18,9 +18,14 @@ const MAX_LINKS = 5;
 export function createEmlFileMailer(dir: string, deps: { logger: Logger; now?: () => Date }): Mailer {
   const now = deps.now ?? (() => new Date());
   // nodemailer renders the message exactly as SMTP would send it, into a buffer.
-  const transport = createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  let transport: Transporter | undefined;
   return {
     async send(mail: OutgoingMail) {
+      transport ??= (await nodemailer()).createTransport({
+        streamTransport: true,
+        buffer: true,
+        newline: 'unix',
+      });
       const rendered = await transport.sendMail(messageFields(mail));
       // The time first, so the files list in order; ':' is not allowed in Windows file names.
       const stamp = now().toISOString().replace(/[:.]/g, '-');
