@@ -84,8 +84,8 @@ const RUNTIME_ALLOWED: { path: string; apis: string[] | '*'; why: string }[] = [
   { path: 'src/adapters/password/argon2-native.ts', apis: ['argon2'], why: 'the native argon2 binding' },
   {
     path: 'src/adapters/db/pglite.ts',
-    apis: ['node:fs', 'node:fs/promises', 'node:module', 'node:path', 'node:zlib'],
-    why: "the embedded database's data directory: the build's migrated snapshot extracted into an empty one (issue #21, synchronous writes before the server listens), and the installed PGlite's version read to check the snapshot",
+    apis: ['node:fs', 'node:fs/promises', 'node:module', 'node:path', 'node:v8', 'node:zlib'],
+    why: "the embedded database's data directory: the build's migrated snapshot extracted into an empty one (issue #21, synchronous writes before the server listens), the installed PGlite's version read to check the snapshot, and V8's baseline WebAssembly compiler only (node:v8)",
   },
   { path: 'src/adapters/prom-metrics.ts', apis: ['prom-client'], why: 'Prometheus on Node' },
   { path: 'src/adapters/mail/smtp.ts', apis: ['nodemailer'], why: 'SMTP delivery on Node (issue 17)' },
