@@ -54,6 +54,7 @@ export const EnvSchema = z.object({
   DATABASE_CONNECT_TIMEOUT: integer(5, 1, 120),
   MIGRATE_ON_START: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
   DATA_DIR: z.string().min(1).default('./.data'),
+  PGLITE_OPTIMIZE: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   ISSUER: z.url('must be an absolute URL').optional(),
   AUDIENCE: z.string().min(1).optional(),
   MASTER_SECRET: z
@@ -141,6 +142,8 @@ export interface Config {
   /** Seconds to wait for a PostgreSQL connection before the request fails with 503. */
   databaseConnectTimeoutSeconds: number;
   migrateOnStart: boolean;
+  /** PGlite's WebAssembly also optimised by V8 (faster statements, ~80 MiB more); see openPglite. */
+  pgliteOptimize: boolean;
   dataDir: string;
   issuer: string;
   audience: string;
@@ -352,6 +355,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     databasePrepare: e.DATABASE_PREPARE === 'true',
     databaseConnectTimeoutSeconds: e.DATABASE_CONNECT_TIMEOUT,
     migrateOnStart: e.MIGRATE_ON_START === 'true',
+    pgliteOptimize: e.PGLITE_OPTIMIZE === 'true',
     dataDir: e.DATA_DIR,
     issuer,
     audience: e.AUDIENCE ?? issuer,

@@ -92,7 +92,12 @@ export async function openDatabase(config: Config, options: { migrate: boolean }
     const { openPglite } = await import('../adapters/db/pglite.js');
     // The embedded database is always migrated: nobody else can do it for a newcomer. An empty
     // directory starts from the build's migrated snapshot (scripts/pglite-snapshot.mjs), not initdb.
-    const opened = await openPglite({ dataDir, migrationsFolder: MIGRATIONS_FOLDER, seed: PGLITE_SEED });
+    const opened = await openPglite({
+      dataDir,
+      migrationsFolder: MIGRATIONS_FOLDER,
+      seed: PGLITE_SEED,
+      optimize: config.pgliteOptimize,
+    });
     return {
       db: opened.db,
       close: async () => {

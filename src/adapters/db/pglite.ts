@@ -40,13 +40,14 @@ export const PGLITE_SETTINGS: Readonly<Record<string, string>> = {
 
 /**
  * PGlite's PostgreSQL is ~9 MB of WebAssembly. V8 compiles it with its baseline compiler
- * (Liftoff) and then recompiles the hot functions with its optimising one (TurboFan) in the
- * background; the optimised code and the compiler's memory stay. Measured on the 2-vCPU bench
- * machine after a registration, a login and 400 refreshes over HTTP: 317-323 MiB RSS with
- * tier-up, 238-240 MiB with Liftoff only, and a refresh took the same 6-7 ms either way (the
- * statements of an auth server are small; the time is in the protocol and the JavaScript
- * around them). So the embedded database runs on Liftoff only (issue #21: idle under 250 MiB).
- * A V8 flag is process-wide; nothing else in a Node server of ours runs WebAssembly.
+ * (Liftoff), then recompiles the hot functions with its optimising one (TurboFan) in the
+ * background, and the optimised code and the compiler's memory stay. Measured on the 2-vCPU
+ * bench machine: after a registration, a login and 400 refreshes over HTTP, 317-323 MiB RSS with
+ * tier-up and 238-241 MiB with Liftoff only; a refresh in process (npm run bench) 3.65 ms with
+ * tier-up and 4.96 ms without. The embedded database is the newcomer's default and a small
+ * deployment's, where memory is the scarcer of the two (issue #21: idle under 250 MiB), so it
+ * runs on Liftoff only unless `optimize` (PGLITE_OPTIMIZE=true). A V8 flag is process-wide;
+ * nothing else of ours runs WebAssembly on Node.
  */
 function baselineWasmOnly(): void {
   setFlagsFromString('--liftoff-only');
@@ -276,6 +277,8 @@ export async function openPglite(options: {
   snapshot?: Blob;
   seed?: { archive: string; manifest: string };
   migrationsFolder?: string;
+  /** V8's optimising compiler for PGlite too (see baselineWasmOnly); once off, off for the process. */
+  optimize?: boolean;
 }): Promise<OpenedDatabase & { client: PGlite; origin: PgliteOrigin; seedRefused?: string }> {
   let origin: PgliteOrigin = options.dataDir ? 'existing' : 'memory';
   let seedRefused: string | undefined;
@@ -294,7 +297,7 @@ export async function openPglite(options: {
       }
     }
   }
-  baselineWasmOnly();
+  if (!options.optimize) baselineWasmOnly();
   const create = () =>
     PGlite.create({
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
