@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Config } from '../config.js';
 import { parseAddress } from '../domain/client-network.js';
 import { AuthError } from '../domain/errors.js';
+import type { DpopProofs } from '../services/dpop.js';
 import type { RequestDevice } from '../services/types.js';
 import { EDGE_CF, kept } from './context-keys.js';
 
@@ -183,4 +184,20 @@ function edgeLocation(c: Context): string {
 export function dpopFacts(c: Context): { proofs: string[]; method: string; path: string } {
   const proof = c.req.header('dpop');
   return { proofs: proof === undefined ? [] : [proof], method: c.req.method, path: c.req.path };
+}
+
+/**
+ * A token request's device, with the key of its DPoP proof when it sent one (RFC 9449 §5),
+ * checked and remembered before any work; `clientId` when the route knows it. For every route
+ * that hands out tokens: /v1/auth/* and /oauth/token.
+ */
+export async function tokenRequestDevice(
+  c: Context,
+  deps: { config: Config; getClientIp: GetClientIp; dpop: DpopProofs },
+  clientId?: string,
+): Promise<RequestDevice> {
+  return {
+    ...requestDevice(c, deps.config, deps.getClientIp),
+    dpopJkt: await deps.dpop.tokenRequestKey(dpopFacts(c), clientId),
+  };
 }

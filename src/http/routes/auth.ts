@@ -7,7 +7,7 @@ import type { IssuedTokens, SessionLimitReached } from '../../services/types.js'
 import type { RouteContext } from '../context.js';
 import { keep, MFA_REQUIRED } from '../context-keys.js';
 import { type AuthVariables, authorizeRequest } from '../middleware/require-auth.js';
-import { dpopFacts, requestDevice } from '../request.js';
+import { requestDevice, tokenRequestDevice } from '../request.js';
 import * as R from '../responses.js';
 import { BAD_INPUT, BEARER_ERRORS, bearerGuard, routeTable } from '../route-table.js';
 import {
@@ -43,14 +43,7 @@ export function authRoutes(ctx: RouteContext) {
   const { config, auth, sessions, mfa, passkeys } = ctx;
   const table = routeTable<{ Variables: AuthVariables }>('/v1/auth');
   const device = (c: Context) => requestDevice(c, config, ctx.getClientIp);
-  /**
-   * A token request's device, with the key of its DPoP proof when it sent one (RFC 9449 §5),
-   * checked and remembered before any work; `clientId` when the route knows it.
-   */
-  const tokenDevice = async (c: Context, clientId?: string) => ({
-    ...device(c),
-    dpopJkt: await ctx.dpop.tokenRequestKey(dpopFacts(c), clientId),
-  });
+  const tokenDevice = (c: Context, clientId?: string) => tokenRequestDevice(c, ctx, clientId);
 
   /** Token pair response (API.md, Tokens); the refresh token is left out when it went into the cookie. */
   const tokenResponse = (c: Context, tokens: IssuedTokens, delivery: 'body' | 'cookie') => {

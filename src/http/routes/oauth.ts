@@ -7,7 +7,7 @@ import { DEFAULT_CLIENT_ID } from '../../services/auth-flow.js';
 import type { RouteContext } from '../context.js';
 import { ERROR_CODE, keep } from '../context-keys.js';
 import { errorResponse } from '../errors.js';
-import { dpopFacts, requestDevice } from '../request.js';
+import { tokenRequestDevice } from '../request.js';
 import * as R from '../responses.js';
 import { routeTable, type Security } from '../route-table.js';
 import { IntrospectParams, RevokeParams, TokenParams } from '../schemas.js';
@@ -182,10 +182,7 @@ export function oauthRoutes(ctx: RouteContext) {
       const tokens = await auth.refresh({
         refreshToken: params.refresh_token,
         ...(params.client_id ? { clientId: params.client_id } : {}),
-        device: {
-          ...requestDevice(c, config, ctx.getClientIp),
-          dpopJkt: await ctx.dpop.tokenRequestKey(dpopFacts(c), params.client_id ?? DEFAULT_CLIENT_ID),
-        },
+        device: await tokenRequestDevice(c, ctx, params.client_id ?? DEFAULT_CLIENT_ID),
       });
       return c.json({
         access_token: tokens.accessToken,
