@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -13,9 +13,10 @@ import {
   verifyRegistrationResponse,
   type WebAuthnCredential,
 } from '@simplewebauthn/server';
-import { type Browser, type CDPSession, chromium, type Page } from 'playwright-core';
+import type { Browser, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSKEY_SCRIPT } from '../src/http/pages/views/passkey-script.js';
+import { hasChromium, launchChromium } from './support/browser.js';
 
 /**
  * The account pages' passkey script (issue #20): scripts/passkeys-browser.js bundled with
@@ -93,9 +94,6 @@ describe('the generated passkey script', () => {
     expect(listeners.sort()).toEqual(['document submit', 'window pageshow']);
   });
 });
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
 
 /**
  * A stand-in for the account pages: the passkey forms as the data attributes describe them,
@@ -228,7 +226,7 @@ function standIn() {
   };
 }
 
-describe.skipIf(!available)('the passkey script in headless Chromium', () => {
+describe.skipIf(!hasChromium)('the passkey script in headless Chromium', () => {
   const site = standIn();
   let browser: Browser;
   let base: string;
@@ -262,10 +260,7 @@ describe.skipIf(!available)('the passkey script in headless Chromium', () => {
     // localhost: a secure context over http, and a valid RP ID (an IP address is not one).
     base = `http://localhost:${(site.server.address() as AddressInfo).port}`;
     site.setOrigin(base);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
     page.on('console', (message) => {

@@ -1,12 +1,10 @@
-import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { serve } from '@hono/node-server';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { axeBothSchemes } from '../support/axe.js';
+import { hasChromium, type LocalServer, launchChromium, listenLocally } from '../support/browser.js';
 import { buildLatchkey, type Latchkey, PASSWORD, uniqueEmail, useDatabase } from '../support/harness.js';
 import { totpCode } from '../support/totp.js';
 
@@ -17,10 +15,6 @@ import { totpCode } from '../support/totp.js';
  * again with it, sign out everywhere else. Time is the injected clock's, never a sleep.
  * Each page's screenshot is saved (see SCREENSHOTS; docs/account-pages.md shows them).
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI)
-  throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
 /** A temporary folder; `SCREENSHOT_DIR=docs/screenshots` refreshes the pictures of docs/account-pages.md. */
 const SCREENSHOTS = resolve(process.env.SCREENSHOT_DIR ?? join(tmpdir(), 'latchkey-screenshots'));
@@ -45,10 +39,10 @@ const WINDOWS_CHROME =
 const IPHONE_SAFARI =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1';
 
-describe.skipIf(!available)('account pages in headless Chromium', () => {
+describe.skipIf(!hasChromium)('account pages in headless Chromium', () => {
   const database = useDatabase();
   let lk: Latchkey;
-  let server: ReturnType<typeof serve>;
+  let server: LocalServer;
   let base: string;
   let browser: Browser;
   const email = uniqueEmail('pages');
@@ -57,9 +51,7 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
     // The server listens first, so that its address is the issuer: the passkeys' RP ID and
     // origin (WEBAUTHN_*, from ISSUER) are then the page's, as in a deployment. localhost, not
     // 127.0.0.1: an IP address is no RP ID, and the sign-in page's passkey autofill would fail.
-    server = serve({ fetch: (request) => lk.app.fetch(request), port: 0, hostname: '127.0.0.1' });
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://localhost:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await listenLocally((request) => lk.app.fetch(request), 'localhost'));
     lk = await buildLatchkey(database.current, {
       env: {
         ISSUER: base,
@@ -79,10 +71,7 @@ describe.skipIf(!available)('account pages in headless Chromium', () => {
     });
     expect(registered.status).toBe(201);
     await mkdir(SCREENSHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { serve } from '@hono/node-server';
 import { build } from 'esbuild';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasChromium, type LocalServer, launchChromium, listenLocally } from '../support/browser.js';
 import {
   buildLatchkey,
   type Latchkey,
@@ -24,10 +22,6 @@ import {
  * The page is served on the server's own origin (Playwright answers its two URLs), so the
  * proofs' `htu` is the ISSUER's and the refresh cookie is first-party.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI)
-  throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
 /** The server on the wall clock: the browser's proofs carry the real time as `iat`. */
 class WallClock extends TestClock {
@@ -42,19 +36,17 @@ declare global {
   }
 }
 
-describe.skipIf(!available)('@latchkey/client DPoP key in IndexedDB, in headless Chromium', () => {
+describe.skipIf(!hasChromium)('@latchkey/client DPoP key in IndexedDB, in headless Chromium', () => {
   const database = useDatabase();
   let lk: Latchkey;
-  let server: ReturnType<typeof serve>;
+  let server: LocalServer;
   let base: string;
   let browser: Browser;
   let script: string;
   const email = uniqueEmail('dpop-browser');
 
   beforeAll(async () => {
-    server = serve({ fetch: (request) => lk.app.fetch(request), port: 0, hostname: '127.0.0.1' });
-    await new Promise((done) => server.once('listening', done));
-    base = `http://localhost:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await listenLocally((request) => lk.app.fetch(request), 'localhost'));
     lk = await buildLatchkey(database.current, {
       env: { ISSUER: base, ALLOWED_ORIGINS: base },
       clock: new WallClock(),
@@ -76,10 +68,7 @@ describe.skipIf(!available)('@latchkey/client DPoP key in IndexedDB, in headless
       logLevel: 'warning',
     });
     script = bundle.outputFiles[0]!.text;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

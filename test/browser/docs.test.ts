@@ -1,14 +1,12 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { serve } from '@hono/node-server';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiReferenceAssets } from '../../src/entry/node-runtime.js';
 import { SWAGGER_UI_CDN, SWAGGER_UI_FILES, type SwaggerUiFile } from '../../src/http/routes/docs.js';
+import { hasChromium, type LocalServer, launchChromium, listenLocally } from '../support/browser.js';
 import { buildLatchkey, useDatabase } from '../support/harness.js';
 
 /**
@@ -18,27 +16,22 @@ import { buildLatchkey, useDatabase } from '../support/harness.js';
  * the installed files, as there is no network beyond this server). "Try it out" reaches this
  * server. Without Chromium the test is skipped on a developer machine and fails in CI.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI)
-  throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
 const SWAGGER_UI_DIR = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 const installed = (name: SwaggerUiFile) => readFile(join(SWAGGER_UI_DIR, name));
 
-describe.skipIf(!available)('/docs in headless Chromium', () => {
+describe.skipIf(!hasChromium)('/docs in headless Chromium', () => {
   const database = useDatabase();
-  const servers: ReturnType<typeof serve>[] = [];
+  const servers: LocalServer[] = [];
   let selfHosted: string;
   let workers: string;
   let dir: string;
   let browser: Browser;
 
   async function listen(fetch: (request: Request) => Response | Promise<Response>): Promise<string> {
-    const server = serve({ fetch, port: 0, hostname: '127.0.0.1' });
+    const { server, base } = await listenLocally(fetch);
     servers.push(server);
-    await new Promise((resolve) => server.once('listening', resolve));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return base;
   }
 
   beforeAll(async () => {
@@ -47,16 +40,7 @@ describe.skipIf(!available)('/docs in headless Chromium', () => {
     selfHosted = await listen(node.app.fetch);
     workers = await listen(worker.app.fetch);
     dir = await mkdtemp(join(tmpdir(), 'latchkey-docs-'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(['--disable-component-update']);
   });
 
   afterAll(async () => {

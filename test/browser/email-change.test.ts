@@ -1,14 +1,12 @@
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { serve } from '@hono/node-server';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSmtpMailer } from '../../src/adapters/mail/smtp.js';
 import { startSmtpServer, type TestSmtpServer } from '../mail/smtp-server.js';
 import { axeBothSchemes } from '../support/axe.js';
+import { hasChromium, type LocalServer, launchChromium, listenLocally } from '../support/browser.js';
 import { call, login, refresh } from '../support/client.js';
 import { buildLatchkey, type Latchkey, PASSWORD, uniqueEmail, useDatabase } from '../support/harness.js';
 
@@ -20,20 +18,16 @@ import { buildLatchkey, type Latchkey, PASSWORD, uniqueEmail, useDatabase } from
  * token leaves the URL), the new address on Security; then "This wasn't me" from the old
  * address: the address back, every session dead, the way to a new password.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI)
-  throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
 const SCREENSHOTS = resolve(process.env.SCREENSHOT_DIR ?? join(tmpdir(), 'latchkey-screenshots'));
 /** A webmail on another site: each link is opened as a cross-site navigation, as from a mail client. */
 const WEBMAIL = 'https://webmail.example';
 
-describe.skipIf(!available)('email change in headless Chromium, through a real SMTP server', () => {
+describe.skipIf(!hasChromium)('email change in headless Chromium, through a real SMTP server', () => {
   const database = useDatabase();
   let lk: Latchkey;
   let smtp: TestSmtpServer;
-  let server: ReturnType<typeof serve>;
+  let server: LocalServer;
   let base: string;
   let browser: Browser;
   const email = uniqueEmail('before');
@@ -42,19 +36,14 @@ describe.skipIf(!available)('email change in headless Chromium, through a real S
   beforeAll(async () => {
     smtp = await startSmtpServer();
     // The server listens first, so that its address is the issuer the mails' links point at.
-    server = serve({ fetch: (request) => lk.app.fetch(request), port: 0, hostname: '127.0.0.1' });
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await listenLocally((request) => lk.app.fetch(request)));
     lk = await buildLatchkey(database.current, {
       // The product's own name and colour, as in the README's screenshots (test/browser/account.test.ts).
       env: { ISSUER: base, BRAND_NAME: 'Acme', BRAND_ACCENT_COLOR: '#6d28d9' },
       mailer: createSmtpMailer(smtp.url, { timeoutMs: 5000 }),
     });
     await mkdir(SCREENSHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

@@ -1,12 +1,10 @@
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { serve } from '@hono/node-server';
-import { type Browser, type CDPSession, chromium } from 'playwright-core';
+import type { Browser, CDPSession } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { axeBothSchemes } from '../support/axe.js';
+import { hasChromium, type LocalServer, launchChromium, listenLocally } from '../support/browser.js';
 import { buildLatchkey, type Latchkey, PASSWORD, uniqueEmail, useDatabase } from '../support/harness.js';
 
 /**
@@ -20,10 +18,6 @@ import { buildLatchkey, type Latchkey, PASSWORD, uniqueEmail, useDatabase } from
  * http://localhost:<port> (a secure context; an IP address is no RP ID), and ISSUER says so,
  * so the RP ID (localhost) and the origin the passkeys are bound to are the page's.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI)
-  throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
 /** A temporary folder; `SCREENSHOT_DIR=docs/screenshots` refreshes the pictures of docs/account-pages.md. */
 const SCREENSHOTS = resolve(process.env.SCREENSHOT_DIR ?? join(tmpdir(), 'latchkey-screenshots'));
@@ -31,19 +25,17 @@ const MINUTE = 60_000;
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1100, height: 900 };
 
-describe.skipIf(!available)('passkeys on the account pages in headless Chromium', () => {
+describe.skipIf(!hasChromium)('passkeys on the account pages in headless Chromium', () => {
   const database = useDatabase();
   let lk: Latchkey;
-  let server: ReturnType<typeof serve>;
+  let server: LocalServer;
   let base: string;
   let browser: Browser;
   const email = uniqueEmail('passkeys');
 
   beforeAll(async () => {
     // The server listens first, so that its address is the issuer (and so the RP ID and origin).
-    server = serve({ fetch: (request) => lk.app.fetch(request), port: 0, hostname: '127.0.0.1' });
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://localhost:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await listenLocally((request) => lk.app.fetch(request), 'localhost'));
     lk = await buildLatchkey(database.current, {
       env: { ISSUER: base, BRAND_NAME: 'Acme', BRAND_ACCENT_COLOR: '#6d28d9' },
     });
@@ -54,10 +46,7 @@ describe.skipIf(!available)('passkeys on the account pages in headless Chromium'
     });
     expect(registered.status).toBe(201);
     await mkdir(SCREENSHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

@@ -1,14 +1,12 @@
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { serve } from '@hono/node-server';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSmtpMailer } from '../../src/adapters/mail/smtp.js';
 import { startSmtpServer, type TestSmtpServer } from '../mail/smtp-server.js';
 import { axeBothSchemes } from '../support/axe.js';
+import { hasChromium, type LocalServer, launchChromium, listenLocally } from '../support/browser.js';
 import { call, login, refresh } from '../support/client.js';
 import { buildLatchkey, type Latchkey, PASSWORD, uniqueEmail, useDatabase } from '../support/harness.js';
 import { totpCode } from '../support/totp.js';
@@ -21,10 +19,6 @@ import { totpCode } from '../support/totp.js';
  * account with TOTP (a wrong code first), then sign-in: the new password works, the old one
  * does not, and the sessions from before are dead. Time is the injected clock's, never a sleep.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI)
-  throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
 /** A temporary folder; `SCREENSHOT_DIR=docs/screenshots` refreshes the pictures of docs/account-pages.md. */
 const SCREENSHOTS = resolve(process.env.SCREENSHOT_DIR ?? join(tmpdir(), 'latchkey-screenshots'));
@@ -33,11 +27,11 @@ const NEW_PASSWORD = 'seven herons fold paper under violet rain';
 /** A webmail on another site: the link is opened as a cross-site navigation, as from a mail client. */
 const WEBMAIL = 'https://webmail.example';
 
-describe.skipIf(!available)('forgot password in headless Chromium, through a real SMTP server', () => {
+describe.skipIf(!hasChromium)('forgot password in headless Chromium, through a real SMTP server', () => {
   const database = useDatabase();
   let lk: Latchkey;
   let smtp: TestSmtpServer;
-  let server: ReturnType<typeof serve>;
+  let server: LocalServer;
   let base: string;
   let browser: Browser;
   const email = uniqueEmail('reset');
@@ -46,19 +40,14 @@ describe.skipIf(!available)('forgot password in headless Chromium, through a rea
     smtp = await startSmtpServer();
     // The server listens first, so that its address can be the issuer: the mail's link then
     // points at it through the default template (config/mail.ts, links.passwordReset).
-    server = serve({ fetch: (request) => lk.app.fetch(request), port: 0, hostname: '127.0.0.1' });
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await listenLocally((request) => lk.app.fetch(request)));
     lk = await buildLatchkey(database.current, {
       // The product's own name and colour, as in the README's screenshots (test/browser/account.test.ts).
       env: { ISSUER: base, BRAND_NAME: 'Acme', BRAND_ACCENT_COLOR: '#6d28d9' },
       mailer: createSmtpMailer(smtp.url, { timeoutMs: 5000 }),
     });
     await mkdir(SCREENSHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
@@ -104,7 +93,10 @@ describe.skipIf(!available)('forgot password in headless Chromium, through a rea
     const registered = await call(lk.app, '/v1/auth/register', { body: { email, password: PASSWORD } });
     expect(registered.status).toBe(201);
     const pair = await login(lk.app, email);
-    const enrolled = await call(lk.app, '/v1/mfa/totp/enroll', { method: 'POST', token: pair.access_token });
+    const enrolled = await call(lk.app, '/v1/mfa/totp/enroll', {
+      method: 'POST',
+      token: pair.access_token,
+    });
     const secret: string = enrolled.json.secret;
     const activated = await call(lk.app, '/v1/mfa/totp/activate', {
       body: { code: codeNow(secret) },

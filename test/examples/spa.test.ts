@@ -1,14 +1,12 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { serve } from '@hono/node-server';
 import { build } from 'esbuild';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSite } from '../../examples/spa/site.js';
+import { hasChromium, type LocalServer, launchChromium, listenLocally } from '../support/browser.js';
 import { call, login, registerUser } from '../support/client.js';
 import { buildLatchkey, type Latchkey, PASSWORD, useDatabase } from '../support/harness.js';
 import { freePort } from '../support/ports.js';
@@ -19,17 +17,13 @@ import { freePort } from '../support/ports.js';
  * The refresh token is a first-party HttpOnly cookie: a reload stays signed in, the script
  * never sees the cookie, and sign-out ends the session.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI)
-  throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
 const EXAMPLE = resolve('examples/spa');
 
-describe.skipIf(!available)('examples/spa in headless Chromium', () => {
+describe.skipIf(!hasChromium)('examples/spa in headless Chromium', () => {
   const database = useDatabase();
   let lk: Latchkey;
-  let latchkeyServer: ReturnType<typeof serve>;
+  let latchkeyServer: LocalServer;
   let site: Server;
   let origin: string;
   let browser: Browser;
@@ -42,9 +36,9 @@ describe.skipIf(!available)('examples/spa in headless Chromium', () => {
     lk = await buildLatchkey(database.current, {
       env: { ALLOWED_ORIGINS: origin, TRUSTED_IP_HEADER: 'x-forwarded-for' },
     });
-    latchkeyServer = serve({ fetch: lk.app.fetch, port: 0, hostname: '127.0.0.1' });
-    await new Promise((done) => latchkeyServer.once('listening', done));
-    const latchkeyUrl = `http://127.0.0.1:${(latchkeyServer.address() as AddressInfo).port}`;
+    const latchkey = await listenLocally(lk.app.fetch);
+    latchkeyServer = latchkey.server;
+    const latchkeyUrl = latchkey.base;
 
     bundleDir = await mkdtemp(join(tmpdir(), 'latchkey-spa-'));
     await build({
@@ -62,10 +56,7 @@ describe.skipIf(!available)('examples/spa in headless Chromium', () => {
     });
     site.listen(port, '127.0.0.1');
     await new Promise((done) => site.once('listening', done));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
