@@ -63,9 +63,21 @@ export function createDpopProofs(deps: {
   const urlOf = (path: string) => `${issuer}${path}`;
   const nonceKey = deps.policy.nonce ? deps.nonceKey : undefined;
 
-  /** `<window>.<HMAC(window)>`: checked without storage, on any instance with the same MASTER_SECRET. */
-  const nonceFor = async (key: CryptoKey, window: number) =>
-    `${window.toString(36)}.${await hmacSha256Base64url(key, `dpop-nonce:${window}`)}`;
+  /**
+   * `<window>.<HMAC(window)>`: checked without storage, on any instance with the same
+   * MASTER_SECRET. The same for five minutes, so the last two are kept: a DPoP request would
+   * otherwise compute the current one twice (the DPoP-Nonce header, then the proof's check).
+   */
+  const recent = new Map<number, Promise<string>>();
+  const nonceFor = (key: CryptoKey, window: number): Promise<string> => {
+    let nonce = recent.get(window);
+    if (!nonce) {
+      nonce = hmacSha256Base64url(key, `dpop-nonce:${window}`).then((mac) => `${window.toString(36)}.${mac}`);
+      recent.set(window, nonce);
+      for (const kept of recent.keys()) if (kept < window - 1) recent.delete(kept);
+    }
+    return nonce;
+  };
 
   async function currentNonce(): Promise<string | undefined> {
     if (!nonceKey) return undefined;
