@@ -86,6 +86,8 @@ export const EnvSchema = z.object({
   ARGON2_PARALLELISM: integer(1, 1, 16),
   /** Password hashes at once on Node (0: one per CPU, below the libuv pool size); see docs/configuration.md. */
   PASSWORD_HASH_CONCURRENCY: integer(0, 0, 256),
+  /** Node: how far V8's heap may grow past what survived its last full collection (0: V8's own rule). */
+  HEAP_GROWTH_PERCENT: integer(50, 0, 400),
   ALLOWED_ORIGINS: list,
   TRUSTED_IP_HEADER: z
     .string()
@@ -171,6 +173,8 @@ export interface Config {
   argon2: { memoryKib: number; timeCost: number; parallelism: number };
   /** Node: password hashes run at once at most (0: automatic); the rest wait their turn. */
   passwordHashConcurrency: number;
+  /** V8's `--heap-growing-percent` for the Node server (0: V8's own growth); see applyHeapGrowth. */
+  heapGrowthPercent: number;
   allowedOrigins: string[];
   trustedIpHeader: string | undefined;
   locationHeaders: string[];
@@ -390,6 +394,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       nonce: e.DPOP_NONCE === 'true',
     },
     passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
+    heapGrowthPercent: e.HEAP_GROWTH_PERCENT,
     argon2: {
       memoryKib: e.ARGON2_MEMORY_KIB,
       timeCost: e.ARGON2_TIME_COST,

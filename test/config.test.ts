@@ -28,6 +28,7 @@ describe('defaults', () => {
       databasePoolMax: 10,
       migrateOnStart: true,
       pgliteOptimize: false,
+      heapGrowthPercent: 50,
       dataDir: './.data',
       issuer: 'http://localhost:3000',
       audience: 'http://localhost:3000',

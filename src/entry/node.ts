@@ -6,9 +6,10 @@ import { createApp } from '../http/app.js';
 import type { GetClientIp } from '../http/request.js';
 import { describeError } from '../lib/errors.js';
 import { joinCluster, runPrimary, workerCount } from './cluster.js';
-import { loadConfigOrExit, openNodeRuntime } from './node-runtime.js';
+import { applyHeapGrowth, loadConfigOrExit, openNodeRuntime } from './node-runtime.js';
 
 const config = loadConfigOrExit(process.env);
+applyHeapGrowth(config);
 // `serve --workers N` (WORKERS): this process is the primary; it forks N processes of this
 // file, which serve (src/entry/cluster.ts), and never gets past this line.
 if (cluster.isPrimary && workerCount(config) > 1) await runPrimary(config, fileURLToPath(import.meta.url));

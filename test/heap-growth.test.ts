@@ -1,0 +1,52 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
+import { applyHeapGrowth } from '../src/entry/node-runtime.js';
+
+/** The flags applyHeapGrowth sets for an environment. */
+const flagsFor = (env: Record<string, string>) => {
+  const flags: string[] = [];
+  applyHeapGrowth(parseConfig(env), (flag) => flags.push(flag));
+  return flags;
+};
+
+/**
+ * Promotes garbage the way requests in flight do (a window of live objects that survive young
+ * collections, dropped later) in a plain node child, and prints the largest heap seen, in MiB.
+ */
+const CHURN = `
+const v8 = require('node:v8');
+if (process.argv[1]) v8.setFlagsFromString(process.argv[1]);
+let peak = 0;
+const window = [];
+for (let i = 0; i < 1.2e6; i++) {
+  window.push({ a: 'x'.repeat(50) + i, b: [i, i + 1, i + 2] });
+  if (window.length > 60000) window.splice(0, 30000);
+  if (i % 10000 === 0) peak = Math.max(peak, v8.getHeapStatistics().total_heap_size);
+}
+console.log(Math.round(peak / 2 ** 20));
+`;
+const peakHeapMiB = (flag?: string) =>
+  Number(execFileSync(process.execPath, ['-e', CHURN, ...(flag ? [flag] : [])], { encoding: 'utf8' }).trim());
+
+describe('V8 heap growth (HEAP_GROWTH_PERCENT)', () => {
+  it('the server sets --heap-growing-percent=50 by default, the configured value, or nothing at 0', () => {
+    expect(flagsFor({})).toEqual(['--heap-growing-percent=50']);
+    expect(flagsFor({ HEAP_GROWTH_PERCENT: '120' })).toEqual(['--heap-growing-percent=120']);
+    expect(flagsFor({ HEAP_GROWTH_PERCENT: '0' })).toEqual([]);
+    expect(() => parseConfig({ HEAP_GROWTH_PERCENT: '401' })).toThrow(/HEAP_GROWTH_PERCENT/);
+  });
+
+  it("this Node's V8 knows the flag (an unknown one is only a line on stderr)", () => {
+    const options = execFileSync(process.execPath, ['--v8-options'], { encoding: 'utf8' });
+    expect(options).toContain('--heap-growing-percent');
+  });
+
+  it('set at run time, it keeps promoted garbage from growing the heap as far', () => {
+    const [flag] = flagsFor({});
+    const unset = peakHeapMiB();
+    const set = peakHeapMiB(flag);
+    // Measured: about 130 MiB unset, 85 MiB set. The assertion only needs the direction.
+    expect(set).toBeLessThan(unset * 0.85);
+  }, 60_000);
+});
