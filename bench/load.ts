@@ -42,6 +42,8 @@ export interface LoadSpec {
   warmupSeconds: number;
   tokens?: string[];
   users?: { email: string; password: string }[];
+  /** Requests per second over all connections (autocannon's overallRate); unset: as fast as answered. */
+  overallRate?: number;
 }
 
 export interface LoadResult {
@@ -129,6 +131,7 @@ async function runOnce(spec: LoadSpec, seconds: number, tokens: string[], announ
         duration: seconds,
         timeout: 30,
         requests,
+        ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
       },
       (error, result) => (error ? reject(error) : resolve(result)),
     );
