@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { SQL } from 'drizzle-orm';
-import { PgDialect } from 'drizzle-orm/pg-core';
+import { fillPlaceholders } from 'drizzle-orm';
 import postgres from 'postgres';
 import type { Database } from '../src/adapters/db/database.js';
 import { createDrizzleStore } from '../src/adapters/db/drizzle-store.js';
@@ -14,8 +13,8 @@ import type { DeviceInfo } from '../src/ports/store.js';
  * rotations on one real session (rows made by the server's own login).
  *
  * The text and parameters are not copied by hand: the store's `rotateRefreshToken` is run
- * once against a capturing executor and compiled with drizzle's PostgreSQL dialect, so the
- * baseline follows src/ if the statement changes. Per call only the values change (presented
+ * once against a capturing drizzle session, which receives the statement's SQL text and its
+ * values, so the baseline follows src/ if the statement changes. Per call only the values change (presented
  * hash, successor hash, new row id, now).
  */
 
@@ -33,11 +32,19 @@ export async function captureRotationStatement(input: {
   refreshTokenTtlMs: number;
   device: DeviceInfo;
 }): Promise<RotationStatement> {
-  let captured: SQL | undefined;
+  // The store prepares the statement once on the drizzle session (token-rows.ts,
+  // `preparedRotation`) and runs it with values: both are captured here.
+  let captured: { sql: string; params: unknown[] } | undefined;
   const capturing = {
-    execute: async (query: SQL) => {
-      captured = query;
-      return [];
+    _: {
+      session: {
+        prepareQuery: (query: { sql: string; params: unknown[] }) => ({
+          execute: async (values: Record<string, unknown>) => {
+            captured = { sql: query.sql, params: fillPlaceholders(query.params, values) };
+            return [];
+          },
+        }),
+      },
     },
   } as unknown as Database;
   const at = new Date('2001-02-03T04:05:06.789Z');
@@ -48,9 +55,10 @@ export async function captureRotationStatement(input: {
     now: at,
     notAfter: new Date(at.getTime() + input.refreshTokenTtlMs),
     device: input.device,
+    dpopJkt: null,
   });
   if (!captured) throw new Error('rotateRefreshToken sent no statement');
-  const { sql: text, params } = new PgDialect().sqlToQuery(captured);
+  const { sql: text, params } = captured;
   const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
   const atIso = at.toISOString();
   const notAfterIso = new Date(at.getTime() + input.refreshTokenTtlMs).toISOString();

@@ -11,7 +11,7 @@ import type { Database } from './database.js';
 import { touchUser } from './drizzle-login-store.js';
 import { endedHead, liveHead } from './live-sessions.js';
 import { loginHolds, refreshTokens, users } from './schema.js';
-import { replaceLiveToken, revokeUntilNone } from './token-rows.js';
+import { preparedRotation, revokeUntilNone } from './token-rows.js';
 
 type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 
@@ -144,23 +144,7 @@ export function createSessionStore(db: Database): SessionStore {
       return rows.length === 1;
     },
 
-    async rotateRefreshToken({ presentedHash, successorHash, clientId, now, notAfter, device, dpopJkt }) {
-      // RFC 9700 §4.14.2: the conditional UPDATE claims the token (a concurrent claim waits
-      // for the row lock, re-checks the WHERE and gets nothing); only a claimed token gets a successor.
-      // RFC 9449 §5: a key-bound session is claimed only with a proof by its key, so a token
-      // presented without it changes nothing.
-      const at = now.toISOString();
-      const boundTo =
-        dpopJkt == null ? sql`dpop_jkt IS NULL` : sql`(dpop_jkt IS NULL OR dpop_jkt = ${dpopJkt}::text)`;
-      return replaceLiveToken(db, {
-        claim: sql`token_hash = ${presentedHash} AND client_id = ${clientId} AND ${boundTo}`,
-        mark: sql`rotated_at = ${at}::timestamptz`,
-        successorHash,
-        now,
-        notAfter,
-        device,
-      });
-    },
+    rotateRefreshToken: preparedRotation(db),
 
     async findRefreshTokens(tokenHashes) {
       if (tokenHashes.length === 0) return [];

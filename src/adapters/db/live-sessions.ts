@@ -1,4 +1,4 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { type Placeholder, type SQL, sql } from 'drizzle-orm';
 
 /**
  * What "a live session" means in SQL, written once (issue #16). A session is its chain of
@@ -19,13 +19,15 @@ export const ENDED_HEAD = 'rotated_at IS NULL AND revoked_at IS NOT NULL';
 const columns = (alias?: string) => (alias ? sql.raw(`${alias}.`) : sql``);
 
 /**
- * The head of a live session at `now`: not rotated, not revoked, not expired. `alias` when
+ * The head of a live session at `now` (a Date, or an ISO string): not rotated, not revoked, not expired. `alias` when
  * refresh_tokens has one in the query (a correlated subquery).
  */
-export function liveHead(now: Date, alias?: string): SQL {
+export function liveHead(now: Date | string | Placeholder, alias?: string): SQL {
   const c = columns(alias);
-  // Raw SQL gets ISO strings: drizzle turns off postgres.js's Date serialiser.
-  return sql`${c}rotated_at IS NULL AND ${c}revoked_at IS NULL AND ${c}expires_at > ${now.toISOString()}::timestamptz`;
+  // Raw SQL gets ISO strings: drizzle turns off postgres.js's Date serialiser. An ISO string,
+  // or a placeholder given one when the statement runs (prepared once: token-rows.ts), as is.
+  const at = now instanceof Date ? now.toISOString() : now;
+  return sql`${c}rotated_at IS NULL AND ${c}revoked_at IS NULL AND ${c}expires_at > ${at}::timestamptz`;
 }
 
 /** The head of a session that ended by revocation (its one revoked row never rotated). */
