@@ -19,8 +19,8 @@ export const ENDED_HEAD = 'rotated_at IS NULL AND revoked_at IS NOT NULL';
 const columns = (alias?: string) => (alias ? sql.raw(`${alias}.`) : sql``);
 
 /**
- * The head of a live session at `now` (a Date, or an ISO string): not rotated, not revoked, not expired. `alias` when
- * refresh_tokens has one in the query (a correlated subquery).
+ * The head of a live session at `now` (a Date, or an ISO string): not rotated, not revoked,
+ * not expired. `alias` when refresh_tokens has one in the query (a correlated subquery).
  */
 export function liveHead(now: Date | string | Placeholder, alias?: string): SQL {
   const c = columns(alias);
