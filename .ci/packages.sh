@@ -46,7 +46,7 @@ free_port() {
 }
 version_of() { node -p "require('./package.json').$1"; }
 
-for built in dist/entry/cli.js packages/verify/dist/verify/index.js packages/client/dist/client/index.js; do
+for built in dist/entry/latchkey.cjs packages/verify/dist/verify/index.js packages/client/dist/client/index.js; do
   [ -f "$built" ] || fail "$built is missing: run npm run build first"
 done
 

@@ -1448,7 +1448,7 @@ try {
   await writeFile(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
 
   printTable(
-    `latchkey bench: ${cpus().length} x ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, PostgreSQL ${report.postgresVersion ?? '(not used)'}; ${SECONDS} s per point (+${WARMUP} s warm-up); server: ${SERVER_MODE === 'dist' ? 'node dist/entry/node.js' : 'tsx src/entry/node.ts'}, LOG_LEVEL=${LOG_LEVEL}, argon2id m=${defaults.argon2.memoryKib} KiB t=${defaults.argon2.timeCost} p=${defaults.argon2.parallelism}, pool ${defaults.databasePoolMax}${Object.keys(SERVER_ENV).length ? `, ${JSON.stringify(SERVER_ENV)}` : ''}${SERVER_NODE_ARGS.length ? `, node ${SERVER_NODE_ARGS.join(' ')}` : ''}${selectedBlocks.size < BLOCKS.length ? `; blocks: ${BLOCKS.filter(runs).join(', ')}` : ''}`,
+    `latchkey bench: ${cpus().length} x ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, PostgreSQL ${report.postgresVersion ?? '(not used)'}; ${SECONDS} s per point (+${WARMUP} s warm-up); server: ${SERVER_MODE === 'dist' ? 'node dist/entry/serve.cjs' : 'tsx src/entry/node.ts'}, LOG_LEVEL=${LOG_LEVEL}, argon2id m=${defaults.argon2.memoryKib} KiB t=${defaults.argon2.timeCost} p=${defaults.argon2.parallelism}, pool ${defaults.databasePoolMax}${Object.keys(SERVER_ENV).length ? `, ${JSON.stringify(SERVER_ENV)}` : ''}${SERVER_NODE_ARGS.length ? `, node ${SERVER_NODE_ARGS.join(' ')}` : ''}${selectedBlocks.size < BLOCKS.length ? `; blocks: ${BLOCKS.filter(runs).join(', ')}` : ''}`,
   );
   const marked = busyPoints.filter((point) => point.marked);
   if (marked.length > 0) {

@@ -66,7 +66,7 @@ export async function treeMemoryOf(pid: number): Promise<{ rssMiB: number; proce
 export const SERVER_MODE: 'dist' | 'tsx' = process.env.BENCH_SERVER === 'tsx' ? 'tsx' : 'dist';
 
 /** The CLI (`latchkey <command>`), as the server mode runs it: for `serve --workers N`. */
-export const CLI_ENTRY = SERVER_MODE === 'tsx' ? 'src/entry/cli.ts' : 'dist/entry/cli.js';
+export const CLI_ENTRY = SERVER_MODE === 'tsx' ? 'src/entry/cli.ts' : 'dist/entry/latchkey.cjs';
 
 export interface ServerOptions {
   /** PostgreSQL; without it the server runs on PGlite in `dataDir`. */
@@ -134,7 +134,7 @@ export class BenchServer {
       ...(options.nodeArgs ?? []),
       ...(options.cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', options.logDir] : []),
       ...(SERVER_MODE === 'tsx' ? ['--import', 'tsx'] : []),
-      options.entry ?? (SERVER_MODE === 'tsx' ? 'src/entry/node.ts' : 'dist/entry/node.js'),
+      options.entry ?? (SERVER_MODE === 'tsx' ? 'src/entry/node.ts' : 'dist/entry/serve.cjs'),
       ...(options.args ?? []),
     ];
     const started = performance.now();

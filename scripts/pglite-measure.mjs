@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Measures the embedded default (issue #21): the built server (`node dist/entry/node.js`) on a
+// Measures the embedded default (issue #21): the built server (`node dist/entry/serve.cjs`, as `npm run serve`) on a
 // fresh DATA_DIR in a temporary folder, then a second start on the same folder. For each start:
 // spawn -> first 200 from /health (ms), VmRSS/VmHWM after a few /health requests, and again
 // after a register + login (argon2 adds its own memory: the login figure is the realistic idle).
@@ -12,6 +12,7 @@
 // Extra environment for the server can be given as KEY=VALUE arguments (e.g. to compare a
 // setting). Not part of the test suite: figures depend on the machine.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,8 @@ const args = process.argv.slice(2);
 const root = args.includes('--root')
   ? args[args.indexOf('--root') + 1]
   : fileURLToPath(new URL('..', import.meta.url));
+// An older build (--root) may predate the CommonJS entry that sizes the thread pool.
+const entry = existsSync(join(root, 'dist/entry/serve.cjs')) ? 'dist/entry/serve.cjs' : 'dist/entry/node.js';
 const runs = Number(args[args.indexOf('--runs') + 1] ?? 1) || 1;
 const asJson = args.includes('--json');
 // Node options for the server (V8 flags such as --liftoff-only), after `--`.
@@ -60,7 +63,7 @@ async function cpuMs(pid) {
 async function start(dataDir) {
   const port = await freePort();
   const began = performance.now();
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/entry/node.js'], {
+  const child = spawn(process.execPath, [...nodeArgs, entry], {
     cwd: root,
     env: {
       PATH: process.env.PATH,

@@ -7,13 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/ports.js';
 
 /**
- * The package's bin (`latchkey`, dist/entry/cli.js, built by the global setup) as an operator
+ * The package's bin (`latchkey`, dist/entry/latchkey.cjs, built by the global setup) as an operator
  * runs it after `npm install latchkey`: `latchkey serve` on the embedded database, `--version`,
  * and the usage. .ci/packages.sh does the same from the packed tarball in an empty folder.
  */
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const bin = join(root, 'dist/entry/cli.js');
+const bin = join(root, 'dist/entry/latchkey.cjs');
 const packageVersion = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string })
   .version;
 
@@ -22,7 +22,7 @@ describe('the latchkey bin', () => {
     const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
       bin: Record<string, string>;
     };
-    expect(manifest.bin).toEqual({ latchkey: 'dist/entry/cli.js' });
+    expect(manifest.bin).toEqual({ latchkey: 'dist/entry/latchkey.cjs' });
     expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
   });
 

@@ -20,7 +20,7 @@ import { freePort } from './support/ports.js';
  */
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const bin = join(root, 'dist/entry/cli.js');
+const bin = join(root, 'dist/entry/latchkey.cjs');
 const METRICS_TOKEN = 'cluster-test-metrics-token-0123456789abcdef';
 const MASTER_SECRET = 'cluster-test-master-secret-0123456789abcdef0123456789';
 

@@ -81,13 +81,16 @@ describe('native hashing concurrency (keeps libuv threads free for WebCrypto)', 
     }
   });
 
-  it('by default one hash per CPU, leaving two of the pool threads free', () => {
+  it('by default one hash per CPU, never more than the pool threads, two when the pool is unsized', () => {
     const before = process.env.UV_THREADPOOL_SIZE;
     try {
-      process.env.UV_THREADPOOL_SIZE = '3';
+      process.env.UV_THREADPOOL_SIZE = '1';
       expect(defaultHashConcurrency()).toBe(1);
       process.env.UV_THREADPOOL_SIZE = '64';
       expect(defaultHashConcurrency()).toBe(availableParallelism());
+      // The entries size the pool to the hashes (thread-pool.ts); tsx leaves libuv's four.
+      process.env.UV_THREADPOOL_SIZE = '2';
+      expect(defaultHashConcurrency()).toBe(Math.min(availableParallelism(), 2));
       delete process.env.UV_THREADPOOL_SIZE;
       expect(defaultHashConcurrency()).toBe(Math.max(1, Math.min(availableParallelism(), 2)));
     } finally {

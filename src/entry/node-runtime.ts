@@ -25,6 +25,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { Mailer } from '../ports/mail.js';
 import { swaggerUiAssets } from './docs-assets.js';
+import { DEFAULT_HASHES } from './thread-pool.js';
 
 /** Node wiring shared by the server and the CLI: configuration, database, keys, hasher. */
 
@@ -255,10 +256,11 @@ export function applyHeapGrowth(
 }
 
 /**
- * One hash per CPU, and always at least two of libuv's threads left for WebCrypto, DNS and
- * file I/O (UV_THREADPOOL_SIZE, 4 by default; see createArgon2Hasher).
+ * One hash per CPU, never more than libuv's threads (UV_THREADPOOL_SIZE), and two when the pool
+ * was not sized: the server's entries size it to the hashes (thread-pool.ts); an entry that
+ * did not (`tsx src/entry/node.ts`) has libuv's four, two of them left to the rest.
  */
 export function defaultHashConcurrency(): number {
-  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-  return Math.max(1, Math.min(availableParallelism(), pool - 2));
+  const pool = Number(process.env.UV_THREADPOOL_SIZE);
+  return Math.max(1, Math.min(availableParallelism(), pool > 0 ? pool : DEFAULT_HASHES));
 }
