@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
-import { applyHeapGrowth } from '../src/entry/node-runtime.js';
+import { applyHeapGrowth } from '../src/entry/node-config.js';
 
 /** The flags applyHeapGrowth sets for an environment. */
 const flagsFor = (env: Record<string, string>) => {

@@ -1,5 +1,7 @@
+import { fork as forkProcess } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { createPinoLogger } from '../adapters/pino-logger.js';
 import { createClusterAggregator, type MetricSnapshot } from '../adapters/prom-metrics.js';
 import type { Config } from '../config.js';
@@ -7,7 +9,6 @@ import { AuthError } from '../domain/errors.js';
 import { describeError } from '../lib/errors.js';
 import { SECOND } from '../lib/time.js';
 import type { Logger } from '../ports/logger.js';
-import { openNodeRuntime } from './node-runtime.js';
 
 /**
  * `latchkey serve --workers N` (WORKERS, issue #21): N server processes on one port through
@@ -78,6 +79,25 @@ const toPrimary = (message: ToPrimary) => {
  * The primary. It never resolves: the process exits when its workers have stopped (0, or 1
  * when one did not stop cleanly or no worker could start), with 2 on PGlite.
  */
+/**
+ * Runs cluster-prepare as a child process; true when the database is migrated and the signing
+ * key opens. The script has this module's extension (.js built, .ts under tsx, whose loader the
+ * child inherits through execArgv).
+ */
+function prepareInChild(logger: Logger): Promise<boolean> {
+  const script = fileURLToPath(
+    new URL(`./cluster-prepare${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+  );
+  return new Promise((resolve) => {
+    const child = forkProcess(script, [], { stdio: 'inherit' });
+    child.once('error', (error) => {
+      logger.error('cannot prepare the database', { error: describeError(error) });
+      resolve(false);
+    });
+    child.once('exit', (code) => resolve(code === 0));
+  });
+}
+
 export async function runPrimary(config: Config, workerScript: string): Promise<never> {
   const count = workerCount(config);
   if (!config.databaseUrl) {
@@ -90,19 +110,9 @@ export async function runPrimary(config: Config, workerScript: string): Promise<
     pretty: config.env === 'development' && process.stdout.isTTY === true,
   });
 
-  // Once for all workers: the migrations (under their advisory lock anyway) and the signing
-  // key (created if there is none; a wrong MASTER_SECRET fails here, before any fork).
-  const runtime = await openNodeRuntime(config, { logger, deliverMail: false });
-  try {
-    await runtime.services.keyRing.ensureSigningKey();
-  } catch (error) {
-    logger.error('cannot open the signing keys', {
-      error: error instanceof Error ? error.message : String(error),
-    });
-    await runtime.database.close();
-    process.exit(1);
-  }
-  await runtime.database.close();
+  // Once for all workers, in a process that then ends (cluster-prepare.ts): the migrations and
+  // the signing key. A wrong MASTER_SECRET or an unreachable database fails here, before any fork.
+  if (!(await prepareInChild(logger))) process.exit(1);
 
   cluster.setupPrimary({ exec: workerScript, args: [] });
   const aggregator = createClusterAggregator();

@@ -2,7 +2,6 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
 import { createDrizzleRateLimiter } from '../adapters/db/drizzle-rate-limiter.js';
 import { createDrizzleStore } from '../adapters/db/drizzle-store.js';
 import { classifyDatabaseFailure } from '../adapters/db/failure-kind.js';
@@ -17,7 +16,7 @@ import { createPinoLogger } from '../adapters/pino-logger.js';
 import { createPromMetrics } from '../adapters/prom-metrics.js';
 import { createNodeWebhookSender } from '../adapters/webhooks/node-sender.js';
 import { composeServices } from '../compose/services.js';
-import { type Config, ConfigError, parseConfig, unknownVariableWarnings } from '../config.js';
+import type { Config } from '../config.js';
 import { currentRequestFacts } from '../http/app.js';
 import type { GetClientIp } from '../http/request.js';
 import { deriveMasterKeys, randomToken } from '../lib/crypto.js';
@@ -40,20 +39,6 @@ export const PGLITE_SEED = {
 };
 
 export const systemClock: Clock = { now: () => new Date() };
-
-export function loadConfigOrExit(env: NodeJS.ProcessEnv): Config {
-  // A misspelt variable would otherwise be ignored without a word (stderr: stdout is the CLI's).
-  for (const warning of unknownVariableWarnings(env)) console.error(`warning: ${warning}`);
-  try {
-    return parseConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(78); // EX_CONFIG
-    }
-    throw error;
-  }
-}
 
 /**
  * Without MASTER_SECRET (development only: production refuses to start), a secret is made
@@ -236,23 +221,6 @@ export async function openNodeRuntime(
     metrics,
     apiReference: apiReferenceAssets(),
   };
-}
-
-/**
- * How far V8 lets the heap grow before its next full collection (HEAP_GROWTH_PERCENT, 50 by
- * default). Left to itself, V8 on a machine with memory to spare lets the old generation grow
- * to about four times what survived the last full collection. Under refresh load the objects of
- * the requests in flight survive young collections and are promoted, so the server grew by about
- * 95 MiB of such garbage before V8 collected it (320 MiB at the peak of `npm run bench`'s
- * 32-connection refresh against 218 MiB idle). At 50 % it collects after about 15 MiB: the peak
- * was 237 MiB, for no measurable main-thread CPU per refresh (BENCHMARKS.md, issue #21). The flag
- * is read at each collection, so setting it at start is enough; 0 leaves V8's own rule.
- */
-export function applyHeapGrowth(
-  config: Pick<Config, 'heapGrowthPercent'>,
-  setFlags: (flags: string) => void = setFlagsFromString,
-): void {
-  if (config.heapGrowthPercent > 0) setFlags(`--heap-growing-percent=${config.heapGrowthPercent}`);
 }
 
 /**

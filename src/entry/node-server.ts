@@ -1,0 +1,125 @@
+import cluster from 'node:cluster';
+import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Config } from '../config.js';
+import { createApp } from '../http/app.js';
+import type { GetClientIp } from '../http/request.js';
+import { describeError } from '../lib/errors.js';
+import { joinCluster } from './cluster.js';
+import { openNodeRuntime } from './node-runtime.js';
+
+/**
+ * The Node server of one process (src/entry/node.ts imports it once it knows this process
+ * serves): the runtime over the database, the app on @hono/node-server, the cleanup and outbox
+ * timers, the graceful stop on SIGTERM.
+ */
+export async function serveNode(config: Config): Promise<void> {
+  const getClientIp: GetClientIp = (c) => getConnInfo(c).remote.address;
+  const runtime = await openNodeRuntime(config, { getClientIp });
+  const { logger } = runtime;
+  try {
+    await runtime.services.keyRing.ensureSigningKey();
+  } catch (error) {
+    // Typically a MASTER_SECRET other than the one that sealed the signing keys.
+    logger.error('cannot open the signing keys', {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    await runtime.database.close();
+    process.exit(1);
+  }
+
+  // A worker of `serve --workers N`: /metrics over every worker, the timers in one.
+  const member = cluster.isWorker ? joinCluster(runtime) : undefined;
+  const app = createApp({ ...runtime, getClientIp });
+
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+    logger.info('latchkey listening', {
+      url: `http://${info.address.includes(':') ? `[${info.address}]` : info.address}:${info.port}`,
+      issuer: config.issuer,
+      database: config.databaseUrl ? 'postgresql' : `pglite (${config.dataDir})`,
+    });
+    member?.serving();
+  });
+  // Behind a proxy that keeps connections to us open (HAProxy, nginx upstream keepalive, cloud
+  // load balancers idle for 60 s), an idle connection must outlive the proxy's, or a request sent
+  // just as Node closes it is lost: Node's default is 5 s. 65 s is above the common 60 s idle
+  // timeouts; headers must arrive within a little more (Node requires headersTimeout to cover it).
+  // Found by the scale-out test (test/scaleout): about one lost request a run without it.
+  if ('keepAliveTimeout' in server) {
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+  }
+
+  // Cleanup on an interval; safe on many instances at once (see services/cleanup.ts).
+  const { cleanup } = runtime.services;
+  let cleaning = false;
+  const cleanupTimer =
+    config.cleanup.intervalSeconds > 0
+      ? setInterval(async () => {
+          if (cleaning || member?.hasDuties() === false) return;
+          cleaning = true;
+          try {
+            const deleted = await cleanup.runOnce();
+            for (const [table, rows] of Object.entries(deleted)) runtime.metrics.cleaned(table, rows);
+            logger.info('cleanup', { deleted });
+          } catch (error) {
+            logger.error('cleanup failed', { error: describeError(error) });
+          } finally {
+            cleaning = false;
+          }
+        }, config.cleanup.intervalSeconds * 1000)
+      : undefined;
+  cleanupTimer?.unref();
+
+  let stopping = false;
+
+  // Mail from the outbox on an interval. Several instances at once are safe: a claim is
+  // FOR UPDATE SKIP LOCKED with a lease (services/outbox-dispatcher.ts); a crash mid-send leaves
+  // a claim that expires, and the message goes again under the same idempotency key.
+  // Webhook deliveries (issue #18) are outbox rows too: the same tick drains them after the mail.
+  const { mailDispatcher } = runtime.services;
+  const webhookDispatcher = runtime.services.webhooks.dispatcher;
+  let dispatching: Promise<void> | undefined;
+  const mailTimer =
+    (mailDispatcher || webhookDispatcher) && config.mail.dispatch.intervalSeconds > 0
+      ? setInterval(() => {
+          if (dispatching || stopping || member?.hasDuties() === false) return;
+          dispatching = (async () => {
+            try {
+              await mailDispatcher?.drain({
+                stop: () => stopping,
+                onRun: (counts) => runtime.metrics.mailDispatched(counts),
+              });
+            } catch (error) {
+              logger.error('mail dispatch failed', { error: describeError(error) });
+            }
+            try {
+              await webhookDispatcher?.drain({ stop: () => stopping });
+            } catch (error) {
+              logger.error('webhook dispatch failed', { error: describeError(error) });
+            } finally {
+              dispatching = undefined;
+            }
+          })();
+        }, config.mail.dispatch.intervalSeconds * 1000)
+      : undefined;
+  mailTimer?.unref();
+
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    if (cleanupTimer) clearInterval(cleanupTimer);
+    if (mailTimer) clearInterval(mailTimer);
+    server.close(async () => {
+      // A send in flight finishes and records its outcome (the hard exit below still bounds it;
+      // cut short, its lease expires and the message goes again under the same key).
+      await dispatching;
+      await runtime.database.close();
+      process.exit(0);
+    });
+    setTimeout(() => process.exit(1), 10_000).unref();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
