@@ -29,7 +29,8 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv): Config {
  * 95 MiB of such garbage before V8 collected it (320 MiB at the peak of `npm run bench`'s
  * 32-connection refresh against 218 MiB idle). At 50 % it collects after about 15 MiB: the peak
  * was 237 MiB, for no measurable main-thread CPU per refresh (BENCHMARKS.md, issue #21). The flag
- * is read at each collection, so setting it at start is enough; 0 leaves V8's own rule.
+ * is read at each collection, so setting it once the server listens is enough (node-server.ts);
+ * 0 leaves V8's own rule.
  */
 export function applyHeapGrowth(
   config: Pick<Config, 'heapGrowthPercent'>,

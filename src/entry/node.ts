@@ -1,10 +1,9 @@
 import cluster from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { runPrimary, workerCount } from './cluster.js';
-import { applyHeapGrowth, loadConfigOrExit } from './node-config.js';
+import { loadConfigOrExit } from './node-config.js';
 
 const config = loadConfigOrExit(process.env);
-applyHeapGrowth(config);
 // `serve --workers N` (WORKERS): this process is the primary; it forks N processes of this
 // file, which serve (src/entry/cluster.ts), and never gets past this line. It has imported
 // only the configuration and the cluster's own modules, not the server: its memory is its own
