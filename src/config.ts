@@ -15,7 +15,7 @@ import {
   webhookConfig,
   webhookCrossChecks,
 } from './config/webhooks.js';
-import { DPOP_POLICIES, type DpopPolicy } from './domain/dpop.js';
+import { DPOP_POLICIES, type DpopPolicy } from './domain/dpop-policy.js';
 import type { SessionLimitPolicy } from './domain/session-policy.js';
 import { isLoopbackHost } from './lib/hosts.js';
 import { trimEnd } from './lib/text.js';

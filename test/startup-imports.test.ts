@@ -61,8 +61,7 @@ describe('what the server imports when it starts', () => {
     // CLI imports before it knows its command (issue #21: the primary held 104 MiB, 70 now).
     const loaded = packagesLoaded(['entry/node-config.js', 'entry/cluster.js', 'entry/cli/args.js']);
     expect(loaded).toEqual(expect.arrayContaining(['pino', 'prom-client']));
-    // (jose does load: the configuration takes its DPoP policies from src/domain/dpop.ts.)
-    const runtime = ['hono', '@hono/node-server', 'drizzle-orm', 'postgres', 'argon2', 'otplib'];
+    const runtime = ['hono', '@hono/node-server', 'jose', 'drizzle-orm', 'postgres', 'argon2', 'otplib'];
     expect(loaded.filter((name) => runtime.includes(name))).toEqual([]);
   });
 });

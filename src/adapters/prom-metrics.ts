@@ -8,7 +8,7 @@ import {
   type MetricValue,
   Registry,
 } from 'prom-client';
-import { TOKEN_REFUSALS, type TokenRefusal } from '../domain/bearer.js';
+import { TOKEN_REFUSALS, type TokenRefusal } from '../domain/token-refusals.js';
 import type { Metrics } from '../ports/metrics.js';
 
 let processMetrics: Registry | undefined;

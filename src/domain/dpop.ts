@@ -19,13 +19,10 @@ export const DPOP_PROOF_TYPE = 'dpop+jwt'; // RFC 9449 §4.2
 export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'ES384', 'PS256', 'RS256'] as const;
 export type DpopAlgorithm = (typeof DPOP_ALGORITHMS)[number];
 
-/**
- * Per client (RFC 9449 §5, §10.1 `dpop_bound_access_tokens`): `optional` binds the tokens of a
- * request that sends a proof, `required` refuses a token request without one, `off` ignores
- * proofs (the tokens stay bearer tokens).
- */
-export const DPOP_POLICIES = ['optional', 'required', 'off'] as const;
-export type DpopPolicy = (typeof DPOP_POLICIES)[number];
+// The policies live apart, so that the configuration can name them without loading jose.
+import type { DpopPolicy } from './dpop-policy.js';
+
+export { DPOP_POLICIES, type DpopPolicy } from './dpop-policy.js';
 
 /**
  * A client's policy applied to the key its request proved (or null without a proof): `off`

@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { MAX_ANALYTICS_DAYS } from '../domain/analytics.js';
 import { EMAIL_MAX_LENGTH } from '../domain/credentials.js';
-import { MAX_ANALYTICS_DAYS } from '../services/admin-service.js';
 
 /**
  * Request bodies of the HTTP contract (docs/API.md). These schemas validate requests

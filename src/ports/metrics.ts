@@ -1,4 +1,4 @@
-import type { TokenRefusal } from '../domain/bearer.js';
+import type { TokenRefusal } from '../domain/token-refusals.js';
 import type { OutboxStats } from './mail.js';
 
 /** Webhook deliveries not yet delivered (issue #18). */

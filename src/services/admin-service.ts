@@ -34,8 +34,6 @@ export interface Admin {
   sessionId: string;
 }
 
-export const MAX_ANALYTICS_DAYS = 90;
-
 /** Upper bounds of the session-duration buckets; a last bucket holds the longer ones. */
 export const DURATION_BUCKETS_SECONDS = [5 * MINUTE, HOUR, DAY, 7 * DAY, 30 * DAY].map((ms) => ms / SECOND);
 

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
+import { MAX_ANALYTICS_DAYS } from '../../domain/analytics.js';
 import { ADMIN_ASSURANCE, assuranceOf, checkAssurance } from '../../domain/assurance.js';
-import { MAX_ANALYTICS_DAYS } from '../../services/admin-service.js';
 import { AnalyticsQuery } from '../schemas.js';
 import type { PageApp, PageDeps, PageEnv } from './env.js';
 import { text } from './env.js';

@@ -1,9 +1,10 @@
 import type { MiddlewareHandler } from 'hono';
+import { MAX_ANALYTICS_DAYS } from '../../domain/analytics.js';
 import { ADMIN_ASSURANCE } from '../../domain/assurance.js';
 import type { AuthErrorCode } from '../../domain/errors.js';
 import type { OutboxMessageView } from '../../ports/mail.js';
 import type { AdminUserView } from '../../ports/store.js';
-import { type Admin, type AdminService, MAX_ANALYTICS_DAYS } from '../../services/admin-service.js';
+import type { Admin, AdminService } from '../../services/admin-service.js';
 import type { RouteContext } from '../context.js';
 import type { AuthVariables } from '../middleware/require-auth.js';
 import { requestDevice } from '../request.js';
