@@ -84,7 +84,7 @@ export const EnvSchema = z.object({
   ARGON2_MEMORY_KIB: integer(19456, 1024, 4 * 1024 * 1024),
   ARGON2_TIME_COST: integer(2, 1, 100),
   ARGON2_PARALLELISM: integer(1, 1, 16),
-  /** Password hashes at once on Node (0: one per CPU, below the libuv pool size); see docs/configuration.md. */
+  /** Password hashes at once on Node (0: one per CPU, at most libuv's pool, two unless sized); see docs/configuration.md. */
   PASSWORD_HASH_CONCURRENCY: integer(0, 0, 256),
   /** Node: how far V8's heap may grow past what survived its last full collection (0: V8's own rule). */
   HEAP_GROWTH_PERCENT: integer(50, 0, 400),

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/ports.js';
+import { serverOutput } from './support/spawned.js';
 
 /**
  * The package's bin (`latchkey`, dist/entry/latchkey.cjs, built by the global setup) as an operator
@@ -39,7 +40,7 @@ describe('the latchkey bin', () => {
     let dataDir: string;
     let child: ChildProcess;
     let port: number;
-    let log = '';
+    let output: ReturnType<typeof serverOutput>;
     let exited: Promise<number | null>;
 
     beforeAll(async () => {
@@ -57,16 +58,8 @@ describe('the latchkey bin', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-      const listening = new Promise<void>((resolve, reject) => {
-        const onData = (chunk: Buffer) => {
-          log += chunk.toString();
-          if (log.includes('latchkey listening')) resolve();
-        };
-        child.stdout?.on('data', onData);
-        child.stderr?.on('data', onData);
-        child.once('exit', (code) => reject(new Error(`exited with ${code}: ${log}`)));
-      });
-      await listening;
+      output = serverOutput(child);
+      await output.listening;
     }, 60_000);
 
     afterAll(() => {
@@ -81,7 +74,7 @@ describe('the latchkey bin', () => {
         keys: unknown[];
       };
       expect(jwks.keys.length).toBeGreaterThan(0);
-      expect(log).toContain(`pglite (${join(dataDir, 'data')})`);
+      expect(output.text()).toContain(`pglite (${join(dataDir, 'data')})`);
     });
 
     it('stops cleanly on SIGTERM', async () => {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { sizeThreadPool, threadPoolSize } from '../src/entry/thread-pool.js';
 import { freePort } from './support/ports.js';
+import { serverOutput } from './support/spawned.js';
 
 /**
  * libuv's thread pool sized to the password hashes by the server's CommonJS entries, before
@@ -14,19 +15,17 @@ import { freePort } from './support/ports.js';
 
 describe('the thread pool size', () => {
   it('is the hashes that may run at once: two by default, at least two', () => {
-    expect(threadPoolSize({}, 8)).toBe(2);
-    expect(threadPoolSize({}, 2)).toBe(2);
-    expect(threadPoolSize({}, 1)).toBe(2);
-    expect(threadPoolSize({ PASSWORD_HASH_CONCURRENCY: '6' }, 2)).toBe(6);
-    expect(threadPoolSize({ PASSWORD_HASH_CONCURRENCY: '1' }, 8)).toBe(2);
+    expect(threadPoolSize({})).toBe(2);
+    expect(threadPoolSize({ PASSWORD_HASH_CONCURRENCY: '6' })).toBe(6);
+    expect(threadPoolSize({ PASSWORD_HASH_CONCURRENCY: '1' })).toBe(2);
     // 0 is automatic; what is not a number is the configuration's to refuse, not ours.
-    expect(threadPoolSize({ PASSWORD_HASH_CONCURRENCY: '0' }, 8)).toBe(2);
-    expect(threadPoolSize({ PASSWORD_HASH_CONCURRENCY: 'many' }, 8)).toBe(2);
+    expect(threadPoolSize({ PASSWORD_HASH_CONCURRENCY: '0' })).toBe(2);
+    expect(threadPoolSize({ PASSWORD_HASH_CONCURRENCY: 'many' })).toBe(2);
   });
 
   it("leaves the operator's UV_THREADPOOL_SIZE alone", () => {
-    expect(threadPoolSize({ UV_THREADPOOL_SIZE: '16' }, 8)).toBeUndefined();
-    expect(threadPoolSize({ UV_THREADPOOL_SIZE: '1', PASSWORD_HASH_CONCURRENCY: '4' }, 8)).toBeUndefined();
+    expect(threadPoolSize({ UV_THREADPOOL_SIZE: '16' })).toBeUndefined();
+    expect(threadPoolSize({ UV_THREADPOOL_SIZE: '1', PASSWORD_HASH_CONCURRENCY: '4' })).toBeUndefined();
   });
 
   it('sets it in the environment the process starts its pool from', () => {
@@ -52,18 +51,8 @@ async function serveThreads(extraEnv: Record<string, string>): Promise<number> {
       env: { PATH: process.env.PATH ?? '', PORT: String(port), DATA_DIR: join(dataDir, 'data'), ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const started = child;
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        log += chunk.toString();
-        if (log.includes('latchkey listening')) resolve();
-      };
-      started.stdout?.on('data', onData);
-      started.stderr?.on('data', onData);
-      started.once('exit', (code) => reject(new Error(`exited with ${code}: ${log}`)));
-    });
-    return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${started.pid}/status`, 'utf8'))?.[1]);
+    await serverOutput(child).listening;
+    return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]);
   } finally {
     child?.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });

@@ -2,7 +2,8 @@ import pino from 'pino';
 import { createPinoLogger } from '../adapters/pino-logger.js';
 import { parseConfig } from '../config.js';
 import { describeError } from '../lib/errors.js';
-import { openNodeRuntime } from './node-runtime.js';
+import { prettyLogs } from './node-config.js';
+import { openNodeRuntime, openSigningKey } from './node-runtime.js';
 
 /**
  * A short-lived process the primary of `serve --workers N` runs once before it forks the
@@ -18,20 +19,13 @@ const config = parseConfig(process.env);
 // Synchronous writes (pino-pretty's are too): every line is out before the process ends.
 const logger = createPinoLogger(
   config.logLevel,
-  config.env === 'development' && process.stdout.isTTY === true
-    ? { pretty: true }
-    : { destination: pino.destination({ dest: 1, sync: true }) },
+  prettyLogs(config) ? { pretty: true } : { destination: pino.destination({ dest: 1, sync: true }) },
 );
 let ok = false;
 try {
   const runtime = await openNodeRuntime(config, { logger, deliverMail: false });
   try {
-    await runtime.services.keyRing.ensureSigningKey();
-    ok = true;
-  } catch (error) {
-    logger.error('cannot open the signing keys', {
-      error: error instanceof Error ? error.message : String(error),
-    });
+    ok = await openSigningKey(runtime);
   } finally {
     await runtime.database.close();
   }

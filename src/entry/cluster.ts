@@ -9,6 +9,7 @@ import { AuthError } from '../domain/errors.js';
 import { describeError } from '../lib/errors.js';
 import { SECOND } from '../lib/time.js';
 import type { Logger } from '../ports/logger.js';
+import { prettyLogs } from './node-config.js';
 
 /**
  * `latchkey serve --workers N` (WORKERS, issue #21): N server processes on one port through
@@ -76,10 +77,6 @@ const toPrimary = (message: ToPrimary) => {
 };
 
 /**
- * The primary. It never resolves: the process exits when its workers have stopped (0, or 1
- * when one did not stop cleanly or no worker could start), with 2 on PGlite.
- */
-/**
  * Runs cluster-prepare as a child process; true when the database is migrated and the signing
  * key opens. The script has this module's extension (.js built, .ts under tsx, whose loader the
  * child inherits through execArgv).
@@ -98,6 +95,10 @@ function prepareInChild(logger: Logger): Promise<boolean> {
   });
 }
 
+/**
+ * The primary. It never resolves: the process exits when its workers have stopped (0, or 1
+ * when one did not stop cleanly or no worker could start), with 2 on PGlite.
+ */
 export async function runPrimary(config: Config, workerScript: string): Promise<never> {
   const count = workerCount(config);
   if (!config.databaseUrl) {
@@ -106,9 +107,7 @@ export async function runPrimary(config: Config, workerScript: string): Promise<
     );
     process.exit(EXIT_NEEDS_POSTGRES);
   }
-  const logger = createPinoLogger(config.logLevel, {
-    pretty: config.env === 'development' && process.stdout.isTTY === true,
-  });
+  const logger = createPinoLogger(config.logLevel, { pretty: prettyLogs(config) });
 
   // Once for all workers, in a process that then ends (cluster-prepare.ts): the migrations and
   // the signing key. A wrong MASTER_SECRET or an unreachable database fails here, before any fork.

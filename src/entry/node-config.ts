@@ -38,3 +38,7 @@ export function applyHeapGrowth(
 ): void {
   if (config.heapGrowthPercent > 0) setFlags(`--heap-growing-percent=${config.heapGrowthPercent}`);
 }
+
+/** Readable log lines for a person at a terminal in development; JSON for everything else. */
+export const prettyLogs = (config: Pick<Config, 'env'>): boolean =>
+  config.env === 'development' && process.stdout.isTTY === true;

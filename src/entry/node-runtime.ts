@@ -24,6 +24,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { Mailer } from '../ports/mail.js';
 import { swaggerUiAssets } from './docs-assets.js';
+import { prettyLogs } from './node-config.js';
 import { DEFAULT_HASHES } from './thread-pool.js';
 
 /** Node wiring shared by the server and the CLI: configuration, database, keys, hasher. */
@@ -170,12 +171,7 @@ export async function openNodeRuntime(
   } = {},
 ) {
   // The CLI logs to stderr: its stdout is its output (ids, tables, JSON).
-  // Readable lines for a person at a terminal in development; JSON for everything else.
-  const logger =
-    options.logger ??
-    createPinoLogger(config.logLevel, {
-      pretty: config.env === 'development' && process.stdout.isTTY === true,
-    });
+  const logger = options.logger ?? createPinoLogger(config.logLevel, { pretty: prettyLogs(config) });
   const database = await openDatabase(config, { migrate: config.migrateOnStart });
   // PostgreSQL only: see retry-stale.ts (PGlite has no connections to go stale).
   const stale = <T extends object>(adapter: T) =>
@@ -221,6 +217,25 @@ export async function openNodeRuntime(
     metrics,
     apiReference: apiReferenceAssets(),
   };
+}
+
+/**
+ * Opens the signing key (made when there is none), as every Node process that serves or
+ * prepares the database does before anything else. False, logged, when it cannot be opened:
+ * typically a MASTER_SECRET other than the one that sealed the keys.
+ */
+export async function openSigningKey(
+  runtime: Pick<Awaited<ReturnType<typeof openNodeRuntime>>, 'services' | 'logger'>,
+): Promise<boolean> {
+  try {
+    await runtime.services.keyRing.ensureSigningKey();
+    return true;
+  } catch (error) {
+    runtime.logger.error('cannot open the signing keys', {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return false;
+  }
 }
 
 /**

@@ -7,7 +7,7 @@ import type { GetClientIp } from '../http/request.js';
 import { describeError } from '../lib/errors.js';
 import { joinCluster } from './cluster.js';
 import { applyHeapGrowth } from './node-config.js';
-import { openNodeRuntime } from './node-runtime.js';
+import { openNodeRuntime, openSigningKey } from './node-runtime.js';
 
 /**
  * The Node server of one process (src/entry/node.ts imports it once it knows this process
@@ -18,13 +18,7 @@ export async function serveNode(config: Config): Promise<void> {
   const getClientIp: GetClientIp = (c) => getConnInfo(c).remote.address;
   const runtime = await openNodeRuntime(config, { getClientIp });
   const { logger } = runtime;
-  try {
-    await runtime.services.keyRing.ensureSigningKey();
-  } catch (error) {
-    // Typically a MASTER_SECRET other than the one that sealed the signing keys.
-    logger.error('cannot open the signing keys', {
-      error: error instanceof Error ? error.message : String(error),
-    });
+  if (!(await openSigningKey(runtime))) {
     await runtime.database.close();
     process.exit(1);
   }

@@ -7,7 +7,7 @@ const config = loadConfigOrExit(process.env);
 // `serve --workers N` (WORKERS): this process is the primary; it forks N processes of this
 // file, which serve (src/entry/cluster.ts), and never gets past this line. It has imported
 // only the configuration and the cluster's own modules, not the server: its memory is its own
-// (src/entry/cluster.ts prepares the database in a thread that then exits).
+// (src/entry/cluster.ts prepares the database in a child process that then exits).
 if (cluster.isPrimary && workerCount(config) > 1) await runPrimary(config, fileURLToPath(import.meta.url));
 const { serveNode } = await import('./node-server.js');
 await serveNode(config);

@@ -1,4 +1,7 @@
-import { availableParallelism } from 'node:os';
+import { EnvSchema } from '../config.js';
+
+/** Password hashes at once when nothing is configured (see defaultHashConcurrency). */
+export const DEFAULT_HASHES = 2;
 
 /**
  * libuv's thread pool, sized to the password hashes before Node starts it (issue #21).
@@ -18,17 +21,15 @@ import { availableParallelism } from 'node:os';
  * Node 20.19 and later), set it, and only then import the server. An operator's own
  * UV_THREADPOOL_SIZE always wins.
  */
-export function threadPoolSize(env: NodeJS.ProcessEnv, cpus = availableParallelism()): number | undefined {
+export function threadPoolSize(env: NodeJS.ProcessEnv): number | undefined {
   if (env.UV_THREADPOOL_SIZE !== undefined && env.UV_THREADPOOL_SIZE !== '') return undefined;
-  const configured = /^\d{1,3}$/.test(env.PASSWORD_HASH_CONCURRENCY ?? '')
-    ? Number(env.PASSWORD_HASH_CONCURRENCY)
-    : 0;
-  // At least two threads: a one-CPU machine hashes one at a time and keeps a thread for the rest.
-  return Math.max(2, configured > 0 ? configured : Math.min(cpus, DEFAULT_HASHES));
+  // The configuration's own reading of the variable; a value it refuses is its to report (the
+  // server exits with its message), so it counts as unset here.
+  const parsed = EnvSchema.shape.PASSWORD_HASH_CONCURRENCY.safeParse(env.PASSWORD_HASH_CONCURRENCY);
+  // Never fewer than the default two: a one-CPU machine hashes one at a time and keeps a
+  // thread for the rest.
+  return Math.max(DEFAULT_HASHES, parsed.success ? parsed.data : 0);
 }
-
-/** Password hashes at once when nothing is configured (see defaultHashConcurrency). */
-export const DEFAULT_HASHES = 2;
 
 /** Sets UV_THREADPOOL_SIZE in this process's environment unless the operator set it. */
 export function sizeThreadPool(env: NodeJS.ProcessEnv = process.env): void {
