@@ -49,7 +49,12 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
-  DATABASE_POOL_MAX: integer(10, 1, 1000),
+  /**
+   * Few connections, each carrying many statements: postgres.js pipelines a connection's
+   * statements and sends them in one write. 4 against 10 on PostgreSQL (npm run bench, 2 vCPU):
+   * about 1.3x the refreshes a second, less CPU a refresh on both sides (BENCHMARKS.md).
+   */
+  DATABASE_POOL_MAX: integer(4, 1, 1000),
   DATABASE_PREPARE: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
   DATABASE_CONNECT_TIMEOUT: integer(5, 1, 120),
   MIGRATE_ON_START: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),

@@ -25,7 +25,7 @@ describe('defaults', () => {
       host: '127.0.0.1',
       logLevel: 'info',
       databaseUrl: undefined,
-      databasePoolMax: 10,
+      databasePoolMax: 4,
       migrateOnStart: true,
       pgliteOptimize: false,
       heapGrowthPercent: 50,

@@ -20,11 +20,11 @@ const MIGRATION_LOCK = 0x4c4b_0000;
  */
 export function openPostgres(
   url: string,
-  options: { max?: number; connectTimeoutSeconds?: number; prepare?: boolean } = {},
+  options: { max: number; connectTimeoutSeconds?: number; prepare?: boolean },
 ): OpenedDatabase {
   const prepare = options.prepare ?? true;
   const client = postgres(url, {
-    max: options.max ?? 10,
+    max: options.max,
     connect_timeout: options.connectTimeoutSeconds ?? 5,
     // postgres.js waits out a growing backoff (up to 20 s, shared by the pool) before it even
     // tries to reconnect after an error, and the connect timeout does not bound that wait:
