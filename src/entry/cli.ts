@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { type Command, parseCommandLine, USAGE } from './cli/args.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type Writer } from './cli/output.js';
+import { loadDrizzleThroughRequire } from './drizzle-commonjs.js';
 
 /**
  * `latchkey <command>` (the package's bin; in a clone `npm run cli -- <command>`, `npm run
@@ -39,7 +40,9 @@ async function main(command: Exclude<Command, { name: 'help' | 'version' }>): Pr
     await import('./node.js');
     return;
   }
-  // The other commands open the runtime: loaded only for them.
+  // The other commands open the runtime: loaded only for them, drizzle-orm as CommonJS
+  // (drizzle-commonjs.ts).
+  loadDrizzleThroughRequire();
   const { runCommand } = await import('./cli-commands.js');
   await runCommand(command);
 }

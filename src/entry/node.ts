@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { runPrimary, workerCount } from './cluster.js';
+import { loadDrizzleThroughRequire } from './drizzle-commonjs.js';
 import { loadConfigOrExit } from './node-config.js';
 
 const config = loadConfigOrExit(process.env);
@@ -9,5 +10,7 @@ const config = loadConfigOrExit(process.env);
 // only the configuration and the cluster's own modules, not the server: its memory is its own
 // (src/entry/cluster.ts prepares the database in a child process that then exits).
 if (cluster.isPrimary && workerCount(config) > 1) await runPrimary(config, fileURLToPath(import.meta.url));
+// Before the server's first import of drizzle-orm: its CommonJS build (drizzle-commonjs.ts).
+loadDrizzleThroughRequire();
 const { serveNode } = await import('./node-server.js');
 await serveNode(config);
