@@ -3,6 +3,7 @@ import module from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
+  hooksSupported,
   loadDrizzleThroughRequire,
   requireConditions,
   resolveDrizzleAsCommonJs,
@@ -46,7 +47,16 @@ describe('drizzle-orm through require (src/entry/drizzle-commonjs.ts)', () => {
     ]);
   });
 
-  const hasHooks = typeof (module as unknown as { registerHooks?: unknown }).registerHooks === 'function';
+  const hasHooks =
+    typeof (module as unknown as { registerHooks?: unknown }).registerHooks === 'function' &&
+    hooksSupported(process.version);
+
+  it('only from Node 24, where module.registerHooks is a release candidate', () => {
+    const versions = ['v20.19.0', 'v22.15.0', 'v23.5.0', 'v24.0.0', 'v26.12.1', '', 'x'];
+    expect(versions.map(hooksSupported)).toEqual([false, false, false, true, true, false, false]);
+    // Never on Node 22, even where the function exists (so nothing is registered here).
+    expect(loadDrizzleThroughRequire('v22.15.0')).toBe(false);
+  });
 
   it.skipIf(hasHooks)('does nothing where Node has no module.registerHooks (Node 20)', () => {
     expect(loadDrizzleThroughRequire()).toBe(false);

@@ -13,8 +13,9 @@
  * and the CLI's runtime commands register, before they import anything that imports drizzle,
  * a resolve hook that resolves `drizzle-orm` and its subpaths with `require`'s conditions:
  * every import of it then gets the one CommonJS copy (never both builds, whose classes would
- * not be the same). `module.registerHooks` exists from Node 22.15 and 23.5; on Node 20, which does
- * not have the slow lookup either, nothing changes.
+ * not be the same). Only from Node 24: `module.registerHooks` came in 22.15 and 23.5 as "active
+ * development" and is a release candidate on 24 and 26, which CI runs; Node 22 keeps the slow
+ * lookup rather than an untested hook. On Node 20, without the slow lookup, nothing changes.
  */
 import module from 'node:module';
 
@@ -44,12 +45,15 @@ export function resolveDrizzleAsCommonJs(
   return next(specifier, { ...context, conditions: requireConditions(context.conditions ?? []) });
 }
 
-/** Registers the hook where Node has `module.registerHooks`; whether it did. */
-export function loadDrizzleThroughRequire(): boolean {
+/** Node 24 or later, where `module.registerHooks` is a release candidate. */
+export const hooksSupported = (version: string): boolean => Number(/^v?(\d+)\./.exec(version)?.[1]) >= 24;
+
+/** Registers the hook on Node 24 and later; whether it did. */
+export function loadDrizzleThroughRequire(version = process.version): boolean {
   const { registerHooks } = module as unknown as {
     registerHooks?: (hooks: { resolve: typeof resolveDrizzleAsCommonJs }) => unknown;
   };
-  if (typeof registerHooks !== 'function') return false;
+  if (typeof registerHooks !== 'function' || !hooksSupported(version)) return false;
   registerHooks({ resolve: resolveDrizzleAsCommonJs });
   return true;
 }
