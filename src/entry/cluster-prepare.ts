@@ -2,8 +2,8 @@ import pino from 'pino';
 import { createPinoLogger } from '../adapters/pino-logger.js';
 import { parseConfig } from '../config.js';
 import { describeError } from '../lib/errors.js';
+import { loadDrizzleThroughRequire } from './drizzle-commonjs.js';
 import { prettyLogs } from './node-config.js';
-import { openNodeRuntime, openSigningKey } from './node-runtime.js';
 
 /**
  * A short-lived process the primary of `serve --workers N` runs once before it forks the
@@ -21,6 +21,9 @@ const logger = createPinoLogger(
   config.logLevel,
   prettyLogs(config) ? { pretty: true } : { destination: pino.destination({ dest: 1, sync: true }) },
 );
+// Before the runtime's first import of drizzle-orm, as in node.ts (drizzle-commonjs.ts).
+loadDrizzleThroughRequire();
+const { openNodeRuntime, openSigningKey } = await import('./node-runtime.js');
 let ok = false;
 try {
   const runtime = await openNodeRuntime(config, { logger, deliverMail: false });

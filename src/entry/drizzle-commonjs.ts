@@ -9,8 +9,8 @@
  * 99 MiB on Node 20 (BENCHMARKS.md). drizzle-orm ships the same code as CommonJS (`.cjs`),
  * which Node's `require` loads without that lookup: 434 ms and 121 MiB on Node 26.
  *
- * So the server entry (node.ts: `npm run serve`, `latchkey serve`, each `--workers` process)
- * and the CLI's runtime commands register, before they import anything that imports drizzle,
+ * So the server entry (node.ts: `npm run serve`, `latchkey serve`, each `--workers` process),
+ * the primary's database step (cluster-prepare.ts) and the CLI's runtime commands register, before they import anything that imports drizzle,
  * a resolve hook that resolves `drizzle-orm` and its subpaths with `require`'s conditions:
  * every import of it then gets the one CommonJS copy (never both builds, whose classes would
  * not be the same). Only from Node 24: `module.registerHooks` came in 22.15 and 23.5 as "active

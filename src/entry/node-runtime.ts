@@ -20,6 +20,7 @@ import type { Config } from '../config.js';
 import { currentRequestFacts } from '../http/app.js';
 import type { GetClientIp } from '../http/request.js';
 import { deriveMasterKeys, randomToken } from '../lib/crypto.js';
+import { describeError } from '../lib/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { Mailer } from '../ports/mail.js';
@@ -231,9 +232,7 @@ export async function openSigningKey(
     await runtime.services.keyRing.ensureSigningKey();
     return true;
   } catch (error) {
-    runtime.logger.error('cannot open the signing keys', {
-      error: error instanceof Error ? error.message : String(error),
-    });
+    runtime.logger.error('cannot open the signing keys', { error: describeError(error) });
     return false;
   }
 }
