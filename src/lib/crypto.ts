@@ -1,5 +1,5 @@
 // jose's CryptoKey is the runtime's own, and needs no DOM library in a consumer's types (Node servers).
-import { base64url, type CryptoKey } from 'jose';
+import { base64url, type CryptoKey, importJWK, type JWK } from 'jose';
 
 /**
  * Small helpers over Web Crypto, the one crypto API that Node and Workers share.
@@ -26,6 +26,8 @@ interface NodeCrypto {
   sign(algorithm: string | null, data: Uint8Array, key: unknown): Uint8Array;
   verify(algorithm: string | null, data: Uint8Array, key: unknown, signature: Uint8Array): boolean;
   KeyObject: { from(key: CryptoKey): unknown };
+  createSecretKey(key: Uint8Array): unknown;
+  createPrivateKey(key: { key: JWK; format: 'jwk' }): unknown;
 }
 
 /** node:crypto where the runtime has it; nothing outside this file touches it. */
@@ -38,15 +40,41 @@ export type CryptoEngine = 'node:crypto' | 'webcrypto';
 /** What this runtime uses; the tests run both. */
 export const DEFAULT_CRYPTO_ENGINE: CryptoEngine = nodeCrypto ? 'node:crypto' : 'webcrypto';
 
+/**
+ * node:crypto's KeyObject of each CryptoKey that has one. A key this file imports from its
+ * material (`importHmacKey`, `importPrivateJwk`) gets one made from the same bytes; any other
+ * key only if it is extractable. `KeyObject.from` of a non-extractable CryptoKey is deprecated
+ * from Node 26 (DEP0204) and may throw in a later Node; such a key takes the WebCrypto path.
+ */
 const keyObjects = new WeakMap<CryptoKey, unknown>();
-/** node:crypto's KeyObject of a CryptoKey, made once per key. */
 function keyObject(node: NodeCrypto, key: CryptoKey): unknown {
   let object = keyObjects.get(key);
-  if (object === undefined) {
+  if (object === undefined && key.extractable) {
     object = node.KeyObject.from(key);
     keyObjects.set(key, object);
   }
   return object;
+}
+
+/** node:crypto's KeyObject for `key` when this runtime and `engine` use node:crypto and there is one. */
+const nodeKeyOf = (key: CryptoKey, engine: CryptoEngine): unknown =>
+  engine === 'node:crypto' && nodeCrypto ? keyObject(nodeCrypto, key) : undefined;
+
+/** Whether the node:crypto engine serves `key` (the tests check the server's keys are). */
+export const hasNodeKeyObject = (key: CryptoKey): boolean => nodeKeyOf(key, 'node:crypto') !== undefined;
+
+/** A non-extractable HMAC-SHA-256 key from raw bytes, with its KeyObject where node:crypto is. */
+export async function importHmacKey(raw: ArrayBuffer | Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  const key = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  if (nodeCrypto) keyObjects.set(key, nodeCrypto.createSecretKey(new Uint8Array(raw)));
+  return key;
+}
+
+/** A non-extractable private signing key from its JWK, with its KeyObject where node:crypto is. */
+export async function importPrivateJwk(jwk: JWK, alg: string): Promise<CryptoKey> {
+  const key = (await importJWK(jwk, alg)) as CryptoKey;
+  if (nodeCrypto) keyObjects.set(key, nodeCrypto.createPrivateKey({ key: jwk, format: 'jwk' }));
+  return key;
 }
 
 export const randomBytes = (length: number): Uint8Array<ArrayBuffer> =>
@@ -84,8 +112,9 @@ export async function hmacSha256Base64url(
   value: string,
   engine = DEFAULT_CRYPTO_ENGINE,
 ): Promise<string> {
-  if (engine === 'node:crypto' && nodeCrypto)
-    return nodeCrypto.createHmac('sha256', keyObject(nodeCrypto, key)).update(value).digest('base64url');
+  const nodeKey = nodeKeyOf(key, engine);
+  if (nodeKey !== undefined)
+    return nodeCrypto!.createHmac('sha256', nodeKey).update(value).digest('base64url');
   const mac = await crypto.subtle.sign('HMAC', key, encoder.encode(value));
   return base64url.encode(new Uint8Array(mac));
 }
@@ -137,11 +166,11 @@ export async function signJws(
   signingInput: Uint8Array<ArrayBuffer>,
   engine = DEFAULT_CRYPTO_ENGINE,
 ): Promise<Uint8Array> {
-  if (engine === 'node:crypto' && nodeCrypto) {
-    const privateKey = keyObject(nodeCrypto, key);
+  const privateKey = nodeKeyOf(key, engine);
+  if (privateKey !== undefined) {
     return alg === 'EdDSA'
-      ? nodeCrypto.sign(null, signingInput, privateKey)
-      : lowS(nodeCrypto.sign('sha256', signingInput, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
+      ? nodeCrypto!.sign(null, signingInput, privateKey)
+      : lowS(nodeCrypto!.sign('sha256', signingInput, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
   }
   const signature = new Uint8Array(
     await crypto.subtle.sign(
@@ -177,11 +206,11 @@ export async function verifyJwsSignature(
 ): Promise<boolean> {
   if (signature.length !== 64 || !keyFits(alg, key)) return false;
   if (alg === 'ES256' && !isLowS(signature)) return false;
-  if (engine === 'node:crypto' && nodeCrypto) {
-    const publicKey = keyObject(nodeCrypto, key);
+  const publicKey = nodeKeyOf(key, engine);
+  if (publicKey !== undefined) {
     return alg === 'EdDSA'
-      ? nodeCrypto.verify(null, signingInput, publicKey, signature)
-      : nodeCrypto.verify('sha256', signingInput, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+      ? nodeCrypto!.verify(null, signingInput, publicKey, signature)
+      : nodeCrypto!.verify('sha256', signingInput, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
   }
   return crypto.subtle.verify(
     alg === 'EdDSA' ? { name: 'Ed25519' } : { name: 'ECDSA', hash: 'SHA-256' },
@@ -262,10 +291,7 @@ export async function deriveMasterKeys(masterSecret: string): Promise<MasterKeys
   const master = await crypto.subtle.importKey('raw', encoder.encode(masterSecret), 'HKDF', false, [
     'deriveBits',
   ]);
-  const hmacKey = async (label: string) =>
-    crypto.subtle.importKey('raw', await hkdfBits(master, label), { name: 'HMAC', hash: 'SHA-256' }, false, [
-      'sign',
-    ]);
+  const hmacKey = async (label: string) => importHmacKey(await hkdfBits(master, label));
   const refreshSuccessorKey = await hmacKey('latchkey/refresh-successor/v1');
   const recoveryCodeKey = await hmacKey('latchkey/recovery-code/v1');
   const dpopNonceKey = await hmacKey('latchkey/dpop-nonce/v1');

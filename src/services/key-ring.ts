@@ -7,7 +7,7 @@ import {
   type JWTHeaderParameters,
 } from 'jose';
 import type { SigningAlgorithm } from '../config.js';
-import { decryptString, encryptString, type MasterKeys } from '../lib/crypto.js';
+import { decryptString, encryptString, importPrivateJwk, type MasterKeys } from '../lib/crypto.js';
 import { MINUTE, SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import type { Maintenance, SigningKeyStore, StoredSigningKey } from '../ports/store.js';
@@ -155,7 +155,7 @@ export function createKeyRing(options: {
         const jwk = JSON.parse(
           await decryptString(masterKeys.encryptionKey, stored.privateKeySealed, `signing-key:${stored.kid}`),
         ) as JWK;
-        return (await importJWK(jwk, stored.alg)) as CryptoKey;
+        return importPrivateJwk(jwk, stored.alg);
       })();
       key.catch(() => privateKeys.delete(stored.kid));
       privateKeys.set(stored.kid, key);
