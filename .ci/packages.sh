@@ -249,6 +249,15 @@ step "Node $NEWEST_LTS (newest LTS): the server from its tarball, the kit and th
 PORT=$(free_port)
 URL="http://127.0.0.1:$PORT"
 start_server "$NODE_LTS/bin" "$WORK/server-lts" "$PORT" "http://localhost:$PAGE_PORT"
+# From Node 24 the server starts itself again with the V8 flags that count only at launch
+# (src/entry/node-flags.ts): the process that listens has them on its command line.
+LISTENER=$(ss -H -ltnp "sport = :$PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+[ -n "$LISTENER" ] || fail "no process listens on $PORT"
+CMDLINE=$(tr '\0' ' ' <"/proc/$LISTENER/cmdline")
+for flag in --max-semi-space-size=16 --liftoff-only; do
+  case " $CMDLINE " in *" $flag "*) ;; *) fail "the server on Node $NEWEST_LTS runs without $flag: $CMDLINE" ;; esac
+done
+echo "the server on Node $NEWEST_LTS runs with its launch flags: $CMDLINE"
 (cd "$WORK/app-lts" && "$NODE_LTS/bin/node" out/node-smoke.js "$URL") ||
   { tail -30 "$WORK/server-lts/server.log"; fail "node smoke on Node $NEWEST_LTS"; }
 stop_server

@@ -7,13 +7,25 @@ import { type Config, ConfigError, parseConfig, unknownVariableWarnings } from '
  * `serve --workers N` imports this and not the server (src/entry/node.ts).
  */
 
-export function loadConfigOrExit(env: NodeJS.ProcessEnv): Config {
-  // A misspelt variable would otherwise be ignored without a word (stderr: stdout is the CLI's).
+/** Says on stderr (stdout is the CLI's) which variables look misspelt: they would be ignored without a word. */
+export function warnUnknownVariables(env: NodeJS.ProcessEnv): void {
   for (const warning of unknownVariableWarnings(env)) console.error(`warning: ${warning}`);
+}
+
+/**
+ * The configuration, or exit 78 (EX_CONFIG) with its problems. `warn: false` leaves the
+ * misspelt-variable warnings of a valid configuration to the caller (`warnUnknownVariables`):
+ * the server entry may start its process again first (node-flags.ts), and says them once.
+ */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv, options: { warn?: boolean } = {}): Config {
   try {
-    return parseConfig(env);
+    const config = parseConfig(env);
+    if (options.warn !== false) warnUnknownVariables(env);
+    return config;
   } catch (error) {
     if (error instanceof ConfigError) {
+      // A misspelt variable may be why a required one is missing: the warnings first.
+      warnUnknownVariables(env);
       console.error(error.message);
       process.exit(78); // EX_CONFIG
     }

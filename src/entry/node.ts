@@ -2,9 +2,14 @@ import cluster from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { runPrimary, workerCount } from './cluster.js';
 import { loadDrizzleThroughRequire } from './drizzle-commonjs.js';
-import { loadConfigOrExit } from './node-config.js';
+import { loadConfigOrExit, warnUnknownVariables } from './node-config.js';
+import { relaunchWithFlags } from './node-flags.js';
 
-const config = loadConfigOrExit(process.env);
+const config = loadConfigOrExit(process.env, { warn: false });
+// From Node 24, V8 settings that count only at launch: this process starts again with them
+// (node-flags.ts), before it forks or imports anything of the server, and says its warnings then.
+relaunchWithFlags(config);
+warnUnknownVariables(process.env);
 // `serve --workers N` (WORKERS): this process is the primary; it forks N processes of this
 // file, which serve (src/entry/cluster.ts), and never gets past this line. It has imported
 // only the configuration and the cluster's own modules, not the server: its memory is its own

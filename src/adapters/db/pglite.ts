@@ -47,7 +47,8 @@ export const PGLITE_SETTINGS: Readonly<Record<string, string>> = {
  * tier-up and 4.96 ms without. The embedded database is the newcomer's default and a small
  * deployment's, where memory is the scarcer of the two (issue #21: idle under 250 MiB), so it
  * runs on Liftoff only unless `optimize` (PGLITE_OPTIMIZE=true). A V8 flag is process-wide;
- * nothing else of ours runs WebAssembly on Node.
+ * nothing else of ours runs WebAssembly on Node. Set here it counts on Node 20 and 22 only: from
+ * Node 24 V8 tiers up all the same, and the server entry gives it at launch (src/entry/node-flags.ts).
  */
 function baselineWasmOnly(): void {
   setFlagsFromString('--liftoff-only');
