@@ -254,7 +254,7 @@ start_server "$NODE_LTS/bin" "$WORK/server-lts" "$PORT" "http://localhost:$PAGE_
 LISTENER=$(ss -H -ltnp "sport = :$PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
 [ -n "$LISTENER" ] || fail "no process listens on $PORT"
 CMDLINE=$(tr '\0' ' ' <"/proc/$LISTENER/cmdline")
-for flag in --max-semi-space-size=16 --liftoff-only; do
+for flag in --max-semi-space-size=8 --liftoff-only; do
   case " $CMDLINE " in *" $flag "*) ;; *) fail "the server on Node $NEWEST_LTS runs without $flag: $CMDLINE" ;; esac
 done
 echo "the server on Node $NEWEST_LTS runs with its launch flags: $CMDLINE"

@@ -19,7 +19,7 @@ const facts = (overrides: Partial<LaunchFacts> = {}): LaunchFacts => ({
   ...overrides,
 });
 
-const SEMI = '--max-semi-space-size=16';
+const SEMI = '--max-semi-space-size=8';
 
 // Issue #21: V8's young generation and PGlite's baseline compiler, set when Node starts.
 describe('the V8 flags given at launch (src/entry/node-flags.ts)', () => {
@@ -38,7 +38,7 @@ describe('the V8 flags given at launch (src/entry/node-flags.ts)', () => {
 
   it('leaves a flag the operator gave, in any spelling, on the command line or in NODE_OPTIONS', () => {
     const cases: [Partial<LaunchFacts>, string[]][] = [
-      [{ execArgv: ['--max-semi-space-size=8'] }, ['--liftoff-only']],
+      [{ execArgv: ['--max-semi-space-size=4'] }, ['--liftoff-only']],
       [{ execArgv: ['--max_semi_space_size=8'] }, ['--liftoff-only']],
       [{ nodeOptions: '--enable-source-maps --max-semi-space-size=32' }, ['--liftoff-only']],
       [{ nodeOptions: '--max-heap-size=512' }, ['--liftoff-only']],

@@ -6,11 +6,13 @@ import { describeError } from '../lib/errors.js';
  * (issue #21). From Node 24 two of ours are not applied by setting them at run time, so the
  * server entry starts itself again, in the same process, with them on its command line:
  *
- * - `--max-semi-space-size=16`. V8 13 and 14 let the young generation grow to 32 MiB
- *   semi-spaces here (64 MiB, all of it resident once grown: a refresh load does it), twice
- *   Node 20's and 22's 16. The size is read when the heap is made. Measured on the 2-vCPU bench
- *   machine, Node 26.12.1, PostgreSQL (BENCHMARKS.md): idle 204 MiB against 226, peak 224 against
- *   238 (Node 24.22.3: 198 / 217 against 215 / 293), with the same main-thread CPU a refresh.
+ * - `--max-semi-space-size=8`. V8 13 and 14 let the young generation grow to 32 MiB
+ *   semi-spaces here (64 MiB, all of it resident once a refresh load has grown it), where Node 20
+ *   and 22 stop at 16. The size is read when the heap is made. Measured on the 2-vCPU bench
+ *   machine, PostgreSQL, `BENCH_BLOCKS=refresh,memory` (BENCHMARKS.md): Node 26.12.1 idle
+ *   189-191 MiB and refresh peak 198-200 against 226 / 238 by default and 204-205 / 212-216 at
+ *   16; main-thread CPU a refresh 0.274-0.285 ms at 8 against 0.277-0.286 at 16 (three pairs);
+ *   Node 24.22.3 188 / 197 against 215 / 293 by default.
  * - `--liftoff-only` when the database is PGlite (no DATABASE_URL) and PGLITE_OPTIMIZE is not
  *   set: src/adapters/db/pglite.ts sets it at run time (`baselineWasmOnly`), which still works on
  *   Node 20 and 22, but on 24 and 26 PGlite's WebAssembly is tiered up to TurboFan all the same:
@@ -25,8 +27,8 @@ import { describeError } from '../lib/errors.js';
  * process finds its flags on its command line, so it does not start again.
  */
 
-/** The semi-space size, in MiB, that Node 20 and 22 use on a 64-bit machine. */
-export const SEMI_SPACE_MIB = 16;
+/** The semi-space size, in MiB, given from Node 24 (half of Node 20's and 22's 16; see above). */
+export const SEMI_SPACE_MIB = 8;
 
 /** From this Node major, the flags are given at launch (see above). */
 export const RELAUNCH_FROM_MAJOR = 24;
