@@ -6,7 +6,7 @@ import { loadConfigOrExit, warnUnknownVariables } from './node-config.js';
 import { relaunchWithFlags } from './node-flags.js';
 
 const config = loadConfigOrExit(process.env, { warn: false });
-// From Node 24, V8 settings that count only at launch: this process starts again with them
+// From Node 22.15, V8 settings that count only at launch: this process starts again with them
 // (node-flags.ts), before it forks or imports anything of the server, and says its warnings then.
 relaunchWithFlags(config);
 warnUnknownVariables(process.env);
