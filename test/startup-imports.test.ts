@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
  * their first use, not when the server starts. Measured on the 2-vCPU bench machine, importing
  * them all cost ~350 ms of every start and ~22 MiB of RSS. This checks, in a plain Node process
  * on the build (dist/, made by the global setup), which packages the server's modules pull in
- * when they are loaded: an ESM resolve hook prints every package resolved.
+ * when they are loaded: a resolve hook prints every package resolved.
  */
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -21,8 +21,8 @@ const LAZY = [
   '@electric-sql/pglite',
 ];
 
-const hook = `export async function resolve(specifier, context, next) {
-  const result = await next(specifier, context);
+/** Prints each package a resolution lands in; `result` is what the next hook resolved. */
+const report = `(result) => {
   const match = /\\/node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(result.url);
   if (match) process.stderr.write('package ' + match[1] + '\\n');
   return result;
@@ -30,13 +30,26 @@ const hook = `export async function resolve(specifier, context, next) {
 
 const dataUrl = (source: string) => `data:text/javascript,${encodeURIComponent(source)}`;
 
+/**
+ * The resolve hook, in this process before anything else: synchronous (`module.registerHooks`)
+ * where Node has it, asynchronous (`module.register`) on Node 20. On Node 26 the asynchronous
+ * hook was shown only drizzle-orm of the five packages every start loads (cause not found).
+ */
+const asyncHook = `const report = ${report};
+export async function resolve(specifier, context, next) { return report(await next(specifier, context)); }`;
+const preload = `import module from 'node:module';
+const report = ${report};
+if (typeof module.registerHooks === 'function')
+  module.registerHooks({ resolve: (specifier, context, next) => report(next(specifier, context)) });
+else module.register(${JSON.stringify(dataUrl(asyncHook))});`;
+
 /** The packages resolved while `modules` (paths under dist/) load, in that order. */
 function packagesLoaded(modules: string[]): string[] {
   const probe = spawnSync(
     process.execPath,
     [
       '--import',
-      dataUrl(`import { register } from 'node:module'; register(${JSON.stringify(dataUrl(hook))});`),
+      dataUrl(preload),
       '--input-type=module',
       '-e',
       modules.map((module) => `await import('./dist/${module}');`).join(' '),
