@@ -249,7 +249,7 @@ step "Node $NEWEST_LTS (newest LTS): the server from its tarball, the kit and th
 PORT=$(free_port)
 URL="http://127.0.0.1:$PORT"
 start_server "$NODE_LTS/bin" "$WORK/server-lts" "$PORT" "http://localhost:$PAGE_PORT"
-# From Node 24 the server starts itself again with the V8 flags that count only at launch
+# From Node 22.15 the server starts itself again with the V8 flags that count only at launch
 # (src/entry/node-flags.ts): the process that listens has them on its command line.
 LISTENER=$(ss -H -ltnp "sport = :$PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
 [ -n "$LISTENER" ] || fail "no process listens on $PORT"

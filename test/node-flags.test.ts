@@ -7,6 +7,7 @@ import {
   RELAUNCH_FROM_MAJOR,
   relaunchWithFlags,
 } from '../src/entry/node-flags.js';
+import { nodeMajor } from '../src/entry/node-version.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MODULE = fileURLToPath(new URL('../src/entry/node-flags.ts', import.meta.url));
@@ -122,7 +123,7 @@ describe('the V8 flags given at launch (src/entry/node-flags.ts)', () => {
   });
 
   const relaunches =
-    Number(process.version.slice(1).split('.')[0]) >= RELAUNCH_FROM_MAJOR &&
+    nodeMajor(process.version) >= RELAUNCH_FROM_MAJOR &&
     typeof (process as unknown as { execve?: unknown }).execve === 'function';
 
   it.skipIf(relaunches)('does nothing on this Node (20, or 22 before 22.15)', () => {
@@ -135,7 +136,7 @@ describe('the V8 flags given at launch (src/entry/node-flags.ts)', () => {
   it.skipIf(!relaunches)('where Node has execve (22.15+), the same process runs again with them', () => {
     const script = [
       `const { relaunchWithFlags } = await import(${JSON.stringify(MODULE)});`,
-      'console.log(`before ${process.pid}`);',
+      "console.log('before ' + process.pid);",
       'relaunchWithFlags({ databaseUrl: undefined, pgliteOptimize: false });',
       'const flags = process.execArgv.filter((arg) => /^--(max-semi|liftoff)/.test(arg));',
       'console.log(JSON.stringify({ pid: process.pid, flags }));',

@@ -18,6 +18,7 @@
  * lookup rather than an untested hook. On Node 20, without the slow lookup, nothing changes.
  */
 import module from 'node:module';
+import { nodeMajor } from './node-version.js';
 
 const DRIZZLE = /^drizzle-orm(?:\/|$)/;
 
@@ -46,7 +47,7 @@ export function resolveDrizzleAsCommonJs(
 }
 
 /** Node 24 or later, where `module.registerHooks` is a release candidate. */
-export const hooksSupported = (version: string): boolean => Number(/^v?(\d+)\./.exec(version)?.[1]) >= 24;
+export const hooksSupported = (version: string): boolean => nodeMajor(version) >= 24;
 
 /** Registers the hook on Node 24 and later; whether it did. */
 export function loadDrizzleThroughRequire(version = process.version): boolean {

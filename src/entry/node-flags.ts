@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import { describeError } from '../lib/errors.js';
+import { nodeMajor } from './node-version.js';
 
 /**
  * V8 settings that only count when Node starts, for the server a user runs with no tuning
@@ -59,8 +60,7 @@ const given = (facts: LaunchFacts, flag: string): boolean =>
 
 /** The flags to start again with; none where nothing would change. */
 export function launchFlags(facts: LaunchFacts): string[] {
-  const major = Number(/^v(\d+)\./.exec(facts.version)?.[1] ?? 0);
-  if (major < RELAUNCH_FROM_MAJOR) return [];
+  if (nodeMajor(facts.version) < RELAUNCH_FROM_MAJOR) return [];
   const flags: string[] = [];
   if (!given(facts, '--max-semi-space-size') && !given(facts, '--max-heap-size'))
     flags.push(`--max-semi-space-size=${SEMI_SPACE_MIB}`);
