@@ -93,6 +93,8 @@ export const EnvSchema = z.object({
   PASSWORD_HASH_CONCURRENCY: integer(0, 0, 256),
   /** Node: how far V8's heap may grow past what survived its last full collection (0: V8's own rule). */
   HEAP_GROWTH_PERCENT: integer(50, 0, 400),
+  /** Node: seconds without a request before the server has V8 give its spare heap back (0: never). */
+  IDLE_MEMORY_RELEASE: seconds(10, 0),
   ALLOWED_ORIGINS: list,
   TRUSTED_IP_HEADER: z
     .string()
@@ -180,6 +182,8 @@ export interface Config {
   passwordHashConcurrency: number;
   /** V8's `--heap-growing-percent` for the Node server (0: V8's own growth); see applyHeapGrowth. */
   heapGrowthPercent: number;
+  /** Node: seconds without a request before one full collection gives memory back (0: never); see entry/idle-memory.ts. */
+  idleMemoryReleaseSeconds: number;
   allowedOrigins: string[];
   trustedIpHeader: string | undefined;
   locationHeaders: string[];
@@ -400,6 +404,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
     heapGrowthPercent: e.HEAP_GROWTH_PERCENT,
+    idleMemoryReleaseSeconds: e.IDLE_MEMORY_RELEASE,
     argon2: {
       memoryKib: e.ARGON2_MEMORY_KIB,
       timeCost: e.ARGON2_TIME_COST,

@@ -29,6 +29,7 @@ describe('defaults', () => {
       migrateOnStart: true,
       pgliteOptimize: false,
       heapGrowthPercent: 50,
+      idleMemoryReleaseSeconds: 10,
       dataDir: './.data',
       issuer: 'http://localhost:3000',
       audience: 'http://localhost:3000',

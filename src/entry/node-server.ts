@@ -6,6 +6,7 @@ import { createApp } from '../http/app.js';
 import type { GetClientIp } from '../http/request.js';
 import { describeError } from '../lib/errors.js';
 import { joinCluster } from './cluster.js';
+import { releaseMemoryWhenIdle } from './idle-memory.js';
 import { applyHeapGrowth } from './node-config.js';
 import { openNodeRuntime, openSigningKey } from './node-runtime.js';
 
@@ -44,6 +45,8 @@ export async function serveNode(config: Config): Promise<void> {
   // just as Node closes it is lost: Node's default is 5 s. 65 s is above the common 60 s idle
   // timeouts; headers must arrive within a little more (Node requires headersTimeout to cover it).
   // Found by the scale-out test (test/scaleout): about one lost request a run without it.
+  // Each process of `serve --workers N` serves, so each gives its own memory back.
+  const stopIdleRelease = releaseMemoryWhenIdle(server, config.idleMemoryReleaseSeconds);
   if ('keepAliveTimeout' in server) {
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
@@ -110,6 +113,7 @@ export async function serveNode(config: Config): Promise<void> {
     logger.info('shutting down', { signal });
     if (cleanupTimer) clearInterval(cleanupTimer);
     if (mailTimer) clearInterval(mailTimer);
+    stopIdleRelease();
     server.close(async () => {
       // A send in flight finishes and records its outcome (the hard exit below still bounds it;
       // cut short, its lease expires and the message goes again under the same key).
