@@ -293,40 +293,43 @@ function withEventFacts(
   logger: Logger,
   notices: SecurityNotices | undefined,
 ): Store {
-  const withFacts = (given: SecurityEvent): SecurityEvent => {
+  // The request's facts are read once per event, for the event and its log line (each read
+  // works out the client's address and user agent again).
+  const withFacts = (given: SecurityEvent) => {
     const facts = requestFacts();
-    return facts
+    const event: SecurityEvent = facts
       ? {
           ...given,
           ipAddress: given.ipAddress ?? facts.ipAddress,
           userAgent: given.userAgent ?? facts.userAgent,
         }
       : given;
+    return { event, requestId: facts?.requestId ?? null };
   };
-  const logged = (event: SecurityEvent) =>
+  const logged = (event: SecurityEvent, requestId: string | null) =>
     logger.info('security event', {
-      request_id: requestFacts()?.requestId ?? null,
+      request_id: requestId,
       type: event.type,
       user_id: event.userId,
       session_id: event.sessionId ?? null,
     });
   const recordSecurityEvent: SecurityEventLog['recordSecurityEvent'] = async (given, caused = []) => {
-    const event = withFacts(given);
+    const { event, requestId } = withFacts(given);
     // The owner hears of it by email (SECURITY_NOTIFICATIONS): written with the event, one transaction.
     await store.recordSecurityEvent(event, [...caused, ...(notices ? await notices(event) : [])]);
-    logged(event);
+    logged(event, requestId);
   };
   // A login writes its event with its session (LoginStore.openLoginSession, one statement):
   // the same facts, notices (then one transaction) and log line as any other event.
   const openLoginSession: LoginStore['openLoginSession'] = async (input) => {
-    const event = withFacts(input.event);
+    const { event, requestId } = withFacts(input.event);
     const caused = notices ? await notices(event) : [];
     const opened = await store.openLoginSession({
       ...input,
       event,
       notices: [...(input.notices ?? []), ...caused],
     });
-    if (typeof opened === 'object') logged(event);
+    if (typeof opened === 'object') logged(event, requestId);
     return opened;
   };
   return new Proxy(store, {
