@@ -1106,9 +1106,10 @@ try {
         if (http.cpu) {
           const c = http.cpu.perSecond;
           const cores = cpus().length;
-          const restMs =
-            ((c.serverMain + c.postgres + c.autovacuum + c.extra + http.cpuPerSecond) / http.perSecond) *
-            1000;
+          // Outside the hashing threads: PostgreSQL, the load generator, and the server's main thread.
+          const othersMs =
+            ((c.postgres + c.autovacuum + c.extra + http.cpuPerSecond) / http.perSecond) * 1000;
+          const restMs = othersMs + (c.serverMain / http.perSecond) * 1000;
           const budgetMs = (((1 - GOALS.loginRatio) * cores) / (GOALS.loginRatio * argon.perSecond)) * 1000;
           row({
             block: 'login, PostgreSQL',
@@ -1122,8 +1123,6 @@ try {
           // The ceiling if the server's main thread cost nothing: the hashes share the CPUs with
           // PostgreSQL's statements and the load generator alone. Saturated, L logins/s take
           // L x (cores / argon + rest) CPU-s/s = cores, so the ratio L / argon is 1 / (1 + rest x argon / cores).
-          const othersMs =
-            ((c.postgres + c.autovacuum + c.extra + http.cpuPerSecond) / http.perSecond) * 1000;
           const ceiling = 1 / (1 + (othersMs / 1000) * (argon.perSecond / cores));
           row({
             block: 'login, PostgreSQL',

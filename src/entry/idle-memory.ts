@@ -91,7 +91,7 @@ export function releaseMemoryWhenIdle(
   const collect = fullCollection();
   if (!collect) return () => {};
   const release = idleRelease({ idleSeconds, collect, now: () => performance.now() });
-  server.on('request', () => release.onRequest());
+  server.on('request', release.onRequest);
   const timer = setInterval(() => release.tick(), 1000);
   timer.unref();
   return () => clearInterval(timer);

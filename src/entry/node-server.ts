@@ -40,13 +40,13 @@ export async function serveNode(config: Config): Promise<void> {
     applyHeapGrowth(config);
     member?.serving();
   });
+  // Each process of `serve --workers N` serves, so each gives its own memory back.
+  const stopIdleRelease = releaseMemoryWhenIdle(server, config.idleMemoryReleaseSeconds);
   // Behind a proxy that keeps connections to us open (HAProxy, nginx upstream keepalive, cloud
   // load balancers idle for 60 s), an idle connection must outlive the proxy's, or a request sent
   // just as Node closes it is lost: Node's default is 5 s. 65 s is above the common 60 s idle
   // timeouts; headers must arrive within a little more (Node requires headersTimeout to cover it).
   // Found by the scale-out test (test/scaleout): about one lost request a run without it.
-  // Each process of `serve --workers N` serves, so each gives its own memory back.
-  const stopIdleRelease = releaseMemoryWhenIdle(server, config.idleMemoryReleaseSeconds);
   if ('keepAliveTimeout' in server) {
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
