@@ -95,6 +95,8 @@ export const EnvSchema = z.object({
   HEAP_GROWTH_PERCENT: integer(50, 0, 400),
   /** Node: seconds without a request before the server has V8 give its spare heap back (0: never). */
   IDLE_MEMORY_RELEASE: seconds(10, 0),
+  /** Node: seconds a stopping server goes on serving (Connection: close, /health 503) before it stops listening. */
+  SHUTDOWN_DELAY: integer(1, 0, 300),
   ALLOWED_ORIGINS: list,
   TRUSTED_IP_HEADER: z
     .string()
@@ -184,6 +186,8 @@ export interface Config {
   heapGrowthPercent: number;
   /** Node: seconds without a request before one full collection gives memory back (0: never); see entry/idle-memory.ts. */
   idleMemoryReleaseSeconds: number;
+  /** Node: seconds between SIGTERM and closing the listener, serving meanwhile; see entry/node-server.ts. */
+  shutdownDelaySeconds: number;
   allowedOrigins: string[];
   trustedIpHeader: string | undefined;
   locationHeaders: string[];
@@ -405,6 +409,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
     heapGrowthPercent: e.HEAP_GROWTH_PERCENT,
     idleMemoryReleaseSeconds: e.IDLE_MEMORY_RELEASE,
+    shutdownDelaySeconds: e.SHUTDOWN_DELAY,
     argon2: {
       memoryKib: e.ARGON2_MEMORY_KIB,
       timeCost: e.ARGON2_TIME_COST,

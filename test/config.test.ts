@@ -30,6 +30,7 @@ describe('defaults', () => {
       pgliteOptimize: false,
       heapGrowthPercent: 50,
       idleMemoryReleaseSeconds: 10,
+      shutdownDelaySeconds: 1,
       dataDir: './.data',
       issuer: 'http://localhost:3000',
       audience: 'http://localhost:3000',

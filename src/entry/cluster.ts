@@ -46,7 +46,7 @@ const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30 * SECOND;
 /** Failed starts in a row, before any worker ever served, after which the primary gives up. */
 const GIVE_UP_AFTER = 3;
-/** How long a worker's graceful shutdown may take (its own hard exit is at 10 s). */
+/** How long a worker's graceful shutdown may take beyond its SHUTDOWN_DELAY (its own hard exit is at 10 s). */
 const DRAIN_MS = 15 * SECOND;
 /** How long the primary waits for each worker's metrics, and a worker for the totals. */
 const SNAPSHOT_WAIT_MS = 2 * SECOND;
@@ -245,15 +245,17 @@ export async function runPrimary(config: Config, workerScript: string): Promise<
     logger.info('shutting down', { signal: reason, workers: members.size });
     for (const timer of restartTimers) clearTimeout(timer);
     restartTimers.clear();
-    // Each worker runs its own graceful shutdown (src/entry/node.ts): stops accepting,
-    // finishes the requests in flight and the outbox send under way, closes its pool.
+    // Each worker runs its own graceful shutdown (src/entry/node-server.ts): serves on for
+    // SHUTDOWN_DELAY seconds, stops accepting, finishes the requests in flight and the outbox
+    // send under way, closes its pool.
     // A worker still starting gets it once it serves (above), if it has not died by then.
     for (const { worker, ready } of members.values()) if (ready) worker.process.kill('SIGTERM');
     if (members.size === 0) process.exit(exitCode);
+    const drainMs = config.shutdownDelaySeconds * SECOND + DRAIN_MS;
     setTimeout(() => {
       for (const { worker } of members.values()) worker.process.kill('SIGKILL');
       process.exit(1);
-    }, DRAIN_MS).unref();
+    }, drainMs).unref();
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -5,10 +5,14 @@ import type { Config } from '../config.js';
 import { createApp } from '../http/app.js';
 import type { GetClientIp } from '../http/request.js';
 import { describeError } from '../lib/errors.js';
+import { whileServing } from '../services/health.js';
 import { joinCluster } from './cluster.js';
 import { releaseMemoryWhenIdle } from './idle-memory.js';
 import { applyHeapGrowth } from './node-config.js';
 import { openNodeRuntime, openSigningKey } from './node-runtime.js';
+
+/** How long the requests in flight may take once the listener has closed, before a hard exit. */
+const STOP_WITHIN_MS = 10_000;
 
 /**
  * The Node server of one process (src/entry/node.ts imports it once it knows this process
@@ -26,7 +30,9 @@ export async function serveNode(config: Config): Promise<void> {
 
   // A worker of `serve --workers N`: /metrics over every worker, the timers in one.
   const member = cluster.isWorker ? joinCluster(runtime) : undefined;
-  const app = createApp({ ...runtime, getClientIp });
+  let stopping = false;
+  const health = whileServing(runtime.services.health, () => stopping);
+  const app = createApp({ ...runtime, services: { ...runtime.services, health }, getClientIp });
 
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     logger.info('latchkey listening', {
@@ -73,8 +79,6 @@ export async function serveNode(config: Config): Promise<void> {
       : undefined;
   cleanupTimer?.unref();
 
-  let stopping = false;
-
   // Mail from the outbox on an interval. Several instances at once are safe: a claim is
   // FOR UPDATE SKIP LOCKED with a lease (services/outbox-dispatcher.ts); a crash mid-send leaves
   // a claim that expires, and the message goes again under the same idempotency key.
@@ -107,13 +111,19 @@ export async function serveNode(config: Config): Promise<void> {
       : undefined;
   mailTimer?.unref();
 
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('shutting down', { signal });
-    if (cleanupTimer) clearInterval(cleanupTimer);
-    if (mailTimer) clearInterval(mailTimer);
-    stopIdleRelease();
+  // A stopping server goes on serving for SHUTDOWN_DELAY seconds, each answer with
+  // `Connection: close` and /health at 503, and only then stops listening. Closing at once lost
+  // what was already on its way: a connection in the listen backlog is reset when the listener
+  // closes, and Node's close() drops kept-alive connections that look idle, a request whose
+  // bytes are not read yet included (found by test/graceful-shutdown.test.ts failing in CI).
+  // Meanwhile the load balancer sees /health fail and the clients' connections close, so they
+  // go elsewhere; what is in flight when the listener closes still finishes.
+  server.on('request', (_request, response) => {
+    if (stopping) response.setHeader('connection', 'close');
+  });
+  let delayed: NodeJS.Timeout | undefined;
+  const close = () => {
+    delayed = undefined;
     server.close(async () => {
       // A send in flight finishes and records its outcome (the hard exit below still bounds it;
       // cut short, its lease expires and the message goes again under the same key).
@@ -121,7 +131,23 @@ export async function serveNode(config: Config): Promise<void> {
       await runtime.database.close();
       process.exit(0);
     });
-    setTimeout(() => process.exit(1), 10_000).unref();
+    setTimeout(() => process.exit(1), STOP_WITHIN_MS).unref();
+  };
+  const stop = (signal: string) => {
+    // A second signal during the delay (Ctrl-C twice) stops listening at once.
+    if (stopping) {
+      if (delayed) {
+        clearTimeout(delayed);
+        close();
+      }
+      return;
+    }
+    stopping = true;
+    logger.info('shutting down', { signal, delay_seconds: config.shutdownDelaySeconds });
+    if (cleanupTimer) clearInterval(cleanupTimer);
+    if (mailTimer) clearInterval(mailTimer);
+    stopIdleRelease();
+    delayed = setTimeout(close, config.shutdownDelaySeconds * 1000);
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -36,3 +36,12 @@ export function createHealth(deps: {
     webhookStats: () => store.webhookStats(clock.now()),
   };
 }
+
+/**
+ * `health` that answers unavailable once `stopping()` says so: a stopping instance fails its
+ * readiness checks while it still serves, so the load balancer takes it out before it stops
+ * listening (SHUTDOWN_DELAY, entry/node-server.ts).
+ */
+export function whileServing(health: Health, stopping: () => boolean): Health {
+  return { ...health, isAvailable: async () => !stopping() && (await health.isAvailable()) };
+}

@@ -23,7 +23,7 @@ export function operationsRoutes(deps: {
       method: 'get',
       path: '/health',
       tag: 'operations',
-      summary: 'Readiness: 200 once the database answers, 503 otherwise',
+      summary: 'Readiness: 200 once the database answers, 503 otherwise and while the server is stopping',
       ok: { status: 200, description: 'Serving', schema: R.Health },
     },
     async (c) =>
