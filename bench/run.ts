@@ -17,7 +17,9 @@
  *               every response 200; SQL round trips per refresh, counted on the wire by a
  *               proxy (pg-proxy.ts): <= 2. Beside the CPU goal, its floor on this machine: the
  *               same exchange on bare Hono (hono-floor.mjs: no middleware, no work) plus the
- *               bare SQL client's CPU per statement plus one Ed25519 signature
+ *               bare SQL client's CPU per statement plus one Ed25519 signature; and issue #21's
+ *               prototype (prototype.mjs: the work alone, this statement included, on bare
+ *               Hono and postgres.js, at the server's rate)
  *   login       POST /v1/auth/login (autocannon) vs argon2id verifications (argon2-baseline.ts)
  *               at the same concurrency: >= 0.9 at 8 and 32; SQL round trips per login (a
  *               user's first, then again from the same device; the proxy): <= 4. Beside it, the
@@ -121,6 +123,8 @@ const BARE_LABEL = SERVER_MODE === 'tsx' ? 'node+tsx' : 'node';
 const BARE_ENTRY = 'bench/bare-server.mjs';
 /** The refresh's HTTP exchange on bare Hono, none of the work: the floor under the CPU goal. */
 const FLOOR_ENTRY = 'bench/hono-floor.mjs';
+/** Issue #21's prototype: the refresh's work on bare Hono and postgres.js, none of the guarantees. */
+const PROTOTYPE_ENTRY = 'bench/prototype.mjs';
 /** Connections of the graded refresh points: the CPU goal, PgBouncer and the workers (issue #21). */
 const GRADED_CONNECTIONS = 32;
 const WORKER_COUNTS = list('BENCH_WORKERS', [1, 2]);
@@ -810,6 +814,7 @@ try {
       // The floor under the CPU goal: the same exchange on bare Hono (bench/hono-floor.mjs),
       // and one Ed25519 signature of an access token's size in this process.
       let floor: (Measured & { busy: string }) | undefined;
+      let prototype: (Measured & { busy: string }) | undefined;
       let signMs = Number.NaN;
       const gradedRate = refreshPoints.find((point) => point.connections === GRADED_CONNECTIONS)?.http
         .perSecond;
@@ -845,8 +850,41 @@ try {
           await floorServer.stop();
         }
         signMs = ed25519SignMs(sample.access_token.length);
+
+        // The prototype: the refresh's work itself (body, HMAC, two SHA-256, this very
+        // statement, one Ed25519 signature) on bare Hono and postgres.js, on sessions of this
+        // database, at the server's rate.
+        log(`refresh: the prototype (the work on bare Hono, none of the guarantees) at ${fmt(gradedRate)}/s`);
+        const statementFile = join(workDir, 'rotation-statement.json');
+        await writeFile(statementFile, JSON.stringify(statement.template));
+        const prototypeServer = await startServer({
+          entry: PROTOTYPE_ENTRY,
+          label: 'prototype',
+          env: {
+            FLOOR_ACCESS_TOKEN_LENGTH: String(sample.access_token.length),
+            PROTOTYPE_DATABASE_URL: scratchUrl.toString(),
+            PROTOTYPE_STATEMENT: statementFile,
+            PROTOTYPE_POOL: String(defaults.databasePoolMax),
+          },
+        });
+        try {
+          const tokens = await openSessions(server.base, refreshUsers, GRADED_CONNECTIONS * 2);
+          const busy = await settle('refresh prototype');
+          const measured = await runMeasured(prototypeServer, {
+            mode: 'refresh',
+            base: prototypeServer.base,
+            connections: GRADED_CONNECTIONS,
+            durationSeconds: SECONDS,
+            warmupSeconds: WARMUP,
+            tokens,
+            overallRate: Math.round(gradedRate),
+          });
+          prototype = { ...measured, busy };
+        } finally {
+          await prototypeServer.stop();
+        }
       }
-      report.refresh = { points: refreshPoints, unpreparedSql, floor, signMs };
+      report.refresh = { points: refreshPoints, unpreparedSql, floor, prototype, signMs };
       for (const { connections, http, sql, busy } of refreshPoints) {
         const ratio = http.perSecond / sql.perSecond;
         const graded = connections === GRADED_CONNECTIONS;
@@ -903,6 +941,20 @@ try {
             value: `${fmt(floorMs, 3)} ms`,
             baseline: `${fmt(honoMs, 3)} + ${fmt(clientMs, 3)} + ${fmt(signMs, 3)}`,
             ratio: fmt(floorMs / GOALS.mainCpuMs, 2),
+            goal: `vs the goal ${GOALS.mainCpuMs} ms`,
+            result: 'info',
+          });
+        }
+        // Issue #21's prototype, measured beside it: what the work costs with none of the
+        // server's guarantees. Its ratio to the goal says whether the goal is within reach here.
+        if (prototype?.cpu) {
+          const prototypeMs = (prototype.cpu.perSecond.serverMain / prototype.perSecond) * 1000;
+          row({
+            block: 'refresh, PostgreSQL',
+            measure: `prototype: the work alone on bare Hono + postgres.js (body, HMAC, 2 x SHA-256, this statement, one Ed25519 JWT; no middleware, no checks), main-thread CPU${prototype.busy}`,
+            value: `${fmt(prototypeMs, 3)} ms`,
+            baseline: `${fmt(prototype.perSecond)}/s, ${fmt(prototype.non2xx + prototype.errors)} failed; the server ${fmt(mainMs / prototypeMs, 2)} x it`,
+            ratio: fmt(prototypeMs / GOALS.mainCpuMs, 2),
             goal: `vs the goal ${GOALS.mainCpuMs} ms`,
             result: 'info',
           });

@@ -25,6 +25,16 @@ export interface RotationStatement {
   text: string;
   /** Builds the parameters of one rotation. */
   params(presentedHash: string, successorHash: string, now: Date): unknown[];
+  /** The same, as data for another process (bench/prototype.mjs builds the parameters from it). */
+  template: RotationTemplate;
+}
+
+/** Each parameter's slot: a fixed value, or one filled per rotation. */
+export interface RotationTemplate {
+  text: string;
+  values: unknown[];
+  slots: ('presented' | 'successor' | 'now' | 'notAfter' | 'id' | 'fixed')[];
+  refreshTokenTtlMs: number;
 }
 
 export async function captureRotationStatement(input: {
@@ -62,7 +72,7 @@ export async function captureRotationStatement(input: {
   const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
   const atIso = at.toISOString();
   const notAfterIso = new Date(at.getTime() + input.refreshTokenTtlMs).toISOString();
-  const slots = params.map((value) =>
+  const slots: RotationTemplate['slots'] = params.map((value) =>
     value === PRESENTED
       ? 'presented'
       : value === SUCCESSOR
@@ -81,6 +91,7 @@ export async function captureRotationStatement(input: {
   }
   return {
     text,
+    template: { text, values: params, slots, refreshTokenTtlMs: input.refreshTokenTtlMs },
     params(presentedHash, successorHash, now) {
       const nowIso = now.toISOString();
       return params.map((value, i) => {
