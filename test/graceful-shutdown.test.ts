@@ -174,3 +174,13 @@ describe('graceful shutdown', () => {
     }
   }, 180_000);
 });
+
+describe('SHUTDOWN_DELAY', () => {
+  it('is whole seconds from 0 to 300, 1 by default', () => {
+    expect(parseConfig({}).shutdownDelaySeconds).toBe(1);
+    expect(parseConfig({ SHUTDOWN_DELAY: '0' }).shutdownDelaySeconds).toBe(0);
+    expect(parseConfig({ SHUTDOWN_DELAY: '30' }).shutdownDelaySeconds).toBe(30);
+    for (const bad of ['-1', '301', '1.5', 'soon'])
+      expect(() => parseConfig({ SHUTDOWN_DELAY: bad }), bad).toThrow(/SHUTDOWN_DELAY/);
+  });
+});
