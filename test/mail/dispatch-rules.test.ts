@@ -124,11 +124,18 @@ describe('the dispatcher', () => {
     );
     let active = 0;
     let peak = 0;
+    // The first sends wait until three are under way at once (or 5 s, only if the dispatcher
+    // never gets there): a peak of 3 then does not depend on how fast the machine unseals.
+    let threeAtOnce!: () => void;
+    const reachedThree = new Promise<void>((resolve) => {
+      threeAtOnce = resolve;
+    });
     const mailer: Mailer = {
       async send(mail) {
         active++;
         peak = Math.max(peak, active);
-        await new Promise((resolve) => setImmediate(resolve));
+        if (active === 3) threeAtOnce();
+        await Promise.race([reachedThree, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
         active--;
         if (mail.to === 'user3@example.com') throw new Error(`server said no to ${mail.subject}`);
       },

@@ -1,22 +1,25 @@
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Latchkey } from '../support/harness.js';
 
 // As on Workers and in browsers: no node:crypto, so the server and the kit verify with
-// WebCrypto. Hoisted above the imports, so every module of this file sees it.
-vi.hoisted(() => {
-  (process as { getBuiltinModule?: unknown }).getBuiltinModule = undefined;
+// WebCrypto. The suite runs without isolation (vitest.config.ts): an earlier file in this
+// worker may have loaded these modules with node:crypto, so they are loaded afresh once it is
+// hidden; and it comes back, with the modules forgotten again, when this file ends, so that no
+// later file runs on WebCrypto by accident.
+const getBuiltinModule = process.getBuiltinModule;
+(process as { getBuiltinModule?: unknown }).getBuiltinModule = undefined;
+vi.resetModules();
+afterAll(() => {
+  process.getBuiltinModule = getBuiltinModule;
+  vi.resetModules();
 });
 
-import { DEFAULT_SIGNATURE_ENGINE } from '../../src/verify/signature.js';
-import { call, decodeJwtPart, login, registerUser } from '../support/client.js';
-import { buildLatchkey, type Latchkey, useDatabase } from '../support/harness.js';
-import {
-  accessTokensOfOneSession,
-  b64,
-  expectInvalidToken,
-  isLowS,
-  newVerifier,
-  sSpellings,
-} from './helpers.js';
+const { DEFAULT_SIGNATURE_ENGINE } = await import('../../src/verify/signature.js');
+const { call, decodeJwtPart, login, registerUser } = await import('../support/client.js');
+const { buildLatchkey, useDatabase } = await import('../support/harness.js');
+const { accessTokensOfOneSession, b64, expectInvalidToken, isLowS, newVerifier, sSpellings } = await import(
+  './helpers.js'
+);
 
 const database = useDatabase();
 let lk: Latchkey;
