@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import postgres from 'postgres';
+import { rotationParams } from './rotation-params.mjs';
 
 /**
  * Issue #21's prototype of a refresh, on Latchkey's own table: the least a refresh can cost on
@@ -29,25 +30,6 @@ const issuer = 'http://localhost:3000';
 const sha256 = (value) => createHash('sha256').update(value).digest('base64url');
 const base64url = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const header = base64url({ alg: 'EdDSA', typ: 'at+jwt', kid: 'prototype' });
-
-function params(presentedHash, successorHash, now) {
-  return template.slots.map((slot, i) => {
-    switch (slot) {
-      case 'presented':
-        return presentedHash;
-      case 'successor':
-        return successorHash;
-      case 'now':
-        return now.toISOString();
-      case 'notAfter':
-        return new Date(now.getTime() + template.refreshTokenTtlMs).toISOString();
-      case 'id':
-        return randomUUID();
-      default:
-        return template.values[i];
-    }
-  });
-}
 
 function accessToken(row, iat) {
   const claims = {
@@ -78,9 +60,13 @@ app.post('/v1/auth/refresh', async (c) => {
   }
   const successor = `lkr_${createHmac('sha256', successorKey).update(presented).digest('base64url')}`;
   const now = new Date();
-  const rows = await sql.unsafe(template.text, params(sha256(presented), sha256(successor), now), {
-    prepare: true,
-  });
+  const rows = await sql.unsafe(
+    template.text,
+    rotationParams(template, sha256(presented), sha256(successor), now),
+    {
+      prepare: true,
+    },
+  );
   if (rows.length !== 1) return c.json({ error: 'invalid_grant' }, 400);
   return c.json({
     access_token: accessToken(rows[0], Math.floor(now.getTime() / 1000)),

@@ -827,62 +827,59 @@ try {
           '/v1/auth/login',
           refreshUsers[0]!,
         );
-        const floorServer = await startServer({
+        // A server beside the graded point, driven like it: at the rate the server answered, as
+        // CPU per request grows as the rate falls (fewer requests share each turn of the event
+        // loop), so each reference is taken where the server ran.
+        const measureBeside = async (options: {
+          entry: string;
+          label: string;
+          env: Record<string, string>;
+          tokens: () => Promise<string[]>;
+        }) => {
+          const beside = await startServer({ entry: options.entry, label: options.label, env: options.env });
+          try {
+            const tokens = await options.tokens();
+            const busy = await settle(`refresh ${options.label}`);
+            const measured = await runMeasured(beside, {
+              mode: 'refresh',
+              base: beside.base,
+              connections: GRADED_CONNECTIONS,
+              durationSeconds: SECONDS,
+              warmupSeconds: WARMUP,
+              tokens,
+              overallRate: Math.round(gradedRate),
+            });
+            return { ...measured, busy };
+          } finally {
+            await beside.stop();
+          }
+        };
+        const tokenLength = String(sample.access_token.length);
+        floor = await measureBeside({
           entry: FLOOR_ENTRY,
           label: 'floor',
-          env: { FLOOR_ACCESS_TOKEN_LENGTH: String(sample.access_token.length) },
+          env: { FLOOR_ACCESS_TOKEN_LENGTH: tokenLength },
+          tokens: async () => Array.from({ length: GRADED_CONNECTIONS * 2 }, (_, i) => `floor-${i}`),
         });
-        try {
-          const busy = await settle('refresh floor');
-          const measured = await runMeasured(floorServer, {
-            mode: 'refresh',
-            base: floorServer.base,
-            connections: GRADED_CONNECTIONS,
-            durationSeconds: SECONDS,
-            warmupSeconds: WARMUP,
-            tokens: Array.from({ length: GRADED_CONNECTIONS * 2 }, (_, i) => `floor-${i}`),
-            // At the rate the server answered: CPU per request grows as the rate falls (fewer
-            // requests share each turn of the event loop), so the floor is taken where the server ran.
-            ...(gradedRate ? { overallRate: Math.round(gradedRate) } : {}),
-          });
-          floor = { ...measured, busy };
-        } finally {
-          await floorServer.stop();
-        }
         signMs = ed25519SignMs(sample.access_token.length);
 
         // The prototype: the refresh's work itself (body, HMAC, two SHA-256, this very
         // statement, one Ed25519 signature) on bare Hono and postgres.js, on sessions of this
-        // database, at the server's rate.
+        // database.
         log(`refresh: the prototype (the work on bare Hono, none of the guarantees) at ${fmt(gradedRate)}/s`);
         const statementFile = join(workDir, 'rotation-statement.json');
         await writeFile(statementFile, JSON.stringify(statement.template));
-        const prototypeServer = await startServer({
+        prototype = await measureBeside({
           entry: PROTOTYPE_ENTRY,
           label: 'prototype',
           env: {
-            FLOOR_ACCESS_TOKEN_LENGTH: String(sample.access_token.length),
+            FLOOR_ACCESS_TOKEN_LENGTH: tokenLength,
             PROTOTYPE_DATABASE_URL: scratchUrl.toString(),
             PROTOTYPE_STATEMENT: statementFile,
             PROTOTYPE_POOL: String(defaults.databasePoolMax),
           },
+          tokens: () => openSessions(server.base, refreshUsers, GRADED_CONNECTIONS * 2),
         });
-        try {
-          const tokens = await openSessions(server.base, refreshUsers, GRADED_CONNECTIONS * 2);
-          const busy = await settle('refresh prototype');
-          const measured = await runMeasured(prototypeServer, {
-            mode: 'refresh',
-            base: prototypeServer.base,
-            connections: GRADED_CONNECTIONS,
-            durationSeconds: SECONDS,
-            warmupSeconds: WARMUP,
-            tokens,
-            overallRate: Math.round(gradedRate),
-          });
-          prototype = { ...measured, busy };
-        } finally {
-          await prototypeServer.stop();
-        }
       }
       report.refresh = { points: refreshPoints, unpreparedSql, floor, prototype, signMs };
       for (const { connections, http, sql, busy } of refreshPoints) {

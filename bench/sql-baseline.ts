@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import type { Database } from '../src/adapters/db/database.js';
 import { createDrizzleStore } from '../src/adapters/db/drizzle-store.js';
 import type { DeviceInfo } from '../src/ports/store.js';
+import { rotationParams } from './rotation-params.mjs';
 
 /**
  * The bare-SQL side of the refresh benchmark: the very statement a refresh sends in the
@@ -89,28 +90,17 @@ export async function captureRotationStatement(input: {
     if (!slots.includes(needed as never))
       throw new Error(`the rotation statement has no ${needed} parameter`);
   }
+  const template: RotationTemplate = {
+    text,
+    values: params,
+    slots,
+    refreshTokenTtlMs: input.refreshTokenTtlMs,
+  };
   return {
     text,
-    template: { text, values: params, slots, refreshTokenTtlMs: input.refreshTokenTtlMs },
-    params(presentedHash, successorHash, now) {
-      const nowIso = now.toISOString();
-      return params.map((value, i) => {
-        switch (slots[i]) {
-          case 'presented':
-            return presentedHash;
-          case 'successor':
-            return successorHash;
-          case 'now':
-            return nowIso;
-          case 'notAfter':
-            return new Date(now.getTime() + input.refreshTokenTtlMs).toISOString();
-          case 'id':
-            return crypto.randomUUID();
-          default:
-            return value;
-        }
-      });
-    },
+    template,
+    params: (presentedHash, successorHash, now) =>
+      rotationParams(template, presentedHash, successorHash, now),
   };
 }
 

@@ -118,9 +118,6 @@ export async function serveNode(config: Config): Promise<void> {
   // bytes are not read yet included (found by test/graceful-shutdown.test.ts failing in CI).
   // Meanwhile the load balancer sees /health fail and the clients' connections close, so they
   // go elsewhere; what is in flight when the listener closes still finishes.
-  server.on('request', (_request, response) => {
-    if (stopping) response.setHeader('connection', 'close');
-  });
   let delayed: NodeJS.Timeout | undefined;
   const close = () => {
     delayed = undefined;
@@ -147,6 +144,8 @@ export async function serveNode(config: Config): Promise<void> {
     if (cleanupTimer) clearInterval(cleanupTimer);
     if (mailTimer) clearInterval(mailTimer);
     stopIdleRelease();
+    // Listened for from now on only: a serving server spends nothing on it per request.
+    server.on('request', (_request, response) => response.setHeader('connection', 'close'));
     delayed = setTimeout(close, config.shutdownDelaySeconds * 1000);
   };
   process.on('SIGINT', () => stop('SIGINT'));
