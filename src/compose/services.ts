@@ -43,11 +43,6 @@ export interface Ports {
   rateLimiter: RateLimiter;
   logger?: Logger;
   /**
-   * The request a service is running in, if any: its client's facts go onto every security
-   * event recorded during it (the HTTP layer's `currentRequestFacts`; none in the CLI).
-   */
-  requestFacts?: () => RequestFacts | undefined;
-  /**
    * The mail transport (src/adapters/mail/), for the processes that deliver the outbox (the
    * Node server, the Worker's Cron trigger). None in the CLI and most tests: no dispatcher then.
    */
@@ -56,12 +51,6 @@ export interface Ports {
   webhookSender?: WebhookSender;
   /** Metrics of each webhook attempt (outcome, latency). */
   onWebhookAttempt?: (outcome: 'delivered' | 'retried' | 'failed', latencyMs: number) => void;
-}
-
-export interface RequestFacts {
-  requestId: string | null;
-  ipAddress: string | null;
-  userAgent: string | null;
 }
 
 export function composeServices(ports: Ports) {
@@ -75,7 +64,7 @@ export function composeServices(ports: Ports) {
         logger,
       })
     : undefined;
-  const store = withEventFacts(ports.store, ports.requestFacts ?? (() => undefined), logger, notices);
+  const store = withEventNotices(ports.store, logger, notices);
   const perWindow = (points: number, seconds: number) => ({ points, windowMs: seconds * SECOND });
 
   const keyRing = createKeyRing({
@@ -281,55 +270,37 @@ export function composeServices(ports: Ports) {
 export type Services = ReturnType<typeof composeServices>;
 
 /**
- * The store, but every security event carries the facts of the request it happened in (IP
- * address, user agent), whichever service recorded it: the events one most wants to trace are
- * an attacker's (issue #15 §8). Operators see each one as a log line too (ids and type only:
- * no IP, no secret). A Proxy, not a spread copy: a store may be one itself (the Worker's, that
- * forwards to the request's client; the retrying one on Node).
+ * The store, but every security event recorded through it is also a log line for operators
+ * (the request's id, ids and type only: no IP, no secret), and with SECURITY_NOTIFICATIONS the
+ * owner's mail about it is written with it, in one transaction. Each event carries the origin
+ * of the request it happened in (IP address, user agent, request id), given by the service
+ * that records it (issue #15 §8; `SecurityEvent` requires it). A Proxy, not a spread copy: a
+ * store may be one itself (the Worker's, that forwards to the request's client; the retrying
+ * one on Node).
  */
-function withEventFacts(
-  store: Store,
-  requestFacts: () => RequestFacts | undefined,
-  logger: Logger,
-  notices: SecurityNotices | undefined,
-): Store {
-  // The request's facts are read once per event, for the event and its log line (each read
-  // works out the client's address and user agent again).
-  const withFacts = (given: SecurityEvent) => {
-    const facts = requestFacts();
-    const event: SecurityEvent = facts
-      ? {
-          ...given,
-          ipAddress: given.ipAddress ?? facts.ipAddress,
-          userAgent: given.userAgent ?? facts.userAgent,
-        }
-      : given;
-    return { event, requestId: facts?.requestId ?? null };
-  };
-  const logged = (event: SecurityEvent, requestId: string | null) =>
+function withEventNotices(store: Store, logger: Logger, notices: SecurityNotices | undefined): Store {
+  const logged = (event: SecurityEvent) =>
     logger.info('security event', {
-      request_id: requestId,
+      request_id: event.requestId,
       type: event.type,
       user_id: event.userId,
       session_id: event.sessionId ?? null,
     });
-  const recordSecurityEvent: SecurityEventLog['recordSecurityEvent'] = async (given, caused = []) => {
-    const { event, requestId } = withFacts(given);
+  const recordSecurityEvent: SecurityEventLog['recordSecurityEvent'] = async (event, caused = []) => {
     // The owner hears of it by email (SECURITY_NOTIFICATIONS): written with the event, one transaction.
     await store.recordSecurityEvent(event, [...caused, ...(notices ? await notices(event) : [])]);
-    logged(event, requestId);
+    logged(event);
   };
   // A login writes its event with its session (LoginStore.openLoginSession, one statement):
-  // the same facts, notices (then one transaction) and log line as any other event.
+  // the same notices (then one transaction) and log line as any other event.
   const openLoginSession: LoginStore['openLoginSession'] = async (input) => {
-    const { event, requestId } = withFacts(input.event);
+    const { event } = input;
     const caused = notices ? await notices(event) : [];
     const opened = await store.openLoginSession({
       ...input,
-      event,
       notices: [...(input.notices ?? []), ...caused],
     });
-    if (typeof opened === 'object') logged(event, requestId);
+    if (typeof opened === 'object') logged(event);
     return opened;
   };
   return new Proxy(store, {

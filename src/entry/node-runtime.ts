@@ -17,8 +17,6 @@ import { createPromMetrics } from '../adapters/prom-metrics.js';
 import { createNodeWebhookSender } from '../adapters/webhooks/node-sender.js';
 import { composeServices } from '../compose/services.js';
 import type { Config } from '../config.js';
-import { currentRequestFacts } from '../http/app.js';
-import type { GetClientIp } from '../http/request.js';
 import { deriveMasterKeys, randomToken } from '../lib/crypto.js';
 import { describeError } from '../lib/errors.js';
 import type { Clock } from '../ports/clock.js';
@@ -165,7 +163,6 @@ export function createMailer(config: Config, logger: Logger): Mailer {
 export async function openNodeRuntime(
   config: Config,
   options: {
-    getClientIp?: GetClientIp;
     logger?: Logger;
     /** The server delivers the outbox; the CLI does not (a `false` here). */
     deliverMail?: boolean;
@@ -193,7 +190,6 @@ export async function openNodeRuntime(
     masterKeys,
     rateLimiter: stale(createDrizzleRateLimiter(database.db)),
     logger,
-    requestFacts: currentRequestFacts(config, options.getClientIp),
     ...(options.deliverMail === false
       ? {}
       : {

@@ -21,7 +21,7 @@ const STOP_WITHIN_MS = 10_000;
  */
 export async function serveNode(config: Config): Promise<void> {
   const getClientIp: GetClientIp = (c) => getConnInfo(c).remote.address;
-  const runtime = await openNodeRuntime(config, { getClientIp });
+  const runtime = await openNodeRuntime(config);
   const { logger } = runtime;
   if (!(await openSigningKey(runtime))) {
     await runtime.database.close();

@@ -26,7 +26,7 @@ import { createWasmArgon2Hasher } from '../adapters/password/argon2-wasm.js';
 import { createFetchWebhookSender } from '../adapters/webhooks/fetch-sender.js';
 import { composeServices } from '../compose/services.js';
 import { type Config, ConfigError, parseConfig } from '../config.js';
-import { createApp, currentRequestFacts } from '../http/app.js';
+import { createApp } from '../http/app.js';
 import type { GetClientIp } from '../http/request.js';
 import { deriveMasterKeys } from '../lib/crypto.js';
 import { describeError } from '../lib/errors.js';
@@ -125,7 +125,6 @@ function build(env: Env) {
       masterKeys: keys,
       rateLimiter: scopedRateLimiter,
       logger,
-      requestFacts: currentRequestFacts(config, getClientIp),
       ...(mailer ? { mailer } : {}),
       // Webhooks over fetch: only the URL's literal host can be checked here (docs/webhooks.md).
       webhookSender: createFetchWebhookSender({

@@ -1,7 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { contextStorage, tryGetContext } from 'hono/context-storage';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
@@ -15,7 +14,7 @@ import type { AppServices, RouteContext } from './context.js';
 import { EDGE_CF, keep, type RequestFacts } from './context-keys.js';
 import { errorResponse, handleError } from './errors.js';
 import { accountPages } from './pages/routes.js';
-import { type GetClientIp, requestDevice } from './request.js';
+import type { GetClientIp } from './request.js';
 import { requestLog } from './request-log.js';
 import { mountRoutes, type Operation } from './route-table.js';
 import { adminRoutes } from './routes/admin.js';
@@ -72,8 +71,10 @@ export function createApp(deps: AppDeps) {
     await next();
   });
   app.use(requestId());
-  // Lets log lines written deep in a service name the request they belong to.
-  app.use(contextStorage());
+  // No AsyncLocalStorage (hono/context-storage): on Node 20 and 22 it installs promise hooks
+  // that tax every promise of the process, which cost a third of a refresh's throughput
+  // (issue #21, BENCHMARKS.md). What a service needs of the request (its origin, for the
+  // security events it records) is handed to it in its call.
   app.use(requestLog(logger, metrics, clock));
   // OWASP Secure Headers: nosniff, no referrer leaks; no page of ours is ever framed (the
   // account pages and /docs say `frame-ancestors 'none'` too); and behind an https issuer,
@@ -166,20 +167,6 @@ export function apiRoutes(ctx: RouteContext, operations: Parameters<typeof opera
     adminRoutes(ctx),
     oauthRoutes(ctx),
   ];
-}
-
-/**
- * The facts of the request running now, for the security events services record during it
- * (src/compose/services.ts): read through Hono's context storage, so a service needs no
- * request parameter to have its events traced to a client.
- */
-export function currentRequestFacts(config: Config, getClientIp: GetClientIp = () => undefined) {
-  return () => {
-    const c = tryGetContext();
-    if (!c) return undefined;
-    const { ipAddress, userAgent } = requestDevice(c, config, getClientIp);
-    return { requestId: (c.get('requestId') as string | undefined) ?? null, ipAddress, userAgent };
-  };
 }
 
 const CORS_METHODS = ['GET', 'POST', 'PATCH', 'DELETE'];

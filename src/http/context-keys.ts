@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { AuthErrorCode } from '../domain/errors.js';
+import type { RequestOrigin } from '../ports/records.js';
 
 /** Request-context variables the metrics and the request facts read after a request. */
 
@@ -9,12 +10,15 @@ export const ERROR_CODE = 'latchkeyErrorCode';
 export const MFA_REQUIRED = 'latchkeyMfaRequired';
 /** Cloudflare's `request.cf`, kept before middleware (the body limit) rewraps the request. */
 export const EDGE_CF = 'latchkeyEdgeCf';
+/** The request's origin (request.ts `requestOrigin`), worked out once. */
+export const ORIGIN = 'latchkeyOrigin';
 
 /** What each key holds: the one place these variables are typed. */
 export interface RequestFacts {
   [ERROR_CODE]: AuthErrorCode;
   [MFA_REQUIRED]: boolean;
   [EDGE_CF]: { city?: unknown; country?: unknown };
+  [ORIGIN]: RequestOrigin;
 }
 
 /** Keeps a fact of this request for what runs after the handler (metrics, events). */

@@ -3,9 +3,10 @@ import { z } from 'zod';
 import type { Config } from '../config.js';
 import { parseAddress } from '../domain/client-network.js';
 import { AuthError } from '../domain/errors.js';
+import type { RequestOrigin } from '../ports/records.js';
 import type { DpopProofs } from '../services/dpop.js';
 import type { RequestDevice } from '../services/types.js';
-import { EDGE_CF, kept } from './context-keys.js';
+import { EDGE_CF, keep, kept, ORIGIN } from './context-keys.js';
 
 /** The runtime's view of the peer address (Node's socket, Workers' CF-Connecting-IP). */
 export type GetClientIp = (c: Context) => string | undefined;
@@ -118,20 +119,38 @@ const limit = (value: string | undefined, max: number) => {
   return trimmed ? trimmed.slice(0, max) : null;
 };
 
+/** The client's address: from the connection, or from the configured trusted proxy header. */
+function clientIp(c: Context, config: Config, getClientIp: GetClientIp): string | null {
+  if (!config.trustedIpHeader) return validIp(getClientIp(c));
+  // The right-most entry, found from the end: a long list is never split.
+  const header = c.req.header(config.trustedIpHeader)?.slice(-MAX_FORWARDED_FOR);
+  return validIp(header?.slice(header.lastIndexOf(',') + 1));
+}
+
 /**
- * Device facts for a session. The IP comes from the connection unless a trusted proxy
- * header is configured (for `X-Forwarded-For`, the right-most entry: the one our own proxy
- * added). Location comes only from the configured edge headers (e.g. `cf-ipcity`).
+ * Where the request came from, for the security events it may cause (issue #15 §8): its id, the
+ * client's address (see `requestDevice`) and user agent. Worked out once per request and kept.
+ */
+export function requestOrigin(c: Context, config: Config, getClientIp: GetClientIp): RequestOrigin {
+  let origin = kept(c, ORIGIN);
+  if (!origin) {
+    origin = {
+      requestId: (c.get('requestId') as string | undefined) ?? null,
+      ipAddress: clientIp(c, config, getClientIp),
+      // ua-parser-js only ever sees this bounded value (the binding check, the account pages).
+      userAgent: limit(c.req.header('user-agent'), MAX_USER_AGENT),
+    };
+    keep(c, ORIGIN, origin);
+  }
+  return origin;
+}
+
+/**
+ * Device facts for a session: the request's origin (the IP comes from the connection unless a
+ * trusted proxy header is configured; for `X-Forwarded-For`, the right-most entry: the one our
+ * own proxy added), and the location, only from the configured edge headers (e.g. `cf-ipcity`).
  */
 export function requestDevice(c: Context, config: Config, getClientIp: GetClientIp): RequestDevice {
-  let ip: string | undefined;
-  if (config.trustedIpHeader) {
-    // The right-most entry, found from the end: a long list is never split.
-    const header = c.req.header(config.trustedIpHeader)?.slice(-MAX_FORWARDED_FOR);
-    ip = header?.slice(header.lastIndexOf(',') + 1);
-  } else {
-    ip = getClientIp(c);
-  }
   const location = config.locationHeaders
     // Bounded before decoding: a cut %XX escape only makes decodeURIComponent fall back.
     .map((name) =>
@@ -151,9 +170,7 @@ export function requestDevice(c: Context, config: Config, getClientIp: GetClient
     .join(', ');
   const country = config.countryHeader ? c.req.header(config.countryHeader) : edgeCountry(c);
   return {
-    ipAddress: validIp(ip),
-    // ua-parser-js only ever sees this bounded value (the binding check, the account pages).
-    userAgent: limit(c.req.header('user-agent'), MAX_USER_AGENT),
+    ...requestOrigin(c, config, getClientIp),
     location: limit(location || edgeLocation(c), MAX_LOCATION),
     country:
       country && country.length <= 8 && /^[A-Za-z0-9]{2}$/.test(country.trim())

@@ -2,9 +2,7 @@ import { type Context, type Env, Hono, type MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import type { AssuranceRequirement } from '../domain/assurance.js';
 import { AuthError, type AuthErrorCode } from '../domain/errors.js';
-import type { Clock } from '../ports/clock.js';
-import type { SessionService } from '../services/session-service.js';
-import { requireAuth } from './middleware/require-auth.js';
+import { type BearerContext, requireAuth } from './middleware/require-auth.js';
 import { readJson, readParams } from './request.js';
 
 /**
@@ -50,12 +48,12 @@ function assuranceNote(need: AssuranceRequirement): string | undefined {
 }
 
 /** A Bearer access token of a live session (requireAuth), with an optional RFC 9470 requirement. */
-export function bearerGuard(sessions: SessionService, clock: Clock, need: AssuranceRequirement = {}): Guard {
+export function bearerGuard(ctx: BearerContext, need: AssuranceRequirement = {}): Guard {
   const note = assuranceNote(need);
   return {
     requirement: BEARER,
     ...(note ? { note } : {}),
-    middleware: [requireAuth(sessions, clock, need) as MiddlewareHandler],
+    middleware: [requireAuth(ctx, need) as MiddlewareHandler],
   };
 }
 

@@ -184,12 +184,33 @@ export type SecurityEventType =
   /** On each admin's log: a webhook endpoint kept failing and was disabled (issue #18). */
   | 'webhook_endpoint_disabled';
 
-export interface SecurityEvent {
+/**
+ * Where a request came from, as every security event it causes records it (issue #15 §8): the
+ * client's address and user agent (stored with the event) and the request's id (in the event's
+ * log line, to find the request's own). Given by the HTTP layer to each service call that may
+ * record an event; work no request caused (the CLI, the dispatchers) gives `NO_ORIGIN`.
+ */
+export interface RequestOrigin {
+  requestId: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+}
+
+/** The three facts alone, out of a device or a caller's origin (nothing else goes into an event). */
+export const originOf = ({ requestId, ipAddress, userAgent }: RequestOrigin): RequestOrigin => ({
+  requestId,
+  ipAddress,
+  userAgent,
+});
+
+/** The origin of work no request caused. */
+export const NO_ORIGIN: RequestOrigin = Object.freeze({ requestId: null, ipAddress: null, userAgent: null });
+
+/** A security event, with the origin of the request that caused it (required: none is left out by mistake). */
+export interface SecurityEvent extends RequestOrigin {
   userId: string;
   sessionId?: string | null;
   type: SecurityEventType;
-  ipAddress?: string | null;
-  userAgent?: string | null;
   details?: Record<string, unknown>;
   at: Date;
 }

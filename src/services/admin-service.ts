@@ -17,6 +17,7 @@ import type {
   UserRecord,
   UserStore,
 } from '../ports/store.js';
+import { originOf } from '../ports/store.js';
 import { createOutboxReviewService, RETRY_REFUSED } from './outbox-review.js';
 import type { PasswordReset } from './password-reset.js';
 import type { Caller } from './session-service.js';
@@ -89,8 +90,7 @@ export function createAdminService(deps: {
       userId: target.userId,
       sessionId: target.sessionId ?? null,
       type,
-      ipAddress: device.ipAddress,
-      userAgent: device.userAgent,
+      ...originOf(device),
       details: { admin_id: admin.user.id, admin_session_id: admin.sessionId, ...details },
       at: clock.now(),
     });

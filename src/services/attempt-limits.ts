@@ -3,7 +3,7 @@ import { AuthError } from '../domain/errors.js';
 import { sha256Base64url } from '../lib/crypto.js';
 import type { Clock } from '../ports/clock.js';
 import type { LimitPolicy, RateLimiter } from '../ports/rate-limiter.js';
-import type { SecurityEvent } from '../ports/store.js';
+import { originOf, type RequestOrigin, type SecurityEvent } from '../ports/store.js';
 
 /**
  * The one home of attempt-limit keys. A key is a scope and bounded parts: a normalised
@@ -58,8 +58,8 @@ export function createSecretGuessLimit(deps: {
   recordSecurityEvent: (event: SecurityEvent) => Promise<void>;
 }) {
   return {
-    /** Counts one guess; throws `rate_limited` (and records `mfa_throttled`) past the limit. */
-    async charge(userId: string, during: string): Promise<void> {
+    /** Counts one guess; throws `rate_limited` (and records `mfa_throttled`, from `origin`) past the limit. */
+    async charge(userId: string, during: string, origin: RequestOrigin): Promise<void> {
       const now = deps.clock.now();
       const [wait = 0] = await deps.rateLimiter.hit(
         [{ key: deps.keys.secretGuessesByUser(userId), policy: deps.policy }],
@@ -69,6 +69,7 @@ export function createSecretGuessLimit(deps: {
       await deps.recordSecurityEvent({
         userId,
         type: 'mfa_throttled',
+        ...originOf(origin),
         details: { retry_after: wait, during },
         at: now,
       });

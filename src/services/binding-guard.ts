@@ -1,5 +1,6 @@
 import { AuthError } from '../domain/errors.js';
 import { bindingMismatches, type DeviceFacts } from '../domain/session-binding.js';
+import { originOf } from '../ports/store.js';
 import type { AuthServiceDeps } from './auth-flow.js';
 import type { RequestDevice } from './types.js';
 
@@ -27,8 +28,7 @@ export function createBindingGuard(deps: Pick<AuthServiceDeps, 'store' | 'sessio
       userId: subject.userId,
       sessionId: subject.sessionId ?? null,
       type: 'session_binding_mismatch',
-      ipAddress: device.ipAddress,
-      userAgent: device.userAgent,
+      ...originOf(device),
       details: { mismatches, mode: policy.mode },
       at: now,
     });

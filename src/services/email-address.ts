@@ -11,6 +11,7 @@ import type { MailMessage, MessageKind } from '../ports/mail.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { RateLimiter } from '../ports/rate-limiter.js';
 import type { UserStore } from '../ports/store.js';
+import { originOf } from '../ports/store.js';
 import { type LimitKeys, rateLimited, type SecretGuessLimit } from './attempt-limits.js';
 import { outboxMessage } from './mail-sealing.js';
 import {
@@ -142,8 +143,7 @@ export function createEmailAddress(deps: EmailAddressDeps) {
       now,
       event: {
         type: 'email_verified',
-        ipAddress: input.device.ipAddress,
-        userAgent: input.device.userAgent,
+        ...originOf(input.device),
         at: now,
       },
     });
@@ -167,7 +167,7 @@ export function createEmailAddress(deps: EmailAddressDeps) {
     const newEmail = normalizeEmail(input.email);
     if (newEmail === user.email)
       throw new AuthError('invalid_request', 'This is already the address of the account');
-    await deps.guesses.charge(user.id, 'email_change');
+    await deps.guesses.charge(user.id, 'email_change', input.device);
     if (!(await deps.hasher.verify(user.passwordHash, normalizePassword(input.password)))) {
       throw new AuthError('wrong_password', 'The password is incorrect');
     }
@@ -222,8 +222,7 @@ export function createEmailAddress(deps: EmailAddressDeps) {
         userId: user.id,
         sessionId: caller.sid,
         type: 'email_change_requested',
-        ipAddress: input.device.ipAddress,
-        userAgent: input.device.userAgent,
+        ...originOf(input.device),
         details: { to: newEmail },
         at: now,
       },
@@ -246,8 +245,7 @@ export function createEmailAddress(deps: EmailAddressDeps) {
       now,
       event: {
         type: 'email_changed',
-        ipAddress: input.device.ipAddress,
-        userAgent: input.device.userAgent,
+        ...originOf(input.device),
         at: now,
       },
       notice: async (change) =>
@@ -285,8 +283,7 @@ export function createEmailAddress(deps: EmailAddressDeps) {
       now,
       event: {
         type: 'email_change_reverted',
-        ipAddress: input.device.ipAddress,
-        userAgent: input.device.userAgent,
+        ...originOf(input.device),
         at: now,
       },
     });

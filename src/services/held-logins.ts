@@ -1,6 +1,7 @@
 import { AuthError } from '../domain/errors.js';
 import { randomToken, sha256Base64url } from '../lib/crypto.js';
 import type { AuthenticatorAssurance, UserRecord } from '../ports/store.js';
+import { originOf } from '../ports/store.js';
 import { type AuthServiceDeps, accountDisabled, MFA_TOKEN_TTL_MS } from './auth-flow.js';
 import type { BindingGuard } from './binding-guard.js';
 import type { SessionTokens } from './session-tokens.js';
@@ -106,6 +107,7 @@ export function createHeldLogins(deps: AuthServiceDeps & { tokens: SessionTokens
       userId: hold.userId,
       sessionId: input.revokeSessionId,
       type: 'session_revoked',
+      ...originOf(input.device),
       details: { via: 'session_limit', replaced_by: grant.sessionId },
       at: now,
     });
@@ -113,8 +115,7 @@ export function createHeldLogins(deps: AuthServiceDeps & { tokens: SessionTokens
       userId: hold.userId,
       sessionId: grant.sessionId,
       type: 'login_succeeded',
-      ipAddress: input.device.ipAddress,
-      userAgent: input.device.userAgent,
+      ...originOf(input.device),
       details: {
         client_id: hold.clientId,
         device_name: hold.deviceName,

@@ -6,7 +6,14 @@ import { decryptString, encryptString, type MasterKeys } from '../lib/crypto.js'
 import type { Clock } from '../ports/clock.js';
 import type { SessionAssurance, TotpFactor } from '../ports/mfa-store.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
-import type { MfaStore, SecurityEventLog, UserRecord, UserStore } from '../ports/store.js';
+import {
+  type MfaStore,
+  originOf,
+  type RequestOrigin,
+  type SecurityEventLog,
+  type UserRecord,
+  type UserStore,
+} from '../ports/store.js';
 import type { SecretGuessLimit } from './attempt-limits.js';
 import { type AuthService, MFA_TOKEN_MAX_ATTEMPTS } from './auth-service.js';
 import { hashMfaToken, isWellFormedMfaToken } from './mfa-tokens.js';
@@ -18,7 +25,7 @@ import {
   RECOVERY_CODE_COUNT,
 } from './recovery-codes.js';
 import { hashRefreshToken, newRefreshToken } from './refresh-tokens.js';
-import { type Caller, userOfCaller } from './session-service.js';
+import { type Caller, callerFacts, userOfCaller } from './session-service.js';
 import { withProofKey } from './session-tokens.js';
 import { matchTotp, newTotpSecret, qrCodeSvg, totpUri } from './totp.js';
 import type { Delivery, IssuedTokens, RequestDevice, SessionLimitReached } from './types.js';
@@ -84,8 +91,18 @@ export function createMfaService(deps: MfaServiceDeps) {
   const { store, clock, masterKeys, guesses } = deps;
   const sealContext = (factorId: string) => `totp-secret:${factorId}`;
 
-  async function recordFailure(user: { id: string }, details: Record<string, unknown>) {
-    await store.recordSecurityEvent({ userId: user.id, type: 'mfa_failed', details, at: clock.now() });
+  async function recordFailure(
+    user: { id: string },
+    origin: RequestOrigin,
+    details: Record<string, unknown>,
+  ) {
+    await store.recordSecurityEvent({
+      userId: user.id,
+      type: 'mfa_failed',
+      ...originOf(origin),
+      details,
+      at: clock.now(),
+    });
   }
 
   async function openSecret(factor: TotpFactor): Promise<string> {
@@ -112,6 +129,7 @@ export function createMfaService(deps: MfaServiceDeps) {
   async function checkSecondFactor(
     user: UserRecord,
     factor: SecondFactor,
+    origin: RequestOrigin,
     binding?: PasskeyBinding,
   ): Promise<SecondFactorCheck> {
     const now = clock.now();
@@ -121,6 +139,7 @@ export function createMfaService(deps: MfaServiceDeps) {
         response: factor.passkey,
         userId: user.id,
         ...binding,
+        origin,
       });
       return 'amr' in check ? { methods: check.amr } : { refused: 'invalid' };
     }
@@ -145,6 +164,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     await store.recordSecurityEvent({
       userId: user.id,
       type: 'recovery_code_used',
+      ...originOf(origin),
       details: { remaining: await store.countUnusedRecoveryCodes(user.id) },
       at: now,
     });
@@ -152,8 +172,12 @@ export function createMfaService(deps: MfaServiceDeps) {
   }
 
   /** The method (`otp`, `rc`) of an accepted second factor, undefined for any refusal. */
-  async function verifySecondFactor(user: UserRecord, factor: CodeFactor): Promise<string | undefined> {
-    const check = await checkSecondFactor(user, factor);
+  async function verifySecondFactor(
+    user: UserRecord,
+    factor: CodeFactor,
+    origin: RequestOrigin,
+  ): Promise<string | undefined> {
+    const check = await checkSecondFactor(user, factor, origin);
     return 'methods' in check ? check.methods[0] : undefined;
   }
 
@@ -180,7 +204,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     const factor = await store.findTotpFactor(user.id);
     if (factor?.status === 'active') throw new AuthError('mfa_already_enabled', 'TOTP is already enabled');
     if (!factor) throw new AuthError('mfa_not_enabled', 'Start with POST /v1/mfa/totp/enroll');
-    await guesses.charge(user.id, 'activation');
+    await guesses.charge(user.id, 'activation', caller.origin);
     const now = clock.now();
     const match = await matchTotp(await openSecret(factor), code, now, factor.lastUsedStep);
     const { codes, hashes } = await newRecoveryCodes();
@@ -197,11 +221,15 @@ export function createMfaService(deps: MfaServiceDeps) {
         now,
       }));
     if (!activated) {
-      await recordFailure(user, { during: 'activation' });
+      await recordFailure(user, caller.origin, { during: 'activation' });
       throw new AuthError('wrong_code', 'The code is not valid; check the time on your device');
     }
     await guesses.refund(user.id);
-    await store.recordSecurityEvent({ userId: user.id, sessionId: caller.sid, type: 'mfa_enabled', at: now });
+    await store.recordSecurityEvent({
+      ...callerFacts(caller),
+      type: 'mfa_enabled',
+      at: now,
+    });
     return codes;
   }
 
@@ -209,8 +237,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     const now = clock.now();
     const { revoked } = await store.disableTotp({ userId: caller.sub, now, keepSessionId: caller.sid });
     await store.recordSecurityEvent({
-      userId: caller.sub,
-      sessionId: caller.sid,
+      ...callerFacts(caller),
       type: 'mfa_disabled',
       details: { revoked_sessions: revoked },
       at: now,
@@ -226,8 +253,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     if (!(await store.replaceRecoveryCodes(caller.sub, hashes, now)))
       throw new AuthError('mfa_not_enabled', 'TOTP is not enabled');
     await store.recordSecurityEvent({
-      userId: caller.sub,
-      sessionId: caller.sid,
+      ...callerFacts(caller),
       type: 'recovery_codes_regenerated',
       at: now,
     });
@@ -280,16 +306,16 @@ export function createMfaService(deps: MfaServiceDeps) {
     const now = clock.now();
     // Both counters are charged before the code is checked: the user's (across all their
     // mfa_tokens), then this mfa_token's own attempt, by one conditional UPDATE.
-    await guesses.charge(user.id, 'login');
+    await guesses.charge(user.id, 'login', input.device);
     const attempts = await store.spendMfaAttempt(challenge.id, now, MFA_TOKEN_MAX_ATTEMPTS);
     if (attempts === undefined) throw invalidMfaToken();
 
-    const check = await checkSecondFactor(user, input.factor, {
+    const check = await checkSecondFactor(user, input.factor, input.device, {
       purpose: 'second_factor',
       mfaChallengeId: challenge.id,
     });
     if (!('methods' in check)) {
-      await recordFailure(user, {
+      await recordFailure(user, input.device, {
         during: 'login',
         attempts,
         ...('passkey' in input.factor ? { method: 'passkey' } : {}),
@@ -332,28 +358,31 @@ export function createMfaService(deps: MfaServiceDeps) {
     device: RequestDevice,
   ): Promise<IssuedTokens> {
     const user = await userOf(caller);
-    await guesses.charge(user.id, 'step_up');
+    await guesses.charge(user.id, 'step_up', device);
     const now = clock.now();
     let assurance: SessionAssurance;
     if ('passkey' in input) {
-      const check = await checkSecondFactor(user, input, { purpose: 'step_up', sessionId: caller.sid });
+      const check = await checkSecondFactor(user, input, device, {
+        purpose: 'step_up',
+        sessionId: caller.sid,
+      });
       if (!('methods' in check)) {
-        await recordFailure(user, { during: 'step_up', method: 'passkey' });
+        await recordFailure(user, device, { during: 'step_up', method: 'passkey' });
         throw new AuthError('wrong_passkey', refusal(check, input));
       }
       // With UV the passkey is a whole authentication on its own; without, a second factor.
       const amr = check.methods.includes('mfa') ? check.methods : adding(caller, check.methods);
       assurance = { acr: 'aal2', amr, authTime: now };
     } else if ('code' in input) {
-      const check = await checkSecondFactor(user, { code: input.code });
+      const check = await checkSecondFactor(user, { code: input.code }, device);
       if (!('methods' in check)) {
-        await recordFailure(user, { during: 'step_up' });
+        await recordFailure(user, device, { during: 'step_up' });
         throw new AuthError('wrong_code', refusal(check, input));
       }
       assurance = { acr: 'aal2', amr: adding(caller, [AMR_TOTP]), authTime: now };
     } else {
       if (!(await deps.hasher.verify(user.passwordHash, normalizePassword(input.password)))) {
-        await recordFailure(user, { during: 'step_up', method: 'pwd' });
+        await recordFailure(user, device, { during: 'step_up', method: 'pwd' });
         throw new AuthError('wrong_password', 'The password is incorrect');
       }
       assurance = { acr: 'aal1', amr: ['pwd'], authTime: now };
@@ -375,8 +404,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       userId: user.id,
       sessionId: caller.sid,
       type: 'step_up',
-      ipAddress: device.ipAddress,
-      userAgent: device.userAgent,
+      ...originOf(device),
       details: { acr: assurance.acr, amr: assurance.amr },
       at: now,
     });

@@ -4,7 +4,7 @@ import { AuthError } from '../domain/errors.js';
 import { secretChecker } from '../lib/crypto.js';
 import { MINUTE, SECOND, toEpochSeconds } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
-import type { SecurityEventLog, SessionStore } from '../ports/store.js';
+import { originOf, type RequestOrigin, type SecurityEventLog, type SessionStore } from '../ports/store.js';
 import type { AccessTokens } from './access-tokens.js';
 import { DEFAULT_CLIENT_ID } from './auth-service.js';
 import { hashRefreshToken, isWellFormedRefreshToken } from './refresh-tokens.js';
@@ -28,7 +28,7 @@ export function createOAuthService(deps: {
   store: Pick<SessionStore, 'findRefreshTokens' | 'listRevokedSessions' | 'revokeSession'> & SecurityEventLog;
   clock: Clock;
   accessTokens: AccessTokens;
-  sessions: Pick<SessionService, 'authenticate'>;
+  sessions: Pick<SessionService, 'liveClaims'>;
   issuer: string;
   accessTokenTtlSeconds: number;
   introspectionClients: { id: string; secret: string }[];
@@ -91,7 +91,7 @@ export function createOAuthService(deps: {
     };
     const asAccessToken = async (): Promise<Introspection | undefined> => {
       // The server's own check: signature, claims and a live session.
-      const claims = await unlessRefused(deps.sessions.authenticate, token);
+      const claims = await unlessRefused(deps.sessions.liveClaims, token);
       // RFC 9449 §6.2: a bound token introspects as DPoP, with its `cnf`.
       return claims && { active: true, token_type: claims.cnf ? 'DPoP' : 'Bearer', ...claims };
     };
@@ -110,7 +110,7 @@ export function createOAuthService(deps: {
    * token too, §2.1), if it was issued to `clientId`. Unknown, expired and already revoked
    * tokens are not errors (§2.2).
    */
-  async function revoke(token: string, clientId: string | undefined): Promise<void> {
+  async function revoke(token: string, clientId: string | undefined, origin: RequestOrigin): Promise<void> {
     const client = clientId ?? DEFAULT_CLIENT_ID;
     const now = clock.now();
     const row = await findRefreshToken(token);
@@ -134,6 +134,7 @@ export function createOAuthService(deps: {
         userId: owner.userId,
         sessionId: owner.sessionId,
         type: 'session_revoked',
+        ...originOf(origin),
         details: { via: 'oauth_revoke', client_id: client },
         at: now,
       });

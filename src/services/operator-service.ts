@@ -2,14 +2,15 @@ import { normalizeEmail } from '../domain/credentials.js';
 import type { Clock } from '../ports/clock.js';
 import type { OutboxReview, OutboxStatus, RetryRefusal } from '../ports/mail.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
-import type {
-  AdminQueries,
-  SecurityEventLog,
-  SessionStore,
-  SessionView,
-  UserRecord,
-  UserRole,
-  UserStore,
+import {
+  type AdminQueries,
+  NO_ORIGIN,
+  type SecurityEventLog,
+  type SessionStore,
+  type SessionView,
+  type UserRecord,
+  type UserRole,
+  type UserStore,
 } from '../ports/store.js';
 import { createOutboxReviewService } from './outbox-review.js';
 import type { PasswordReset } from './password-reset.js';
@@ -56,7 +57,7 @@ export function createOperatorService(deps: OperatorDeps) {
      * guards the public endpoint. Throws `AuthError` `invalid_password` or `email_taken`.
      */
     createUser(input: { email: string; password: string; name: string | null }): Promise<UserRecord> {
-      return createAccount(deps, input);
+      return createAccount(deps, { ...input, origin: NO_ORIGIN });
     },
 
     /**
@@ -69,6 +70,7 @@ export function createOperatorService(deps: OperatorDeps) {
       await store.recordSecurityEvent({
         userId: user.id,
         type: 'role_changed',
+        ...NO_ORIGIN,
         details: { from: user.role, to: role, via: VIA },
         at: clock.now(),
       });
@@ -93,6 +95,7 @@ export function createOperatorService(deps: OperatorDeps) {
         userId,
         sessionId,
         type: 'session_revoked',
+        ...NO_ORIGIN,
         details: { via: VIA },
         at: now,
       });
@@ -111,6 +114,7 @@ export function createOperatorService(deps: OperatorDeps) {
         userId,
         sessionId: null,
         type: 'sessions_revoked',
+        ...NO_ORIGIN,
         details: { revoked, via: VIA },
         at: now,
       });
@@ -131,6 +135,7 @@ export function createOperatorService(deps: OperatorDeps) {
       await store.recordSecurityEvent({
         userId: user.id,
         type: 'admin_user_disabled',
+        ...NO_ORIGIN,
         details: { revoked: outcome.revoked, via: VIA },
         at: now,
       });
@@ -145,6 +150,7 @@ export function createOperatorService(deps: OperatorDeps) {
       await store.recordSecurityEvent({
         userId: user.id,
         type: 'admin_user_enabled',
+        ...NO_ORIGIN,
         details: { via: VIA },
         at: clock.now(),
       });

@@ -20,11 +20,17 @@ import type {
   WebAuthnPurpose,
 } from '../ports/passkey-store.js';
 import type { LimitPolicy, RateLimiter } from '../ports/rate-limiter.js';
-import type { SecurityEventLog, UserRecord, UserStore } from '../ports/store.js';
+import {
+  originOf,
+  type RequestOrigin,
+  type SecurityEventLog,
+  type UserRecord,
+  type UserStore,
+} from '../ports/store.js';
 import { type LimitKeys, rateLimited } from './attempt-limits.js';
 import { accountDisabled, DEFAULT_CLIENT_ID, emailNotVerified } from './auth-flow.js';
 import type { AuthService } from './auth-service.js';
-import { type Caller, userOfCaller } from './session-service.js';
+import { type Caller, callerFacts, userOfCaller } from './session-service.js';
 import type { Delivery, IssuedTokens, RequestDevice, SessionLimitReached } from './types.js';
 
 /**
@@ -272,8 +278,7 @@ export function createPasskeys(deps: PasskeyServiceDeps) {
     if (added === 'user_gone')
       throw new BearerError('invalid_token', 'The user of this access token no longer exists');
     await store.recordSecurityEvent({
-      userId: user.id,
-      sessionId: caller.sid,
+      ...callerFacts(caller),
       type: 'passkey_added',
       details: { passkey_id: passkey.id, name: passkey.name, device_type: passkey.deviceType },
       at: now,
@@ -298,8 +303,7 @@ export function createPasskeys(deps: PasskeyServiceDeps) {
     const passkey = await store.deletePasskey(user.id, id);
     if (!passkey) throw new AuthError('not_found', 'No such passkey');
     await store.recordSecurityEvent({
-      userId: user.id,
-      sessionId: caller.sid,
+      ...callerFacts(caller),
       type: 'passkey_removed',
       details: { passkey_id: id, name: passkey.name },
       at: clock.now(),
@@ -351,6 +355,8 @@ export function createPasskeys(deps: PasskeyServiceDeps) {
     userId?: string;
     sessionId?: string;
     mfaChallengeId?: string;
+    /** The request's origin, for the event of a suspected clone. */
+    origin: RequestOrigin;
   }): Promise<AssertionCheck> {
     const { response, purpose } = input;
     const taken = await takeChallenge(response.response?.clientDataJSON, purpose);
@@ -395,7 +401,8 @@ export function createPasskeys(deps: PasskeyServiceDeps) {
     if (!info) return { refused: 'invalid' };
     const now = clock.now();
     const counts = info.newCounter > 0 || passkey.signCount > 0;
-    if (counts && info.newCounter <= passkey.signCount) return cloned(passkey, info.newCounter, now);
+    if (counts && info.newCounter <= passkey.signCount)
+      return cloned(passkey, info.newCounter, now, input.origin);
     const recorded = await store.recordPasskeyUse({
       id: passkey.id,
       expectedCount: passkey.signCount,
@@ -404,7 +411,8 @@ export function createPasskeys(deps: PasskeyServiceDeps) {
       now,
     });
     // A parallel assertion moved the counter first: with a counter, this one came second.
-    if (!recorded) return counts ? cloned(passkey, info.newCounter, now) : { refused: 'invalid' };
+    if (!recorded)
+      return counts ? cloned(passkey, info.newCounter, now, input.origin) : { refused: 'invalid' };
     const used = {
       ...passkey,
       signCount: info.newCounter,
@@ -435,7 +443,11 @@ export function createPasskeys(deps: PasskeyServiceDeps) {
       clock.now(),
     );
     if (wait > 0) throw rateLimited('Too many failed sign-ins; try again later', wait);
-    const check = await checkAssertion({ response: input.response, purpose: 'sign_in' });
+    const check = await checkAssertion({
+      response: input.response,
+      purpose: 'sign_in',
+      origin: input.device,
+    });
     if (!('amr' in check)) throw invalidPasskey();
     const user = await store.findUserById(check.passkey.userId);
     if (!user) throw invalidPasskey();
@@ -453,10 +465,16 @@ export function createPasskeys(deps: PasskeyServiceDeps) {
     });
   }
 
-  async function cloned(passkey: PasskeyRecord, seen: number, now: Date): Promise<AssertionCheck> {
+  async function cloned(
+    passkey: PasskeyRecord,
+    seen: number,
+    now: Date,
+    origin: RequestOrigin,
+  ): Promise<AssertionCheck> {
     await store.recordSecurityEvent({
       userId: passkey.userId,
       type: 'passkey_clone_suspected',
+      ...originOf(origin),
       details: {
         passkey_id: passkey.id,
         name: passkey.name,

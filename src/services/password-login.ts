@@ -1,6 +1,12 @@
 import { normalizeEmail, normalizePassword } from '../domain/credentials.js';
 import { isUnusualTime } from '../domain/unusual-time.js';
-import type { AuthenticatorAssurance, SeenBefore, UserRecord } from '../ports/store.js';
+import {
+  type AuthenticatorAssurance,
+  originOf,
+  type RequestOrigin,
+  type SeenBefore,
+  type UserRecord,
+} from '../ports/store.js';
 import { rateLimited } from './attempt-limits.js';
 import {
   type AuthServiceDeps,
@@ -17,7 +23,7 @@ import type { SessionTokens } from './session-tokens.js';
 import type { Delivery, IssuedTokens, MfaRequired, RequestDevice, SessionLimitReached } from './types.js';
 
 /** The device facts the login's one read needs (seenBefore, the network). */
-type LoginDevice = Pick<RequestDevice, 'ipAddress' | 'userAgent' | 'location'>;
+type LoginDevice = Pick<RequestDevice, 'requestId' | 'ipAddress' | 'userAgent' | 'location'>;
 
 /** Sign-up, and the password step of a login: limits, the hash, MFA or a new session. */
 export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTokens; held: HeldLogins }) {
@@ -75,7 +81,7 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
         await store.recordSecurityEvent({
           userId: user.id,
           type: 'login_throttled',
-          ipAddress,
+          ...originOf(device),
           details: { retry_after: wait },
           at: now,
         });
@@ -85,11 +91,11 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
     return { ...attempt, counters };
   }
 
-  const loginFailed = (user: UserRecord, ipAddress: string | null, reason: string) =>
+  const loginFailed = (user: UserRecord, origin: RequestOrigin, reason: string) =>
     store.recordSecurityEvent({
       userId: user.id,
       type: 'login_failed',
-      ipAddress,
+      ...originOf(origin),
       details: { reason },
       at: clock.now(),
     });
@@ -100,13 +106,12 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
    * make it with its session (one statement); the failures below make it first, as they did.
    */
   async function checkPassword(email: string, password: string, device: LoginDevice) {
-    const { ipAddress } = device;
     const normalizedEmail = normalizeEmail(email);
     const { user, counters, seen, hasPasskey } = await chargeLogin(normalizedEmail, device, clock.now());
     const candidate = normalizePassword(password);
     const ok = await hasher.verify(user?.passwordHash ?? (await deps.dummyPasswordHash), candidate);
     if (!user || !ok) {
-      if (user) await loginFailed(user, ipAddress, 'wrong_password');
+      if (user) await loginFailed(user, device, 'wrong_password');
       throw invalidCredentials();
     }
     // The network and the account-wide counters get this attempt back, and the account's
@@ -116,14 +121,14 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
     // Said only to whoever knows the password: no oracle for anybody else.
     if (user.disabledAt) {
       await refundNow();
-      await loginFailed(user, ipAddress, 'account_disabled');
+      await loginFailed(user, device, 'account_disabled');
       throw accountDisabled();
     }
     // REQUIRE_EMAIL_VERIFICATION (issue #17): also said only after the right password. Every
     // way to a token passes here first (the MFA step and a held login finish this login).
     if (deps.emailVerification?.required && user.emailVerifiedAt === null) {
       await refundNow();
-      await loginFailed(user, ipAddress, 'email_not_verified');
+      await loginFailed(user, device, 'email_not_verified');
       throw emailNotVerified();
     }
     if (hasher.needsRehash(user.passwordHash)) {
@@ -134,16 +139,8 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
   }
 
   /** Checks email and password, and gives a right password's attempt back. */
-  async function verifyPassword(
-    email: string,
-    password: string,
-    ipAddress: string | null,
-  ): Promise<UserRecord> {
-    const { user, refundNow } = await checkPassword(email, password, {
-      ipAddress,
-      userAgent: null,
-      location: null,
-    });
+  async function verifyPassword(email: string, password: string, origin: RequestOrigin): Promise<UserRecord> {
+    const { user, refundNow } = await checkPassword(email, password, { ...originOf(origin), location: null });
     await refundNow();
     return user;
   }
@@ -152,11 +149,16 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
     email: string;
     password: string;
     name?: string | null;
-    ipAddress: string | null;
+    origin: RequestOrigin;
   }) {
     // Sign-ups per network are counted before any hashing: account spam and the 409 oracle.
     const [wait = 0] = await deps.rateLimiter.hit(
-      [{ key: deps.keys.registerByNetwork(deps.keys.network(input.ipAddress)), policy: deps.registerLimit }],
+      [
+        {
+          key: deps.keys.registerByNetwork(deps.keys.network(input.origin.ipAddress)),
+          policy: deps.registerLimit,
+        },
+      ],
       clock.now(),
     );
     if (wait > 0) throw rateLimited('Too many sign-ups from here; try again later', wait);
@@ -206,8 +208,7 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
         userId: user.id,
         sessionId: grant.sessionId,
         type: 'login_succeeded',
-        ipAddress: input.device.ipAddress,
-        userAgent: input.device.userAgent,
+        ...originOf(input.device),
         details: {
           client_id: input.clientId,
           // How the user signed in (RFC 8176): ['pwd'], ['pwd', 'otp'], a passkey's ['hwk', 'user', 'mfa'].

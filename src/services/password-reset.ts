@@ -7,7 +7,14 @@ import type { Clock } from '../ports/clock.js';
 import type { PasswordResetStore } from '../ports/email-tokens.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { RateLimiter } from '../ports/rate-limiter.js';
-import type { SecurityEventLog, UserRecord, UserStore } from '../ports/store.js';
+import {
+  NO_ORIGIN,
+  originOf,
+  type RequestOrigin,
+  type SecurityEventLog,
+  type UserRecord,
+  type UserStore,
+} from '../ports/store.js';
 import { type LimitKeys, rateLimited, type SecretGuessLimit } from './attempt-limits.js';
 import { outboxMessage } from './mail-sealing.js';
 import { passwordChangedMail } from './mail-templates/password-changed.js';
@@ -43,7 +50,11 @@ export interface PasswordResetDeps {
   /** Wrong codes per user: the same counter as the MFA login and step-up. */
   guesses: SecretGuessLimit;
   /** The MFA service's own check (a TOTP code once per step, a recovery code once): its method, or undefined. */
-  verifySecondFactor: (user: UserRecord, factor: CodeFactor) => Promise<string | undefined>;
+  verifySecondFactor: (
+    user: UserRecord,
+    factor: CodeFactor,
+    origin: RequestOrigin,
+  ) => Promise<string | undefined>;
   mail: Pick<
     MailConfig,
     | 'productName'
@@ -122,8 +133,7 @@ export function createPasswordReset(deps: PasswordResetDeps) {
         event: {
           userId: user.id,
           type: 'password_reset_requested',
-          ipAddress: input.device.ipAddress,
-          userAgent: input.device.userAgent,
+          ...originOf(input.device),
           at: now,
         },
       }));
@@ -160,12 +170,13 @@ export function createPasswordReset(deps: PasswordResetDeps) {
           'mfa_required',
           'This account has two-step verification: send a code from the authenticator app, or a recovery code',
         );
-      await deps.guesses.charge(user.id, 'password_reset');
-      method = await deps.verifySecondFactor(user, input.factor);
+      await deps.guesses.charge(user.id, 'password_reset', input.device);
+      method = await deps.verifySecondFactor(user, input.factor, input.device);
       if (!method) {
         await store.recordSecurityEvent({
           userId: user.id,
           type: 'mfa_failed',
+          ...originOf(input.device),
           details: { during: 'password_reset' },
           at: clock.now(),
         });
@@ -201,8 +212,7 @@ export function createPasswordReset(deps: PasswordResetDeps) {
       event: {
         userId: user.id,
         type: 'password_reset',
-        ipAddress: input.device.ipAddress,
-        userAgent: input.device.userAgent,
+        ...originOf(input.device),
         details: method ? { second_factor: method } : {},
         at: now,
       },
@@ -240,8 +250,7 @@ export function createPasswordReset(deps: PasswordResetDeps) {
       event: {
         userId: user.id,
         type: 'password_reset_requested',
-        ipAddress: input.device?.ipAddress ?? null,
-        userAgent: input.device?.userAgent ?? null,
+        ...originOf(input.device ?? NO_ORIGIN),
         details:
           input.actor.by === 'admin'
             ? { by: 'admin', admin_id: input.actor.adminId, admin_session_id: input.actor.adminSessionId }

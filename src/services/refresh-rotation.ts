@@ -1,6 +1,7 @@
 import { AuthError } from '../domain/errors.js';
 import { decideReplay, type RefreshTokenState } from '../domain/refresh-decision.js';
 import { refreshTokenDeadline } from '../domain/session-policy.js';
+import { originOf, type RequestOrigin } from '../ports/store.js';
 import { rateLimited } from './attempt-limits.js';
 import { type AuthServiceDeps, DEFAULT_CLIENT_ID } from './auth-flow.js';
 import type { BindingGuard } from './binding-guard.js';
@@ -117,8 +118,7 @@ export function createRefreshRotation(
         userId: decision.userId,
         sessionId: decision.sessionId,
         type: 'refresh_token_reused',
-        ipAddress: device.ipAddress,
-        userAgent: device.userAgent,
+        ...originOf(device),
         at: now,
       });
       throw new AuthError(
@@ -130,7 +130,7 @@ export function createRefreshRotation(
   }
 
   /** Revokes the session a refresh token belongs to; unknown tokens are ignored (RFC 7009 §2.2). */
-  async function logoutWithRefreshToken(refreshToken: string): Promise<void> {
+  async function logoutWithRefreshToken(refreshToken: string, origin: RequestOrigin): Promise<void> {
     if (!isWellFormedRefreshToken(refreshToken)) return;
     const [row] = await store.findRefreshTokens([await hashRefreshToken(refreshToken)]);
     if (!row || row.revokedAt) return;
@@ -142,6 +142,7 @@ export function createRefreshRotation(
       userId: row.userId,
       sessionId: row.sessionId,
       type: 'session_revoked',
+      ...originOf(origin),
       details: { via: 'logout' },
       at: now,
     });

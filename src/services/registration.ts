@@ -3,7 +3,13 @@ import { AuthError } from '../domain/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { NewEmailToken } from '../ports/email-tokens.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
-import type { SecurityEventLog, UserRecord, UserStore } from '../ports/store.js';
+import {
+  originOf,
+  type RequestOrigin,
+  type SecurityEventLog,
+  type UserRecord,
+  type UserStore,
+} from '../ports/store.js';
 import { assertAcceptablePassword, contextWordsOf } from './passwords.js';
 
 /**
@@ -24,7 +30,7 @@ export async function createAccount(
       | ((user: { id: string; email: string }, now: Date) => Promise<NewEmailToken>)
       | undefined;
   },
-  input: { email: string; password: string; name?: string | null },
+  input: { email: string; password: string; name?: string | null; origin: RequestOrigin },
 ): Promise<UserRecord> {
   const email = normalizeEmail(input.email);
   const password = normalizePassword(input.password);
@@ -45,6 +51,7 @@ export async function createAccount(
   await deps.store.recordSecurityEvent({
     userId: created.id,
     type: 'user_registered',
+    ...originOf(input.origin),
     details: { email: created.email },
     at: deps.clock.now(),
   });

@@ -3,7 +3,8 @@ import { normalizePassword } from '../domain/credentials.js';
 import { AuthError } from '../domain/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
-import type { SecurityEventLog, SessionStore, UserRecord, UserStore } from '../ports/store.js';
+import type { RequestOrigin, SecurityEventLog, SessionStore, UserRecord, UserStore } from '../ports/store.js';
+import { originOf } from '../ports/store.js';
 import type { AccessTokenClaims, AccessTokens } from './access-tokens.js';
 import type { SecretGuessLimit } from './attempt-limits.js';
 import type { DpopProofs } from './dpop.js';
@@ -21,8 +22,18 @@ export async function userOfCaller(
   return user;
 }
 
-/** What a Bearer route knows about its caller once the token and its session have been checked. */
-export type Caller = AccessTokenClaims;
+/**
+ * What a Bearer route knows about its caller once the token and its session have been checked:
+ * the token's claims, and where this request came from (for the security events it may cause).
+ */
+export type Caller = AccessTokenClaims & { origin: RequestOrigin };
+
+/** The facts of an event the caller caused: their user and session, and this request's origin. */
+export const callerFacts = (caller: Caller) => ({
+  userId: caller.sub,
+  sessionId: caller.sid,
+  ...originOf(caller.origin),
+});
 
 export function createSessionService(deps: {
   store: UserStore & SessionStore & SecurityEventLog;
@@ -41,13 +52,19 @@ export function createSessionService(deps: {
    * The server's own Bearer routes check the session too: an access token of a revoked
    * session is refused at once here (API.md, Liveness), not only when it expires.
    */
-  async function authenticate(accessToken: string): Promise<Caller> {
+  async function liveClaims(accessToken: string): Promise<AccessTokenClaims> {
     const claims = await accessTokens.verify(accessToken);
     if (!(await store.isSessionLive(claims.sid, claims.sub, clock.now()))) {
       throw tokenRefused('session_ended', 'The session of this access token has ended');
     }
     return claims;
   }
+
+  /** The caller behind a Bearer request: `liveClaims`, and the request's `origin`. */
+  const authenticate = async (accessToken: string, origin: RequestOrigin): Promise<Caller> => ({
+    ...(await liveClaims(accessToken)),
+    origin,
+  });
 
   const me = (caller: Caller) => userOfCaller(store, caller);
 
@@ -62,6 +79,7 @@ export function createSessionService(deps: {
       userId: caller.sub,
       sessionId,
       type: 'session_revoked',
+      ...originOf(caller.origin),
       details: { by_session: caller.sid },
       at: now,
     });
@@ -78,8 +96,7 @@ export function createSessionService(deps: {
       ...(includeCurrent ? {} : { exceptSessionId: caller.sid }),
     });
     await store.recordSecurityEvent({
-      userId: caller.sub,
-      sessionId: caller.sid,
+      ...callerFacts(caller),
       type: 'sessions_revoked',
       details: { revoked, include_current: includeCurrent },
       at: now,
@@ -95,14 +112,13 @@ export function createSessionService(deps: {
     const user = await me(caller);
     // OWASP ASVS V2.2.1: someone holding a stolen access token must not get an unlimited
     // oracle for the password; counted before the hash, with step-up's counter.
-    await guesses.charge(user.id, 'password_change');
+    await guesses.charge(user.id, 'password_change', input.device);
     if (!(await hasher.verify(user.passwordHash, normalizePassword(input.currentPassword)))) {
       await store.recordSecurityEvent({
         userId: user.id,
         sessionId: caller.sid,
         type: 'password_change_failed',
-        ipAddress: input.device.ipAddress,
-        userAgent: input.device.userAgent,
+        ...originOf(input.device),
         details: { reason: 'wrong_password' },
         at: clock.now(),
       });
@@ -126,8 +142,7 @@ export function createSessionService(deps: {
       userId: user.id,
       sessionId: caller.sid,
       type: 'password_changed',
-      ipAddress: input.device.ipAddress,
-      userAgent: input.device.userAgent,
+      ...originOf(input.device),
       details: { revoked_sessions: changed.revoked },
       at: now,
     });
@@ -150,7 +165,7 @@ export function createSessionService(deps: {
     };
   }
 
-  return { authenticate, me, list, revoke, revokeAll, changePassword, events, dpop: deps.dpop };
+  return { authenticate, liveClaims, me, list, revoke, revokeAll, changePassword, events, dpop: deps.dpop };
 }
 
 export type SessionService = ReturnType<typeof createSessionService>;

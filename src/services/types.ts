@@ -1,4 +1,4 @@
-import type { DeviceInfo } from '../ports/store.js';
+import type { DeviceInfo, RequestOrigin } from '../ports/store.js';
 
 /** What the HTTP layer sends back for a login, an MFA login, a refresh or a step-up. */
 export interface IssuedTokens {
@@ -18,7 +18,7 @@ export interface IssuedTokens {
  * key its DPoP proof was signed with (RFC 9449 §5, checked by the HTTP layer with
  * services/dpop.ts), to which a new session is bound.
  */
-export type RequestDevice = DeviceInfo & { country?: string | null; dpopJkt?: string | null };
+export type RequestDevice = DeviceInfo & RequestOrigin & { country?: string | null; dpopJkt?: string | null };
 
 export type Delivery = 'body' | 'cookie';
 

@@ -1,8 +1,8 @@
 import { assuranceOf, FRESH_AAL2, FRESH_AUTH } from '../domain/assurance.js';
 import { requireAssurance, tokenRefused } from '../domain/bearer.js';
 import type { Clock } from '../ports/clock.js';
-import type { SecurityEventLog, UserRecord, UserStore } from '../ports/store.js';
-import { type Caller, userOfCaller } from './session-service.js';
+import { NO_ORIGIN, type SecurityEventLog, type UserRecord, type UserStore } from '../ports/store.js';
+import { type Caller, callerFacts, userOfCaller } from './session-service.js';
 
 /**
  * The rest of an account's life (issue #17 §6): the display name, and deleting the account.
@@ -25,8 +25,7 @@ export function createUserProfile(deps: {
     const renamed = await store.renameUser(user.id, name);
     if (!renamed) throw tokenRefused('user_gone', 'The user of this access token no longer exists');
     await store.recordSecurityEvent({
-      userId: user.id,
-      sessionId: caller.sid,
+      ...callerFacts(caller),
       type: 'name_changed',
       at: clock.now(),
     });
@@ -41,7 +40,14 @@ export function createUserProfile(deps: {
     const result = await store.deleteAccount({
       userId: user.id,
       now,
-      event: { userId: user.id, sessionId: caller.sid, type: 'account_deleted', at: now },
+      event: {
+        userId: user.id,
+        sessionId: caller.sid,
+        type: 'account_deleted',
+        // The last event of a log anonymised for the erasure: no address, no user agent.
+        ...NO_ORIGIN,
+        at: now,
+      },
     });
     if (result === 'not_found') {
       throw tokenRefused('user_gone', 'The user of this access token no longer exists');

@@ -11,7 +11,7 @@ import { decryptString, encryptString, type MasterKeys } from '../lib/crypto.js'
 import { SECOND } from '../lib/time.js';
 import type { Clock } from '../ports/clock.js';
 import { type Logger, silentLogger } from '../ports/logger.js';
-import type { SecurityEventLog } from '../ports/store.js';
+import { NO_ORIGIN, type SecurityEventLog } from '../ports/store.js';
 import type {
   ClaimedDelivery,
   DeliveryStatus,
@@ -218,6 +218,7 @@ export function createWebhooks(deps: {
         {
           userId: admin.id,
           type: 'webhook_endpoint_disabled',
+          ...NO_ORIGIN,
           details: { endpoint_id: endpoint.id, reason: endpoint.disabledReason },
           at: now,
         },

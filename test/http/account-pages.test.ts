@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/ports/store.js';
+import { NO_ORIGIN, type Store } from '../../src/ports/store.js';
 import { call, decodeJwtPart, login, refresh, registerUser } from '../support/client.js';
 import { buildLatchkey, type Latchkey, PASSWORD, useDatabase } from '../support/harness.js';
 import { totpCode } from '../support/totp.js';
@@ -1128,7 +1128,12 @@ describe('activity', () => {
     const { user, browser } = await signedIn();
     for (let i = 0; i < 30; i++) {
       lk.clock.advance(SECOND);
-      await lk.store.recordSecurityEvent({ userId: user.id, type: 'step_up', at: lk.clock.now() });
+      await lk.store.recordSecurityEvent({
+        userId: user.id,
+        type: 'step_up',
+        ...NO_ORIGIN,
+        at: lk.clock.now(),
+      });
     }
     const itemsOf = (page: Page) =>
       (/<ul class="events">([\s\S]*?)<\/ul>/.exec(page.html)?.[1] ?? '').match(/<li>/g)?.length ?? 0;

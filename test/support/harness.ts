@@ -5,7 +5,7 @@ import { classifyDatabaseFailure } from '../../src/adapters/db/failure-kind.js';
 import { createArgon2Hasher } from '../../src/adapters/password/argon2-native.js';
 import { composeServices, type Services } from '../../src/compose/services.js';
 import { type Config, parseConfig } from '../../src/config.js';
-import { type AppDeps, createApp, currentRequestFacts, type LatchkeyApp } from '../../src/http/app.js';
+import { type AppDeps, createApp, type LatchkeyApp } from '../../src/http/app.js';
 import { deriveMasterKeys } from '../../src/lib/crypto.js';
 import type { Clock } from '../../src/ports/clock.js';
 import { type Logger, silentLogger } from '../../src/ports/logger.js';
@@ -90,7 +90,6 @@ export async function buildLatchkey(
     clock,
     masterKeys,
     rateLimiter: createDrizzleRateLimiter(database.db),
-    requestFacts: currentRequestFacts(config, getClientIp),
     ...(options.mailer ? { mailer: options.mailer } : {}),
     ...(options.webhookSender ? { webhookSender: options.webhookSender } : {}),
     ...(logger ? { logger } : {}),

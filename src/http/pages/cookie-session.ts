@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { isActiveAdmin } from '../../domain/roles.js';
+import type { RequestOrigin } from '../../ports/records.js';
 import type { AuthService } from '../../services/auth-service.js';
 import type { Caller, SessionService } from '../../services/session-service.js';
 import type { IssuedTokens, RequestDevice } from '../../services/types.js';
@@ -18,15 +19,16 @@ export function cookieSession(deps: {
   auth: AuthService;
   sessions: SessionService;
   device: (c: Context) => RequestDevice;
+  origin: (c: Context) => RequestOrigin;
 }) {
-  const { auth, sessions, device } = deps;
+  const { auth, sessions, device, origin } = deps;
 
   /** The caller behind the cookies, or none (then the cookies are cleared). */
   async function signedInCaller(c: Context): Promise<Caller | undefined> {
     const { accessToken, refreshToken } = tokenCookies(c);
     if (accessToken) {
       try {
-        return await sessions.authenticate(accessToken);
+        return await sessions.authenticate(accessToken, origin(c));
       } catch (error) {
         expected(error, 'invalid_token');
       }
@@ -35,7 +37,7 @@ export function cookieSession(deps: {
       try {
         const tokens = await auth.refresh({ refreshToken, device: device(c) });
         setTokenCookies(c, tokens);
-        return await sessions.authenticate(tokens.accessToken);
+        return await sessions.authenticate(tokens.accessToken, origin(c));
       } catch (error) {
         // Revoked, expired, reused or throttled: this browser is signed out.
         expected(error, 'invalid_grant', 'refresh_token_reused', 'invalid_token', 'rate_limited');
@@ -70,7 +72,7 @@ export function cookieSession(deps: {
   /** New tokens for this browser (after a step-up) and the caller they stand for. */
   async function adopt(c: Context, tokens: IssuedTokens): Promise<Caller> {
     setTokenCookies(c, tokens);
-    return sessions.authenticate(tokens.accessToken);
+    return sessions.authenticate(tokens.accessToken, origin(c));
   }
 
   return { signedInCaller, signedIn, adopt };

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import type { RouteContext } from '../context.js';
-import { requestDevice } from '../request.js';
+import { requestDevice, requestOrigin } from '../request.js';
 import { adminPages } from './admin.js';
 import { cookieSession } from './cookie-session.js';
 import { emailPages } from './email.js';
@@ -31,7 +31,8 @@ import { webhookPages } from './webhooks.js';
 export function accountPages(ctx: RouteContext) {
   const app = new Hono<PageEnv>();
   const device = (c: Context) => requestDevice(c, ctx.config, ctx.getClientIp);
-  const deps: PageDeps = { ...ctx, device, session: cookieSession({ ...ctx, device }) };
+  const origin = (c: Context) => requestOrigin(c, ctx.config, ctx.getClientIp);
+  const deps: PageDeps = { ...ctx, device, session: cookieSession({ ...ctx, device, origin }) };
 
   app.onError(pageErrors(ctx.handleError));
   app.use(pageHeaders(ctx.config.issuer, ctx.config.brand));

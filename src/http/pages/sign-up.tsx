@@ -47,9 +47,8 @@ export function signUpPages(app: PageApp, deps: PageDeps): void {
         ...(fields.has('password') ? { password: 'Choose a password.' } : {}),
       });
     }
-    const ipAddress = device(c).ipAddress;
     try {
-      await auth.register({ ...parsed.data, name: parsed.data.name ?? null, ipAddress });
+      await auth.register({ ...parsed.data, name: parsed.data.name ?? null, origin: device(c) });
     } catch (error) {
       const failure = expected(error, 'invalid_password', 'email_taken', 'rate_limited');
       switch (failure.code) {

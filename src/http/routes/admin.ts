@@ -55,7 +55,7 @@ export function adminRoutes(ctx: RouteContext) {
   // The whole table, unknown paths included: nothing under /v1/admin answers before the guard.
   const table = routeTable<{ Variables: AuthVariables & { admin: Admin } }>('/v1/admin', {
     guard: extendGuard(
-      bearerGuard(ctx.sessions, ctx.clock, ADMIN_ASSURANCE),
+      bearerGuard(ctx, ADMIN_ASSURANCE),
       'An access token at `acr` aal2 (else 401 `insufficient_user_authentication`) of a user whose role is `admin` (else 403 `forbidden`); the role is granted with `npm run cli -- users:role EMAIL admin`.',
       authorize as MiddlewareHandler,
     ),

@@ -104,7 +104,7 @@ export function authRoutes(ctx: RouteContext) {
         email: body.email,
         password: body.password,
         name: body.name ?? null,
-        ipAddress: device(c).ipAddress,
+        origin: device(c),
       });
       return c.json(
         {
@@ -280,7 +280,7 @@ export function authRoutes(ctx: RouteContext) {
       summary: 'Re-authenticate (TOTP code or passkey: aal2; password: aal1) for a fresh auth_time',
       description:
         'A passkey answers the options of `POST /v1/auth/step-up/passkey-options`; a wrong one is `wrong_passkey`.',
-      security: bearerGuard(sessions, ctx.clock),
+      security: bearerGuard(ctx),
       body: { schema: StepUpBody },
       ok: { status: 200, description: 'Token pair', schema: R.TokenPair },
       errors: [
@@ -316,7 +316,7 @@ export function authRoutes(ctx: RouteContext) {
       summary: 'Options for a passkey step-up of this session',
       description:
         "The account's passkeys as `allowCredentials`, and a challenge bound to this session (5 minutes, single use). Send the result as `passkey` to `POST /v1/auth/step-up`.",
-      security: bearerGuard(sessions, ctx.clock),
+      security: bearerGuard(ctx),
       ok: {
         status: 200,
         description: 'PublicKeyCredentialRequestOptionsJSON',
@@ -372,14 +372,14 @@ export function authRoutes(ctx: RouteContext) {
       const authorization = c.req.header('authorization');
       const cookie = refreshCookie(c);
       if (body.refresh_token) {
-        await auth.logoutWithRefreshToken(body.refresh_token);
+        await auth.logoutWithRefreshToken(body.refresh_token, device(c));
       } else if (authorizationToken(authorization)) {
         // The guard's checks: a DPoP-bound token needs its proof here too (RFC 9449 §7).
-        const { claims: caller } = await authorizeRequest(c, sessions, ctx.clock);
+        const { claims: caller } = await authorizeRequest(c, ctx);
         await sessions.revoke(caller, caller.sid);
       } else if (cookie) {
         assertAllowedOrigin(c);
-        await auth.logoutWithRefreshToken(cookie);
+        await auth.logoutWithRefreshToken(cookie, device(c));
       } else {
         throw noRefreshToken(c, 'Send a refresh_token, a Bearer access token or the refresh cookie');
       }

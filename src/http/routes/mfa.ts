@@ -7,12 +7,12 @@ import { ActivateTotpBody } from '../schemas.js';
 
 /** `/v1/mfa/*`: TOTP enrollment and recovery codes, guarded as RFC 9470 describes. */
 export function mfaRoutes(ctx: RouteContext) {
-  const { sessions, clock, mfa } = ctx;
+  const { mfa } = ctx;
   const table = routeTable<{ Variables: AuthVariables }>('/v1/mfa');
-  const bearer = bearerGuard(sessions, clock);
+  const bearer = bearerGuard(ctx);
   // RFC 9470 requirements named once, in domain/assurance.ts (the /account pages ask the same).
-  const fresh = bearerGuard(sessions, clock, FRESH_AUTH);
-  const freshAal2 = bearerGuard(sessions, clock, FRESH_AAL2);
+  const fresh = bearerGuard(ctx, FRESH_AUTH);
+  const freshAal2 = bearerGuard(ctx, FRESH_AAL2);
 
   table.route(
     {

@@ -7,7 +7,7 @@ import { DEFAULT_CLIENT_ID } from '../../services/auth-flow.js';
 import type { RouteContext } from '../context.js';
 import { ERROR_CODE, keep } from '../context-keys.js';
 import { errorResponse } from '../errors.js';
-import { tokenRequestDevice } from '../request.js';
+import { requestOrigin, tokenRequestDevice } from '../request.js';
 import * as R from '../responses.js';
 import { routeTable, type Security } from '../route-table.js';
 import { IntrospectParams, RevokeParams, TokenParams } from '../schemas.js';
@@ -208,7 +208,7 @@ export function oauthRoutes(ctx: RouteContext) {
       errors: ['invalid_request', 'invalid_client', 'unauthorized_client'],
     },
     async (c, { body: params }) => {
-      await oauth.revoke(params.token, params.client_id);
+      await oauth.revoke(params.token, params.client_id, requestOrigin(c, config, ctx.getClientIp));
       return c.body(null, 200);
     },
   );

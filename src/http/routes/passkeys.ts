@@ -27,9 +27,9 @@ const FRESH_NOTE =
 
 /** `/v1/passkeys`: the signed-in user's passkeys (issue #20). Sign-in and step-up are under /v1/auth. */
 export function passkeyRoutes(ctx: RouteContext) {
-  const { sessions, clock, passkeys, config } = ctx;
+  const { passkeys, config } = ctx;
   const table = routeTable<{ Variables: AuthVariables }>('/v1/passkeys');
-  const bearer = bearerGuard(sessions, clock);
+  const bearer = bearerGuard(ctx);
   const fresh = { ...bearer, note: FRESH_NOTE };
   const passkeyId = (raw: string | undefined) => {
     const id = PasskeyIdParam.safeParse(raw);

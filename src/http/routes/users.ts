@@ -15,7 +15,7 @@ export function usersRoutes(ctx: RouteContext) {
   const { sessions, profile } = ctx;
   // Every path under /v1/users and /v1/sessions wants the token, known or not: an unknown one
   // is refused (401) before it is found missing (404), as it always was.
-  const bearer = bearerGuard(sessions, ctx.clock);
+  const bearer = bearerGuard(ctx);
   const table = routeTable<{ Variables: AuthVariables }>('/v1', {
     guard: bearer,
     guardPaths: ['/users/*', '/sessions', '/sessions/*'],
