@@ -28,5 +28,6 @@ export function keep<K extends keyof RequestFacts>(c: Context, key: K, value: Re
 
 /** A fact kept earlier in this request, if any. */
 export function kept<K extends keyof RequestFacts>(c: Context, key: K): RequestFacts[K] | undefined {
-  return (c.var as Partial<RequestFacts>)[key];
+  // `c.get`, not `c.var`: Hono builds `c.var` anew (Object.fromEntries) at every read.
+  return (c as unknown as Context<{ Variables: Partial<RequestFacts> }>).get(key);
 }

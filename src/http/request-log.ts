@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { Metrics } from '../ports/metrics.js';
@@ -47,7 +47,9 @@ export function requestLog(logger: Logger, metrics: Metrics, clock: Clock): Midd
     countRequest(metrics, c, elapsedMs / 1000);
     const status = c.res.status;
     const route = c.req.routePath;
-    const caller = (c.var as { caller?: { sub: string; sid: string } }).caller;
+    const caller = (c as unknown as Context<{ Variables: { caller?: { sub: string; sid: string } } }>).get(
+      'caller',
+    );
     const fields = {
       request_id: c.get('requestId'),
       method: c.req.method,

@@ -8,6 +8,7 @@ import { base64url, type CryptoKey, importJWK, type JWK } from 'jose';
  * test/architecture/layers.test.ts names it): where the runtime has `node:crypto`, reached
  * through `process.getBuiltinModule` (no import, so Workers and browsers still load this file),
  * the hot helpers (SHA-256, HMAC, JWS signatures and their check) use its synchronous functions
+ * (and node:buffer's base64url)
  * instead. WebCrypto on Node runs every call as a job on libuv's thread pool and resumes on the
  * event loop, which costs more main-thread time than the hashing itself and queues behind
  * argon2 (BENCHMARKS.md, "Crypto off the thread pool"). It stays here, not in an adapter the
@@ -30,10 +31,11 @@ interface NodeCrypto {
   createPrivateKey(key: { key: JWK; format: 'jwk' }): unknown;
 }
 
+/** Node's `process`, where the runtime has one: its `getBuiltinModule` (Node 20.16+) reaches node:*. */
+const nodeProcess = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+
 /** node:crypto where the runtime has it; nothing outside this file touches it. */
-const nodeCrypto = (
-  globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
-).process?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
+const nodeCrypto = nodeProcess?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
 
 export type CryptoEngine = 'node:crypto' | 'webcrypto';
 
@@ -80,7 +82,28 @@ export async function importPrivateJwk(jwk: JWK, alg: string): Promise<CryptoKey
 export const randomBytes = (length: number): Uint8Array<ArrayBuffer> =>
   crypto.getRandomValues(new Uint8Array(new ArrayBuffer(length)));
 
-export const randomToken = (bytes = 32): string => base64url.encode(randomBytes(bytes));
+interface NodeBufferClass {
+  from(text: string, encoding: 'utf8'): { toString(encoding: 'base64url'): string };
+  from(bytes: ArrayBufferLike, offset: number, length: number): { toString(encoding: 'base64url'): string };
+}
+
+/**
+ * node:buffer's Buffer where the runtime has it (reached like node:crypto): its base64url is
+ * native, jose's goes through `btoa` a chunk of characters at a time (an access token is ~700
+ * characters of it, a few per cent of a refresh's CPU).
+ */
+const NodeBuffer = (nodeProcess?.getBuiltinModule?.('node:buffer') as { Buffer: NodeBufferClass } | undefined)
+  ?.Buffer;
+
+/** base64url (RFC 4648 §5, no padding) of a string's UTF-8 bytes, or of bytes. */
+const base64urlOf = (input: string | Uint8Array): string => {
+  if (!NodeBuffer) return base64url.encode(input);
+  return typeof input === 'string'
+    ? NodeBuffer.from(input, 'utf8').toString('base64url')
+    : NodeBuffer.from(input.buffer, input.byteOffset, input.byteLength).toString('base64url');
+};
+
+export const randomToken = (bytes = 32): string => base64urlOf(randomBytes(bytes));
 
 /** RFC 4648 §5 base64url without padding (WebAuthn's encoding of bytes in JSON). */
 export const base64UrlEncode = (bytes: Uint8Array): string => base64url.encode(bytes);
@@ -104,7 +127,7 @@ export async function sha256Base64url(value: string, engine = DEFAULT_CRYPTO_ENG
   if (engine === 'node:crypto' && nodeCrypto)
     return nodeCrypto.createHash('sha256').update(value).digest('base64url');
   const digest = await crypto.subtle.digest('SHA-256', encoder.encode(value));
-  return base64url.encode(new Uint8Array(digest));
+  return base64urlOf(new Uint8Array(digest));
 }
 
 export async function hmacSha256Base64url(
@@ -116,7 +139,7 @@ export async function hmacSha256Base64url(
   if (nodeKey !== undefined)
     return nodeCrypto!.createHmac('sha256', nodeKey).update(value).digest('base64url');
   const mac = await crypto.subtle.sign('HMAC', key, encoder.encode(value));
-  return base64url.encode(new Uint8Array(mac));
+  return base64urlOf(new Uint8Array(mac));
 }
 
 /**
@@ -228,9 +251,9 @@ export async function compactJws(
   payload: Record<string, unknown>,
   engine = DEFAULT_CRYPTO_ENGINE,
 ): Promise<string> {
-  const signingInput = `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}`;
+  const signingInput = `${base64urlOf(JSON.stringify(header))}.${base64urlOf(JSON.stringify(payload))}`;
   const signature = await signJws(alg, key, encoder.encode(signingInput), engine);
-  return `${signingInput}.${base64url.encode(signature)}`;
+  return `${signingInput}.${base64urlOf(signature)}`;
 }
 
 /**

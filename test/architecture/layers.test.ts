@@ -73,8 +73,8 @@ const RUNTIME_ALLOWED: { path: string; apis: string[] | '*'; why: string }[] = [
   { path: 'src/entry/', apis: '*', why: 'the runtime entries: they read the environment and wire adapters' },
   {
     path: 'src/lib/crypto.ts',
-    apis: ['process', 'node:crypto'],
-    why: 'the one runtime-detecting module: node:crypto through process.getBuiltinModule when present (BENCHMARKS.md), WebCrypto elsewhere; the published kit uses it and has no entry to inject it',
+    apis: ['process', 'node:crypto', 'node:buffer'],
+    why: "the one runtime-detecting module: node:crypto (and node:buffer's base64url) through process.getBuiltinModule when present (BENCHMARKS.md), WebCrypto elsewhere; the published kit uses it and has no entry to inject it",
   },
   {
     path: 'src/adapters/pino-logger.ts',
