@@ -91,6 +91,8 @@ export const EnvSchema = z.object({
   ARGON2_PARALLELISM: integer(1, 1, 16),
   /** Password hashes at once on Node (0: one per CPU, at most libuv's pool, two unless sized); see docs/configuration.md. */
   PASSWORD_HASH_CONCURRENCY: integer(0, 0, 256),
+  /** Node on Linux: the niceness of the threads that hash passwords (0: the event loop's own); read by the entries, src/entry/thread-pool.ts. */
+  PASSWORD_HASH_NICENESS: integer(19, 0, 19),
   /** Node: how far V8's heap may grow past what survived its last full collection (0: V8's own rule). */
   HEAP_GROWTH_PERCENT: integer(50, 0, 400),
   /** Node: seconds without a request before the server has V8 give its spare heap back (0: never). */

@@ -106,6 +106,7 @@ describe('configuration sources', () => {
       'PASSWORD_RESETS_PER_IP',
       'PASSWORD_MIN_SCORE',
       'PASSWORD_HASH_CONCURRENCY',
+      'PASSWORD_HASH_NICENESS',
       'ACCESS_TOKEN_TTL',
       'REFRESH_TOKEN_TTL',
       'WEBHOOK_SECRET_OVERLAP',

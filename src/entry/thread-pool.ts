@@ -1,3 +1,5 @@
+import { readdirSync, stat } from 'node:fs';
+import { setPriority } from 'node:os';
 import { EnvSchema } from '../config.js';
 
 /** Password hashes at once when nothing is configured (see defaultHashConcurrency). */
@@ -35,4 +37,61 @@ export function threadPoolSize(env: NodeJS.ProcessEnv): number | undefined {
 export function sizeThreadPool(env: NodeJS.ProcessEnv = process.env): void {
   const size = threadPoolSize(env);
   if (size !== undefined) env.UV_THREADPOOL_SIZE = String(size);
+}
+
+/**
+ * The niceness of libuv's pool threads (Linux): PASSWORD_HASH_NICENESS, 19 unless set (a value
+ * the configuration refuses counts as unset here; the server exits with its message).
+ */
+export function poolNiceness(env: NodeJS.ProcessEnv): number {
+  const parsed = EnvSchema.shape.PASSWORD_HASH_NICENESS.safeParse(env.PASSWORD_HASH_NICENESS);
+  return parsed.success ? parsed.data : 19;
+}
+
+/** This process's thread ids (Linux), or undefined where /proc cannot tell them. */
+function threadIds(): Set<string> | undefined {
+  try {
+    return new Set(readdirSync('/proc/self/task'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts libuv's pool now and lowers its threads' priority (PASSWORD_HASH_NICENESS, 19 unless
+ * set; Linux), then runs `next`.
+ *
+ * The pool's threads hash passwords; the main thread answers every other request. Under a login
+ * storm (credential stuffing, a thundering herd after an outage) the hashes would take the
+ * CPUs from the event loop at equal priority, and a refresh waited behind them: its p99 went
+ * from 5 ms to 19-23 ms (BENCHMARKS.md, the storm row). Niced, the hashes get all the CPU the
+ * event loop leaves, and the loop gets a CPU as soon as it has work: logins ran at the same rate
+ * (44-46/s during the storm), refreshes 1,000-1,100/s before and 1,600/s after, p99 16 ms. On an
+ * idle machine nothing changes. Nice counts within the process's cgroup (a container, a
+ * systemd service): other services are not slowed or favoured by it.
+ * Linux's `setpriority` takes a thread id: only the pool's threads change.
+ *
+ * libuv creates all its threads at its first job, from the thread that queues it, so they
+ * are the threads that appear across that job. If the pool had started already, none appear
+ * and nothing changes. Elsewhere than Linux, `next` runs at once.
+ */
+export function startPoolBelowEventLoop(next: () => void, env: NodeJS.ProcessEnv = process.env): void {
+  const niceness = poolNiceness(env);
+  const before = threadIds();
+  if (!before || niceness === 0) {
+    next();
+    return;
+  }
+  // A job for the pool: libuv starts its threads to run it.
+  stat('/proc/self', () => {
+    for (const id of threadIds() ?? []) {
+      if (before.has(id)) continue;
+      try {
+        setPriority(Number(id), niceness);
+      } catch {
+        // Not allowed here (a sandbox): the pool runs at the process's priority, as before.
+      }
+    }
+    next();
+  });
 }
