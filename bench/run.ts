@@ -19,7 +19,8 @@
  *               same exchange on bare Hono (hono-floor.mjs: no middleware, no work) plus the
  *               bare SQL client's CPU per statement plus one Ed25519 signature; and issue #21's
  *               prototype (prototype.mjs: the work alone, this statement included, on bare
- *               Hono and postgres.js, at the server's rate)
+ *               Hono and postgres.js, at the server's rate, then as fast as it answers: the
+ *               share of the bare statement the work alone reaches, beside the ratio goal)
  *   login       POST /v1/auth/login (autocannon) vs argon2id verifications (argon2-baseline.ts)
  *               at the same concurrency: >= 0.9 at 8 and 32; SQL round trips per login (a
  *               user's first, then again from the same device; the proxy): <= 4. Beside it, the
