@@ -26,7 +26,8 @@
  *               user's first, then again from the same device; the proxy): <= 4. Beside it, the
  *               hashing threads' share of the CPUs (the ratio's ceiling) and the CPU each login
  *               spends outside them against what the goal leaves
- *   storm       refresh p99 at 8 connections while a second autocannon saturates logins, vs idle: <= 3x
+ *   storm       refresh p99 at 8 connections while a second autocannon saturates logins, vs idle: <= 3x;
+ *               beside it, its floor: the prototype answering the refreshes during the same storm
  *   memory      VmRSS of the server child: PostgreSQL idle < 150 MiB and peak under the
  *               32-connection refresh load < 200 MiB (sampled during the refresh block's point,
  *               or a load of its own without it), PGlite idle < 250 MiB (fresh dir and second
@@ -547,8 +548,11 @@ async function register(base: string, emails: string[]): Promise<User[]> {
   return emails.map((email) => ({ email, password: PASSWORD }));
 }
 
-/** The storm: logins saturated by one load child while another one measures refreshes. */
-async function storm(server: BenchServer, loginUsers: User[], refreshUsers: User[]) {
+/**
+ * The storm: logins to `server` saturated by one load child while another one measures
+ * refreshes, answered by `refreshing` (the server itself, or the prototype beside it).
+ */
+async function storm(server: BenchServer, loginUsers: User[], refreshUsers: User[], refreshing = server) {
   const tokens = await openSessions(server.base, refreshUsers, STORM_REFRESH * 2);
   let stormStarted!: () => void;
   const started = new Promise<void>((done) => {
@@ -568,9 +572,9 @@ async function storm(server: BenchServer, loginUsers: User[], refreshUsers: User
   );
   try {
     await Promise.race([started, logins.result]);
-    const refresh = await runMeasured(server, {
+    const refresh = await runMeasured(refreshing, {
       mode: 'refresh',
-      base: server.base,
+      base: refreshing.base,
       connections: STORM_REFRESH,
       durationSeconds: SECONDS,
       warmupSeconds: WARMUP,
@@ -1253,6 +1257,56 @@ try {
       });
       cpuRow('refresh under login storm', 'idle', idle);
       cpuRow('refresh under login storm', 'storm', stormed.refresh);
+      // What the machine allows: the prototype (the refresh's work alone, none of the server's
+      // guarantees) answering the refreshes, idle and during the same storm of logins to the
+      // server. Its own ratio is the floor under the goal on this machine: the hashes, the
+      // database and the load generators share its two CPUs with whoever answers refreshes.
+      log(
+        `storm: the prototype answers the refreshes, idle and while ${STORM_LOGIN} connections log in to the server`,
+      );
+      const statementFile = join(workDir, 'rotation-statement.json');
+      await writeFile(statementFile, JSON.stringify(statement.template));
+      const sample = await postJson<{ access_token: string }>(
+        server.base,
+        '/v1/auth/login',
+        refreshUsers[0]!,
+      );
+      const prototype = await startServer({
+        entry: PROTOTYPE_ENTRY,
+        label: 'prototype-storm',
+        env: {
+          FLOOR_ACCESS_TOKEN_LENGTH: String(sample.access_token.length),
+          PROTOTYPE_DATABASE_URL: scratchUrl.toString(),
+          PROTOTYPE_STATEMENT: statementFile,
+          PROTOTYPE_POOL: String(defaults.databasePoolMax),
+        },
+      });
+      try {
+        await settle('storm prototype idle');
+        const prototypeIdle = await runMeasured(prototype, {
+          mode: 'refresh',
+          base: prototype.base,
+          connections: STORM_REFRESH,
+          durationSeconds: SECONDS,
+          warmupSeconds: WARMUP,
+          tokens: await openSessions(server.base, refreshUsers, STORM_REFRESH * 2),
+        });
+        await settle('storm prototype');
+        const prototypeStormed = await storm(server, loginUsers, refreshUsers, prototype);
+        const floorRatio = prototypeStormed.refresh.latencyMs.p99 / prototypeIdle.latencyMs.p99;
+        row({
+          block: 'refresh under login storm',
+          measure: `floor: the prototype answers the refreshes (${STORM_REFRESH} conn.), the server the same storm: p99 (p50)`,
+          value: `${ms(prototypeStormed.refresh.latencyMs.p99)} ms (${ms(prototypeStormed.refresh.latencyMs.p50)})`,
+          baseline: `idle ${ms(prototypeIdle.latencyMs.p99)} ms (${ms(prototypeIdle.latencyMs.p50)}); logins ${fmt(prototypeStormed.logins.perSecond, 1)}/s`,
+          ratio: fmt(floorRatio, 1),
+          goal: `vs the goal ${GOALS.stormP99}`,
+          result: 'info',
+        });
+        report.stormFloor = { idle: prototypeIdle, storm: prototypeStormed };
+      } finally {
+        await prototype.stop();
+      }
       log(
         `storm: one WebCrypto SHA-256 with ${STORM_LOGIN} argon2id verifications in flight (bench process)`,
       );
