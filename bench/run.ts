@@ -779,6 +779,32 @@ try {
       device: { ipAddress: '127.0.0.1', userAgent: null, location: null },
     });
     report.rotationStatement = statement.text;
+    /**
+     * What the floor and the prototype are started with (the refresh block and the storm's
+     * floor): the length of a real access token, the statement as a file, the pool. Worked out
+     * once, at first use (one login).
+     */
+    let besideSetupReady: Promise<{ tokenLength: number; prototypeEnv: Record<string, string> }> | undefined;
+    const besideSetup = () =>
+      (besideSetupReady ??= (async () => {
+        const sample = await postJson<{ access_token: string }>(
+          server.base,
+          '/v1/auth/login',
+          refreshUsers[0]!,
+        );
+        const statementFile = join(workDir, 'rotation-statement.json');
+        await writeFile(statementFile, JSON.stringify(statement.template));
+        const tokenLength = sample.access_token.length;
+        return {
+          tokenLength,
+          prototypeEnv: {
+            FLOOR_ACCESS_TOKEN_LENGTH: String(tokenLength),
+            PROTOTYPE_DATABASE_URL: scratchUrl.toString(),
+            PROTOTYPE_STATEMENT: statementFile,
+            PROTOTYPE_POOL: String(defaults.databasePoolMax),
+          },
+        };
+      })());
     /** The bare rotation statement at `connections` clients (sql-baseline.ts). */
     const bareSql = async (connections: number, prepared = true) =>
       runSqlRotations({
@@ -828,11 +854,7 @@ try {
         log(
           `refresh: the floor, the same HTTP exchange on bare Hono at ${GRADED_CONNECTIONS} connections, ${fmt(gradedRate)}/s`,
         );
-        const sample = await postJson<{ access_token: string }>(
-          server.base,
-          '/v1/auth/login',
-          refreshUsers[0]!,
-        );
+        const { tokenLength, prototypeEnv } = await besideSetup();
         // A server beside the graded point, driven like it: at the rate the server answered, as
         // CPU per request grows as the rate falls (fewer requests share each turn of the event
         // loop), so each reference is taken where the server ran.
@@ -862,31 +884,23 @@ try {
             await beside.stop();
           }
         };
-        const tokenLength = String(sample.access_token.length);
         floor = await measureBeside({
           entry: FLOOR_ENTRY,
           label: 'floor',
-          env: { FLOOR_ACCESS_TOKEN_LENGTH: tokenLength },
+          env: { FLOOR_ACCESS_TOKEN_LENGTH: String(tokenLength) },
           tokens: async () => Array.from({ length: GRADED_CONNECTIONS * 2 }, (_, i) => `floor-${i}`),
         });
-        signMs = ed25519SignMs(sample.access_token.length);
+        signMs = ed25519SignMs(tokenLength);
 
         // The prototype: the refresh's work itself (body, HMAC, two SHA-256, this very
         // statement, one Ed25519 signature) on bare Hono and postgres.js, on sessions of this
         // database.
         log(`refresh: the prototype (the work on bare Hono, none of the guarantees) at ${fmt(gradedRate)}/s`);
-        const statementFile = join(workDir, 'rotation-statement.json');
-        await writeFile(statementFile, JSON.stringify(statement.template));
         const prototypeAt = (atServerRate: boolean) =>
           measureBeside({
             entry: PROTOTYPE_ENTRY,
             label: 'prototype',
-            env: {
-              FLOOR_ACCESS_TOKEN_LENGTH: tokenLength,
-              PROTOTYPE_DATABASE_URL: scratchUrl.toString(),
-              PROTOTYPE_STATEMENT: statementFile,
-              PROTOTYPE_POOL: String(defaults.databasePoolMax),
-            },
+            env: prototypeEnv,
             tokens: () => openSessions(server.base, refreshUsers, GRADED_CONNECTIONS * 2),
             atServerRate,
           });
@@ -1264,22 +1278,10 @@ try {
       log(
         `storm: the prototype answers the refreshes, idle and while ${STORM_LOGIN} connections log in to the server`,
       );
-      const statementFile = join(workDir, 'rotation-statement.json');
-      await writeFile(statementFile, JSON.stringify(statement.template));
-      const sample = await postJson<{ access_token: string }>(
-        server.base,
-        '/v1/auth/login',
-        refreshUsers[0]!,
-      );
       const prototype = await startServer({
         entry: PROTOTYPE_ENTRY,
         label: 'prototype-storm',
-        env: {
-          FLOOR_ACCESS_TOKEN_LENGTH: String(sample.access_token.length),
-          PROTOTYPE_DATABASE_URL: scratchUrl.toString(),
-          PROTOTYPE_STATEMENT: statementFile,
-          PROTOTYPE_POOL: String(defaults.databasePoolMax),
-        },
+        env: (await besideSetup()).prototypeEnv,
       });
       try {
         await settle('storm prototype idle');

@@ -28,7 +28,6 @@ export function createAuthService(deps: AuthServiceDeps) {
   return {
     register: passwordLogin.register,
     login: passwordLogin.login,
-    verifyPassword: passwordLogin.verifyPassword,
     openSession: passwordLogin.openSession,
     refresh: rotation.refresh,
     logoutWithRefreshToken: rotation.logoutWithRefreshToken,

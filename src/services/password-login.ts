@@ -138,13 +138,6 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
     return { user, seen, hasPasskey, refund, refundNow };
   }
 
-  /** Checks email and password, and gives a right password's attempt back. */
-  async function verifyPassword(email: string, password: string, origin: RequestOrigin): Promise<UserRecord> {
-    const { user, refundNow } = await checkPassword(email, password, { ...originOf(origin), location: null });
-    await refundNow();
-    return user;
-  }
-
   async function register(input: {
     email: string;
     password: string;
@@ -280,5 +273,5 @@ export function createPasswordLogin(deps: AuthServiceDeps & { tokens: SessionTok
     );
   }
 
-  return { register, verifyPassword, openSession, login };
+  return { register, openSession, login };
 }

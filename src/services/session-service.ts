@@ -60,11 +60,15 @@ export function createSessionService(deps: {
     return claims;
   }
 
-  /** The caller behind a Bearer request: `liveClaims`, and the request's `origin`. */
-  const authenticate = async (accessToken: string, origin: RequestOrigin): Promise<Caller> => ({
-    ...(await liveClaims(accessToken)),
-    origin,
-  });
+  /**
+   * The caller behind a Bearer request: `liveClaims`, and the request's origin, worked out only
+   * if an event asks for it (most Bearer requests record none: reading the address and user
+   * agent would be work on every one of them). Not enumerable: it never goes into a JSON body.
+   */
+  async function authenticate(accessToken: string, origin: () => RequestOrigin): Promise<Caller> {
+    const claims = await liveClaims(accessToken);
+    return Object.defineProperty({ ...claims }, 'origin', { get: origin, enumerable: false }) as Caller;
+  }
 
   const me = (caller: Caller) => userOfCaller(store, caller);
 

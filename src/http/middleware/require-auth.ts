@@ -19,7 +19,8 @@ export function authorizeRequest(c: Context, ctx: BearerContext, need: Assurance
   const { sessions, clock } = ctx;
   return authorizeBearer({
     authorization: c.req.header('authorization'),
-    authenticate: (token) => sessions.authenticate(token, requestOrigin(c, ctx.config, ctx.getClientIp)),
+    authenticate: (token) =>
+      sessions.authenticate(token, () => requestOrigin(c, ctx.config, ctx.getClientIp)),
     need,
     now: () => clock.now(),
     dpop: sessions.dpop.resourceContext(dpopFacts(c)),

@@ -28,7 +28,7 @@ export function cookieSession(deps: {
     const { accessToken, refreshToken } = tokenCookies(c);
     if (accessToken) {
       try {
-        return await sessions.authenticate(accessToken, origin(c));
+        return await sessions.authenticate(accessToken, () => origin(c));
       } catch (error) {
         expected(error, 'invalid_token');
       }
@@ -37,7 +37,7 @@ export function cookieSession(deps: {
       try {
         const tokens = await auth.refresh({ refreshToken, device: device(c) });
         setTokenCookies(c, tokens);
-        return await sessions.authenticate(tokens.accessToken, origin(c));
+        return await sessions.authenticate(tokens.accessToken, () => origin(c));
       } catch (error) {
         // Revoked, expired, reused or throttled: this browser is signed out.
         expected(error, 'invalid_grant', 'refresh_token_reused', 'invalid_token', 'rate_limited');
@@ -72,7 +72,7 @@ export function cookieSession(deps: {
   /** New tokens for this browser (after a step-up) and the caller they stand for. */
   async function adopt(c: Context, tokens: IssuedTokens): Promise<Caller> {
     setTokenCookies(c, tokens);
-    return sessions.authenticate(tokens.accessToken, origin(c));
+    return sessions.authenticate(tokens.accessToken, () => origin(c));
   }
 
   return { signedInCaller, signedIn, adopt };
