@@ -72,7 +72,8 @@ export interface UserStore {
    * Deletes an account in one transaction: every session revoked, factors, recovery codes,
    * pending logins and email tokens deleted, queued mail to the user dropped, and the row made
    * a disabled tombstone (no email, name or password hash) whose security events lose their
-   * IP address, user agent and details. Then records `event` on it.
+   * IP address, user agent and details. Then records `event` on it, without its address and
+   * user agent.
    */
   deleteAccount(input: {
     userId: string;

@@ -1,7 +1,7 @@
 import { assuranceOf, FRESH_AAL2, FRESH_AUTH } from '../domain/assurance.js';
 import { requireAssurance, tokenRefused } from '../domain/bearer.js';
 import type { Clock } from '../ports/clock.js';
-import { NO_ORIGIN, type SecurityEventLog, type UserRecord, type UserStore } from '../ports/store.js';
+import type { SecurityEventLog, UserRecord, UserStore } from '../ports/store.js';
 import { type Caller, callerFacts, userOfCaller } from './session-service.js';
 
 /**
@@ -40,14 +40,8 @@ export function createUserProfile(deps: {
     const result = await store.deleteAccount({
       userId: user.id,
       now,
-      event: {
-        userId: user.id,
-        sessionId: caller.sid,
-        type: 'account_deleted',
-        // The last event of a log anonymised for the erasure: no address, no user agent.
-        ...NO_ORIGIN,
-        at: now,
-      },
+      // The store keeps no address or user agent on it (the erasure of the whole log).
+      event: { ...callerFacts(caller), type: 'account_deleted', at: now },
     });
     if (result === 'not_found') {
       throw tokenRefused('user_gone', 'The user of this access token no longer exists');

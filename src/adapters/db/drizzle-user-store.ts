@@ -147,7 +147,9 @@ export function createUserStore(db: Database): UserStore {
             deletedAt: now,
           })
           .where(eq(users.id, userId));
-        await insertSecurityEvents(tx, [event]);
+        // The last event of the anonymised log keeps no address or user agent either, whatever
+        // the caller passed: the erasure is this method's, not its callers'.
+        await insertSecurityEvents(tx, [{ ...event, ipAddress: null, userAgent: null }]);
         return { revoked: revoked.size };
       });
     },
