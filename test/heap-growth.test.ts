@@ -60,8 +60,13 @@ describe('V8 heap growth (HEAP_GROWTH_PERCENT)', () => {
 
   it('set at run time, it keeps promoted garbage from growing the heap as far', () => {
     const [flag] = flagsFor({});
-    const unset = peakHeapMiB();
-    const set = peakHeapMiB(flag);
+    // The median of three runs each, alternating: one run's peak depends on when V8 happened to
+    // collect (on Node 26 one unset run peaked at 112 MiB where the others reach 147-196; a CI
+    // run failed on it, 97 set against 112).
+    const median = (values: number[]) => values.sort((a, b) => a - b)[1]!;
+    const runs = [0, 1, 2].map(() => [peakHeapMiB(), peakHeapMiB(flag)] as const);
+    const unset = median(runs.map(([without]) => without));
+    const set = median(runs.map(([, withFlag]) => withFlag));
     // Measured: about 130 MiB unset, 85 MiB set. The assertion only needs the direction.
     expect(set).toBeLessThan(unset * 0.85);
   }, 60_000);
